@@ -1,0 +1,3 @@
+from treeoflife.cli import main
+
+raise SystemExit(main())

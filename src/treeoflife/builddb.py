@@ -1,0 +1,186 @@
+"""``OUT/build.sqlite``: the one record of a build, and the lock that guards it.
+
+Every stage reads what earlier stages recorded here and records what it did; only the
+driver process writes (workers return results). The schema is created in one place, below.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from treeoflife.errors import TolError
+
+DB_NAME = "build.sqlite"
+LOCK_NAME = ".tol.lock"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- one row per stage that finished, with the fingerprint of what it read
+CREATE TABLE IF NOT EXISTS stages (
+    stage TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    summary TEXT NOT NULL            -- JSON
+);
+
+-- every image a source enumerated (scan)
+CREATE TABLE IF NOT EXISTS images (
+    treeoflife_id TEXT PRIMARY KEY,
+    identity_key TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,            -- eol | inat21 | bioscan | tol10m | generic
+    container TEXT,                  -- archive path relative to the sources root, or NULL
+    member TEXT NOT NULL,            -- member name in the archive, or path relative to the root
+    label_key TEXT NOT NULL,         -- -> labels.label_key
+    size_bytes INTEGER,
+    eol_content_id INTEGER,
+    eol_page_id INTEGER,
+    bioscan_part INTEGER,
+    bioscan_filename TEXT,
+    inat21_filename TEXT,
+    inat21_cls_name TEXT,
+    inat21_cls_num INTEGER
+);
+CREATE INDEX IF NOT EXISTS images_by_label ON images(label_key);
+CREATE INDEX IF NOT EXISTS images_by_container ON images(container, member);
+
+-- what each source says about a distinct label (scan); resolve turns these into taxa
+CREATE TABLE IF NOT EXISTS labels (
+    label_key TEXT PRIMARY KEY,      -- e.g. eol:page:46559130, inat21:00001_Animalia_...
+    source TEXT NOT NULL,
+    given TEXT NOT NULL              -- JSON: {"name": ..., "ranks": {...}, "page_id": ...}
+);
+
+-- split of each image (split)
+CREATE TABLE IF NOT EXISTS splits (
+    treeoflife_id TEXT PRIMARY KEY,
+    split TEXT NOT NULL              -- train | val ; train_small is a subset, see in_train_small
+    , in_train_small INTEGER NOT NULL DEFAULT 0
+);
+
+-- resolved seven ranks + common name of each label (resolve)
+CREATE TABLE IF NOT EXISTS taxa (
+    label_key TEXT PRIMARY KEY,
+    kingdom TEXT NOT NULL DEFAULT '', phylum TEXT NOT NULL DEFAULT '',
+    class TEXT NOT NULL DEFAULT '', "order" TEXT NOT NULL DEFAULT '',
+    family TEXT NOT NULL DEFAULT '', genus TEXT NOT NULL DEFAULT '',
+    species TEXT NOT NULL DEFAULT '', common TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,            -- resolved | partial | ambiguous | unresolved
+    provenance TEXT NOT NULL         -- JSON: rank -> {source, record, how}
+);
+
+-- images held out for the rare-species benchmark (resolve)
+CREATE TABLE IF NOT EXISTS holdout (
+    treeoflife_id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL
+);
+
+-- anything set aside or repaired, with a code from treeoflife.rejects
+CREATE TABLE IF NOT EXISTS rejects (
+    item TEXT NOT NULL,              -- treeoflife_id, or container[#member] when there is no id
+    stage TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    outcome TEXT NOT NULL,           -- dropped | kept
+    detail TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (item, stage, reason)
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def connect(out: Path, *, create: bool = False) -> sqlite3.Connection:
+    """Open the build database of ``out`` (creating it when ``create``)."""
+    path = Path(out) / DB_NAME
+    if not path.exists():
+        if not create:
+            raise TolError(f"{out} is not a build directory (no {DB_NAME}); run `tol build` or `tol scan` first")
+        Path(out).mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=OFF")
+    db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache: bulk inserts run several times faster
+    db.executescript(SCHEMA)
+    version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    if version is None:
+        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    elif int(version[0]) != SCHEMA_VERSION:
+        raise TolError(f"{path} was made by another version of treeoflife (schema {version[0]}); use a new --out")
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    else:
+        db.execute("COMMIT")
+
+
+@contextmanager
+def build_lock(out: Path) -> Iterator[None]:
+    """Hold OUT's lock for the duration: a second build on the same OUT refuses at once."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    fd = os.open(Path(out) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise TolError(f"{out} is in use by another tol command (pid {holder}); wait for it to finish") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock, also when the process is killed
+
+
+def get_meta(db: sqlite3.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def stage_fingerprint(db: sqlite3.Connection, stage: str) -> str | None:
+    row = db.execute("SELECT fingerprint FROM stages WHERE stage=?", (stage,)).fetchone()
+    return row[0] if row else None
+
+
+def record_stage(db: sqlite3.Connection, stage: str, fingerprint: str, summary: dict) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)",
+        (stage, fingerprint, _now(), json.dumps(summary, sort_keys=True)),
+    )
+
+
+def forget_stages(db: sqlite3.Connection, stages: list[str]) -> None:
+    db.executemany("DELETE FROM stages WHERE stage=?", [(s,) for s in stages])
+
+
+def add_reject(
+    db: sqlite3.Connection, item: str, stage: str, reason: str, detail: str = "", outcome: str | None = None
+) -> None:
+    from treeoflife import rejects
+
+    db.execute(
+        "INSERT OR REPLACE INTO rejects VALUES (?, ?, ?, ?, ?)",
+        (item, stage, reason, outcome or rejects.outcome(reason), detail),
+    )

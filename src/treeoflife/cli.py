@@ -1,0 +1,175 @@
+"""The ``tol`` command: one subcommand per stage, plus build, sample, demo and fetch."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from treeoflife import __version__, builddb
+from treeoflife.config import Config, check_sources, load_config
+from treeoflife.errors import TolError
+
+# subcommand -> the stages it runs, in build order
+STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
+    "scan": ("scan",),
+    "split": ("split",),
+    "resolve": ("resolve",),
+    "shard": ("plan", "write"),
+    "verify": ("verify",),
+    "catalog": ("catalog",),
+    "report": ("report",),
+}
+STAGE_HELP = {
+    "scan": "enumerate every source image into OUT/build.sqlite with a stable treeoflife_id",
+    "split": "assign train / val / train_small from the seed (stable or exact method)",
+    "resolve": "resolve every label to seven ranks + common name; write predicted-catalog.csv",
+    "shard": "plan and write the webdataset shards (resumable; rewrites only what is not done)",
+    "verify": "read every shard back and check digests, members, keys and counts",
+    "catalog": "write catalog.csv and catalog.parquet from the verified shards",
+    "report": "write the reports: stats, treemaps, dataset card, licenses",
+}
+# other packages' commands: modules with add_parsers(subparsers)
+COMMAND_MODULES = ("treeoflife.fetch.command", "treeoflife.reports.command")
+
+
+def _add_build_options(p: argparse.ArgumentParser, *, needs_sources: bool) -> None:
+    p.add_argument("--out", type=Path, required=True, help="build directory (holds build.sqlite and the dataset)")
+    p.add_argument("--sources", type=Path, required=needs_sources,
+                   help="source collection root (default: the one this build was started with)")
+    p.add_argument("--config", type=Path, help="build config tol.toml (paths, split, image size, shards)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="parallel image workers (default: all cores; output is identical for any number)")
+    p.add_argument("--force", action="store_true", help="re-run the stages even if they are up to date")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tol",
+        description="Build a TreeOfLife-10M-format image-text dataset from raw biodiversity image collections. "
+        "`tol build` runs every stage; each stage is also its own command. Re-running skips what is up to date; "
+        "a killed build resumes where it stopped.",
+    )
+    parser.add_argument("--version", action="version", version=f"treeoflife {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("build", help="run every stage: scan, split, resolve, shard, verify, catalog, report",
+                       description="Run every stage in order; stages whose inputs did not change are skipped.")
+    _add_build_options(p, needs_sources=False)
+    p.set_defaults(func=cmd_stages, stages=None)
+
+    for name, stages in STAGE_COMMANDS.items():
+        p = sub.add_parser(name, help=STAGE_HELP[name], description=STAGE_HELP[name].capitalize() + ".")
+        _add_build_options(p, needs_sources=False)
+        p.set_defaults(func=cmd_stages, stages=stages)
+
+    p = sub.add_parser("sample", help="write the bundled real-shaped sample source collection to DIR",
+                       description="Write a deterministic sample source collection (real taxa, real published formats, "
+                       "planted broken inputs) and its expected.json to DIR.")
+    p.add_argument("dir", type=Path)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("demo", help="write the sample collection and build it into a dataset",
+                       description="Write the sample to OUT/sources, build it into OUT/dataset, print a summary.")
+    p.add_argument("out", type=Path, nargs="?", default=Path("demo-out"))
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.set_defaults(func=cmd_demo)
+
+    for module in COMMAND_MODULES:
+        try:
+            importlib.import_module(module).add_parsers(sub)
+        except ModuleNotFoundError as exc:  # a package still being written
+            if exc.name != module:
+                raise
+    return parser
+
+
+@contextmanager
+def open_build(args: argparse.Namespace):
+    """Lock OUT, open its database, and settle the config (given now, or stored by an earlier run)."""
+    from treeoflife.stages import BuildContext
+
+    out: Path = args.out
+    given = args.sources is not None or args.config is not None
+    if not given and not (out / builddb.DB_NAME).exists():
+        raise TolError(f"{out} has no build yet: pass --sources DIR (and optionally --config tol.toml)")
+    with builddb.build_lock(out):
+        db = builddb.connect(out, create=given)
+        try:
+            stored = builddb.get_meta(db, "config")
+            if given:
+                config = load_config(args.config, args.sources)
+                builddb.set_meta(db, "config", config.to_json())
+            else:
+                config = Config.from_json(stored)
+                check_sources(config)
+            workers = max(1, args.workers)
+            progress = False if getattr(args, "no_progress", False) else None
+            yield BuildContext(out=out, config=config, db=db, workers=workers, progress=progress)
+        finally:
+            db.close()
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    from treeoflife.stages import run_stages, stage_names
+
+    names = [s for s in (args.stages or stage_names()) if s in stage_names()]
+    if args.stages and not names:
+        raise TolError(f"`tol {args.command}` is not available in this version yet")
+    with open_build(args) as ctx:
+        summaries = run_stages(ctx, names, force=args.force)
+    print_summary(args.out, summaries)
+    return 0
+
+
+def print_summary(out: Path, summaries: dict[str, dict]) -> None:
+    print(f"build: {out.resolve()}")
+    for stage, summary in summaries.items():
+        shown = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
+        print(f"  {stage:<9} " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from treeoflife.sample import write_sample
+
+    summary = write_sample(args.dir)
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from treeoflife.sample import write_sample
+
+    sources = args.out / "sources"
+    if not (sources / "expected.json").exists():
+        print(f"writing the sample collection to {sources}", file=sys.stderr)
+        write_sample(sources)
+    build_args = argparse.Namespace(
+        out=args.out / "dataset", sources=sources, config=None, workers=args.workers, force=False,
+        no_progress=False, stages=None, command="build",
+    )
+    cmd_stages(build_args)
+    print(f"\nsample sources: {sources.resolve()}\ndataset:        {(args.out / 'dataset').resolve()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except TolError as exc:
+        print(f"tol: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tol: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

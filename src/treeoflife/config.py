@@ -1,0 +1,211 @@
+"""The build config (``tol.toml``): every input path and every knob, with defaults.
+
+Defaults follow the source layout of DESIGN.md. A path given explicitly in the config
+must exist; a default path that does not exist just means that source is absent.
+The config a build ran with is stored in ``build.sqlite``, so later commands on the same
+``--out`` need no ``--sources``/``--config`` again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from treeoflife.errors import TolError
+
+
+@dataclass(frozen=True)
+class SourcePaths:
+    """Where each input lives, relative to the sources root (absolute paths allowed)."""
+
+    eol_images: str = "eol/images"
+    eol_dh: str = "eol/dh21/taxon.tab"
+    eol_vernacular: str = "eol/vernacularnames.csv"
+    eol_scraped: str = "eol/scraped_page_ids.csv"
+    eol_media_manifest: str = "eol/media_manifest.csv"
+    inat21: str = "inat21/train"
+    inat_taxa: str = "inat/dwca/taxa.csv"
+    inat_vernacular: str = "inat/dwca/VernacularNames-english.csv"
+    bioscan_metadata: str = "bioscan/BIOSCAN_Insect_Dataset_metadata.jsonld"
+    bioscan_images: str = "bioscan/images"
+    itis_chains: str = "itis/species_level_taxonomy_chains.csv"
+    resolved: str = "resolved.jsonl"
+    rare_seen: str = "rarespecies/seen_in_training.json"
+    rare_unseen: str = "rarespecies/unseen_in_training.json"
+    tol10m_images: str = "tol10m"
+    tol10m_catalog: str = "tol10m/catalog.csv"
+    generic: str = "generic"
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    method: str = "stable"  # "stable" (hash per image) or "exact" (the reference's counts)
+    val_percent: float = 5.0
+    train_small_percent: float = 10.0  # of train
+    seed: int = 17
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    width: int = 224
+    height: int = 224
+    resize: str = "stretch"  # stretch | center_crop | keep_ratio | pad
+    quality: int = 95
+    max_image_pixels: int = 89_478_485  # Pillow's own decompression-bomb limit
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    max_samples: int = 10_000
+    max_bytes: int = 1_000_000_000
+    order: str = "shuffle"  # shuffle (seeded, across shards) | source
+    seed: int = 17
+    caption: str = "taxonTag_com"  # which caption also goes into the plain .txt member
+
+
+@dataclass(frozen=True)
+class Config:
+    sources_root: str = ""
+    paths: SourcePaths = field(default_factory=SourcePaths)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    images: ImageConfig = field(default_factory=ImageConfig)
+    shards: ShardConfig = field(default_factory=ShardConfig)
+    # path names the user set explicitly; those must exist
+    explicit_paths: tuple[str, ...] = ()
+    # sections other packages own (e.g. [fetch]); kept as given
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def source_path(self, name: str) -> Path:
+        """Absolute path of an input by its name in [paths]."""
+        value = getattr(self.paths, name)
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.sources_root) / p
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        return from_dict(json.loads(text), origin="build.sqlite")
+
+    def section_json(self, *names: str) -> str:
+        """Canonical JSON of some sections, for stage fingerprints."""
+        d = dataclasses.asdict(self)
+        return json.dumps({n: d[n] for n in names}, sort_keys=True)
+
+
+_SECTIONS = {"paths": SourcePaths, "split": SplitConfig, "images": ImageConfig, "shards": ShardConfig}
+_CHOICES = {
+    ("split", "method"): ("stable", "exact"),
+    ("images", "resize"): ("stretch", "center_crop", "keep_ratio", "pad"),
+    ("shards", "order"): ("shuffle", "source"),
+}
+
+
+def _section(kind: type, values: dict[str, Any], name: str, origin: str) -> Any:
+    if not isinstance(values, dict):
+        raise TolError(f"{origin}: [{name}] must be a table, got {values!r}")
+    known = {f.name: f for f in dataclasses.fields(kind)}
+    out = {}
+    for key, value in values.items():
+        if key not in known:
+            raise TolError(
+                f"{origin}: unknown setting {name}.{key}; known settings are {', '.join(sorted(known))}"
+            )
+        default = known[key].default
+        expected = type(default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
+            raise TolError(
+                f"{origin}: {name}.{key} must be a {expected.__name__}, got {value!r}"
+            )
+        choices = _CHOICES.get((name, key))
+        if choices and value not in choices:
+            raise TolError(f"{origin}: {name}.{key} must be one of {', '.join(choices)}, got {value!r}")
+        out[key] = value
+    return kind(**out)
+
+
+def from_dict(data: dict[str, Any], origin: str = "config") -> Config:
+    """Build a Config from parsed TOML/JSON, with one clear sentence for any mistake."""
+    data = dict(data)
+    kwargs: dict[str, Any] = {}
+    for name, kind in _SECTIONS.items():
+        if name in data:
+            kwargs[name] = _section(kind, data.pop(name), name, origin)
+    explicit = data.pop("explicit_paths", None)
+    if explicit is None:
+        explicit = _explicit_names(kwargs.get("paths"))
+    kwargs["explicit_paths"] = tuple(explicit)
+    kwargs["sources_root"] = str(data.pop("sources_root", ""))
+    kwargs["extra"] = dict(data.pop("extra", {}))
+    kwargs["extra"].update(data)  # other packages' sections, e.g. [fetch]
+    cfg = Config(**kwargs)
+    _validate(cfg, origin)
+    return cfg
+
+
+def _explicit_names(paths: SourcePaths | None) -> list[str]:
+    if paths is None:
+        return []
+    default = SourcePaths()
+    return [f.name for f in dataclasses.fields(paths) if getattr(paths, f.name) != getattr(default, f.name)]
+
+
+def _validate(cfg: Config, origin: str) -> None:
+    im, sp, sh = cfg.images, cfg.split, cfg.shards
+    if not (16 <= im.width <= 8192 and 16 <= im.height <= 8192):
+        raise TolError(f"{origin}: images.width and images.height must be between 16 and 8192")
+    if not 1 <= im.quality <= 100:
+        raise TolError(f"{origin}: images.quality must be between 1 and 100, got {im.quality}")
+    if im.max_image_pixels < im.width * im.height:
+        raise TolError(f"{origin}: images.max_image_pixels is smaller than the output size")
+    for key in ("val_percent", "train_small_percent"):
+        v = getattr(sp, key)
+        if not 0 <= v <= 100:
+            raise TolError(f"{origin}: split.{key} must be between 0 and 100, got {v}")
+    if sh.max_samples < 1 or sh.max_bytes < 1:
+        raise TolError(f"{origin}: shards.max_samples and shards.max_bytes must be positive")
+    from treeoflife.captions import CAPTION_MEMBERS  # the one list of captions
+
+    if sh.caption not in CAPTION_MEMBERS:
+        raise TolError(
+            f"{origin}: shards.caption must be one of {', '.join(CAPTION_MEMBERS)}, got {sh.caption!r}"
+        )
+
+
+def load_config(path: Path | None, sources: Path | None) -> Config:
+    """Read ``tol.toml`` (optional) and set the sources root; check explicit paths exist."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            raise TolError(f"config file {path} does not exist (expected a TOML build config)")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise TolError(f"config file {path} is not valid TOML: {exc}") from None
+    if sources is not None:
+        data["sources_root"] = str(Path(sources).resolve())
+    elif "sources_root" in data:
+        base = path.parent if path is not None else Path.cwd()
+        data["sources_root"] = str((base / data["sources_root"]).resolve())
+    cfg = from_dict(data, origin=str(path) if path else "config")
+    check_sources(cfg)
+    return cfg
+
+
+def check_sources(cfg: Config) -> None:
+    root = Path(cfg.sources_root)
+    if not cfg.sources_root:
+        raise TolError("no sources given: pass --sources DIR (the source collection root)")
+    if not root.is_dir():
+        raise TolError(f"sources root {root} is not a directory (expected the source collection, see DESIGN.md layout)")
+    for name in cfg.explicit_paths:
+        p = cfg.source_path(name)
+        if not p.exists():
+            raise TolError(f"paths.{name} = {p} does not exist (set in the config, so it is required)")

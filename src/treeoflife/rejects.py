@@ -1,0 +1,48 @@
+"""Reason codes for everything a build sets aside or repairs: the one list every stage uses.
+
+A row in the build's ``rejects`` table carries one of these codes, the stage that found it,
+and an ``outcome``: ``dropped`` (the item is not in the dataset) or ``kept`` (it was repaired
+and is in the dataset, e.g. a CMYK JPEG converted to RGB). Reports group by code, so a code
+must say *what is wrong*, specifically enough for a curator to act on it.
+"""
+
+from __future__ import annotations
+
+DROPPED = "dropped"
+KEPT = "kept"
+
+# code -> (default outcome, one-line explanation for reports)
+REASONS: dict[str, tuple[str, str]] = {
+    # containers and file names (scan)
+    "archive_unreadable": (DROPPED, "the archive is not a readable tar/gzip file"),
+    "archive_truncated": (DROPPED, "the archive ends early; members after the cut are lost"),
+    "member_name_unparsed": (DROPPED, "the file name does not follow the source's naming scheme"),
+    "empty_file": (DROPPED, "the image file has zero bytes"),
+    "not_an_image_file": (DROPPED, "the file's extension is not an image type"),
+    "label_missing": (DROPPED, "the source gives no label for this image"),
+    "image_missing": (DROPPED, "the source's metadata lists an image file that does not exist"),
+    "duplicate_locator": (DROPPED, "the same image is listed twice by its source"),
+    # image content (shard write)
+    "image_corrupt": (DROPPED, "the image data cannot be decoded"),
+    "image_truncated": (DROPPED, "the image data ends before the image is complete"),
+    "image_too_large": (DROPPED, "the image has more pixels than max_image_pixels (decompression bomb guard)"),
+    "image_unsupported": (DROPPED, "the image format or mode cannot be converted"),
+    "format_mismatch": (KEPT, "the file's content is not the format its name says; decoded by content"),
+    "converted_cmyk": (KEPT, "a CMYK image was converted to RGB"),
+    "exif_rotated": (KEPT, "the EXIF orientation was applied to the pixels"),
+    # labels (resolve)
+    "label_ambiguous": (KEPT, "a name fits two lineages; the ranks that differ are left empty"),
+    "label_conflict": (KEPT, "a reference disagrees with a rank the source gave; the source's rank is kept"),
+    "label_unresolved": (KEPT, "no reference knows this label; only the ranks the source gave are used"),
+    # holdout (shard plan)
+    "rare_species_holdout": (DROPPED, "held out for the Rare Species benchmark; listed in predicted-catalog.csv only"),
+}
+
+
+def outcome(code: str) -> str:
+    """The default outcome of a reason code; unknown codes are a programming error."""
+    return REASONS[code][0]
+
+
+def explain(code: str) -> str:
+    return REASONS[code][1]

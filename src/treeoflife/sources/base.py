@@ -1,0 +1,117 @@
+"""What a source adapter yields, and the one way every image's bytes are read back.
+
+An image is located by ``(container, member)``: a tar archive (plain or compressed) and a
+member name in it, or no container and a path relative to the sources root. Adapters
+only enumerate; reading is the same for every source, so nothing outside ``sources``
+knows a naming scheme.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image a source enumerated, with what the source says about its label."""
+
+    treeoflife_id: str
+    identity_key: str
+    source: str
+    container: str | None
+    member: str
+    label_key: str
+    label: Mapping[str, Any]  # what the source gives: name, ranks, ids
+    size_bytes: int
+    columns: Mapping[str, Any] = field(default_factory=dict)  # catalog id columns
+
+
+@dataclass(frozen=True)
+class ScanReject:
+    item: str  # container, container#member, or a path relative to the root
+    reason: str  # a code from treeoflife.rejects
+    detail: str = ""
+
+
+def locator(container: str | None, member: str) -> str:
+    """The text form of an image's location, used in reports and rejects."""
+    return f"{container}#{member}" if container else member
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+class ArchiveError(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInfo, bytes | None]]:
+    """Stream a tar archive once, in order: regular members, with their bytes when ``read``.
+
+    Raises ArchiveError (archive_unreadable / archive_truncated) where the stream breaks;
+    every member yielded before that is complete.
+    """
+    # A member is yielded only once the next header (or the clean end) has been read, so a
+    # member whose data the stream cuts off is never reported as complete.
+    count = 0
+    pending: tuple[tarfile.TarInfo, bytes | None] | None = None
+    try:
+        with tarfile.open(path, mode="r|*") as tar:
+            for info in tar:
+                if pending is not None:
+                    count += 1
+                    yield pending
+                    pending = None
+                if not info.isfile():
+                    continue
+                data = None
+                if read:
+                    fh = tar.extractfile(info)
+                    data = fh.read() if fh is not None else b""
+                    if len(data) != info.size:
+                        raise EOFError("member data ends early")
+                pending = (info, data)
+        if pending is not None:
+            yield pending
+    except (tarfile.ReadError, EOFError, OSError, tarfile.StreamError, zlib.error) as exc:
+        msg = str(exc) or type(exc).__name__
+        truncated = isinstance(exc, EOFError) or "unexpected end" in msg or count > 0
+        if not truncated:
+            raise ArchiveError("archive_unreadable", msg) from None
+        raise ArchiveError("archive_truncated", f"{msg}; {count} complete members before the break") from None
+
+
+def read_members(root: Path, container: str, wanted: set[str]) -> Iterator[tuple[str, bytes]]:
+    """The bytes of the wanted members of one archive, streaming it once."""
+    left = set(wanted)
+    for info, data in iter_tar(Path(root) / container, read=True):
+        if info.name in left:
+            left.discard(info.name)
+            yield info.name, data or b""
+            if not left:
+                return
+
+
+def read_file(root: Path, member: str) -> bytes:
+    return (Path(root) / member).read_bytes()
+
+
+def list_archives(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES))

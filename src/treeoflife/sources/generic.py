@@ -1,0 +1,92 @@
+"""A user's own images: a folder with ``labels.csv`` (or ``labels.parquet``).
+
+The table has a ``path`` column (relative to the folder) and any of ``scientific_name``,
+the seven rank columns and ``common``. Images in the folder that the table does not list
+have no label and are rejected as such; rows whose file is missing likewise.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from treeoflife.config import Config
+from treeoflife.errors import TolError
+from treeoflife.ids import identity_key, treeoflife_id
+from treeoflife.sources.base import IMAGE_SUFFIXES, ImageRecord, ScanReject, relative
+from treeoflife.taxonomy.ranks import RANKS
+
+NAME = "generic"
+LABEL_COLUMNS = ("scientific_name", *RANKS, "common")
+
+
+def _table(folder: Path) -> Path | None:
+    for name in ("labels.csv", "labels.parquet"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def input_files(cfg: Config) -> list[Path]:
+    folder = cfg.source_path("generic")
+    table = _table(folder) if folder.is_dir() else None
+    if table is None:
+        return []
+    return [table] + sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
+
+
+def read_rows(table: Path) -> list[dict[str, str]]:
+    if table.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(table).to_pylist()
+    else:
+        with table.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    if rows and "path" not in rows[0]:
+        raise TolError(f"{table} needs a 'path' column (image path relative to its folder)")
+    return [{k: ("" if v is None else str(v)) for k, v in row.items()} for row in rows]
+
+
+def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
+    folder = cfg.source_path("generic")
+    table = _table(folder) if folder.is_dir() else None
+    if table is None:
+        return
+    root = Path(cfg.sources_root)
+    listed: set[str] = set()
+    for row in read_rows(table):
+        rel = row["path"].strip()
+        path = folder / rel
+        member = relative(path, root)
+        if rel.startswith(("http://", "https://")):
+            yield ScanReject(rel, "image_missing", "URLs are fetched with `tol fetch-images` first")
+            continue
+        if member in listed:
+            yield ScanReject(member, "duplicate_locator", f"listed twice in {table.name}")
+            continue
+        listed.add(member)
+        if not path.is_file():
+            yield ScanReject(member, "image_missing", f"listed in {table.name}")
+            continue
+        size = path.stat().st_size
+        if size == 0:
+            yield ScanReject(member, "empty_file")
+            continue
+        label = {c: row.get(c, "").strip() for c in LABEL_COLUMNS}
+        key = identity_key(NAME, Path(rel).as_posix())
+        yield ImageRecord(
+            treeoflife_id=treeoflife_id(key),
+            identity_key=key,
+            source=NAME,
+            container=None,
+            member=member,
+            label_key=f"{NAME}:" + json.dumps([label[c] for c in LABEL_COLUMNS], ensure_ascii=False),
+            label={"name": label["scientific_name"], "ranks": {r: label[r] for r in RANKS}, "common": label["common"]},
+            size_bytes=size,
+        )
+    for p in input_files(cfg)[1:]:
+        if relative(p, root) not in listed:
+            yield ScanReject(relative(p, root), "label_missing", f"not listed in {table.name}")

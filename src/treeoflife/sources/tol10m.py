@@ -1,0 +1,74 @@
+"""Published TreeOfLife-10M EOL image sets: ``image_set_NN.tar.gz`` of ``<treeoflife_id>.jpg``.
+
+They come with the dataset's ``catalog.csv``, whose ranks and ids we keep: these images
+already have a treeoflife_id, and rebuilding must not change it.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+from treeoflife.config import Config
+from treeoflife.errors import TolError
+from treeoflife.ids import identity_key
+from treeoflife.sources.base import ArchiveError, ImageRecord, ScanReject, iter_tar, list_archives, relative
+from treeoflife.taxonomy.ranks import RANKS
+
+NAME = "tol10m"
+
+
+def input_files(cfg: Config) -> list[Path]:
+    catalog = cfg.source_path("tol10m_catalog")
+    return ([catalog] if catalog.is_file() else []) + list_archives(cfg.source_path("tol10m_images"))
+
+
+def load_catalog(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"treeoflife_id", *RANKS} - set(reader.fieldnames or ())
+        if missing:
+            raise TolError(f"{path} is not a TreeOfLife-10M catalog: missing columns {', '.join(sorted(missing))}")
+        return {row["treeoflife_id"]: row for row in reader}
+
+
+def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
+    catalog_path = cfg.source_path("tol10m_catalog")
+    archives = list_archives(cfg.source_path("tol10m_images"))
+    if not archives:
+        return
+    if not catalog_path.is_file():
+        raise TolError(f"{catalog_path} is missing: TreeOfLife-10M image sets need their catalog.csv for labels")
+    catalog = load_catalog(catalog_path)
+    root = Path(cfg.sources_root)
+    for archive in archives:
+        container = relative(archive, root)
+        try:
+            for info, _ in iter_tar(archive):
+                item = f"{container}#{info.name}"
+                stem = info.name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                row = catalog.get(stem)
+                if row is None:
+                    yield ScanReject(item, "label_missing", "treeoflife_id not in catalog.csv")
+                    continue
+                if info.size == 0:
+                    yield ScanReject(item, "empty_file")
+                    continue
+                ranks = {r: row.get(r, "") for r in RANKS}
+                yield ImageRecord(
+                    treeoflife_id=stem,
+                    identity_key=identity_key(NAME, stem),
+                    source=NAME,
+                    container=container,
+                    member=info.name,
+                    label_key=f"{NAME}:" + "|".join(ranks[r] for r in RANKS),
+                    label={"ranks": ranks, "common": row.get("common", "")},
+                    size_bytes=info.size,
+                    columns={
+                        k: (int(row[k]) if row.get(k, "").isdigit() else None)
+                        for k in ("eol_content_id", "eol_page_id")
+                    },
+                )
+        except ArchiveError as exc:
+            yield ScanReject(container, exc.reason, exc.detail)

@@ -1,0 +1,122 @@
+"""Stages over one build database, and the runner that skips what is up to date.
+
+A stage is a function of (config, build.sqlite): it reads what earlier stages recorded,
+does its work and returns a summary. Its fingerprint covers its own inputs (config
+sections, input files) and the fingerprint of the stage before it, so a change anywhere
+upstream re-runs it and everything after it, and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from sqlite3 import Connection
+from typing import Any
+
+from treeoflife import builddb
+from treeoflife.config import Config
+from treeoflife.errors import TolError
+
+
+@dataclass
+class BuildContext:
+    out: Path
+    config: Config
+    db: Connection
+    workers: int = 1
+    progress: bool | None = None  # None: show progress bars only on a terminal
+    log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    help: str
+    run: Callable[[BuildContext], dict[str, Any]]
+    inputs: Callable[[BuildContext], Any]  # JSON-able description of what the stage reads
+
+
+def _registry() -> list[Stage]:
+    # imported here so each stage module can import this one for BuildContext
+    from treeoflife.stages import scan, split
+
+    stages = [scan.STAGE, split.STAGE]
+    for optional in ("resolve", "plan", "write", "verify", "catalog", "report"):
+        try:
+            module = __import__(f"treeoflife.stages.{optional}", fromlist=["STAGE"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"treeoflife.stages.{optional}":
+                raise
+            continue
+        stages.append(module.STAGE)
+    return stages
+
+
+def all_stages() -> list[Stage]:
+    """The stages of a build, in order."""
+    return _registry()
+
+
+def stage_names() -> list[str]:
+    return [s.name for s in all_stages()]
+
+
+def fingerprint(stage: Stage, ctx: BuildContext, previous: str | None) -> str:
+    payload = json.dumps([stage.name, previous, stage.inputs(ctx)], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def run_stages(ctx: BuildContext, names: list[str] | None = None, *, force: bool = False) -> dict[str, dict]:
+    """Run the named stages (all, by default) in build order; skip those up to date."""
+    stages = all_stages()
+    order = [s.name for s in stages]
+    wanted = set(names or order)
+    unknown = wanted - set(order)
+    if unknown:
+        raise TolError(f"unknown stage {', '.join(sorted(unknown))}; stages are {', '.join(order)}")
+    summaries: dict[str, dict] = {}
+    previous: str | None = None
+    for stage in stages:
+        recorded = builddb.stage_fingerprint(ctx.db, stage.name)
+        if stage.name not in wanted:
+            previous = recorded
+            continue
+        if previous is None and stage is not stages[0]:
+            before = order[order.index(stage.name) - 1]
+            raise TolError(f"stage {stage.name} needs {before} first: run `tol {before} --out {ctx.out}`")
+        fp = fingerprint(stage, ctx, previous)
+        if recorded == fp and not force:
+            ctx.log(f"{stage.name}: up to date, nothing to do")
+            summaries[stage.name] = json.loads(
+                ctx.db.execute("SELECT summary FROM stages WHERE stage=?", (stage.name,)).fetchone()[0]
+            )
+            previous = fp
+            continue
+        later = order[order.index(stage.name) :]
+        builddb.forget_stages(ctx.db, later)
+        started = time.monotonic()
+        ctx.log(f"{stage.name}: running")
+        summary = stage.run(ctx)
+        summary["seconds"] = round(time.monotonic() - started, 2)
+        builddb.record_stage(ctx.db, stage.name, fp, summary)
+        summaries[stage.name] = summary
+        previous = fp
+    return summaries
+
+
+def file_signature(paths: list[Path]) -> list[list[Any]]:
+    """(path, size, mtime_ns) of each existing file: what a stage's fingerprint sees of its inputs."""
+    out = []
+    for p in sorted(paths):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            out.append([str(p), None, None])
+            continue
+        out.append([str(p), st.st_size, st.st_mtime_ns])
+    return out
