@@ -179,16 +179,19 @@ def _validate(cfg: Config, origin: str) -> None:
         )
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed TOML of a config file, or one clear sentence why not."""
+    if not path.is_file():
+        raise TolError(f"config file {path} does not exist (expected a TOML build config)")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TolError(f"config file {path} is not valid TOML: {exc}") from None
+
+
 def load_config(path: Path | None, sources: Path | None) -> Config:
     """Read ``tol.toml`` (optional) and set the sources root; check explicit paths exist."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        if not path.is_file():
-            raise TolError(f"config file {path} does not exist (expected a TOML build config)")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise TolError(f"config file {path} is not valid TOML: {exc}") from None
+    data: dict[str, Any] = read_toml(path) if path is not None else {}
     if sources is not None:
         data["sources_root"] = str(Path(sources).resolve())
     elif "sources_root" in data:
