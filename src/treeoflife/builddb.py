@@ -104,19 +104,25 @@ def connect(out: Path, *, create: bool = False) -> sqlite3.Connection:
     path = Path(out) / DB_NAME
     if not path.exists():
         if not create:
-            raise TolError(f"{out} is not a build directory (no {DB_NAME}); run `tol build` or `tol scan` first")
+            raise TolError(
+                f"{out} is not a build directory (no {DB_NAME}); run `tol build` or `tol scan` first"
+            )
         Path(out).mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=OFF")
-    db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache: bulk inserts run several times faster
+    db.execute(
+        "PRAGMA cache_size=-262144"
+    )  # 256 MiB page cache: bulk inserts run several times faster
     db.executescript(SCHEMA)
     version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     if version is None:
         db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     elif int(version[0]) != SCHEMA_VERSION:
-        raise TolError(f"{path} was made by another version of treeoflife (schema {version[0]}); use a new --out")
+        raise TolError(
+            f"{path} was made by another version of treeoflife (schema {version[0]}); use a new --out"
+        )
     return db
 
 
@@ -142,7 +148,9 @@ def build_lock(out: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-            raise TolError(f"{out} is in use by another tol command (pid {holder}); wait for it to finish") from None
+            raise TolError(
+                f"{out} is in use by another tol command (pid {holder}); wait for it to finish"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
@@ -176,7 +184,12 @@ def forget_stages(db: sqlite3.Connection, stages: list[str]) -> None:
 
 
 def add_reject(
-    db: sqlite3.Connection, item: str, stage: str, reason: str, detail: str = "", outcome: str | None = None
+    db: sqlite3.Connection,
+    item: str,
+    stage: str,
+    reason: str,
+    detail: str = "",
+    outcome: str | None = None,
 ) -> None:
     from treeoflife import rejects
 

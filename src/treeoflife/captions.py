@@ -11,7 +11,15 @@ from treeoflife.taxonomy.ranks import RANKS
 
 # member name (without ".txt") in the order TreeOfLife-10M lists them
 NAME_MEMBERS: tuple[str, ...] = ("scientific_name", "taxonomic_name", "common_name")
-CAPTION_MEMBERS: tuple[str, ...] = ("sci", "com", "taxon", "taxonTag", "sci_com", "taxon_com", "taxonTag_com")
+CAPTION_MEMBERS: tuple[str, ...] = (
+    "sci",
+    "com",
+    "taxon",
+    "taxonTag",
+    "sci_com",
+    "taxon_com",
+    "taxonTag_com",
+)
 
 
 def scientific_name(ranks: Mapping[str, str]) -> str:

@@ -38,13 +38,30 @@ COMMAND_MODULES = ("treeoflife.fetch.command", "treeoflife.reports.command")
 
 
 def _add_build_options(p: argparse.ArgumentParser, *, needs_sources: bool) -> None:
-    p.add_argument("--out", type=Path, required=True, help="build directory (holds build.sqlite and the dataset)")
-    p.add_argument("--sources", type=Path, required=needs_sources,
-                   help="source collection root (default: the one this build was started with)")
-    p.add_argument("--config", type=Path, help="build config tol.toml (paths, split, image size, shards)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="parallel image workers (default: all cores; output is identical for any number)")
-    p.add_argument("--force", action="store_true", help="re-run the stages even if they are up to date")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="build directory (holds build.sqlite and the dataset)",
+    )
+    p.add_argument(
+        "--sources",
+        type=Path,
+        required=needs_sources,
+        help="source collection root (default: the one this build was started with)",
+    )
+    p.add_argument(
+        "--config", type=Path, help="build config tol.toml (paths, split, image size, shards)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel image workers (default: all cores; output is identical for any number)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="re-run the stages even if they are up to date"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -58,24 +75,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"treeoflife {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("build", help="run every stage: scan, split, resolve, shard, verify, catalog, report",
-                       description="Run every stage in order; stages whose inputs did not change are skipped.")
+    p = sub.add_parser(
+        "build",
+        help="run every stage: scan, split, resolve, shard, verify, catalog, report",
+        description="Run every stage in order; stages whose inputs did not change are skipped.",
+    )
     _add_build_options(p, needs_sources=False)
     p.set_defaults(func=cmd_stages, stages=None)
 
     for name, stages in STAGE_COMMANDS.items():
-        p = sub.add_parser(name, help=STAGE_HELP[name], description=STAGE_HELP[name].capitalize() + ".")
+        p = sub.add_parser(
+            name, help=STAGE_HELP[name], description=STAGE_HELP[name].capitalize() + "."
+        )
         _add_build_options(p, needs_sources=False)
         p.set_defaults(func=cmd_stages, stages=stages)
 
-    p = sub.add_parser("sample", help="write the bundled real-shaped sample source collection to DIR",
-                       description="Write a deterministic sample source collection (real taxa, real published formats, "
-                       "planted broken inputs) and its expected.json to DIR.")
+    p = sub.add_parser(
+        "sample",
+        help="write the bundled real-shaped sample source collection to DIR",
+        description="Write a deterministic sample source collection (real taxa, real published formats, "
+        "planted broken inputs) and its expected.json to DIR.",
+    )
     p.add_argument("dir", type=Path)
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("demo", help="write the sample collection and build it into a dataset",
-                       description="Write the sample to OUT/sources, build it into OUT/dataset, print a summary.")
+    p = sub.add_parser(
+        "demo",
+        help="write the sample collection and build it into a dataset",
+        description="Write the sample to OUT/sources, build it into OUT/dataset, print a summary.",
+    )
     p.add_argument("out", type=Path, nargs="?", default=Path("demo-out"))
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.set_defaults(func=cmd_demo)
@@ -97,7 +125,9 @@ def open_build(args: argparse.Namespace):
     out: Path = args.out
     given = args.sources is not None or args.config is not None
     if not given and not (out / builddb.DB_NAME).exists():
-        raise TolError(f"{out} has no build yet: pass --sources DIR (and optionally --config tol.toml)")
+        raise TolError(
+            f"{out} has no build yet: pass --sources DIR (and optionally --config tol.toml)"
+        )
     with builddb.build_lock(out):
         db = builddb.connect(out, create=given)
         try:
@@ -150,11 +180,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"writing the sample collection to {sources}", file=sys.stderr)
         write_sample(sources)
     build_args = argparse.Namespace(
-        out=args.out / "dataset", sources=sources, config=None, workers=args.workers, force=False,
-        no_progress=False, stages=None, command="build",
+        out=args.out / "dataset",
+        sources=sources,
+        config=None,
+        workers=args.workers,
+        force=False,
+        no_progress=False,
+        stages=None,
+        command="build",
     )
     cmd_stages(build_args)
-    print(f"\nsample sources: {sources.resolve()}\ndataset:        {(args.out / 'dataset').resolve()}")
+    print(
+        f"\nsample sources: {sources.resolve()}\ndataset:        {(args.out / 'dataset').resolve()}"
+    )
     return 0
 
 

@@ -98,7 +98,14 @@ class Config:
         return json.dumps({n: d[n] for n in names}, sort_keys=True)
 
 
-_SECTIONS = {"paths": SourcePaths, "split": SplitConfig, "images": ImageConfig, "shards": ShardConfig}
+_SECTIONS = {
+    "paths": SourcePaths,
+    "split": SplitConfig,
+    "images": ImageConfig,
+    "shards": ShardConfig,
+}
+# sections read by other commands (tol fetch), kept as given
+OTHER_SECTIONS = ("fetch",)
 _CHOICES = {
     ("split", "method"): ("stable", "exact"),
     ("images", "resize"): ("stretch", "center_crop", "keep_ratio", "pad"),
@@ -121,12 +128,12 @@ def _section(kind: type, values: dict[str, Any], name: str, origin: str) -> Any:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
-            raise TolError(
-                f"{origin}: {name}.{key} must be a {expected.__name__}, got {value!r}"
-            )
+            raise TolError(f"{origin}: {name}.{key} must be a {expected.__name__}, got {value!r}")
         choices = _CHOICES.get((name, key))
         if choices and value not in choices:
-            raise TolError(f"{origin}: {name}.{key} must be one of {', '.join(choices)}, got {value!r}")
+            raise TolError(
+                f"{origin}: {name}.{key} must be one of {', '.join(choices)}, got {value!r}"
+            )
         out[key] = value
     return kind(**out)
 
@@ -144,7 +151,11 @@ def from_dict(data: dict[str, Any], origin: str = "config") -> Config:
     kwargs["explicit_paths"] = tuple(explicit)
     kwargs["sources_root"] = str(data.pop("sources_root", ""))
     kwargs["extra"] = dict(data.pop("extra", {}))
-    kwargs["extra"].update(data)  # other packages' sections, e.g. [fetch]
+    unknown = set(data) - set(OTHER_SECTIONS)
+    if unknown:
+        known = ", ".join(f"[{n}]" for n in (*_SECTIONS, *OTHER_SECTIONS))
+        raise TolError(f"{origin}: unknown section [{sorted(unknown)[0]}]; sections are {known}")
+    kwargs["extra"].update(data)
     cfg = Config(**kwargs)
     _validate(cfg, origin)
     return cfg
@@ -154,7 +165,11 @@ def _explicit_names(paths: SourcePaths | None) -> list[str]:
     if paths is None:
         return []
     default = SourcePaths()
-    return [f.name for f in dataclasses.fields(paths) if getattr(paths, f.name) != getattr(default, f.name)]
+    return [
+        f.name
+        for f in dataclasses.fields(paths)
+        if getattr(paths, f.name) != getattr(default, f.name)
+    ]
 
 
 def _validate(cfg: Config, origin: str) -> None:
@@ -207,8 +222,12 @@ def check_sources(cfg: Config) -> None:
     if not cfg.sources_root:
         raise TolError("no sources given: pass --sources DIR (the source collection root)")
     if not root.is_dir():
-        raise TolError(f"sources root {root} is not a directory (expected the source collection, see DESIGN.md layout)")
+        raise TolError(
+            f"sources root {root} is not a directory (expected the source collection, see DESIGN.md layout)"
+        )
     for name in cfg.explicit_paths:
         p = cfg.source_path(name)
         if not p.exists():
-            raise TolError(f"paths.{name} = {p} does not exist (set in the config, so it is required)")
+            raise TolError(
+                f"paths.{name} = {p} does not exist (set in the config, so it is required)"
+            )

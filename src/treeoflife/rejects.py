@@ -25,17 +25,32 @@ REASONS: dict[str, tuple[str, str]] = {
     # image content (shard write)
     "image_corrupt": (DROPPED, "the image data cannot be decoded"),
     "image_truncated": (DROPPED, "the image data ends before the image is complete"),
-    "image_too_large": (DROPPED, "the image has more pixels than max_image_pixels (decompression bomb guard)"),
+    "image_too_large": (
+        DROPPED,
+        "the image has more pixels than max_image_pixels (decompression bomb guard)",
+    ),
     "image_unsupported": (DROPPED, "the image format or mode cannot be converted"),
-    "format_mismatch": (KEPT, "the file's content is not the format its name says; decoded by content"),
+    "format_mismatch": (
+        KEPT,
+        "the file's content is not the format its name says; decoded by content",
+    ),
     "converted_cmyk": (KEPT, "a CMYK image was converted to RGB"),
     "exif_rotated": (KEPT, "the EXIF orientation was applied to the pixels"),
     # labels (resolve)
     "label_ambiguous": (KEPT, "a name fits two lineages; the ranks that differ are left empty"),
-    "label_conflict": (KEPT, "a reference disagrees with a rank the source gave; the source's rank is kept"),
-    "label_unresolved": (KEPT, "no reference knows this label; only the ranks the source gave are used"),
+    "label_conflict": (
+        KEPT,
+        "a reference disagrees with a rank the source gave; the source's rank is kept",
+    ),
+    "label_unresolved": (
+        KEPT,
+        "no reference knows this label; only the ranks the source gave are used",
+    ),
     # holdout (shard plan)
-    "rare_species_holdout": (DROPPED, "held out for the Rare Species benchmark; listed in predicted-catalog.csv only"),
+    "rare_species_holdout": (
+        DROPPED,
+        "held out for the Rare Species benchmark; listed in predicted-catalog.csv only",
+    ),
 }
 
 

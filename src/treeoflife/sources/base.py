@@ -8,6 +8,7 @@ knows a naming scheme.
 
 from __future__ import annotations
 
+import io
 import tarfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -71,7 +72,8 @@ def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInf
     count = 0
     pending: tuple[tarfile.TarInfo, bytes | None] | None = None
     try:
-        with tarfile.open(path, mode="r|*") as tar:
+        # decompression is ours, not tarfile's: see _GzipStream
+        with _open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
             for info in tar:
                 if pending is not None:
                     count += 1
@@ -86,6 +88,10 @@ def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInf
                     if len(data) != info.size:
                         raise EOFError("member data ends early")
                 pending = (info, data)
+            if getattr(raw, "truncated", False) or (
+                not _compressed(path) and tar.offset > path.stat().st_size
+            ):
+                raise EOFError("the archive ends before its end-of-archive marker")
         if pending is not None:
             yield pending
     except (tarfile.ReadError, EOFError, OSError, tarfile.StreamError, zlib.error) as exc:
@@ -93,7 +99,70 @@ def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInf
         truncated = isinstance(exc, EOFError) or "unexpected end" in msg or count > 0
         if not truncated:
             raise ArchiveError("archive_unreadable", msg) from None
-        raise ArchiveError("archive_truncated", f"{msg}; {count} complete members before the break") from None
+        raise ArchiveError(
+            "archive_truncated", f"{msg}; {count} complete members before the break"
+        ) from None
+
+
+def _compressed(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+class _GzipStream(io.RawIOBase):
+    """A gzip reader that ends where the data ends and remembers whether it was cut off.
+
+    tarfile's stream mode drops the partly read block when its file object raises, and
+    takes a cut-off stream for a clean end when it does not. This one returns every byte
+    that can be decompressed, then a clean EOF, and sets ``truncated``; ``iter_tar``
+    checks it, so exactly the members that are complete are kept.
+    """
+
+    CHUNK = 1 << 16
+    MAX_OUT = 1 << 20
+
+    def __init__(self, fh: io.BufferedReader):
+        self.fh = fh
+        self.decomp = zlib.decompressobj(31)
+        self.buf = bytearray()
+        self.done = False
+        self.truncated = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self, n: int) -> None:
+        while (n < 0 or len(self.buf) < n) and not self.done:
+            data = self.decomp.unconsumed_tail or self.fh.read(self.CHUNK)
+            if not data:
+                self.truncated = not self.decomp.eof
+                self.done = True
+                break
+            self.buf += self.decomp.decompress(data, self.MAX_OUT)
+            if self.decomp.eof:
+                rest = self.decomp.unused_data + self.fh.read()
+                if rest.strip(b"\0"):  # a further gzip member (concatenated gzip)
+                    self.decomp = zlib.decompressobj(31)
+                    self.buf += self.decomp.decompress(rest, self.MAX_OUT)
+                else:
+                    self.done = True
+
+    def read(self, n: int = -1) -> bytes:
+        self._fill(n)
+        if n < 0:
+            n = len(self.buf)
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def close(self) -> None:
+        self.fh.close()
+        super().close()
+
+
+def _open_decompressed(path: Path):
+    fh = open(path, "rb")  # noqa: SIM115 - closed by the stream it is wrapped in
+    return _GzipStream(fh) if _compressed(path) else fh
 
 
 def read_members(root: Path, container: str, wanted: set[str]) -> Iterator[tuple[str, bytes]]:

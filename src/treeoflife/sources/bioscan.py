@@ -28,7 +28,9 @@ def load_metadata(path: Path) -> list[dict]:
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TolError(f"{path} is not readable BIOSCAN metadata (expected a JSON list): {exc}") from None
+        raise TolError(
+            f"{path} is not readable BIOSCAN metadata (expected a JSON list): {exc}"
+        ) from None
     if not isinstance(records, list):
         raise TolError(f"{path} is not BIOSCAN metadata: expected a JSON list of records")
     return records
@@ -52,7 +54,11 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
         image_file = str(record.get("image_file") or "").strip()
         part = record.get("chunk_number")
         if not image_file or part in (None, ""):
-            yield ScanReject(f"{relative(meta, root)}#{record.get('processid', '?')}", "label_missing", "record has no image_file or chunk_number")
+            yield ScanReject(
+                f"{relative(meta, root)}#{record.get('processid', '?')}",
+                "label_missing",
+                "record has no image_file or chunk_number",
+            )
             continue
         member = relative(images / f"part{part}" / image_file, root)
         if member in listed:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from treeoflife.config import Config
 from treeoflife.ids import identity_key, treeoflife_id
-from treeoflife.sources.base import ArchiveError, ImageRecord, ScanReject, iter_tar, list_archives, relative
+from treeoflife.sources.base import (
+    ArchiveError,
+    ImageRecord,
+    ScanReject,
+    iter_tar,
+    list_archives,
+    relative,
+)
 
 NAME = "eol"
 MEMBER_PATTERN = re.compile(r"^(\d+)_(\d+)_eol-full-size-copy\.jpg$")
@@ -37,7 +44,11 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
                 ids = parse_member(info.name)
                 item = f"{container}#{info.name}"
                 if ids is None:
-                    yield ScanReject(item, "member_name_unparsed", "expected <content_id>_<page_id>_eol-full-size-copy.jpg")
+                    yield ScanReject(
+                        item,
+                        "member_name_unparsed",
+                        "expected <content_id>_<page_id>_eol-full-size-copy.jpg",
+                    )
                     continue
                 if info.size == 0:
                     yield ScanReject(item, "empty_file")

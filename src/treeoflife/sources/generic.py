@@ -34,7 +34,9 @@ def input_files(cfg: Config) -> list[Path]:
     table = _table(folder) if folder.is_dir() else None
     if table is None:
         return []
-    return [table] + sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
+    return [table] + sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES)
+    )
 
 
 def read_rows(table: Path) -> list[dict[str, str]]:
@@ -83,8 +85,13 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             source=NAME,
             container=None,
             member=member,
-            label_key=f"{NAME}:" + json.dumps([label[c] for c in LABEL_COLUMNS], ensure_ascii=False),
-            label={"name": label["scientific_name"], "ranks": {r: label[r] for r in RANKS}, "common": label["common"]},
+            label_key=f"{NAME}:"
+            + json.dumps([label[c] for c in LABEL_COLUMNS], ensure_ascii=False),
+            label={
+                "name": label["scientific_name"],
+                "ranks": {r: label[r] for r in RANKS},
+                "common": label["common"],
+            },
             size_bytes=size,
         )
     for p in input_files(cfg)[1:]:

@@ -34,7 +34,11 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
         parsed = parse_class_folder(folder.name)
         rel_folder = relative(folder, root)
         if parsed is None:
-            yield ScanReject(rel_folder, "member_name_unparsed", "expected <NNNNN>_<Kingdom>_<Phylum>_<Class>_<Order>_<Family>_<Genus>_<species>")
+            yield ScanReject(
+                rel_folder,
+                "member_name_unparsed",
+                "expected <NNNNN>_<Kingdom>_<Phylum>_<Class>_<Order>_<Family>_<Genus>_<species>",
+            )
             continue
         cls_num, ranks = parsed
         with os.scandir(folder) as it:

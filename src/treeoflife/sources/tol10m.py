@@ -13,7 +13,14 @@ from pathlib import Path
 from treeoflife.config import Config
 from treeoflife.errors import TolError
 from treeoflife.ids import identity_key
-from treeoflife.sources.base import ArchiveError, ImageRecord, ScanReject, iter_tar, list_archives, relative
+from treeoflife.sources.base import (
+    ArchiveError,
+    ImageRecord,
+    ScanReject,
+    iter_tar,
+    list_archives,
+    relative,
+)
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "tol10m"
@@ -21,7 +28,9 @@ NAME = "tol10m"
 
 def input_files(cfg: Config) -> list[Path]:
     catalog = cfg.source_path("tol10m_catalog")
-    return ([catalog] if catalog.is_file() else []) + list_archives(cfg.source_path("tol10m_images"))
+    return ([catalog] if catalog.is_file() else []) + list_archives(
+        cfg.source_path("tol10m_images")
+    )
 
 
 def load_catalog(path: Path) -> dict[str, dict[str, str]]:
@@ -29,7 +38,9 @@ def load_catalog(path: Path) -> dict[str, dict[str, str]]:
         reader = csv.DictReader(fh)
         missing = {"treeoflife_id", *RANKS} - set(reader.fieldnames or ())
         if missing:
-            raise TolError(f"{path} is not a TreeOfLife-10M catalog: missing columns {', '.join(sorted(missing))}")
+            raise TolError(
+                f"{path} is not a TreeOfLife-10M catalog: missing columns {', '.join(sorted(missing))}"
+            )
         return {row["treeoflife_id"]: row for row in reader}
 
 
@@ -39,7 +50,9 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
     if not archives:
         return
     if not catalog_path.is_file():
-        raise TolError(f"{catalog_path} is missing: TreeOfLife-10M image sets need their catalog.csv for labels")
+        raise TolError(
+            f"{catalog_path} is missing: TreeOfLife-10M image sets need their catalog.csv for labels"
+        )
     catalog = load_catalog(catalog_path)
     root = Path(cfg.sources_root)
     for archive in archives:

@@ -71,7 +71,9 @@ def fingerprint(stage: Stage, ctx: BuildContext, previous: str | None) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def run_stages(ctx: BuildContext, names: list[str] | None = None, *, force: bool = False) -> dict[str, dict]:
+def run_stages(
+    ctx: BuildContext, names: list[str] | None = None, *, force: bool = False
+) -> dict[str, dict]:
     """Run the named stages (all, by default) in build order; skip those up to date."""
     stages = all_stages()
     order = [s.name for s in stages]
@@ -88,12 +90,16 @@ def run_stages(ctx: BuildContext, names: list[str] | None = None, *, force: bool
             continue
         if previous is None and stage is not stages[0]:
             before = order[order.index(stage.name) - 1]
-            raise TolError(f"stage {stage.name} needs {before} first: run `tol {before} --out {ctx.out}`")
+            raise TolError(
+                f"stage {stage.name} needs {before} first: run `tol {before} --out {ctx.out}`"
+            )
         fp = fingerprint(stage, ctx, previous)
         if recorded == fp and not force:
             ctx.log(f"{stage.name}: up to date, nothing to do")
             summaries[stage.name] = json.loads(
-                ctx.db.execute("SELECT summary FROM stages WHERE stage=?", (stage.name,)).fetchone()[0]
+                ctx.db.execute(
+                    "SELECT summary FROM stages WHERE stage=?", (stage.name,)
+                ).fetchone()[0]
             )
             previous = fp
             continue

@@ -19,17 +19,29 @@ from treeoflife.stages import BuildContext, Stage, file_signature
 
 NAME = "scan"
 BATCH = 10_000
-COLUMNS = ("eol_content_id", "eol_page_id", "bioscan_part", "bioscan_filename",
-           "inat21_filename", "inat21_cls_name", "inat21_cls_num")
+COLUMNS = (
+    "eol_content_id",
+    "eol_page_id",
+    "bioscan_part",
+    "bioscan_filename",
+    "inat21_filename",
+    "inat21_cls_name",
+    "inat21_cls_num",
+)
 _INSERT_IMAGE = (
     "INSERT OR IGNORE INTO images (treeoflife_id, identity_key, source, container, member, label_key, size_bytes, "
-    + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * (7 + len(COLUMNS))) + ")"
+    + ", ".join(COLUMNS)
+    + ") VALUES ("
+    + ", ".join("?" * (7 + len(COLUMNS)))
+    + ")"
 )
 
 
 def inputs(ctx: BuildContext) -> Any:
     return {a.NAME: file_signature(a.input_files(ctx.config)) for a in ADAPTERS} | {
-        "root": ctx.config.sources_root, "paths": ctx.config.section_json("paths")}
+        "root": ctx.config.sources_root,
+        "paths": ctx.config.section_json("paths"),
+    }
 
 
 def _flush(ctx: BuildContext, images: list[ImageRecord], counts: Counter) -> None:
@@ -37,13 +49,27 @@ def _flush(ctx: BuildContext, images: list[ImageRecord], counts: Counter) -> Non
         before = db.total_changes
         db.executemany(
             _INSERT_IMAGE,
-            [(r.treeoflife_id, r.identity_key, r.source, r.container, r.member, r.label_key, r.size_bytes,
-              *(r.columns.get(c) for c in COLUMNS)) for r in images],
+            [
+                (
+                    r.treeoflife_id,
+                    r.identity_key,
+                    r.source,
+                    r.container,
+                    r.member,
+                    r.label_key,
+                    r.size_bytes,
+                    *(r.columns.get(c) for c in COLUMNS),
+                )
+                for r in images
+            ],
         )
         counts["new"] += db.total_changes - before
         db.executemany(
             "INSERT OR IGNORE INTO labels VALUES (?, ?, ?)",
-            [(r.label_key, r.source, json.dumps(r.label, sort_keys=True, ensure_ascii=False)) for r in images],
+            [
+                (r.label_key, r.source, json.dumps(r.label, sort_keys=True, ensure_ascii=False))
+                for r in images
+            ],
         )
     images.clear()
 
@@ -53,7 +79,11 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     per_source: Counter = Counter()
     reasons: Counter = Counter()
     batch: list[ImageRecord] = []
-    bar = tqdm(desc="scan", unit=" files", disable=ctx.progress is False if ctx.progress is not None else None)
+    bar = tqdm(
+        desc="scan",
+        unit=" files",
+        disable=ctx.progress is False if ctx.progress is not None else None,
+    )
     for adapter in ADAPTERS:
         for item in adapter.scan(ctx.config):
             bar.update()
@@ -70,11 +100,18 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     bar.close()
     total = ctx.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
     labels = ctx.db.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
-    summary = {"images": total, "new": counts["new"], "labels": labels,
-               "by_source": dict(sorted(per_source.items())), "rejects": dict(sorted(reasons.items()))}
-    ctx.log(f"scan: {sum(per_source.values())} images found ({counts['new']} new), {total} in the build, "
-            f"{labels} distinct labels, {sum(reasons.values())} rejects"
-            + "".join(f"\n  {k}: {v}" for k, v in sorted(reasons.items())))
+    summary = {
+        "images": total,
+        "new": counts["new"],
+        "labels": labels,
+        "by_source": dict(sorted(per_source.items())),
+        "rejects": dict(sorted(reasons.items())),
+    }
+    ctx.log(
+        f"scan: {sum(per_source.values())} images found ({counts['new']} new), {total} in the build, "
+        f"{labels} distinct labels, {sum(reasons.values())} rejects"
+        + "".join(f"\n  {k}: {v}" for k, v in sorted(reasons.items()))
+    )
     return summary
 
 

@@ -31,7 +31,9 @@ def _unit(seed: int, salt: str, treeoflife_id: str) -> float:
     return int.from_bytes(digest[:8], "big") / SCALE
 
 
-def stable_split(ids: list[str], val_percent: float, train_small_percent: float, seed: int) -> dict[str, tuple[str, bool]]:
+def stable_split(
+    ids: list[str], val_percent: float, train_small_percent: float, seed: int
+) -> dict[str, tuple[str, bool]]:
     out = {}
     for tid in ids:
         if _unit(seed, "val", tid) < val_percent / 100:
@@ -41,7 +43,9 @@ def stable_split(ids: list[str], val_percent: float, train_small_percent: float,
     return out
 
 
-def exact_split(ids: list[str], val_percent: float, train_small_percent: float, seed: int) -> dict[str, tuple[str, bool]]:
+def exact_split(
+    ids: list[str], val_percent: float, train_small_percent: float, seed: int
+) -> dict[str, tuple[str, bool]]:
     order = sorted(ids)
     rng = random.Random(seed)
     rng.shuffle(order)
@@ -63,7 +67,9 @@ def inputs(ctx: BuildContext) -> Any:
 
 def run(ctx: BuildContext) -> dict[str, Any]:
     cfg = ctx.config.split
-    ids = [row[0] for row in ctx.db.execute("SELECT treeoflife_id FROM images ORDER BY treeoflife_id")]
+    ids = [
+        row[0] for row in ctx.db.execute("SELECT treeoflife_id FROM images ORDER BY treeoflife_id")
+    ]
     assignment = METHODS[cfg.method](ids, cfg.val_percent, cfg.train_small_percent, cfg.seed)
     with builddb.transaction(ctx.db) as db:
         db.execute("DELETE FROM splits")
@@ -76,7 +82,10 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         "val": sum(1 for s, _ in assignment.values() if s == "val"),
         "train_small": sum(1 for _, small in assignment.values() if small),
     }
-    ctx.log(f"split ({cfg.method}, seed {cfg.seed}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    ctx.log(
+        f"split ({cfg.method}, seed {cfg.seed}): "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
     return {"method": cfg.method, "seed": cfg.seed, **counts}
 
 

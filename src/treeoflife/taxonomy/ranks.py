@@ -7,7 +7,21 @@ RANKS: tuple[str, ...] = ("kingdom", "phylum", "class", "order", "family", "genu
 # Values that sources use for "we do not know this rank" (compared case-insensitively,
 # after stripping whitespace). A rank with one of these values is empty.
 UNKNOWN_VALUES: frozenset[str] = frozenset(
-    {"", "unknown", "(unidentified)", "unidentified", "not_classified", "pleasehelp", "none", "null", "nan", "n/a", "na", "incertae sedis", "incertae_sedis"}
+    {
+        "",
+        "unknown",
+        "(unidentified)",
+        "unidentified",
+        "not_classified",
+        "pleasehelp",
+        "none",
+        "null",
+        "nan",
+        "n/a",
+        "na",
+        "incertae sedis",
+        "incertae_sedis",
+    }
 )
 
 # Kingdom names as sources spell them -> the kingdom TreeOfLife-10M uses.

@@ -1,0 +1,92 @@
+"""The command line: help that explains, one-sentence errors, the build lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from treeoflife import builddb
+from treeoflife.cli import build_parser, main
+
+
+def subcommands() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)
+
+
+def test_tol_help_lists_every_stage_command() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "treeoflife", "--help"], capture_output=True, text=True
+    )
+    assert run.returncode == 0
+    for name in ("build", "scan", "split", "sample", "demo"):
+        assert name in run.stdout
+
+
+@pytest.mark.parametrize("command", subcommands())
+def test_each_subcommand_has_help_that_explains(command: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: tol " + command in text
+    assert len(text.splitlines()) >= 3
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ("[split]\nval_percent = 150\n", "split.val_percent"),
+        ('[images]\nresize = "squash"\n', "images.resize must be one of"),
+        ('[shards]\nmax_samples = "many"\n', "shards.max_samples must be a int"),
+        ("[splitt]\nseed = 1\n", "unknown section [splitt]"),
+        ('[fetch.eol_dh]\nurl = "http://127.0.0.1/dh.zip"\n', None),  # read by tol fetch
+        ("[split]\nseeed = 1\n", "unknown setting split.seeed"),
+        ('[paths]\neol_dh = "nowhere/taxon.tab"\n', "paths.eol_dh"),
+        ("this is = = not toml", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_clear_sentence(
+    tmp_path: Path, capsys, toml: str, words: str | None
+) -> None:
+    (tmp_path / "src").mkdir()
+    cfg = tmp_path / "tol.toml"
+    cfg.write_text(toml)
+    code = main(
+        [
+            "scan",
+            "--sources",
+            str(tmp_path / "src"),
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    err = capsys.readouterr().err
+    if words is None:
+        assert code == 0
+        return
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("tol: error: ") and words in lines[-1]
+    assert "Traceback" not in err
+
+
+def test_a_stage_without_a_build_says_what_to_do(tmp_path: Path, capsys) -> None:
+    assert main(["split", "--out", str(tmp_path / "out")]) == 2
+    assert "pass --sources" in capsys.readouterr().err
+
+
+def test_second_build_on_the_same_out_refuses_while_one_runs(tmp_path: Path, capsys) -> None:
+    (tmp_path / "src").mkdir()
+    with builddb.build_lock(tmp_path / "out"):
+        code = main(["scan", "--sources", str(tmp_path / "src"), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "in use by another tol command" in capsys.readouterr().err
+    # and once the first is done, it runs
+    assert main(["scan", "--sources", str(tmp_path / "src"), "--out", str(tmp_path / "out")]) == 0

@@ -1,0 +1,115 @@
+"""Scan: stable ids, incremental re-scan without duplicates, rejects for broken containers."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+from collection import eol_member, jpeg_bytes, write_small_collection, write_tar_gz
+from treeoflife.cli import main
+from treeoflife.ids import identity_key, treeoflife_id
+
+
+def ids_of(out: Path) -> dict[str, str]:
+    with sqlite3.connect(out / "build.sqlite") as db:
+        return dict(db.execute("SELECT identity_key, treeoflife_id FROM images"))
+
+
+def rejects_of(out: Path) -> dict[str, str]:
+    with sqlite3.connect(out / "build.sqlite") as db:
+        return dict(db.execute("SELECT item, reason FROM rejects"))
+
+
+def test_two_fresh_scans_give_identical_ids(tmp_path: Path) -> None:
+    src = write_small_collection(tmp_path / "src")
+    assert main(["scan", "--sources", str(src), "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    assert main(["scan", "--sources", str(src), "--out", str(tmp_path / "b"), "--no-progress"]) == 0
+    a, b = ids_of(tmp_path / "a"), ids_of(tmp_path / "b")
+    assert len(a) == 6 + 2 * 3
+    assert a == b
+    # the id is the UUIDv5 of the identity key, not of a path on this machine
+    key = identity_key("eol", "1000_45509000")
+    assert a[key] == treeoflife_id(key)
+
+
+def test_ids_do_not_depend_on_where_the_sources_are(tmp_path: Path) -> None:
+    a = write_small_collection(tmp_path / "one" / "src")
+    b = write_small_collection(tmp_path / "two" / "elsewhere")
+    main(["scan", "--sources", str(a), "--out", str(tmp_path / "a"), "--no-progress"])
+    main(["scan", "--sources", str(b), "--out", str(tmp_path / "b"), "--no-progress"])
+    assert ids_of(tmp_path / "a") == ids_of(tmp_path / "b")
+
+
+def test_rescan_adds_exactly_the_new_images(tmp_path: Path) -> None:
+    src = write_small_collection(tmp_path / "src")
+    out = tmp_path / "out"
+    main(["scan", "--sources", str(src), "--out", str(out), "--no-progress"])
+    before = ids_of(out)
+    write_tar_gz(
+        src / "eol/images/images_02.tar.gz",
+        {eol_member(2000, 1): jpeg_bytes(1), eol_member(2001, 1): jpeg_bytes(2)},
+    )
+    (
+        src
+        / "inat21/train"
+        / "00001_Plantae_Tracheophyta_Magnoliopsida_Rosales_Moraceae_Morus_alba"
+        / "new.jpg"
+    ).write_bytes(jpeg_bytes(9))
+    main(["scan", "--out", str(out), "--no-progress"])
+    after = ids_of(out)
+    added = set(after) - set(before)
+    assert added == {
+        identity_key("eol", "2000_1"),
+        identity_key("eol", "2001_1"),
+        identity_key(
+            "inat21",
+            "00001_Plantae_Tracheophyta_Magnoliopsida_Rosales_Moraceae_Morus_alba",
+            "new.jpg",
+        ),
+    }
+    assert all(after[k] == v for k, v in before.items())
+
+
+def test_unchanged_sources_rescan_does_nothing(tmp_path: Path, capsys) -> None:
+    src = write_small_collection(tmp_path / "src")
+    out = tmp_path / "out"
+    main(["scan", "--sources", str(src), "--out", str(out), "--no-progress"])
+    capsys.readouterr()
+    main(["scan", "--out", str(out), "--no-progress"])
+    assert "scan: up to date" in capsys.readouterr().err
+
+
+def test_broken_containers_and_names_are_rejects_and_the_rest_goes_on(tmp_path: Path) -> None:
+    src = write_small_collection(tmp_path / "src")
+    # a member that does not follow the EOL naming scheme, and an empty one
+    write_tar_gz(
+        src / "eol/images/images_02.tar.gz",
+        {"README.txt": b"hello", eol_member(3000, 7): b"", eol_member(3001, 7): jpeg_bytes(3)},
+    )
+    # a truncated .tar.gz: the gzip stream is cut inside the last member
+    # incompressible members of 20 kB: a cut at 80% of the stream falls inside the fourth
+    members = {eol_member(4000 + i, 8): random.Random(i).randbytes(20_000) for i in range(4)}
+    write_tar_gz(tmp_path / "whole.tar.gz", members)
+    whole = (tmp_path / "whole.tar.gz").read_bytes()
+    (src / "eol/images/images_03.tar.gz").write_bytes(whole[: int(len(whole) * 0.8)])
+    # not an archive at all
+    (src / "eol/images/images_04.tar.gz").write_bytes(b"this is not a tarball")
+    out = tmp_path / "out"
+    assert main(["scan", "--sources", str(src), "--out", str(out), "--no-progress"]) == 0
+    rejects = rejects_of(out)
+    assert rejects["eol/images/images_02.tar.gz#README.txt"] == "member_name_unparsed"
+    assert rejects[f"eol/images/images_02.tar.gz#{eol_member(3000, 7)}"] == "empty_file"
+    assert rejects["eol/images/images_03.tar.gz"] == "archive_truncated"
+    assert rejects["eol/images/images_04.tar.gz"] == "archive_unreadable"
+    ids = ids_of(out)
+    assert identity_key("eol", "3001_7") in ids
+    # members before the cut are complete and kept; the one cut through is not
+    recovered = sorted(k for k in ids if k.startswith("eol:40"))
+    assert recovered == [identity_key("eol", f"{4000 + i}_8") for i in range(3)]
+
+
+def test_scan_of_missing_sources_is_one_clear_sentence(tmp_path: Path, capsys) -> None:
+    assert main(["scan", "--sources", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0] and "not a directory" in err[0]

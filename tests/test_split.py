@@ -1,0 +1,91 @@
+"""Split: deterministic, exact counts for the exact method, old images keep their split."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from collection import jpeg_bytes, write_small_collection
+from treeoflife.cli import main
+from treeoflife.stages.split import exact_split, stable_split
+
+IDS = [f"{i:08x}-0000-5000-8000-000000000000" for i in range(20_000)]
+
+
+def splits_of(out: Path) -> dict[str, tuple[str, int]]:
+    with sqlite3.connect(out / "build.sqlite") as db:
+        return {tid: (s, small) for tid, s, small in db.execute("SELECT * FROM splits")}
+
+
+def test_exact_method_hits_the_requested_counts() -> None:
+    result = exact_split(IDS, 5, 10, seed=17)
+    val = [t for t, (s, _) in result.items() if s == "val"]
+    train = [t for t, (s, _) in result.items() if s == "train"]
+    small = [t for t, (_, sm) in result.items() if sm]
+    assert len(val) == 1000
+    assert len(train) == 19_000
+    assert len(small) == 1900 and set(small) <= set(train)
+
+
+def test_both_methods_are_reproducible_and_seeded() -> None:
+    for method in (exact_split, stable_split):
+        assert method(IDS, 5, 10, 17) == method(list(reversed(IDS)), 5, 10, 17)
+        assert method(IDS, 5, 10, 17) != method(IDS, 5, 10, 18)
+
+
+def test_stable_method_keeps_every_old_images_split_when_images_are_added() -> None:
+    old = stable_split(IDS[:10_000], 5, 10, 17)
+    new = stable_split(IDS, 5, 10, 17)
+    assert all(new[t] == old[t] for t in old)
+    val = sum(1 for s, _ in new.values() if s == "val")
+    assert 800 < val < 1200  # 5% of 20,000 within sampling noise
+
+
+def test_exact_method_may_move_old_images_the_stable_one_never_does() -> None:
+    old = exact_split(IDS[:10_000], 5, 10, 17)
+    new = exact_split(IDS, 5, 10, 17)
+    assert any(new[t] != old[t] for t in old)
+
+
+def test_splits_are_identical_across_two_fresh_builds(tmp_path: Path) -> None:
+    src = write_small_collection(tmp_path / "src", eol_images=30, inat_per_class=20)
+    for name in ("a", "b"):
+        assert (
+            main(["split", "--sources", str(src), "--out", str(tmp_path / name), "--no-progress"])
+            == 2
+        )  # needs scan
+        assert main(["scan", "--out", str(tmp_path / name), "--no-progress"]) == 0
+        assert main(["split", "--out", str(tmp_path / name), "--no-progress"]) == 0
+    assert splits_of(tmp_path / "a") == splits_of(tmp_path / "b")
+    assert len(splits_of(tmp_path / "a")) == 70
+
+
+def test_new_images_rerun_split_and_keep_old_assignments(tmp_path: Path, capsys) -> None:
+    src = write_small_collection(tmp_path / "src", eol_images=10, inat_per_class=10)
+    out = tmp_path / "out"
+    main(["scan", "--sources", str(src), "--out", str(out), "--no-progress"])
+    main(["split", "--out", str(out), "--no-progress"])
+    before = splits_of(out)
+    cls = next((src / "inat21/train").iterdir())
+    for i in range(5):
+        (cls / f"added-{i}.jpg").write_bytes(jpeg_bytes(500 + i))
+    capsys.readouterr()
+    main(["scan", "--out", str(out), "--no-progress"])
+    main(["split", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert "up to date" not in err
+    after = splits_of(out)
+    assert len(after) == len(before) + 5
+    assert all(after[t] == before[t] for t in before)
+
+
+def test_exact_method_from_the_config(tmp_path: Path) -> None:
+    src = write_small_collection(tmp_path / "src", eol_images=40, inat_per_class=30)
+    cfg = tmp_path / "tol.toml"
+    cfg.write_text('[split]\nmethod = "exact"\nval_percent = 10\ntrain_small_percent = 50\n')
+    out = tmp_path / "out"
+    main(["scan", "--sources", str(src), "--config", str(cfg), "--out", str(out), "--no-progress"])
+    main(["split", "--out", str(out), "--no-progress"])
+    splits = splits_of(out)
+    assert sum(1 for s, _ in splits.values() if s == "val") == 10  # 10% of 100
+    assert sum(small for _, small in splits.values()) == 45  # 50% of 90
