@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             importlib.import_module(module).add_parsers(sub)
         except ModuleNotFoundError as exc:  # a package still being written
-            if exc.name != module:
+            if exc.name is None or not module.startswith(exc.name):
                 raise
     return parser
 
