@@ -48,7 +48,9 @@ def write_bytes(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def write_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]], delimiter: str = ",") -> None:
+def write_table(
+    path: Path, header: Sequence[str], rows: Iterable[Sequence[object]], delimiter: str = ","
+) -> None:
     buf = io.StringIO()
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     w = csv.writer(buf, delimiter=delimiter, lineterminator="\n", quoting=quoting)

@@ -15,8 +15,6 @@ import time
 import uuid
 from pathlib import Path
 
-from PIL import Image
-
 from treeoflife.ids import identity_key, treeoflife_id
 from treeoflife.sample import broken, formats, lineage, photos
 from treeoflife.sample.taxa import RANKS, Taxon, load_taxa
@@ -26,29 +24,132 @@ TRUNCATED_TAR = EOL_TARS[-1]
 TRUNCATED_MEMBERS, TRUNCATED_RECOVERED = 5, 3
 BIOSCAN_PARTS = (3, 17, 42, 58, 113)
 
-DH_COLUMNS = ["taxonID", "source", "furtherInformationURL", "acceptedNameUsageID", "parentNameUsageID",
-              "scientificName", "taxonRank", "taxonomicStatus", "datasetID", "canonicalName", "authority",
-              "eolID", "Landmark", "higherClassification"]
-EOL_VERNACULAR_COLUMNS = ["page_id", "canonical_form", "vernacular_string", "language_code", "resource_name",
-                          "is_preferred_by_resource", "is_preferred_by_eol"]
-MEDIA_COLUMNS = ["EOL content ID", "EOL page ID", "Medium Source URL", "EOL Full-Size Copy URL", "License Name",
-                 "Copyright Owner"]
-INAT_TAXA_COLUMNS = ["id", "taxonID", "identifier", "parentNameUsageID", "kingdom", "phylum", "class", "order",
-                     "family", "genus", "specificEpithet", "infraspecificEpithet", "modified", "scientificName",
-                     "taxonRank", "references"]
-INAT_VERNACULAR_COLUMNS = ["id", "vernacularName", "language", "locality", "countryCode", "source", "lexicon",
-                           "contributor", "created"]
-BIOSCAN_KEYS = ["sampleid", "processid", "uri", "name", "phylum", "class", "order", "family", "subfamily", "tribe",
-                "genus", "species", "nucraw", "image_file", "large_diptera_family", "medium_diptera_family",
-                "small_diptera_family", "large_insect_order", "medium_insect_order", "small_insect_order",
-                "chunk_number", "copyright_license", "copyright_holder", "copyright_institution",
-                "copyright_contact", "photographer", "author"]
-ITIS_COLUMNS = ["hierarchy_string_tsn", "hierarchy_string_names", "terminal_tsn", "terminal_scientific_name",
-                "terminal_vernacular", "terminal_vernacular_lang", "hierarchy_string_ranks", "Kingdom", "Phylum",
-                "Class", "Order", "Family", "Genus", "Species"]
-TOL10M_COLUMNS = ["split", "treeoflife_id", "eol_content_id", "eol_page_id", "bioscan_part", "bioscan_filename",
-                  "inat21_filename", "inat21_cls_name", "inat21_cls_num", "kingdom", "phylum", "class", "order",
-                  "family", "genus", "species", "common"]
+DH_COLUMNS = [
+    "taxonID",
+    "source",
+    "furtherInformationURL",
+    "acceptedNameUsageID",
+    "parentNameUsageID",
+    "scientificName",
+    "taxonRank",
+    "taxonomicStatus",
+    "datasetID",
+    "canonicalName",
+    "authority",
+    "eolID",
+    "Landmark",
+    "higherClassification",
+]
+EOL_VERNACULAR_COLUMNS = [
+    "page_id",
+    "canonical_form",
+    "vernacular_string",
+    "language_code",
+    "resource_name",
+    "is_preferred_by_resource",
+    "is_preferred_by_eol",
+]
+MEDIA_COLUMNS = [
+    "EOL content ID",
+    "EOL page ID",
+    "Medium Source URL",
+    "EOL Full-Size Copy URL",
+    "License Name",
+    "Copyright Owner",
+]
+INAT_TAXA_COLUMNS = [
+    "id",
+    "taxonID",
+    "identifier",
+    "parentNameUsageID",
+    "kingdom",
+    "phylum",
+    "class",
+    "order",
+    "family",
+    "genus",
+    "specificEpithet",
+    "infraspecificEpithet",
+    "modified",
+    "scientificName",
+    "taxonRank",
+    "references",
+]
+INAT_VERNACULAR_COLUMNS = [
+    "id",
+    "vernacularName",
+    "language",
+    "locality",
+    "countryCode",
+    "source",
+    "lexicon",
+    "contributor",
+    "created",
+]
+BIOSCAN_KEYS = [
+    "sampleid",
+    "processid",
+    "uri",
+    "name",
+    "phylum",
+    "class",
+    "order",
+    "family",
+    "subfamily",
+    "tribe",
+    "genus",
+    "species",
+    "nucraw",
+    "image_file",
+    "large_diptera_family",
+    "medium_diptera_family",
+    "small_diptera_family",
+    "large_insect_order",
+    "medium_insect_order",
+    "small_insect_order",
+    "chunk_number",
+    "copyright_license",
+    "copyright_holder",
+    "copyright_institution",
+    "copyright_contact",
+    "photographer",
+    "author",
+]
+ITIS_COLUMNS = [
+    "hierarchy_string_tsn",
+    "hierarchy_string_names",
+    "terminal_tsn",
+    "terminal_scientific_name",
+    "terminal_vernacular",
+    "terminal_vernacular_lang",
+    "hierarchy_string_ranks",
+    "Kingdom",
+    "Phylum",
+    "Class",
+    "Order",
+    "Family",
+    "Genus",
+    "Species",
+]
+TOL10M_COLUMNS = [
+    "split",
+    "treeoflife_id",
+    "eol_content_id",
+    "eol_page_id",
+    "bioscan_part",
+    "bioscan_filename",
+    "inat21_filename",
+    "inat21_cls_name",
+    "inat21_cls_num",
+    "kingdom",
+    "phylum",
+    "class",
+    "order",
+    "family",
+    "genus",
+    "species",
+    "common",
+]
 GENERIC_COLUMNS = ["path", "scientific_name", *RANKS, "common"]
 
 # EOL pages missing from the Dynamic Hierarchy: the scraped (dirty) name of each `eolx` taxon.
@@ -97,10 +198,14 @@ def h(*parts: object) -> int:
 
 
 def fake_uuid(*parts: object) -> str:
-    return str(uuid.UUID(bytes=hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:16], version=4))
+    return str(
+        uuid.UUID(bytes=hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:16], version=4)
+    )
 
 
-def label_of(t: Taxon | None, upto: str = "species", common: str = "", kingdom: str | None = None) -> dict:
+def label_of(
+    t: Taxon | None, upto: str = "species", common: str = "", kingdom: str | None = None
+) -> dict:
     lab = {r: "" for r in RANKS}
     if t is not None:
         for r in RANKS:
@@ -134,22 +239,43 @@ class Sample:
             if t.has("itis") and t.common_name and not t.has("itis_es")
         }
         self.inat_en = {
-            t.binomial: t.common_name for t in self.species if (t.has("inat") or t.has("inat21")) and t.common_name
+            t.binomial: t.common_name
+            for t in self.species
+            if (t.has("inat") or t.has("inat21")) and t.common_name
         }
         self.dh_species = [t for t in self.species if not t.has("eolx")]
-        self.eol_en = {t.eol_page_id: (t.eol_common or t.common_name) for t in self.dh_species if t.eol_common or t.common_name}
+        self.eol_en = {
+            t.eol_page_id: (t.eol_common or t.common_name)
+            for t in self.dh_species
+            if t.eol_common or t.common_name
+        }
         self._content = 29_000_000
 
     # ------------------------------------------------------------------ helpers
     def common(self, t: Taxon, eol_page: int | None = None) -> str:
         b = t.binomial
-        return self.itis_en.get(b) or self.inat_en.get(b) or (self.eol_en.get(eol_page, "") if eol_page else "")
+        return (
+            self.itis_en.get(b)
+            or self.inat_en.get(b)
+            or (self.eol_en.get(eol_page, "") if eol_page else "")
+        )
 
     def content_id(self, *parts: object) -> int:
         self._content += 1 + h("content", *parts) % 4000
         return self._content
 
-    def add_image(self, source, container, path, key, lab, status="ok", reason=None, lstatus=None, holdout=False):
+    def add_image(
+        self,
+        source,
+        container,
+        path,
+        key,
+        lab,
+        status="ok",
+        reason=None,
+        lstatus=None,
+        holdout=False,
+    ):
         if lstatus is None:
             lstatus = label_status(lab)
         self.images.append(
@@ -172,7 +298,16 @@ class Sample:
         specs = []  # (kind, taxon, page, label, lstatus, extra)
         for t in self.species:
             for i in range(t.count("eol")):
-                specs.append(("ok", t, t.eol_page_id, label_of(t, common=self.common(t, t.eol_page_id)), None, i))
+                specs.append(
+                    (
+                        "ok",
+                        t,
+                        t.eol_page_id,
+                        label_of(t, common=self.common(t, t.eol_page_id)),
+                        None,
+                        i,
+                    )
+                )
         self.scraped_rows = []
         for t in self.species:
             if t.has("eolx"):
@@ -180,7 +315,12 @@ class Sample:
                 self.scraped_rows.append((page, SCRAPED[t.key]))
                 specs.append(("ok", t, page, label_of(t, common=self.common(t)), None, 0))
         extra = [
-            ("<i>Parus caeruleus</i> Linnaeus, 1758", self.by_key["Cyanistes caeruleus"], "species", "resolved"),
+            (
+                "<i>Parus caeruleus</i> Linnaeus, 1758",
+                self.by_key["Cyanistes caeruleus"],
+                "species",
+                "resolved",
+            ),
             ("Morus", None, "", "ambiguous"),
             ("Boletus sp.", self.by_key["Boletus edulis"], "genus", "partial"),
         ]
@@ -190,11 +330,20 @@ class Sample:
             lab = label_of(t, upto=upto, common=self.common(t) if t and upto == "species" else "")
             specs.append(("ok", t, page, lab, lstatus, 0))
         # pages in the scraped list that no image uses (real lists are long)
-        self.scraped_rows += [(51_234_567, "Canis lupus familiaris Linnaeus, 1758"), (52_345_678, "<i>Turdus</i>")]
-        for kind, key in (("cmyk", "Danaus plexippus"), ("corrupt", "Falco peregrinus"),
-                          ("too_large", "Sequoia sempervirens"), ("bad_name", "Aquila chrysaetos")):
+        self.scraped_rows += [
+            (51_234_567, "Canis lupus familiaris Linnaeus, 1758"),
+            (52_345_678, "<i>Turdus</i>"),
+        ]
+        for kind, key in (
+            ("cmyk", "Danaus plexippus"),
+            ("corrupt", "Falco peregrinus"),
+            ("too_large", "Sequoia sempervirens"),
+            ("bad_name", "Aquila chrysaetos"),
+        ):
             t = self.by_key[key]
-            specs.append((kind, t, t.eol_page_id, label_of(t, common=self.common(t, t.eol_page_id)), None, 9))
+            specs.append(
+                (kind, t, t.eol_page_id, label_of(t, common=self.common(t, t.eol_page_id)), None, 9)
+            )
 
         # member names and placement
         placed: dict[str, list] = {c: [] for c in EOL_TARS}
@@ -210,8 +359,13 @@ class Sample:
             else:
                 ordinary.append(entry)
         ordinary.sort(key=lambda e: h("place", e[0]))
-        lost_ok = [e for e in ordinary if e[2][1] is not None and not (e[2][1].has("seen") or e[2][1].has("unseen"))
-                   and e[2][4] is None]
+        lost_ok = [
+            e
+            for e in ordinary
+            if e[2][1] is not None
+            and not (e[2][1].has("seen") or e[2][1].has("unseen"))
+            and e[2][4] is None
+        ]
         trunc = lost_ok[:TRUNCATED_MEMBERS]
         placed[TRUNCATED_TAR] = list(trunc)
         rest = [e for e in ordinary if e not in trunc]
@@ -221,7 +375,15 @@ class Sample:
         self.media_rows = []
         self.seen_paths: dict[str, list[str]] = {}
         self.unseen_paths: dict[str, list[str]] = {}
-        sizes = [(1200, 900), (1024, 1024), (1280, 960), (900, 1200), (1400, 933), (1600, 1200), (1152, 864)]
+        sizes = [
+            (1200, 900),
+            (1024, 1024),
+            (1280, 960),
+            (900, 1200),
+            (1400, 933),
+            (1600, 1200),
+            (1152, 864),
+        ]
         for container in EOL_TARS:
             entries = sorted(placed[container], key=lambda e: e[0])
             members = []
@@ -245,7 +407,9 @@ class Sample:
                 members.append((name, data))
                 if kind == "bad_name":
                     empty = {r: "" for r in (*RANKS, "common")}
-                    self.add_image("eol", container, name, None, empty, "dropped", "member_name_unparsed", None)
+                    self.add_image(
+                        "eol", container, name, None, empty, "dropped", "member_name_unparsed", None
+                    )
                     continue
                 if lstatus == "ambiguous":
                     status, reason = "kept", "label_ambiguous"
@@ -258,13 +422,27 @@ class Sample:
                     holdout = True
                 lost = container == TRUNCATED_TAR and len(members) > TRUNCATED_RECOVERED
                 if not lost:
-                    self.add_image("eol", container, name, identity_key("eol", f"{cid}_{page}"), lab, status, reason,
-                                   lstatus, holdout)
+                    self.add_image(
+                        "eol",
+                        container,
+                        name,
+                        identity_key("eol", f"{cid}_{page}"),
+                        lab,
+                        status,
+                        reason,
+                        lstatus,
+                        holdout,
+                    )
                 lic = ("cc-by-nc-sa-4.0", "cc-by-4.0", "cc-by-sa-3.0", "public domain")[seed % 4]
                 self.media_rows.append(
-                    (cid, page, f"https://static.inaturalist.org/photos/{seed % 90_000_000}/original.jpg",
-                     f"https://content.eol.org/data/media/{seed % 97:02x}/{seed % 89:02x}/{seed % 83:02x}/{cid}.jpg",
-                     lic, ("Ken-ichi Ueda", "Jane Smith", "BioImages", "Charles J. Sharp")[seed % 4])
+                    (
+                        cid,
+                        page,
+                        f"https://static.inaturalist.org/photos/{seed % 90_000_000}/original.jpg",
+                        f"https://content.eol.org/data/media/{seed % 97:02x}/{seed % 89:02x}/{seed % 83:02x}/{cid}.jpg",
+                        lic,
+                        ("Ken-ichi Ueda", "Jane Smith", "BioImages", "Charles J. Sharp")[seed % 4],
+                    )
                 )
             raw = formats.tar_bytes(members)
             gz = formats.gzip_bytes(raw)
@@ -275,17 +453,27 @@ class Sample:
                 got = readable_members(gz)
                 assert got == [m[0] for m in members[:TRUNCATED_RECOVERED]], got
                 self.containers.append(
-                    {"path": container, "reason": "archive_truncated", "members_recovered": TRUNCATED_RECOVERED,
-                     "members_lost": TRUNCATED_MEMBERS - TRUNCATED_RECOVERED}
+                    {
+                        "path": container,
+                        "reason": "archive_truncated",
+                        "members_recovered": TRUNCATED_RECOVERED,
+                        "members_lost": TRUNCATED_MEMBERS - TRUNCATED_RECOVERED,
+                    }
                 )
             self.files[container] = gz
         self.media_rows.sort()
 
     # ------------------------------------------------------------------ iNat21
     def inat21(self) -> None:
-        taxa = sorted((t for t in self.species if t.has("inat21")), key=lambda t: [t.ranks[r] for r in RANKS])
+        taxa = sorted(
+            (t for t in self.species if t.has("inat21")), key=lambda t: [t.ranks[r] for r in RANKS]
+        )
         n = len(taxa)
-        specials = {"Bubo virginianus": "truncated", "Cardinalis cardinalis": "png", "Danaus plexippus": "exif"}
+        specials = {
+            "Bubo virginianus": "truncated",
+            "Cardinalis cardinalis": "png",
+            "Danaus plexippus": "exif",
+        }
         self.inat21_classes = {}
         for i, t in enumerate(taxa):
             num = i * 9_973 // n + (h("cls", t.key) % (9_973 // n))
@@ -311,8 +499,16 @@ class Sample:
                 rel = f"inat21/train/{folder}/{fname}"
                 self.files[rel] = data
                 lab = label_of(t, common=self.common(t))
-                self.add_image("inat21", None, rel, identity_key("inat21", folder, fname), lab, status, reason,
-                               holdout=t.has("unseen"))
+                self.add_image(
+                    "inat21",
+                    None,
+                    rel,
+                    identity_key("inat21", folder, fname),
+                    lab,
+                    status,
+                    reason,
+                    holdout=t.has("unseen"),
+                )
 
     # ------------------------------------------------------------------ BIOSCAN
     def bioscan(self) -> None:
@@ -323,7 +519,9 @@ class Sample:
             for j in range(t.count("bioscan")):
                 seed = h("bioscan", t.key, j)
                 letters = "".join(chr(65 + (seed >> (5 * k)) % 26) for k in range(3))
-                sampleid = f"BIOUG{68000 + seed % 3000}-{'ABCDEFGH'[seed % 8]}{1 + (seed >> 8) % 12:02d}"
+                sampleid = (
+                    f"BIOUG{68000 + seed % 3000}-{'ABCDEFGH'[seed % 8]}{1 + (seed >> 8) % 12:02d}"
+                )
                 bin_uri = f"BOLD:A{letters[:2]}{seed % 10000:04d}"
                 part = BIOSCAN_PARTS[(seed >> 16) % len(BIOSCAN_PARTS)]
                 r = t.ranks
@@ -336,8 +534,10 @@ class Sample:
                         bin_uri = species_value
                 else:
                     species_value = "not_classified"
+
                 def nc(v: str) -> str:
                     return v or "not_classified"
+
                 name = t.binomial if t.is_species else (r["genus"] or r["family"] or r["order"])
                 rec = {
                     "sampleid": sampleid,
@@ -352,11 +552,19 @@ class Sample:
                     "tribe": nc(tribe),
                     "genus": nc(r["genus"]),
                     "species": species_value,
-                    "nucraw": "".join("ACGT"[(seed >> (2 * (k % 30))) % 4 ^ (k % 4)] for k in range(658)),
+                    "nucraw": "".join(
+                        "ACGT"[(seed >> (2 * (k % 30))) % 4 ^ (k % 4)] for k in range(658)
+                    ),
                     "image_file": f"{sampleid}.jpg",
-                    "large_diptera_family": nc(r["family"]) if r["order"] == "Diptera" else "not_diptera",
-                    "medium_diptera_family": nc(r["family"]) if r["order"] == "Diptera" else "not_diptera",
-                    "small_diptera_family": nc(r["family"]) if r["order"] == "Diptera" else "not_diptera",
+                    "large_diptera_family": nc(r["family"])
+                    if r["order"] == "Diptera"
+                    else "not_diptera",
+                    "medium_diptera_family": nc(r["family"])
+                    if r["order"] == "Diptera"
+                    else "not_diptera",
+                    "small_diptera_family": nc(r["family"])
+                    if r["order"] == "Diptera"
+                    else "not_diptera",
                     "large_insect_order": nc(r["order"]),
                     "medium_insect_order": nc(r["order"]),
                     "small_insect_order": nc(r["order"]),
@@ -377,8 +585,16 @@ class Sample:
                     data = photos.photo_jpeg(seed, (256, 288, 320, 341)[seed % 4], 256)
                 self.files[rel] = data
                 lab = label_of(t, common=self.common(t))
-                self.add_image("bioscan", None, rel, identity_key("bioscan", rec["image_file"]), lab, status, reason,
-                               holdout=t.has("unseen"))
+                self.add_image(
+                    "bioscan",
+                    None,
+                    rel,
+                    identity_key("bioscan", rec["image_file"]),
+                    lab,
+                    status,
+                    reason,
+                    holdout=t.has("unseen"),
+                )
         records.sort(key=lambda rec: rec["processid"])
         self.bioscan_records = records
 
@@ -393,14 +609,71 @@ class Sample:
             seed = h("tol10m", t.key)
             members.append((f"{tid}.jpg", photos.photo_jpeg(seed, 640, 480)))
             lab = label_of(t, common=self.common(t, t.eol_page_id))
-            rows.append(["train", tid, cid, t.eol_page_id, "", "", "", "", "", *(lab[r] for r in RANKS), lab["common"]])
-            self.add_image("tol10m", "tol10m/image_set_01.tar.gz", f"{tid}.jpg", identity_key("tol10m", tid), lab)
+            rows.append(
+                [
+                    "train",
+                    tid,
+                    cid,
+                    t.eol_page_id,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    *(lab[r] for r in RANKS),
+                    lab["common"],
+                ]
+            )
+            self.add_image(
+                "tol10m",
+                "tol10m/image_set_01.tar.gz",
+                f"{tid}.jpg",
+                identity_key("tol10m", tid),
+                lab,
+            )
         # catalog rows of other sources, without images in this set (the real catalog lists all)
-        rows.append(["train", fake_uuid("tol10m-row", 1), "", "", "", "", "02341_Animalia_Chordata_Aves_Passeriformes_Paridae_Parus_major/0a1b2c3d.jpg",
-                     "02341_Animalia_Chordata_Aves_Passeriformes_Paridae_Parus_major", "2341",
-                     "Animalia", "Chordata", "Aves", "Passeriformes", "Paridae", "Parus", "major", "Great Tit"])
-        rows.append(["val", fake_uuid("tol10m-row", 2), "", "", "58", "BIOUG68999-C07.jpg", "", "", "",
-                     "Animalia", "Arthropoda", "Insecta", "Diptera", "Cecidomyiidae", "", "", ""])
+        rows.append(
+            [
+                "train",
+                fake_uuid("tol10m-row", 1),
+                "",
+                "",
+                "",
+                "",
+                "02341_Animalia_Chordata_Aves_Passeriformes_Paridae_Parus_major/0a1b2c3d.jpg",
+                "02341_Animalia_Chordata_Aves_Passeriformes_Paridae_Parus_major",
+                "2341",
+                "Animalia",
+                "Chordata",
+                "Aves",
+                "Passeriformes",
+                "Paridae",
+                "Parus",
+                "major",
+                "Great Tit",
+            ]
+        )
+        rows.append(
+            [
+                "val",
+                fake_uuid("tol10m-row", 2),
+                "",
+                "",
+                "58",
+                "BIOUG68999-C07.jpg",
+                "",
+                "",
+                "",
+                "Animalia",
+                "Arthropoda",
+                "Insecta",
+                "Diptera",
+                "Cecidomyiidae",
+                "",
+                "",
+                "",
+            ]
+        )
         rows.sort(key=lambda r: r[1])
         members.sort()
         self.files["tol10m/image_set_01.tar.gz"] = formats.gzip_bytes(formats.tar_bytes(members))
@@ -412,18 +685,72 @@ class Sample:
         blank = dict.fromkeys(RANKS, "")
         rows = [  # (file, scientific_name, given ranks, given common, expected taxon, upto, lstatus)
             ("IMG_0001.jpg", "Pieris", {}, "", None, "", "ambiguous"),
-            ("IMG_0002.jpg", "Prunella vulgaris L.", {"kingdom": "Plantae"}, "", B["Prunella vulgaris"], "species", None),
+            (
+                "IMG_0002.jpg",
+                "Prunella vulgaris L.",
+                {"kingdom": "Plantae"},
+                "",
+                B["Prunella vulgaris"],
+                "species",
+                None,
+            ),
             ("IMG_0003.jpg", "Mentha × piperita", {}, "", B["Mentha piperita"], "species", None),
             ("IMG_0004.jpg", "Salix x rubens", {}, "", B["Salix rubens"], "species", None),
             ("IMG_0005.jpg", "Lepus cf. europaeus", {}, "", B["Lepus europaeus"], "genus", None),
-            ("IMG_0006.jpg", "Oenanthe", {"kingdom": "Animalia"}, "", B["Oenanthe oenanthe"], "genus", None),
-            ("IMG_0007.jpg", "Boletus edulis", {"kingdom": "Fungi", "class": "(unidentified)", "order": "unknown"}, "",
-             B["Boletus edulis"], "species", None),
-            ("IMG_0008.jpg", "Taraxacum officinale", dict(B["Taraxacum officinale"].ranks), "Common Dandelion",
-             B["Taraxacum officinale"], "species", None),
-            ("IMG_0009.jpg", "Canis lupus", {"kingdom": "Metazoa", "phylum": "Chordata"}, "", B["Canis lupus"], "species", None),
-            ("IMG_0010.jpg", "Bellis perennis", {"family": "Asteraceae"}, "", B["Bellis perennis"], "species", None),
-            ("IMG_0011.jpg", "Quercus alba", {"genus": "Quercus", "species": "alba"}, "", B["Quercus alba"], "species", None),
+            (
+                "IMG_0006.jpg",
+                "Oenanthe",
+                {"kingdom": "Animalia"},
+                "",
+                B["Oenanthe oenanthe"],
+                "genus",
+                None,
+            ),
+            (
+                "IMG_0007.jpg",
+                "Boletus edulis",
+                {"kingdom": "Fungi", "class": "(unidentified)", "order": "unknown"},
+                "",
+                B["Boletus edulis"],
+                "species",
+                None,
+            ),
+            (
+                "IMG_0008.jpg",
+                "Taraxacum officinale",
+                dict(B["Taraxacum officinale"].ranks),
+                "Common Dandelion",
+                B["Taraxacum officinale"],
+                "species",
+                None,
+            ),
+            (
+                "IMG_0009.jpg",
+                "Canis lupus",
+                {"kingdom": "Metazoa", "phylum": "Chordata"},
+                "",
+                B["Canis lupus"],
+                "species",
+                None,
+            ),
+            (
+                "IMG_0010.jpg",
+                "Bellis perennis",
+                {"family": "Asteraceae"},
+                "",
+                B["Bellis perennis"],
+                "species",
+                None,
+            ),
+            (
+                "IMG_0011.jpg",
+                "Quercus alba",
+                {"genus": "Quercus", "species": "alba"},
+                "",
+                B["Quercus alba"],
+                "species",
+                None,
+            ),
         ]
         out = []
         for fname, sci, given, common, t, upto, lstatus in rows:
@@ -432,7 +759,16 @@ class Sample:
             out.append([rel, sci, *({**blank, **given}[r] for r in RANKS), common])
             lab = label_of(t, upto=upto, common=self.common(t) if t and upto == "species" else "")
             status, reason = ("kept", "label_ambiguous") if lstatus == "ambiguous" else ("ok", None)
-            self.add_image("generic", None, f"generic/{rel}", identity_key("generic", rel), lab, status, reason, lstatus)
+            self.add_image(
+                "generic",
+                None,
+                f"generic/{rel}",
+                identity_key("generic", rel),
+                lab,
+                status,
+                reason,
+                lstatus,
+            )
         self.generic_rows = out
 
     # ------------------------------------------------------------------ EOL Dynamic Hierarchy
@@ -441,7 +777,14 @@ class Sample:
         rows: list[list] = []
         by_key_id: dict[str, str] = {}
 
-        def node(path: tuple, name: str, rank: str, sci: str = "", auth: str = "", page: int | None = None) -> str:
+        def node(
+            path: tuple,
+            name: str,
+            rank: str,
+            sci: str = "",
+            auth: str = "",
+            page: int | None = None,
+        ) -> str:
             if path in nodes:
                 return nodes[path][0]
             tid = f"EOL-{len(rows) + 1:012d}"
@@ -453,9 +796,30 @@ class Sample:
                 ds = "COL-2019"
             else:
                 src, url, ds = f"trunk:{fake_uuid('trunk', *path)}", "", "trunk"
-            landmark = {"kingdom": "3", "phylum": "2", "class": "2", "order": "1", "family": "1"}.get(rank, "")
+            landmark = {
+                "kingdom": "3",
+                "phylum": "2",
+                "class": "2",
+                "order": "1",
+                "family": "1",
+            }.get(rank, "")
             eol_id = page if page is not None else 1000 + h("dhpage", *path) % 9_000_000
-            row = [tid, src, url, "", parent, sci or name, rank, "accepted", ds, name, auth, eol_id, landmark, higher]
+            row = [
+                tid,
+                src,
+                url,
+                "",
+                parent,
+                sci or name,
+                rank,
+                "accepted",
+                ds,
+                name,
+                auth,
+                eol_id,
+                landmark,
+                higher,
+            ]
             nodes[path] = row
             rows.append(row)
             return tid
@@ -488,11 +852,29 @@ class Sample:
             if t.is_species:
                 canon = f"{r['genus']} × {r['species']}" if t.hybrid else t.binomial
                 path = (*path, (canon, "species"))
-                by_key_id[t.key] = node(path, canon, "species", f"{canon} {t.authority}", t.authority, t.eol_page_id)
+                by_key_id[t.key] = node(
+                    path, canon, "species", f"{canon} {t.authority}", t.authority, t.eol_page_id
+                )
         for sci, canon, accepted in SYNONYMS:
             tid = f"EOL-{len(rows) + 1:012d}"
-            rows.append([tid, f"COL:{h('col', canon) % 16**5:05X}", "", by_key_id[accepted], "", sci, "species",
-                         "synonym", "COL-2019", canon, sci[len(canon) + 1 :], "", "", ""])
+            rows.append(
+                [
+                    tid,
+                    f"COL:{h('col', canon) % 16**5:05X}",
+                    "",
+                    by_key_id[accepted],
+                    "",
+                    sci,
+                    "species",
+                    "synonym",
+                    "COL-2019",
+                    canon,
+                    sci[len(canon) + 1 :],
+                    "",
+                    "",
+                    "",
+                ]
+            )
         self.dh_rows = rows
 
     def eol_vernacular(self) -> list[list]:
@@ -502,11 +884,33 @@ class Sample:
             if t.key in EOL_NONPREFERRED:
                 rows.append([page, canon, EOL_NONPREFERRED[t.key], "en", "Wikipedia", "", ""])
             if t.eol_common:
-                rows.append([page, canon, t.common_name, "en", "Avibase" if t.ranks["class"] == "Aves" else "ITIS", "", ""])
+                rows.append(
+                    [
+                        page,
+                        canon,
+                        t.common_name,
+                        "en",
+                        "Avibase" if t.ranks["class"] == "Aves" else "ITIS",
+                        "",
+                        "",
+                    ]
+                )
             if t.eol_common or t.common_name:
-                rows.append([page, canon, t.eol_common or t.common_name, "en", "EOL Dynamic Hierarchy", "preferred", "preferred"])
+                rows.append(
+                    [
+                        page,
+                        canon,
+                        t.eol_common or t.common_name,
+                        "en",
+                        "EOL Dynamic Hierarchy",
+                        "preferred",
+                        "preferred",
+                    ]
+                )
             for lang, name in OTHER_LANGUAGES.get(t.key, []):
-                rows.append([page, canon, name, lang, "Wikimedia Commons", "preferred", "preferred"])
+                rows.append(
+                    [page, canon, name, lang, "Wikimedia Commons", "preferred", "preferred"]
+                )
         return rows
 
     # ------------------------------------------------------------------ iNaturalist DwC-A
@@ -521,19 +925,46 @@ class Sample:
                 gid = 1000 + h("inat-genus", *gkey) % 900_000
                 genera[gkey] = gid
                 fam_id = 1000 + h("inat-family", r["kingdom"], r["family"]) % 900_000
-                taxa_rows.append([gid, f"https://www.inaturalist.org/taxa/{gid}", gid,
-                                  f"https://www.inaturalist.org/taxa/{fam_id}", *(r[x] for x in RANKS[:6]), "", "",
-                                  "2023-05-17T09:12:44Z", r["genus"], "genus", f"https://www.inaturalist.org/taxa/{gid}"])
+                taxa_rows.append(
+                    [
+                        gid,
+                        f"https://www.inaturalist.org/taxa/{gid}",
+                        gid,
+                        f"https://www.inaturalist.org/taxa/{fam_id}",
+                        *(r[x] for x in RANKS[:6]),
+                        "",
+                        "",
+                        "2023-05-17T09:12:44Z",
+                        r["genus"],
+                        "genus",
+                        f"https://www.inaturalist.org/taxa/{gid}",
+                    ]
+                )
             tid = t.inat_taxon_id
             sci = f"{r['genus']} × {r['species']}" if t.hybrid else t.binomial
-            taxa_rows.append([tid, f"https://www.inaturalist.org/taxa/{tid}", tid,
-                              f"https://www.inaturalist.org/taxa/{genera[gkey]}", *(r[x] for x in RANKS[:6]), r["species"],
-                              "", "2023-08-02T21:40:13Z", sci, "hybrid" if t.hybrid else "species",
-                              f"https://www.inaturalist.org/taxa/{tid}"])
+            taxa_rows.append(
+                [
+                    tid,
+                    f"https://www.inaturalist.org/taxa/{tid}",
+                    tid,
+                    f"https://www.inaturalist.org/taxa/{genera[gkey]}",
+                    *(r[x] for x in RANKS[:6]),
+                    r["species"],
+                    "",
+                    "2023-08-02T21:40:13Z",
+                    sci,
+                    "hybrid" if t.hybrid else "species",
+                    f"https://www.inaturalist.org/taxa/{tid}",
+                ]
+            )
             if t.common_name:
-                vern_rows.append([tid, t.common_name, "en", "", "", "", "English", "", "2019-02-11T18:03:55Z"])
+                vern_rows.append(
+                    [tid, t.common_name, "en", "", "", "", "English", "", "2019-02-11T18:03:55Z"]
+                )
                 if t.eol_common and t.has("itis"):
-                    vern_rows.append([tid, t.eol_common, "en", "", "", "", "English", "", "2020-06-30T11:20:05Z"])
+                    vern_rows.append(
+                        [tid, t.eol_common, "en", "", "", "", "English", "", "2020-06-30T11:20:05Z"]
+                    )
         taxa_rows.sort(key=lambda row: row[0])
         vern_rows.sort(key=lambda row: (row[0], row[8]))
         return taxa_rows, vern_rows
@@ -547,7 +978,9 @@ class Sample:
             r = t.ranks
             chain = list(lineage.ITIS_TOP[r["kingdom"]])
             if r["kingdom"] == "Animalia":
-                chain.append((lineage.ITIS_INFRAKINGDOM.get(r["phylum"], "Protostomia"), "Infrakingdom"))
+                chain.append(
+                    (lineage.ITIS_INFRAKINGDOM.get(r["phylum"], "Protostomia"), "Infrakingdom")
+                )
                 chain.append((r["phylum"], "Phylum"))
             else:
                 chain.append((r["phylum"], "Division"))
@@ -568,13 +1001,30 @@ class Sample:
                 chain.append((sub, "Subfamily"))
             name = f"{r['genus']} ×{r['species']}" if t.hybrid else t.binomial
             chain += [(r["genus"], "Genus"), (name, "Species")]
-            tsns = [str(100_000 + h("tsn", r["kingdom"], n, rk) % 900_000) for n, rk in chain[:-1]] + [str(t.itis_tsn)]
+            tsns = [
+                str(100_000 + h("tsn", r["kingdom"], n, rk) % 900_000) for n, rk in chain[:-1]
+            ] + [str(t.itis_tsn)]
             vern, lang = (t.common_name, "English") if t.common_name else ("", "")
             if t.has("itis_es"):
                 vern, lang = {"Zea mays": "maíz"}.get(t.key, t.common_name), "Spanish"
-            out.append(["-".join(tsns), "-".join(n for n, _ in chain), t.itis_tsn, name, vern, lang,
-                        "-".join(rk for _, rk in chain), r["kingdom"], r["phylum"], r["class"], r["order"],
-                        r["family"], r["genus"], name])
+            out.append(
+                [
+                    "-".join(tsns),
+                    "-".join(n for n, _ in chain),
+                    t.itis_tsn,
+                    name,
+                    vern,
+                    lang,
+                    "-".join(rk for _, rk in chain),
+                    r["kingdom"],
+                    r["phylum"],
+                    r["class"],
+                    r["order"],
+                    r["family"],
+                    r["genus"],
+                    name,
+                ]
+            )
         out.sort(key=lambda row: row[2])
         return out
 
@@ -586,12 +1036,20 @@ class Sample:
                 continue
             r = t.ranks
             full = {x: r[x] for x in RANKS[:6]} | {"species": t.binomial}
-            ncbi_k = {"Animalia": "Metazoa", "Plantae": "Viridiplantae"}.get(r["kingdom"], r["kingdom"])
-            out.append({t.binomial: {
-                "Catalogue of Life": full,
-                "GBIF Backbone Taxonomy": {x: v for x, v in full.items() if x != "class" or h("gbif", t.key) % 2},
-                "NCBI": full | {"kingdom": ncbi_k},
-            }})
+            ncbi_k = {"Animalia": "Metazoa", "Plantae": "Viridiplantae"}.get(
+                r["kingdom"], r["kingdom"]
+            )
+            out.append(
+                {
+                    t.binomial: {
+                        "Catalogue of Life": full,
+                        "GBIF Backbone Taxonomy": {
+                            x: v for x, v in full.items() if x != "class" or h("gbif", t.key) % 2
+                        },
+                        "NCBI": full | {"kingdom": ncbi_k},
+                    }
+                }
+            )
         return out
 
     # ------------------------------------------------------------------ everything
@@ -613,16 +1071,24 @@ class Sample:
         taxa_rows, vern_rows = self.inat_dwca()
         w(d / "inat/dwca/taxa.csv", INAT_TAXA_COLUMNS, taxa_rows)
         w(d / "inat/dwca/VernacularNames-english.csv", INAT_VERNACULAR_COLUMNS, vern_rows)
-        formats.write_json(d / "bioscan/BIOSCAN_Insect_Dataset_metadata.jsonld",
-                           [{k: rec[k] for k in BIOSCAN_KEYS} for rec in self.bioscan_records])
+        formats.write_json(
+            d / "bioscan/BIOSCAN_Insect_Dataset_metadata.jsonld",
+            [{k: rec[k] for k in BIOSCAN_KEYS} for rec in self.bioscan_records],
+        )
         w(d / "itis/species_level_taxonomy_chains.csv", ITIS_COLUMNS, self.itis())
         formats.write_jsonl(d / "resolved.jsonl", self.resolved())
-        formats.write_json(d / "rarespecies/seen_in_training.json", dict(sorted(self.seen_paths.items())))
-        formats.write_json(d / "rarespecies/unseen_in_training.json", dict(sorted(self.unseen_paths.items())))
+        formats.write_json(
+            d / "rarespecies/seen_in_training.json", dict(sorted(self.seen_paths.items()))
+        )
+        formats.write_json(
+            d / "rarespecies/unseen_in_training.json", dict(sorted(self.unseen_paths.items()))
+        )
         w(d / "tol10m/catalog.csv", TOL10M_COLUMNS, self.tol10m_rows)
         w(d / "generic/labels.csv", GENERIC_COLUMNS, self.generic_rows)
 
-        images = sorted(self.images, key=lambda im: (im["source"], im["container"] or "", im["path"]))
+        images = sorted(
+            self.images, key=lambda im: (im["source"], im["container"] or "", im["path"])
+        )
         totals = {
             "images": len(images),
             "by_source": count(images, "source"),
@@ -637,7 +1103,9 @@ class Sample:
         }
         expected = {"format": 1, "images": images, "containers": self.containers, "totals": totals}
         formats.write_json(d / "expected.json", expected)
-        broken_count = len([i for i in images if i["reason"] and i["reason"] != "label_ambiguous"]) + len(self.containers)
+        broken_count = len(
+            [i for i in images if i["reason"] and i["reason"] != "label_ambiguous"]
+        ) + len(self.containers)
         return {
             "dest": str(d),
             "sources": totals["by_source"],
