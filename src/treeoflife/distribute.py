@@ -1,0 +1,116 @@
+"""The one place that maps worker tasks to an executor: inline, a local process pool, or Dask.
+
+Tasks are pure (module-level functions of picklable dataclasses), results come back in
+completion order, and only the driver records them, so the output does not depend on
+the executor or the number of workers.
+
+- ``workers == 1``: run inline in the driver process (no pickling, no process start).
+- ``workers > 1``: a ``concurrent.futures`` process pool with the ``spawn`` start method
+  (safe with the driver's open SQLite connection and threads).
+- Dask: set ``[distribute] scheduler = "tcp://host:8786"`` in ``tol.toml`` (or the
+  environment variable ``TOL_DASK_SCHEDULER``) to use a running ``distributed`` cluster,
+  or ``[distribute] slurm = {cores = 8, memory = "16GB", jobs = 4, ...}`` to start one on
+  Slurm with ``dask-jobqueue`` (keyword arguments of ``SLURMCluster``). Dask is imported
+  only then (``pip install treeoflife[cluster]``). Workers must see the same paths.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, TypeVar
+
+from treeoflife.errors import TolError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def backend(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The executor settings from the ``[distribute]`` config section and the environment."""
+    out = dict(settings or {})
+    env = os.environ.get("TOL_DASK_SCHEDULER")
+    if env:
+        out["scheduler"] = env
+    return out
+
+
+def run_tasks(
+    fn: Callable[[T], R], tasks: Iterable[T], *, workers: int = 1, settings: Mapping[str, Any] | None = None
+) -> Iterator[R]:
+    """Run ``fn`` over ``tasks``, yielding results as they complete.
+
+    At most a few tasks per worker are in flight, so a lazy task iterator is never
+    materialised (tasks can be large: a shard's samples).
+    """
+    cfg = backend(settings)
+    if cfg.get("scheduler") or cfg.get("slurm"):
+        yield from _run_dask(fn, tasks, workers, cfg)
+    elif workers <= 1:
+        for task in tasks:
+            yield fn(task)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            yield from _bounded(pool.submit, fn, tasks, 2 * workers)
+
+
+def _bounded(submit: Callable[..., Future], fn: Callable, tasks: Iterable, limit: int) -> Iterator:
+    pending: set = set()
+    it = iter(tasks)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < limit:
+            try:
+                pending.add(submit(fn, next(it)))
+            except StopIteration:
+                exhausted = True
+        if not pending:
+            return
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for f in done:
+            yield f.result()
+
+
+def _run_dask(fn: Callable, tasks: Iterable, workers: int, cfg: Mapping[str, Any]) -> Iterator:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise TolError("the Dask backend needs `pip install treeoflife[cluster]` (distributed, dask-jobqueue)") from None
+    cluster = None
+    if cfg.get("slurm"):
+        try:
+            from dask_jobqueue import SLURMCluster
+        except ImportError:
+            raise TolError("Slurm needs `pip install treeoflife[cluster]` (dask-jobqueue)") from None
+        opts = dict(cfg["slurm"])
+        jobs = int(opts.pop("jobs", 1))
+        cluster = SLURMCluster(**opts)
+        cluster.scale(jobs=jobs)
+        client = Client(cluster)
+    else:
+        client = Client(cfg["scheduler"])
+    try:
+        limit = max(2 * workers, 2 * sum(client.nthreads().values()) or 2)
+        it = iter(tasks)
+        ac = as_completed()
+        inflight = 0
+        for task in it:
+            ac.add(client.submit(fn, task, pure=False))
+            inflight += 1
+            if inflight >= limit:
+                break
+        for future in ac:
+            inflight -= 1
+            yield future.result()
+            future.release()
+            for task in it:
+                ac.add(client.submit(fn, task, pure=False))
+                inflight += 1
+                break
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

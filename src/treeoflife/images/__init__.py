@@ -1,0 +1,9 @@
+"""Image work for shards: bytes of any source image in, a small JPEG (or a reason) out.
+
+``process_image`` is a pure function (no files, no database), so the same bytes give the
+same JPEG bytes in any worker, on any machine with the same Pillow/libjpeg.
+"""
+
+from treeoflife.images.codec import Encoded, ImageSpec, process_image
+
+__all__ = ["Encoded", "ImageSpec", "process_image"]

@@ -1,0 +1,53 @@
+"""Pure planning rules: sample order within a split, and cutting the order into shards.
+
+Order (``shards.order``):
+
+- ``shuffle`` (default): samples sorted by SHA-256 of (seed, split, id) — a seeded global
+  shuffle across all shards, the same on any machine and for any number of workers, and
+  computable by SQLite's sorter without holding the dataset in memory. Training reads a
+  few shards at a time with a small shuffle buffer; if shards followed the sources, each
+  would be a handful of species (an EOL archive or an iNat21 class folder), and the
+  batches would be far from i.i.d. Adding images keeps the relative order of old ones.
+- ``source``: samples in source order (source, container, member). Cheaper to write —
+  phase A's work files are read sequentially by phase B — but each shard holds few taxa;
+  fine for evaluation sets or when the trainer shuffles globally itself.
+
+Cutting: a new shard starts when the current one has ``max_samples`` samples, or when
+adding the next sample would pass ``max_bytes`` (estimated; a shard always gets at least
+one sample). Shards are numbered from 0 with no gaps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+
+# bytes a sample adds to a tar beyond its JPEG: 13 headers, padding, texts, json
+SAMPLE_OVERHEAD = 13 * 512 + 13 * 256 + 2048
+
+
+def shuffle_key(seed: int, split: str, treeoflife_id: str) -> str:
+    return hashlib.sha256(f"{seed}:{split}:{treeoflife_id}".encode()).hexdigest()
+
+
+def estimate_bytes(width: int, height: int, quality: int) -> int:
+    """Expected size of one sample in a shard: the output JPEG (≈ 2 bits/pixel at q95,
+    ≈ 1 at q75) plus the tar and text overhead. Source sizes say nothing about it."""
+    bits_per_pixel = 0.6 + 1.6 * (quality / 100) ** 4
+    return int(width * height * bits_per_pixel / 8) + SAMPLE_OVERHEAD
+
+
+def starts_new_shard(count: int, size: int, est: int, max_samples: int, max_bytes: int) -> bool:
+    """Whether the next sample (estimated ``est`` bytes) opens a new shard."""
+    return count > 0 and (count >= max_samples or size + est > max_bytes)
+
+
+def cut(estimates: Iterable[int], max_samples: int, max_bytes: int) -> Iterator[int]:
+    """The shard number of each sample, in order."""
+    shard, count, size = 0, 0, 0
+    for est in estimates:
+        if starts_new_shard(count, size, est, max_samples, max_bytes):
+            shard, count, size = shard + 1, 0, 0
+        count += 1
+        size += est
+        yield shard

@@ -1,0 +1,61 @@
+"""The shard tables of build.sqlite. Created here (``CREATE TABLE IF NOT EXISTS``) rather
+than in builddb.SCHEMA so the shard code owns its own records."""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA = """
+-- which sample goes into which shard (plan); a sample is in a split at most once
+CREATE TABLE IF NOT EXISTS shard_plan (
+    split TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    position INTEGER NOT NULL,       -- order inside the shard
+    treeoflife_id TEXT NOT NULL,
+    PRIMARY KEY (split, shard, position),
+    UNIQUE (split, treeoflife_id)
+);
+CREATE INDEX IF NOT EXISTS shard_plan_by_id ON shard_plan(treeoflife_id);
+
+-- one row per planned shard; status: planned | done | bad (verify found it broken)
+CREATE TABLE IF NOT EXISTS shards (
+    split TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    name TEXT NOT NULL,              -- path relative to OUT
+    planned INTEGER NOT NULL,        -- samples in the plan (before image rejects)
+    est_bytes INTEGER NOT NULL,
+    digest TEXT NOT NULL,            -- sha256 of everything the shard's bytes depend on
+    status TEXT NOT NULL,
+    samples INTEGER,                 -- as written
+    bytes INTEGER,
+    sha256 TEXT,
+    problem TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (split, shard)
+);
+
+-- phase A units: one source container (or a batch of loose files) encoded to a work file
+CREATE TABLE IF NOT EXISTS encode_units (
+    unit TEXT PRIMARY KEY,           -- sha256 of (image spec, container, member list)
+    work TEXT NOT NULL,              -- work file, relative to OUT
+    bytes INTEGER NOT NULL,
+    images INTEGER NOT NULL,
+    rejected INTEGER NOT NULL
+);
+
+-- phase A result per image: where its small JPEG is, or why there is none
+CREATE TABLE IF NOT EXISTS encoded (
+    treeoflife_id TEXT PRIMARY KEY,
+    unit TEXT NOT NULL,
+    offset INTEGER,
+    size INTEGER,
+    sha256 TEXT,                     -- of the output JPEG bytes
+    width INTEGER, height INTEGER,   -- of the source image
+    reject TEXT,                     -- reason code when there is no JPEG
+    notes TEXT NOT NULL DEFAULT '[]' -- JSON [[reason, detail], ...] of kept repairs
+);
+CREATE INDEX IF NOT EXISTS encoded_by_unit ON encoded(unit);
+"""
+
+
+def ensure(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)

@@ -1,0 +1,85 @@
+"""Deterministic tar writing: a shard's bytes depend only on its members' names and bytes.
+
+Every member gets the same metadata (integer mtime 0, uid/gid 0, empty uname/gname, mode
+0o644, regular file). An integer mtime matters: a float one makes ``tarfile`` emit a PAX
+header per member (half the speed, ~12 KB more per sample, PERF-NOTES.md).
+Headers are built directly, which is several times faster than ``tarfile.addfile`` and
+byte-identical to what it writes for these members (ustar with POSIX magic; names longer
+than 100 bytes fall back to ``tarfile``'s PAX encoding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from typing import BinaryIO
+
+BLOCK = 512
+MTIME = 0
+MODE = 0o644
+
+
+def member_info(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = MTIME
+    info.mode = MODE
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.REGTYPE
+    return info
+
+
+def slow_header(name: str, size: int) -> bytes:
+    """The header ``tarfile`` writes for a member (the reference for :func:`header`)."""
+    return member_info(name, size).tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+_TEMPLATE = bytearray(BLOCK)
+_TEMPLATE[100:108] = b"%07o\0" % MODE
+_TEMPLATE[108:116] = b"0000000\0"  # uid
+_TEMPLATE[116:124] = b"0000000\0"  # gid
+_TEMPLATE[136:148] = b"%011o\0" % MTIME
+_TEMPLATE[148:156] = b" " * 8  # checksum is computed with spaces here
+_TEMPLATE[156:157] = tarfile.REGTYPE
+_TEMPLATE[257:265] = tarfile.POSIX_MAGIC
+
+
+def header(name: str, size: int) -> bytes:
+    """The tar header of one member, as ``tarfile`` writes it, ~10× faster."""
+    raw = name.encode("utf-8")
+    if len(raw) > 100 or not name.isascii() or size >= 8**11:
+        return slow_header(name, size)
+    h = bytearray(_TEMPLATE)
+    h[0 : len(raw)] = raw
+    h[124:136] = b"%011o\0" % size
+    h[148:155] = b"%06o\0" % sum(h)
+    return bytes(h)
+
+
+class TarWriter:
+    """Append members to a binary stream as a tar archive, hashing everything written."""
+
+    def __init__(self, fh: BinaryIO):
+        self._fh = fh
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+
+    def _write(self, data: bytes) -> None:
+        self._fh.write(data)
+        self.sha256.update(data)
+        self.bytes += len(data)
+
+    def add(self, name: str, data: bytes) -> None:
+        self._write(header(name, len(data)))
+        self._write(data)
+        pad = -len(data) % BLOCK
+        if pad:
+            self._write(b"\0" * pad)
+
+    def close(self) -> None:
+        """Two zero blocks end the archive; pad to tarfile's 10 KiB record like it does."""
+        self._write(b"\0" * (2 * BLOCK))
+        rest = -self.bytes % tarfile.RECORDSIZE
+        if rest:
+            self._write(b"\0" * rest)

@@ -1,0 +1,161 @@
+"""Plan (stage ``plan``): which sample goes into which shard of which split.
+
+Reads images ⨝ splits ⨝ taxa, minus the ``holdout`` table (each held-out image gets a
+``rare_species_holdout`` reject), and writes ``shard_plan`` and ``shards``. train_small is
+a subset of train: its images are planned in both. Order and cutting rules are in
+:mod:`treeoflife.shards.planning`; the sort runs inside SQLite (a registered hash
+function), so the plan streams and never holds the dataset in memory. The plan depends
+only on the database and the config, never on the number of workers.
+
+A shard whose content digest (everything its bytes depend on) is unchanged by a re-plan
+keeps its ``done`` record, so re-running upstream stages without real changes rewrites
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from treeoflife import builddb
+from treeoflife.images import ImageSpec
+from treeoflife.shards import layout, planning, schema
+from treeoflife.shards.records import ID_COLUMNS, sample_record
+from treeoflife.stages import BuildContext, Stage
+from treeoflife.taxonomy.ranks import RANKS
+
+NAME = "plan"
+BATCH = 10_000
+SELECT = (
+    "SELECT i.treeoflife_id, i.identity_key, i.source, i.container, i.member, i.label_key, i.size_bytes, "
+    + ", ".join(f"i.{c}" for c in ID_COLUMNS)
+    + ", "
+    + ", ".join(f't."{r}"' for r in RANKS)
+    + ", t.common, t.status, t.provenance "
+    "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+    "JOIN taxa t ON t.label_key = i.label_key "
+    "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) AND {where} "
+    "ORDER BY {order}"
+)
+WHERE = {
+    "train": "s.split = 'train'",
+    "val": "s.split = 'val'",
+    "train_small": "s.split = 'train' AND s.in_train_small = 1",
+}
+ORDER = {
+    "shuffle": "tol_shuffle(?, ?, i.treeoflife_id), i.treeoflife_id",
+    "source": "i.source, i.container, i.member, i.treeoflife_id",
+}
+_INSERT_SHARD = (
+    "INSERT INTO shards (split, shard, name, planned, est_bytes, digest, status, samples, bytes, sha256) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def inputs(ctx: BuildContext) -> Any:
+    tables = ("taxa", "holdout", "splits")
+    counts = {t: ctx.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+    return {"config": ctx.config.section_json("images", "shards"), "rows": counts}
+
+
+def _shard_path(ctx: BuildContext, split: str, number: int) -> str:
+    im = ctx.config.images
+    return (layout.split_dir(ctx.out, im.width, im.height, split) / layout.shard_name(number)).relative_to(ctx.out).as_posix()
+
+
+class _SplitPlanner:
+    """Streams one split's ordered rows into shard_plan rows and shards rows."""
+
+    def __init__(self, ctx: BuildContext, split: str, old: dict):
+        self.ctx, self.split, self.old = ctx, split, old
+        im = ctx.config.images
+        self.spec = json.dumps([repr(ImageSpec.from_config(im)), ctx.config.shards.caption])
+        self.sample_est = planning.estimate_bytes(im.width, im.height, im.quality)
+        self.shards: list[tuple] = []
+        self.shard, self.count, self.size = -1, 0, 0
+        self.digest = hashlib.sha256()
+
+    def _close(self) -> None:
+        if self.shard < 0:
+            return
+        name = _shard_path(self.ctx, self.split, self.shard)
+        d = self.digest.hexdigest()
+        prev = self.old.get((self.split, self.shard))
+        row = [self.split, self.shard, name, self.count, self.size, d, "planned", None, None, None]
+        if prev and prev["digest"] == d and prev["status"] == "done" and prev["name"] == name:
+            row[6:] = ["done", prev["samples"], prev["bytes"], prev["sha256"]]
+        self.shards.append(tuple(row))
+
+    def add(self, rec: dict[str, Any]) -> tuple:
+        size = rec["size_bytes"]
+        est = min(self.sample_est, size + planning.SAMPLE_OVERHEAD) if size else self.sample_est
+        cfg = self.ctx.config.shards
+        if self.shard < 0 or planning.starts_new_shard(self.count, self.size, est, cfg.max_samples, cfg.max_bytes):
+            self._close()
+            self.shard, self.count, self.size = self.shard + 1, 0, 0
+            self.digest = hashlib.sha256(self.spec.encode())
+        record = sample_record(self.split, rec)
+        self.digest.update(json.dumps([record, size], sort_keys=True).encode() + b"\n")
+        out = (self.split, self.shard, self.count, rec["treeoflife_id"])
+        self.count += 1
+        self.size += est
+        return out
+
+    def finish(self) -> list[tuple]:
+        self._close()
+        return self.shards
+
+
+def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
+    db, cfg = ctx.db, ctx.config.shards
+    params = (cfg.seed, split) if cfg.order == "shuffle" else ()
+    reader = db.execute(SELECT.format(where=WHERE[split], order=ORDER[cfg.order]), params)
+    names = [d[0] for d in reader.description]
+    planner = _SplitPlanner(ctx, split, old)
+    batch: list[tuple] = []
+    for row in reader:
+        batch.append(planner.add(dict(zip(names, row, strict=True))))
+        if len(batch) >= BATCH:
+            db.executemany("INSERT INTO shard_plan VALUES (?, ?, ?, ?)", batch)
+            batch.clear()
+    db.executemany("INSERT INTO shard_plan VALUES (?, ?, ?, ?)", batch)
+    shards = planner.finish()
+    db.executemany(_INSERT_SHARD, shards)
+    return {"shards": len(shards), "samples": sum(s[3] for s in shards), "kept_done": sum(1 for s in shards if s[6] == "done")}
+
+
+def run(ctx: BuildContext) -> dict[str, Any]:
+    db = ctx.db
+    schema.ensure(db)
+    db.create_function("tol_shuffle", 3, planning.shuffle_key, deterministic=True)
+    cols = ("split", "shard", "name", "digest", "status", "samples", "bytes", "sha256")
+    old = {(r[0], r[1]): dict(zip(cols, r, strict=True)) for r in db.execute(f"SELECT {', '.join(cols)} FROM shards")}
+    per_split: dict[str, dict[str, int]] = {}
+    with builddb.transaction(db):
+        db.execute("DELETE FROM shard_plan")
+        db.execute("DELETE FROM shards")
+        db.execute("DELETE FROM rejects WHERE stage = ?", (NAME,))
+        db.execute(
+            "INSERT OR REPLACE INTO rejects SELECT h.treeoflife_id, ?, 'rare_species_holdout', 'dropped', h.reason "
+            "FROM holdout h JOIN images i ON i.treeoflife_id = h.treeoflife_id",
+            (NAME,),
+        )
+        for split in layout.SPLITS:
+            per_split[split] = _plan_split(ctx, split, old)
+    held = db.execute("SELECT COUNT(*) FROM holdout h JOIN images i USING (treeoflife_id)").fetchone()[0]
+    untaxed = db.execute(
+        "SELECT COUNT(*) FROM images i JOIN splits s USING (treeoflife_id) "
+        "WHERE NOT EXISTS (SELECT 1 FROM taxa t WHERE t.label_key = i.label_key)"
+    ).fetchone()[0]
+    cfg = ctx.config.shards
+    ctx.log(
+        f"plan ({cfg.order}, seed {cfg.seed}, ≤{cfg.max_samples} samples / ≤{cfg.max_bytes} bytes a shard): "
+        + ", ".join(f"{s} {v['samples']} samples in {v['shards']} shards" for s, v in per_split.items())
+        + f"; {held} held out"
+        + (f"; {untaxed} images without a taxa row (not planned)" if untaxed else "")
+    )
+    return {"order": cfg.order, "held_out": held, "no_taxon": untaxed, "splits": per_split}
+
+
+STAGE = Stage(NAME, "decide which sample goes into which shard (deterministic, seeded shuffle)", run, inputs)
