@@ -1,0 +1,280 @@
+"""``tol fetch`` and ``tol fetch-images``: argument parsing and the one-screen summaries."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from treeoflife.config import from_dict, read_toml
+from treeoflife.errors import TolError
+from treeoflife.fetch.catalogue import load_catalogue, select
+from treeoflife.fetch.http import Policy
+from treeoflife.fetch.images import ImagePolicy, fetch_images
+from treeoflife.fetch.unpack import Limits
+
+FETCH_HELP = """\
+Download the reference inputs (EOL Dynamic Hierarchy, EOL vernacular names, the
+iNaturalist taxonomy DwC-A, the EOL media manifest, and on request the EOL provider ids
+and trait bank) into the source layout, unpacked where the build reads them.
+
+WHAT names catalogue entries (see --list); none means every default entry, `all` means
+every entry. URLs, checksums, sizes and targets come from one catalogue; override any
+of them, or add entries, in tol.toml:
+
+  [fetch.eol_dh]
+  url = "https://mirror.example.org/dh21.zip"
+  sha256 = "…"
+
+  [fetch]            # plain settings: timeout, deadline, tries, backoff, max_backoff,
+  timeout = 60       # max_redirects, max_unpacked_bytes, max_ratio
+
+Downloads go to a .part file, resume with HTTP Range after a drop, retry timeouts,
+connection errors, 5xx and 429 with exponential backoff (Retry-After honoured), are
+verified (size, sha256 when known) and only then moved into place. Archives are
+unpacked safely (no traversal, no escaping links, bounded against bombs).
+
+SRC/fetch-manifest.json records what was fetched. A later run skips an entry whose
+files are intact (size + sha256 as recorded) when its pinned sha256 matches, or, with
+no pinned sha256, when a conditional request says it is not modified (or the server
+cannot be reached); --offline trusts the manifest without asking; --force fetches again.
+"""
+
+IMAGES_HELP = """\
+Download images from a URL list (CSV or Parquet) into a source the build reads.
+
+--format eol (default) reads the EOL media manifest columns `EOL Full-Size Copy URL`,
+`EOL content ID` and `EOL page ID` and writes EOL image sets
+SRC/eol/images/images_NNNN.tar (or .tar.gz with --gzip) of
+<content_id>_<page_id>_eol-full-size-copy.jpg: row i of the list goes to set
+i // --set-size, members in list order, fixed tar metadata.
+
+--format generic reads the --url-column (default `url`) and passes label columns
+through (--label-columns, default any of scientific_name, the seven ranks and common)
+into SRC/generic/labels.csv next to SRC/generic/images/.
+
+Every URL's outcome is kept in a state file next to the output: a re-run fetches only
+what is not done, and never forgets a failure. Failures (HTTP status, timeout,
+connection, not_an_image, too_large, …) are listed in fetch-images-failures.csv and
+retried only with --retry-failed.
+"""
+
+_POLICY_KEYS = {f.name for f in fields(Policy)} - {"user_agent"}
+_LIMIT_KEYS = {"max_unpacked_bytes": "max_total", "max_ratio": "max_ratio"}
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``fetch`` and ``fetch-images`` to the ``tol`` command."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = subparsers.add_parser(
+        "fetch",
+        help="download the reference inputs into the source layout",
+        description=FETCH_HELP,
+        formatter_class=fmt,
+    )
+    p.add_argument(
+        "what",
+        nargs="*",
+        metavar="WHAT",
+        help="catalogue entries to fetch (default: the default ones; `all`: every one)",
+    )
+    p.add_argument(
+        "--sources",
+        type=Path,
+        help="source collection root to fetch into (default: sources_root of --config)",
+    )
+    p.add_argument("--config", type=Path, help="tol.toml with [fetch.<name>] overrides and [paths]")
+    p.add_argument("--list", action="store_true", help="show the catalogue and exit")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="never touch the network: trust the manifest for what is there, fail for what is not",
+    )
+    p.add_argument("--force", action="store_true", help="fetch again even what is current")
+    p.add_argument(
+        "--timeout", type=float, help="seconds without data before a try fails (default 60)"
+    )
+    p.add_argument(
+        "--deadline",
+        type=float,
+        help="seconds allowed per file, all tries included (default 21600)",
+    )
+    p.add_argument("--tries", type=int, help="tries per file (default 8)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_fetch)
+
+    p = subparsers.add_parser(
+        "fetch-images",
+        help="download images from a URL list into EOL image sets or a generic source",
+        description=IMAGES_HELP,
+        formatter_class=fmt,
+    )
+    p.add_argument("urls", type=Path, metavar="URLS", help="CSV or Parquet list of image URLs")
+    p.add_argument(
+        "--out-sources", type=Path, required=True, help="source collection root to write into"
+    )
+    p.add_argument("--format", choices=("eol", "generic"), default="eol")
+    p.add_argument(
+        "--url-column",
+        help="column holding the URL (default: `EOL Full-Size Copy URL` "
+        "for eol, `url` for generic)",
+    )
+    p.add_argument(
+        "--label-columns", help="comma-separated label columns to pass through (generic)"
+    )
+    p.add_argument(
+        "--set-size", type=int, default=1000, help="images per EOL image set (default 1000)"
+    )
+    p.add_argument("--gzip", action="store_true", help="write .tar.gz image sets instead of .tar")
+    p.add_argument(
+        "--prefix",
+        default="images",
+        help="image set name prefix, and of the state file "
+        "(default images); use another one for a second list into the same sources",
+    )
+    p.add_argument("--concurrency", type=int, default=16, help="connections in total (default 16)")
+    p.add_argument("--per-host", type=int, default=4, help="connections per host (default 4)")
+    p.add_argument(
+        "--delay", type=float, default=0.0, help="seconds between request starts on one host"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds without data before a try fails"
+    )
+    p.add_argument(
+        "--tries", type=int, default=3, help="tries per image on timeouts, drops, 5xx, 429"
+    )
+    p.add_argument("--backoff", type=float, default=1.0, help="first wait between tries, doubling")
+    p.add_argument("--max-bytes", type=int, default=50 * 1024 * 1024, help="largest image accepted")
+    p.add_argument("--retry-failed", action="store_true", help="try earlier failures again")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_fetch_images)
+
+
+def _settings(config: Path | None) -> tuple[dict[str, Any], dict[str, Any], Path | None]:
+    """([fetch] table, whole config, sources_root from the config) of an optional tol.toml."""
+    if config is None:
+        return {}, {}, None
+    data = read_toml(config)
+    fetch = data.get("fetch", {})
+    if not isinstance(fetch, dict):
+        raise TolError(f"{config}: [fetch] must be a table")
+    root = data.get("sources_root")
+    return fetch, data, (config.parent / root).resolve() if isinstance(root, str) else None
+
+
+def policy_from(settings: dict[str, Any], args: argparse.Namespace) -> tuple[Policy, Limits]:
+    """Download policy and unpack limits: defaults < [fetch] settings < command-line flags."""
+    values: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            continue
+        if key in _POLICY_KEYS:
+            values[key] = value
+        elif key in _LIMIT_KEYS:
+            limits[_LIMIT_KEYS[key]] = value
+        else:
+            known = sorted(_POLICY_KEYS | set(_LIMIT_KEYS))
+            raise TolError(
+                f"[fetch] has unknown setting {key}; known settings are {', '.join(known)} "
+                "(entries are [fetch.<name>] tables)"
+            )
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise TolError(f"[fetch] {key} must be a non-negative number, got {value!r}")
+    for key in ("timeout", "deadline", "tries"):
+        if getattr(args, key, None) is not None:
+            values[key] = getattr(args, key)
+    if values.get("tries", 1) < 1:
+        raise TolError("tries must be at least 1")
+    policy = replace(
+        Policy(),
+        **{k: (int(v) if k in ("tries", "max_redirects") else float(v)) for k, v in values.items()},
+    )
+    return policy, replace(Limits(), **limits)
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from treeoflife.fetch.reference import fetch_all
+
+    settings, data, config_root = _settings(args.config)
+    paths = (
+        from_dict({"paths": data["paths"]}, origin=str(args.config)).paths
+        if "paths" in data
+        else None
+    )
+    catalogue = load_catalogue(settings, paths)
+    if args.list:
+        print_catalogue(catalogue)
+        return 0
+    root = args.sources or config_root
+    if root is None:
+        raise TolError("no sources given: pass --sources DIR (where the reference inputs go)")
+    policy, limits = policy_from(settings, args)
+    entries = select(catalogue, args.what)
+    print(f"fetch into {root.resolve()}", file=sys.stderr)
+    results = fetch_all(
+        entries,
+        root,
+        policy=policy,
+        limits=limits,
+        offline=args.offline,
+        force=args.force,
+        progress=False if args.no_progress else None,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    failed = [n for n, r in results.items() if r.startswith("failed:")]
+    if failed:
+        raise TolError(
+            f"{len(failed)} of {len(results)} fetches failed ({', '.join(failed)}); "
+            "run `tol fetch` again to resume"
+        )
+    return 0
+
+
+def print_catalogue(catalogue: dict) -> None:
+    for e in catalogue.values():
+        flag = "" if e.default else "  (only when named or `all`)"
+        print(
+            f"{e.name}{flag}\n  {e.description}\n  url:    {e.url}\n  target: {e.target} "
+            f"(unpack: {e.unpack})"
+            + (f"\n  sha256: {e.sha256}" if e.sha256 else "")
+            + (f"\n  size:   {e.size}" if e.size else "")
+        )
+
+
+def cmd_fetch_images(args: argparse.Namespace) -> int:
+    policy = ImagePolicy(
+        concurrency=args.concurrency,
+        per_host=args.per_host,
+        delay=args.delay,
+        timeout=args.timeout,
+        tries=args.tries,
+        backoff=args.backoff,
+        max_bytes=args.max_bytes,
+    )
+    if policy.concurrency < 1 or policy.per_host < 1 or policy.tries < 1:
+        raise TolError("--concurrency, --per-host and --tries must be at least 1")
+    labels = (
+        [c.strip() for c in args.label_columns.split(",") if c.strip()]
+        if args.label_columns
+        else None
+    )
+    summary = fetch_images(
+        args.urls,
+        args.out_sources,
+        fmt=args.format,
+        url_column=args.url_column,
+        label_columns=labels,
+        set_size=args.set_size,
+        gz=args.gzip,
+        prefix=args.prefix,
+        retry_failed=args.retry_failed,
+        policy=policy,
+        progress=False if args.no_progress else None,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
