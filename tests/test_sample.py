@@ -322,6 +322,9 @@ def test_expected_contract(sample, exp):
         assert im["status"] in {"ok", "dropped", "kept"}
         assert im["reason"] is None or im["reason"] in REASONS
         assert set(im["label"]) == {*RANKS, "common"}
+        assert (
+            im["label_status"] in {"resolved", "partial", "ambiguous"} or im["identity_key"] is None
+        )
         if im["label_status"] == "ambiguous":
             assert not any(im["label"].values())
         if im["label_status"] == "resolved":

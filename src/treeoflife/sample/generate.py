@@ -410,6 +410,7 @@ class Sample:
                     self.add_image(
                         "eol", container, name, None, empty, "dropped", "member_name_unparsed", None
                     )
+                    self.images[-1]["label_status"] = None  # no label: the name says nothing
                     continue
                 if lstatus == "ambiguous":
                     status, reason = "kept", "label_ambiguous"
