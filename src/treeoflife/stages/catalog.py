@@ -1,0 +1,118 @@
+"""Catalog (stage ``catalog``): ``OUT/catalog.csv`` and ``OUT/catalog.parquet``.
+
+From the database and the verified shard records only — no image is decoded. The CSV has
+exactly the TreeOfLife-10M columns; the Parquet file adds where each sample is (shard,
+position), the sha256 of its image bytes, its source locator, taxon status, provenance
+and image repairs. One row per sample per split (a train_small sample is also a train
+row, as in TreeOfLife-10M). Afterwards the check-taxa report runs on the CSV when the
+reports package provides it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from treeoflife.errors import TolError
+from treeoflife.shards import atomic, layout, schema
+from treeoflife.shards.records import ID_COLUMNS
+from treeoflife.stages import BuildContext, Stage
+from treeoflife.taxonomy.ranks import RANKS
+
+NAME = "catalog"
+CSV_COLUMNS: tuple[str, ...] = ("split", "treeoflife_id", *ID_COLUMNS, *RANKS, "common")
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "shard", "position", "image_sha256", "source", "identity_key", "container", "member", "label_key",
+    "taxon_status", "provenance", "image_notes", "source_width", "source_height",
+)
+INT_COLUMNS = {"eol_content_id", "eol_page_id", "bioscan_part", "inat21_cls_num", "position", "source_width", "source_height"}
+_QUERY = (
+    "SELECT p.split, p.treeoflife_id, " + ", ".join(f"i.{c}" for c in ID_COLUMNS) + ", "
+    + ", ".join(f't."{r}"' for r in RANKS) + ", t.common, "
+    "s.name AS shard, p.position, e.sha256 AS image_sha256, i.source, i.identity_key, i.container, i.member, "
+    "i.label_key, t.status AS taxon_status, t.provenance, e.notes AS image_notes, "
+    "e.width AS source_width, e.height AS source_height "
+    "FROM shard_plan p JOIN shards s ON s.split = p.split AND s.shard = p.shard "
+    "JOIN images i ON i.treeoflife_id = p.treeoflife_id JOIN taxa t ON t.label_key = i.label_key "
+    "JOIN encoded e ON e.treeoflife_id = p.treeoflife_id "
+    "WHERE p.split = ? AND e.reject IS NULL ORDER BY p.shard, p.position"
+)
+BATCH = 50_000
+
+
+def inputs(ctx: BuildContext) -> Any:
+    return {"columns": CSV_COLUMNS + EXTRA_COLUMNS}
+
+
+def _schema() -> pa.Schema:
+    return pa.schema([(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in CSV_COLUMNS + EXTRA_COLUMNS])
+
+
+def _rows(ctx: BuildContext) -> Iterator[tuple]:
+    for split in layout.SPLITS:
+        yield from ctx.db.execute(_QUERY, (split,))
+
+
+def _batches(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run(ctx: BuildContext) -> dict[str, Any]:
+    schema.ensure(ctx.db)
+    not_done = ctx.db.execute("SELECT COUNT(*) FROM shards WHERE status != 'done'").fetchone()[0]
+    if not_done:
+        raise TolError(f"catalog: {not_done} shards are not written or failed verification; run `tol shard` and `tol verify`")
+    csv_path, pq_path = ctx.out / "catalog.csv", ctx.out / "catalog.parquet"
+    tmp_csv, tmp_pq = atomic.temp_path(csv_path), atomic.temp_path(pq_path)
+    names = CSV_COLUMNS + EXTRA_COLUMNS
+    arrow_schema = _schema()
+    n = 0
+    counts: dict[str, int] = {}
+    with open(tmp_csv, "w", newline="", encoding="utf-8") as fh, pq.ParquetWriter(tmp_pq, arrow_schema) as pw:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(CSV_COLUMNS)
+        for batch in _batches(_rows(ctx), BATCH):
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerows(tuple("" if v is None else v for v in row[: len(CSV_COLUMNS)]) for row in batch)
+            fh.write(buf.getvalue())
+            cols = list(zip(*batch, strict=True))
+            pw.write_table(pa.table({c: pa.array(cols[k], type=arrow_schema.field(c).type) for k, c in enumerate(names)}))
+            for row in batch:
+                counts[row[0]] = counts.get(row[0], 0) + 1
+            n += len(batch)
+        fh.flush()
+    for tmp, final in ((tmp_csv, csv_path), (tmp_pq, pq_path)):
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        atomic.publish(tmp, final)
+    ctx.log(f"catalog: {n} rows in {csv_path} and {pq_path.name} (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
+    summary: dict[str, Any] = {"rows": n, "splits": counts}
+    summary["check_taxa"] = _check_taxa(ctx, csv_path)
+    return summary
+
+
+def _check_taxa(ctx: BuildContext, csv_path) -> Any:
+    try:
+        from treeoflife.reports.check_taxa import check_catalog
+    except ImportError:
+        return None
+    result = check_catalog(csv_path)
+    ctx.log(f"catalog: check-taxa report done: {result}" if result is not None else "catalog: check-taxa report done")
+    return result if isinstance(result, (dict, list, str, int, float)) or result is None else str(result)
+
+
+STAGE = Stage(NAME, "write catalog.csv and catalog.parquet from the verified shards", run, inputs)

@@ -1,0 +1,120 @@
+"""Verify (stage ``verify``, ``tol verify``): read every shard back and check it.
+
+Per shard, in workers (:mod:`treeoflife.shards.check`): digest and size against what write
+recorded, tar structure, exactly the expected members per sample, keys in planned order
+with none repeated, every JPEG decoded. Here: no key repeated across the shards of a
+split, sample counts equal to the plan (minus image rejects) and to ``sizes.json``, and no
+``shard-*.tar`` on disk that the plan does not have.
+
+Bad shards are listed in ``OUT/reports/verify.json`` and printed, marked ``bad`` in the
+database (so ``tol shard`` rewrites exactly those), and the command fails.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from treeoflife import builddb, distribute
+from treeoflife.errors import TolError
+from treeoflife.shards import atomic, layout, schema
+from treeoflife.shards.check import CheckResult, CheckTask, check_shard
+from treeoflife.stages import BuildContext, Stage
+
+NAME = "verify"
+
+
+def inputs(ctx: BuildContext) -> Any:
+    """The shard files as they are on disk now: any change re-runs verify."""
+    schema.ensure(ctx.db)
+    im = ctx.config.images
+    root = layout.size_dir(ctx.out, im.width, im.height)
+    files = sorted(root.glob("*/shard-*.tar")) + sorted(root.glob("*/sizes.json"))
+    return [[p.relative_to(ctx.out).as_posix(), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+
+
+def _tasks(ctx: BuildContext, shards: list[tuple]) -> list[CheckTask]:
+    out = []
+    for split, shard, name, sha, size in shards:
+        keys = tuple(r[0] for r in ctx.db.execute(
+            "SELECT p.treeoflife_id FROM shard_plan p LEFT JOIN encoded e ON e.treeoflife_id = p.treeoflife_id "
+            "WHERE p.split = ? AND p.shard = ? AND e.reject IS NULL ORDER BY p.position", (split, shard)))
+        out.append(CheckTask(split, shard, str(ctx.out / name), sha, size, keys))
+    return out
+
+
+def _sizes(folder: Path) -> dict[str, int] | None:
+    try:
+        return json.loads((folder / "sizes.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run(ctx: BuildContext) -> dict[str, Any]:
+    schema.ensure(ctx.db)
+    im = ctx.config.images
+    shards = ctx.db.execute("SELECT split, shard, name, sha256, bytes, status, samples FROM shards ORDER BY split, shard").fetchall()
+    if not shards:
+        raise TolError("verify: there is no shard plan; run `tol shard` first")
+    info = {(r[0], r[1]): r for r in shards}
+    problems: dict[tuple[str, int], list[str]] = {k: [] for k in info}
+    for key, row in info.items():
+        if row[5] != "done":
+            problems[key].append(f"not written (status {row[5]})")
+    tasks = _tasks(ctx, [(r[0], r[1], r[2], r[3], r[4]) for r in shards])
+    seen: dict[str, dict[str, str]] = {}
+    disable = None if ctx.progress is None else not ctx.progress
+    bar = tqdm(desc="verify", total=len(tasks), unit=" shards", disable=disable)
+    for res in distribute.run_tasks(check_shard, tasks, workers=ctx.workers, settings=dict(ctx.config.extra.get("distribute", {}))):
+        res: CheckResult
+        row = info[(res.split, res.shard)]
+        problems[(res.split, res.shard)] += list(res.problems)
+        if row[6] is not None and len(res.keys) != row[6]:
+            problems[(res.split, res.shard)].append(f"{len(res.keys)} samples, write recorded {row[6]}")
+        split_seen = seen.setdefault(res.split, {})
+        for k in res.keys:
+            other = split_seen.setdefault(k, row[2])
+            if other != row[2]:
+                problems[(res.split, res.shard)].append(f"key {k} also in {Path(other).name}")
+        bar.update()
+    bar.close()
+    stray = []
+    for split in layout.SPLITS:
+        folder = layout.split_dir(ctx.out, im.width, im.height, split)
+        planned = {r[2]: r for r in shards if r[0] == split}
+        for p in sorted(folder.glob(layout.SHARD_GLOB)) if folder.is_dir() else []:
+            if p.relative_to(ctx.out).as_posix() not in planned:
+                stray.append(p.relative_to(ctx.out).as_posix())
+        if planned:
+            sizes = _sizes(folder)
+            for name, r in planned.items():
+                got = None if sizes is None else sizes.get(Path(name).name)
+                if got != r[6]:
+                    problems[(r[0], r[1])].append(f"sizes.json says {got}, write recorded {r[6]}")
+    bad = {k: v for k, v in problems.items() if v}
+    with builddb.transaction(ctx.db) as db:
+        for (split, shard), msgs in bad.items():
+            db.execute("UPDATE shards SET status = 'bad', problem = ? WHERE split = ? AND shard = ?",
+                       ("; ".join(msgs)[:2000], split, shard))
+    report = {
+        "ok": not bad and not stray,
+        "shards_checked": len(shards),
+        "bad": [{"shard": info[k][2], "problems": v} for k, v in sorted(bad.items())],
+        "not_in_plan": stray,
+    }
+    atomic.write_bytes(layout.reports_dir(ctx.out) / "verify.json", (json.dumps(report, indent=1) + "\n").encode())
+    if not report["ok"]:
+        lines = [f"verify: {len(bad)} bad shards, {len(stray)} shard files not in the plan (OUT/reports/verify.json)"]
+        lines += [f"  {b['shard']}: {'; '.join(b['problems'][:3])}" for b in report["bad"]]
+        lines += [f"  {s}: not in the plan (`tol shard` removes it)" for s in stray]
+        ctx.log("\n".join(lines))
+        raise TolError(f"verify found {len(bad) + len(stray)} problems; run `tol shard --out {ctx.out}` to rewrite exactly those")
+    samples = sum(r[6] or 0 for r in shards)
+    ctx.log(f"verify: {len(shards)} shards, {samples} samples, all good")
+    return {"shards": len(shards), "samples": samples, "bad": 0}
+
+
+STAGE = Stage(NAME, "read every shard back and check digests, members, keys and counts", run, inputs)
