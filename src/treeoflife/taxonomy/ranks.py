@@ -54,3 +54,22 @@ def normalise_kingdom(value: str) -> str:
     """A kingdom name in TreeOfLife-10M spelling; unknown spellings are kept, capitalised."""
     v = value.strip()
     return KINGDOM_SYNONYMS.get(v.lower(), v[:1].upper() + v[1:].lower())
+
+
+RANK_INDEX: dict[str, int] = {r: i for i, r in enumerate(RANKS)}
+
+# Rank names as references spell them -> one of RANKS (ITIS says "Division" for plant phyla).
+RANK_ALIASES: dict[str, str] = {
+    **{r: r for r in RANKS},
+    "regnum": "kingdom",
+    "division": "phylum",
+    "divisio": "phylum",
+    "classis": "class",
+    "ordo": "order",
+    "familia": "family",
+}
+
+
+def rank_name(value: str) -> str | None:
+    """One of RANKS for a reference's rank label (any case), or None for other ranks."""
+    return RANK_ALIASES.get(value.strip().lower())

@@ -1,0 +1,232 @@
+"""Resolve (the reference's make_metadata): every label -> seven ranks + common name.
+
+Fills ``taxa`` (with per-rank provenance), ``holdout`` and the label rejects
+(``label_ambiguous``, ``label_conflict``, ``label_unresolved``, ``rare_species_holdout``,
+one row per image), writes ``OUT/predicted-catalog.csv`` (temp name, then rename) and
+runs check-taxa on it (``OUT/reports/check-taxa-predicted.json``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from treeoflife import builddb
+from treeoflife.reports import check_taxa
+from treeoflife.stages import BuildContext, Stage, file_signature
+from treeoflife.taxonomy import holdout as rare
+from treeoflife.taxonomy.build import load_references, reference_paths
+from treeoflife.taxonomy.query import make_query
+from treeoflife.taxonomy.ranks import RANKS
+from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
+
+NAME = "resolve"
+PREDICTED = "predicted-catalog.csv"
+ID_COLUMNS = (
+    "eol_content_id",
+    "eol_page_id",
+    "bioscan_part",
+    "bioscan_filename",
+    "inat21_filename",
+    "inat21_cls_name",
+    "inat21_cls_num",
+)
+CATALOG_COLUMNS = ("split", "treeoflife_id", *ID_COLUMNS, *RANKS, "common")
+PREDICTED_COLUMNS = (*CATALOG_COLUMNS, "class_index")
+
+
+def inputs(ctx: BuildContext) -> Any:
+    cfg = ctx.config
+    files = list(reference_paths(cfg).values()) + [
+        cfg.source_path("rare_seen"),
+        cfg.source_path("rare_unseen"),
+    ]
+    return {"files": file_signature(files), "version": 1}
+
+
+def _bar(ctx: BuildContext, **kw: Any) -> tqdm:
+    return tqdm(disable=ctx.progress is False if ctx.progress is not None else None, **kw)
+
+
+def run(ctx: BuildContext) -> dict[str, Any]:
+    db, cfg = ctx.db, ctx.config
+    rows = db.execute("SELECT label_key, source, given FROM labels ORDER BY label_key").fetchall()
+    queries = [
+        make_query(k, s, json.loads(g))
+        for k, s, g in _bar(ctx, desc="resolve: clean names", unit=" labels", iterable=rows)
+    ]
+    refs, report = load_references(
+        cfg,
+        queries,
+        log=ctx.log,
+        progress=lambda it: _bar(ctx, desc="resolve: read DH", unit=" rows", iterable=it),
+    )
+    results = [
+        resolve(q, refs)
+        for q in _bar(ctx, desc="resolve: labels", unit=" labels", iterable=queries)
+    ]
+    by_key = {r.label_key: r for r in results}
+    holdout, bad_keys = rare.load(cfg.source_path("rare_seen"), cfg.source_path("rare_unseen"))
+    for key in bad_keys:
+        ctx.log(
+            f"resolve: unseen_in_training key {key!r} is not Kingdom-Phylum-Class-Order-Family-Genus-species; ignored"
+        )
+    held = _write_db(ctx, results, by_key, holdout)
+    out_csv = write_predicted_catalog(ctx.out, db)
+    result = check_taxa.check_catalog(out_csv)
+    reports = ctx.out / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    _atomic_write(
+        reports / "check-taxa-predicted.json", json.dumps(result, indent=2, sort_keys=True) + "\n"
+    )
+    statuses = Counter(r.status for r in results)
+    conflicts = sum(1 for r in results if r.conflicts)
+    summary = {
+        "labels": len(results),
+        **{s: statuses.get(s, 0) for s in STATUSES},
+        "conflicts": conflicts,
+        "holdout": held,
+        "absent_references": report.absent,
+    }
+    ctx.log(
+        f"resolve: {len(results)} labels — resolved {statuses.get('resolved', 0)}, partial {statuses.get('partial', 0)}, "
+        f"ambiguous {statuses.get('ambiguous', 0)}, unresolved {statuses.get('unresolved', 0)}; "
+        f"{conflicts} with conflicts; {held} images held out (rare species)\n"
+        f"  references absent: {', '.join(report.absent) or 'none'}\n"
+        f"  predicted catalog: {out_csv}"
+    )
+    return summary
+
+
+def _write_db(
+    ctx: BuildContext,
+    results: list[Resolution],
+    by_key: dict[str, Resolution],
+    holdout: rare.Holdout,
+) -> int:
+    db = ctx.db
+    held: list[tuple[str, str]] = []
+    for tid, member, label_key in db.execute(
+        "SELECT treeoflife_id, member, label_key FROM images ORDER BY treeoflife_id"
+    ):
+        res = by_key.get(label_key)
+        why = rare.reason(holdout, member, res.ranks if res else ("",) * len(RANKS))
+        if why:
+            held.append((tid, why))
+    with builddb.transaction(db):
+        db.execute("DELETE FROM taxa")
+        db.execute("DELETE FROM holdout")
+        db.execute("DELETE FROM rejects WHERE stage=?", (NAME,))
+        db.executemany(
+            "INSERT INTO taxa VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.label_key,
+                    *r.ranks,
+                    r.common,
+                    r.status,
+                    json.dumps(r.provenance, sort_keys=True, ensure_ascii=False),
+                )
+                for r in results
+            ],
+        )
+        db.executemany("INSERT INTO holdout VALUES (?, ?)", held)
+        db.executemany(
+            "INSERT OR REPLACE INTO rejects VALUES (?, ?, 'rare_species_holdout', 'dropped', ?)",
+            [(tid, NAME, why) for tid, why in held],
+        )
+        for r in results:
+            for reason, detail in _label_rejects(r):
+                db.execute(
+                    "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, ?, 'kept', ? FROM images WHERE label_key=?",
+                    (NAME, reason, detail, r.label_key),
+                )
+    return len(held)
+
+
+def _label_rejects(r: Resolution) -> list[tuple[str, str]]:
+    """(reason, detail) rows each image of this label gets."""
+    out = []
+    if r.status == AMBIGUOUS:
+        out.append(
+            ("label_ambiguous", f"{r.label_key}: candidates differ at {', '.join(r.ambiguous)}")
+        )
+    if r.conflicts:
+        detail = "; ".join(
+            f"{c['rank']} given {c['given']}, {c['source']} {c['record']} says {c['reference']}"
+            for c in r.conflicts
+        )
+        out.append(("label_conflict", f"{r.label_key}: {detail}"))
+    if not r.matched and r.status in (UNRESOLVED, "partial"):
+        out.append(("label_unresolved", f"{r.label_key}: no reference knows this label"))
+    return out
+
+
+def write_predicted_catalog(out: Path, db: Any) -> Path:
+    """predicted-catalog.csv: one row per image and split (train_small rows repeat train ones,
+    as in TreeOfLife-10M), held-out rows included; class_index numbers the distinct
+    seven-rank taxa in sorted order."""
+    rank_cols = ", ".join(f't."{r}"' for r in RANKS)
+    query = (
+        f"SELECT s.split, s.in_train_small, i.treeoflife_id, {', '.join('i.' + c for c in ID_COLUMNS)}, {rank_cols}, t.common "
+        "FROM images i JOIN splits s USING (treeoflife_id) LEFT JOIN taxa t USING (label_key) ORDER BY i.treeoflife_id"
+    )
+    taxa = sorted(
+        {
+            tuple(row)
+            for row in db.execute(
+                f"SELECT DISTINCT {rank_cols} FROM images i JOIN taxa t USING (label_key)"
+            )
+        }
+    )
+    class_index = {t: i for i, t in enumerate(taxa)}
+    path = Path(out) / PREDICTED
+    tmp = path.with_name(f".{PREDICTED}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(PREDICTED_COLUMNS)
+        for row in db.execute(query):
+            split, small, rest = row[0], row[1], list(row[2:])
+            rest = ["" if v is None else v for v in rest]
+            ranks = tuple(rest[1 + len(ID_COLUMNS) : 1 + len(ID_COLUMNS) + len(RANKS)])
+            idx = class_index.get(ranks, "")
+            writer.writerow([split, *rest, idx])
+            if small:
+                writer.writerow(["train_small", *rest, idx])
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _atomic_write(
+        Path(out) / "reports" / "class-index.json",
+        json.dumps(
+            {
+                "taxa": [list(t) for t in taxa],
+                "ranks": {r: sorted({t[i] for t in taxa if t[i]}) for i, r in enumerate(RANKS)},
+            },
+            indent=1,
+            ensure_ascii=False,
+        )
+        + "\n",
+    )
+    return path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+STAGE = Stage(
+    NAME,
+    "resolve every label to seven ranks + common name; write predicted-catalog.csv",
+    run,
+    inputs,
+)

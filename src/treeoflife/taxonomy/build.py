@@ -1,0 +1,150 @@
+"""Load exactly what the labels need from every reference, in the order the needs unfold.
+
+1. clean every label (one gnparser call per unique name) -> page ids and (name, rank) keys;
+2. scraped names of the wanted pages -> more keys;
+3. the DH, streamed once -> candidates by page and by name; the names those lineages end
+   in are added so ITIS and iNaturalist can give their common names;
+4. ITIS, iNaturalist taxa, resolved.jsonl -> candidates by name;
+5. vernacular files -> common names for the candidates' records only.
+
+A missing file means that reference is absent (logged); a malformed one is a TolError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from treeoflife.config import Config
+from treeoflife.taxonomy.lineage import common_key, lowest, name_at
+from treeoflife.taxonomy.loaders import (
+    eol_dh,
+    eol_scraped,
+    eol_vernacular,
+    inat_dwca,
+    itis,
+    resolved_jsonl,
+)
+from treeoflife.taxonomy.query import LabelQuery
+from treeoflife.taxonomy.reference import (
+    EOL_DH,
+    EOL_VERNACULAR,
+    INAT,
+    ITIS,
+    RESOLVED,
+    Candidate,
+    NameKey,
+    name_key,
+)
+from treeoflife.taxonomy.resolver import References
+
+# path name in config.SourcePaths for each reference file the resolve stage reads
+REFERENCE_FILES: tuple[str, ...] = (
+    "eol_dh",
+    "eol_scraped",
+    "eol_vernacular",
+    "itis_chains",
+    "inat_taxa",
+    "inat_vernacular",
+    "resolved",
+)
+
+
+def reference_paths(cfg: Config) -> dict[str, Path]:
+    return {name: cfg.source_path(name) for name in REFERENCE_FILES}
+
+
+@dataclass
+class LoadReport:
+    absent: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def load_references(
+    cfg: Config,
+    queries: Iterable[LabelQuery],
+    log: Callable[[str], None] = lambda _m: None,
+    progress: Callable | None = None,
+) -> tuple[References, LoadReport]:
+    """Everything the resolver needs for these labels, and which references were absent."""
+    paths = reference_paths(cfg)
+    report = LoadReport()
+
+    def present(name: str) -> Path | None:
+        p = paths[name]
+        if p.is_file():
+            return p
+        report.absent.append(name)
+        log(f"resolve: {name} reference absent ({p} not found)")
+        return None
+
+    queries = list(queries)
+    pages = {q.page_id for q in queries if q.page_id is not None}
+    refs = References()
+    if (p := present("eol_scraped")) and pages:
+        refs.scraped = eol_scraped.load(p, pages)
+    keys: set[NameKey] = set()
+    for q in queries:
+        keys |= q.keys(refs.scraped.get(q.page_id, "") if q.page_id is not None else "")
+    by_name: dict[str, dict[NameKey, list[Candidate]]] = {}
+    if p := present("eol_dh"):
+        dh = eol_dh.load(p, pages, keys, progress)
+        refs.by_page = dh.by_page
+        by_name[EOL_DH] = dh.by_name
+        report.rows[EOL_DH] = dh.rows
+        keys |= _ending_keys(
+            list(dh.by_page.values()) + [c for cs in dh.by_name.values() for c in cs]
+        )
+    if p := present("itis_chains"):
+        by_name[ITIS] = itis.load(p, keys)
+    if p := present("inat_taxa"):
+        by_name[INAT] = inat_dwca.load_taxa(p, keys)
+    if p := present("resolved"):
+        by_name[RESOLVED] = resolved_jsonl.load(p, keys)
+    for source in (EOL_DH, ITIS, INAT, RESOLVED):  # NAME_PRIORITY order
+        for key, cands in by_name.get(source, {}).items():
+            refs.by_name.setdefault(key, []).extend(cands)
+    _commons(refs, by_name, paths, present, pages)
+    return refs, report
+
+
+def _ending_keys(cands: list[Candidate]) -> set[NameKey]:
+    """The (name, rank) each lineage ends in: what other references list its common name under."""
+    out = set()
+    for c in cands:
+        low = lowest(c.lineage)
+        name = name_at(c.lineage, low) if low >= 0 else ""
+        if name:
+            out.add(name_key(name, low))
+    return out
+
+
+def _commons(
+    refs: References, by_name: dict, paths: dict, present: Callable, pages: set[int]
+) -> None:
+    """Common names keyed on (kingdom, lowest rank, name); first record of each key wins."""
+
+    def all_cands(source: str) -> list[Candidate]:
+        return [c for cs in by_name.get(source, {}).values() for c in cs]
+
+    itis_names: dict[tuple, str] = {}
+    for c in all_cands(ITIS):
+        if c.common and (key := common_key(c.lineage)):
+            itis_names.setdefault(key, c.common)
+    refs.commons[ITIS] = itis_names
+    inat_cands = all_cands(INAT)
+    if inat_cands and (p := present("inat_vernacular")):
+        names = inat_dwca.load_vernacular(p, {c.record for c in inat_cands})
+        refs.commons[INAT] = {}
+        for c in inat_cands:
+            if c.record in names and (key := common_key(c.lineage)):
+                refs.commons[INAT].setdefault(key, names[c.record])
+    dh_cands = list(refs.by_page.values()) + all_cands(EOL_DH)
+    wanted = pages | {c.page_id for c in dh_cands if c.page_id}
+    if wanted and (p := present("eol_vernacular")):
+        refs.page_common = eol_vernacular.load(p, wanted)
+        refs.commons[EOL_VERNACULAR] = {}
+        for c in dh_cands:
+            if c.page_id in refs.page_common and (key := common_key(c.lineage)):
+                refs.commons[EOL_VERNACULAR].setdefault(key, refs.page_common[c.page_id])

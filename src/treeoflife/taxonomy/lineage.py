@@ -1,0 +1,122 @@
+"""Seven-rank lineages: how rank values are cleaned, compared and keyed.
+
+A lineage is a tuple of the seven rank values (``""`` = unknown), kingdom in
+TreeOfLife-10M spelling and species as the epithet only (``bassanus``, as the
+TreeOfLife-10M catalog has it). Source values go through :func:`clean_rank_value`
+(gnparser, once per unique value); reference values, which are already canonical, go
+through the cheap :func:`reference_lineage` so millions of rows load fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from treeoflife.taxonomy import names
+from treeoflife.taxonomy.ranks import RANKS, is_unknown, normalise_kingdom
+
+Lineage = tuple[str, ...]
+EMPTY: Lineage = ("",) * len(RANKS)
+SPECIES_INDEX = len(RANKS) - 1
+GENUS_INDEX = len(RANKS) - 2
+
+
+def clean_rank_value(rank: str, value: object, genus: str = "") -> tuple[str, str]:
+    """(clean value, note) for a rank value a source gave; note says what changed.
+
+    Species values may be an epithet (``bassanus``) or a full name (``Bombus affinis
+    Cresson``); either way the epithet is returned, or "" for ``sp.``/``cf.``/placeholders.
+    """
+    if is_unknown(value):
+        return "", "" if value is None or not str(value).strip() else "unknown value"
+    text = str(value).strip()
+    if rank == "species":
+        return _clean_species(text, genus)
+    parsed = names.parse_name(text)
+    if parsed.kind == names.UNINOMIAL:
+        word = parsed.uninomial
+    elif parsed.kind == names.SPECIES and rank == "genus":
+        word = parsed.genus
+    else:
+        return "", f"not a {rank} name ({parsed.kind})"
+    if rank == "kingdom":
+        word = normalise_kingdom(word)
+    return word, "" if word == text else "normalised"
+
+
+def _clean_species(text: str, genus: str) -> tuple[str, str]:
+    words = text.split()
+    if len(words) >= 2 and words[0][:1].isupper() and words[0].rstrip(".") not in ("X", "×"):
+        parsed = names.parse_name(text)  # a full name: "Bombus affinis Cresson, 1863"
+    else:  # an epithet, maybe with a qualifier: "bassanus", "cf. flava", "sp."
+        parsed = names.parse_name(f"{genus or 'Genus'} {text}")
+    if parsed.kind != names.SPECIES:
+        return "", parsed.note or f"not a species ({parsed.kind})"
+    if genus and parsed.genus != genus and len(words) >= 2 and words[0] != genus:
+        return (
+            parsed.epithet,
+            f"species given as {parsed.genus} {parsed.epithet} under genus {genus}",
+        )
+    return parsed.epithet, "" if parsed.epithet == text else "normalised"
+
+
+def reference_lineage(values: Mapping[str, str]) -> Lineage:
+    """A lineage from a reference row's rank -> name mapping (canonical names; cheap)."""
+    out = []
+    for rank in RANKS:
+        v = (values.get(rank) or "").strip()
+        if is_unknown(v):
+            v = ""
+        elif rank == "kingdom":
+            v = normalise_kingdom(v)
+        elif rank == "species":
+            v = species_epithet(v)
+        out.append(v)
+    return tuple(out)
+
+
+def species_epithet(value: str) -> str:
+    """The epithet of a canonical species name: ``Puma concolor`` -> ``concolor``.
+
+    Named hybrids written with the sign (``Mentha × piperita``) give ``piperita``.
+    """
+    words = [w for w in value.replace("×", " ").split() if w not in ("x", "X")]
+    if len(words) >= 2 and words[0][:1].isupper():
+        return words[1]
+    return words[0] if words else ""
+
+
+def lowest(lineage: Lineage) -> int:
+    """Index of the lowest known rank, or -1 when nothing is known."""
+    for i in range(len(lineage) - 1, -1, -1):
+        if lineage[i]:
+            return i
+    return -1
+
+
+def truncate(lineage: Lineage, index: int) -> Lineage:
+    """The lineage down to rank ``index`` (inclusive); lower ranks become unknown."""
+    return lineage[: index + 1] + ("",) * (len(RANKS) - index - 1)
+
+
+def name_at(lineage: Lineage, index: int) -> str:
+    """The name a reference would list the taxon at ``index`` under (``Genus epithet`` for species)."""
+    if index == SPECIES_INDEX:
+        return f"{lineage[GENUS_INDEX]} {lineage[SPECIES_INDEX]}" if lineage[GENUS_INDEX] else ""
+    return lineage[index]
+
+
+def common_key(lineage: Lineage) -> tuple[str, int, str] | None:
+    """The key common names are joined on: (kingdom, lowest rank, its name).
+
+    The kingdom is part of the key so two homonyms (the bird genus Morus and the plant
+    genus Morus) never share a common name; without a kingdom there is no key.
+    """
+    index = lowest(lineage)
+    if index <= 0 or not lineage[0]:
+        return None
+    name = name_at(lineage, index)
+    return (lineage[0], index, name.lower()) if name else None
+
+
+def same(a: str, b: str) -> bool:
+    return a.lower() == b.lower()

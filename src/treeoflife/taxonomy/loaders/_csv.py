@@ -1,0 +1,58 @@
+"""Shared streaming of delimited reference files, with one clear error for a bad file."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from treeoflife.errors import TolError
+
+csv.field_size_limit(sys.maxsize)  # DH higherClassification fields can be long
+
+
+@contextmanager
+def table(
+    path: Path, required: tuple[str, ...], *, what: str, delimiter: str = ","
+) -> Iterator[tuple[dict[str, int], Iterator[list[str]]]]:
+    """Open a delimited file: (column name -> index, iterator of rows as lists).
+
+    Raises TolError naming the file and the expected format when it cannot be read, is
+    empty, lacks a required column, or breaks mid-way.
+    """
+    try:
+        fh = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise TolError(f"{path} cannot be read ({exc}); expected {what}") from None
+    with fh:
+        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+        reader = csv.reader(fh, delimiter=delimiter, quoting=quoting)
+        try:
+            header = next(reader, None)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise TolError(f"{path} is not readable as {what}: {exc}") from None
+        if header is None:
+            raise TolError(f"{path} is empty; expected {what}")
+        columns = {name.strip(): i for i, name in enumerate(header)}
+        missing = [c for c in required if c not in columns]
+        if missing:
+            raise TolError(f"{path} is not {what}: missing column(s) {', '.join(missing)}")
+
+        def body() -> Iterator[list[str]]:
+            try:
+                yield from reader
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise TolError(
+                    f"{path} is not readable as {what} (line {reader.line_num}): {exc}"
+                ) from None
+
+        yield columns, body()
+
+
+def field(row: list[str], index: int | None) -> str:
+    """A field by column index, "" when the column is absent or the row is short."""
+    if index is None or index >= len(row):
+        return ""
+    return row[index].strip()

@@ -1,0 +1,56 @@
+"""ITIS ``species_level_taxonomy_chains.csv``: lineages and English common names by name.
+
+Each row is one species-level chain with the seven rank columns (Species holds
+``Genus species``). A row answers for its species and, truncated, for each of its higher
+names, so a genus lookup finds every chain through that genus. The English common name
+is the first of ``terminal_vernacular`` whose ``terminal_vernacular_lang`` entry is
+English (both comma-separated, pairwise).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from treeoflife.taxonomy.lineage import SPECIES_INDEX, name_at, reference_lineage, truncate
+from treeoflife.taxonomy.loaders._csv import field, table
+from treeoflife.taxonomy.ranks import RANKS
+from treeoflife.taxonomy.reference import ITIS, Candidate, NameKey, add_candidate, name_key
+
+WHAT = "an ITIS species-level taxonomy chains table (CSV with terminal_tsn, Kingdom ... Species)"
+COLUMNS = ("Kingdom", "Phylum", "Class", "Order", "Family", "Genus", "Species")
+REQUIRED = ("terminal_tsn", *COLUMNS)
+
+
+def english(vernacular: str, languages: str) -> str:
+    """The first English name of ITIS's comma-separated (name, language) lists."""
+    for name, lang in zip(vernacular.split(","), languages.split(","), strict=False):
+        if name.strip() and lang.strip().lower() == "english":
+            return " ".join(name.split())
+    return ""
+
+
+def load(path: Path, names: set[NameKey]) -> dict[NameKey, list[Candidate]]:
+    """(name, rank) -> candidates, for the wanted keys only."""
+    out: dict[NameKey, list[Candidate]] = {}
+    with table(path, REQUIRED, what=WHAT) as (cols, body):
+        idx = [cols[c] for c in COLUMNS]
+        c_tsn = cols["terminal_tsn"]
+        c_vern, c_lang = cols.get("terminal_vernacular"), cols.get("terminal_vernacular_lang")
+        for row in body:
+            lineage = reference_lineage({r: field(row, i) for r, i in zip(RANKS, idx, strict=True)})
+            tsn = field(row, c_tsn)
+            for r in range(len(RANKS)):
+                name = name_at(lineage, r)
+                if not name:
+                    continue
+                key = name_key(name, r)
+                if key not in names:
+                    continue
+                if r == SPECIES_INDEX:
+                    common = english(field(row, c_vern), field(row, c_lang))
+                    add_candidate(out, key, Candidate(lineage, ITIS, tsn, common=common))
+                else:
+                    add_candidate(
+                        out, key, Candidate(truncate(lineage, r), ITIS, f"{tsn}@{RANKS[r]}")
+                    )
+    return out

@@ -1,0 +1,148 @@
+"""Scientific-name cleaning with the offline ``gnparser``: one parse per unique name.
+
+Sources give names with authors, years, HTML, infraspecific parts, hybrid signs,
+``sp.``/``cf.`` surrogates and BOLD placeholders. Everything downstream needs only the
+canonical ``Genus epithet`` (or a uninomial), so this module turns any such string into a
+:class:`CleanName` and says what kind of name it was. Decisions, made here and nowhere else:
+
+- authors, years, HTML: dropped (gnparser's canonical form).
+- subspecies / varieties / forms (cardinality 3+): dropped to the species.
+- ``sp.``/``spp.``/``aff.``/``nr.`` (APPROXIMATION) and ``cf.`` (COMPARISON): the epithet
+  is never a species; only the genus (or higher uninomial) is kept. A ``cf.`` means the
+  identifier was not sure of the species, so recording one would be a guess.
+- BOLD BIN placeholders and other unparsable strings: nothing is kept.
+- named hybrids (``Mentha × piperita``, nothospecies): genus Mentha, species piperita —
+  a nothospecies is a species name under the codes and references list it as such.
+  Named hybrid genera (``×Triticosecale``) are a uninomial.
+- hybrid formulas (``Salix alba × Salix fragilis``): no species (the formula names two);
+  the genus only when every parent has the same genus.
+
+gnparser leaks a little memory per call, so every unique string is parsed once and cached.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+
+import gnparser
+
+from treeoflife.taxonomy.ranks import is_unknown
+
+# kinds of names
+SPECIES = "species"  # Genus epithet (also a named-hybrid nothospecies)
+UNINOMIAL = "uninomial"  # one word; its rank is not known from the name alone
+HYBRID_FORMULA = "hybrid_formula"
+SURROGATE = "surrogate"  # sp., spp., cf., aff., nr.
+UNPARSED = "unparsed"  # BOLD placeholders, garbage
+EMPTY = "empty"
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class CleanName:
+    """A cleaned scientific name: its canonical form and what it can be used for."""
+
+    raw: str
+    kind: str
+    genus: str = (
+        ""  # the genus, when the name has one (binomial, or a surrogate/formula on a genus)
+    )
+    epithet: str = ""  # the species epithet, only for kind SPECIES
+    uninomial: str = ""  # the single word of a uninomial (or a surrogate's higher taxon)
+    hybrid: bool = False
+    note: str = ""  # what cleaning did, for provenance ("" when the name was already canonical)
+
+    @property
+    def canonical(self) -> str:
+        """``Genus epithet``, or the uninomial/genus, or ""."""
+        if self.kind == SPECIES:
+            return f"{self.genus} {self.epithet}"
+        return self.genus or self.uninomial
+
+
+_CACHE: dict[str, CleanName] = {}
+
+
+def _prepare(name: str) -> str:
+    text = _TAG.sub(" ", html.unescape(name))
+    text = _SPACE.sub(" ", text).strip()
+    if text[:1].islower():  # gnparser needs a capitalised genus: "puma concolor"
+        text = text[:1].upper() + text[1:]
+    return text
+
+
+def _gnparse(text: str) -> dict:
+    return json.loads(gnparser.parse_to_string(text, "compact", None, False, True))
+
+
+def _from_parse(raw: str, text: str, parsed: dict) -> CleanName:
+    if not parsed.get("parsed"):
+        return CleanName(raw, UNPARSED, note="unparsable (placeholder or not a name)")
+    simple: str = (parsed.get("canonical") or {}).get("simple") or ""
+    words = simple.split()
+    hybrid = parsed.get("hybrid")
+    surrogate = parsed.get("surrogate")
+    cardinality = parsed.get("cardinality") or 0
+    if hybrid == "HYBRID_FORMULA":
+        parents = [p.split() for p in simple.split("×") if p.strip()]
+        genera = {p[0] for p in parents if p}
+        genus = genera.pop() if len(genera) == 1 else ""
+        return CleanName(
+            raw,
+            HYBRID_FORMULA,
+            genus=genus,
+            hybrid=True,
+            note="hybrid formula: "
+            + ("genus of both parents" if genus else "parents in different genera"),
+        )
+    if surrogate:
+        # "Carex sp." / "Carex cf. flava" / "Diptera sp. BOLD:..." -> the first word only; its
+        # rank is unknown ("Diptera sp." is an order), so it is looked up like a uninomial
+        kind = "cf." if surrogate == "COMPARISON" else "sp."
+        return CleanName(
+            raw,
+            SURROGATE,
+            uninomial=words[0] if words else "",
+            note=f"{kind} name: the epithet is not a species",
+        )
+    if cardinality >= 2 and len(words) >= 2:
+        note = "" if raw.strip() == simple else "cleaned to canonical form"
+        if cardinality > 2:
+            note = "infraspecific name dropped to the species"
+        return CleanName(
+            raw, SPECIES, genus=words[0], epithet=words[1], hybrid=bool(hybrid), note=note
+        )
+    if cardinality == 1 and words:
+        return CleanName(
+            raw,
+            UNINOMIAL,
+            uninomial=words[0],
+            hybrid=bool(hybrid),
+            note="" if raw.strip() == words[0] else "cleaned to canonical form",
+        )
+    return CleanName(raw, UNPARSED, note="no usable canonical form")
+
+
+def parse_name(name: str | None) -> CleanName:
+    """Clean one scientific name (cached: each distinct string is parsed once)."""
+    raw = "" if name is None else str(name)
+    hit = _CACHE.get(raw)
+    if hit is not None:
+        return hit
+    text = _prepare(raw)
+    if not text or is_unknown(text):
+        result = CleanName(raw, EMPTY)
+    else:
+        result = _from_parse(raw, text, _gnparse(text))
+    _CACHE[raw] = result
+    return result
+
+
+def clear_cache() -> None:
+    """Forget cached parses (tests; long-lived processes between builds)."""
+    _CACHE.clear()

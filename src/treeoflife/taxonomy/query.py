@@ -1,0 +1,93 @@
+"""What a label says, cleaned: given ranks with how each was cleaned, and the names to look up.
+
+Built once per distinct label from the ``labels`` table's ``given`` JSON (eol: page_id;
+inat21/tol10m/bioscan/generic: ranks, maybe a name and a common name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from treeoflife.taxonomy import names
+from treeoflife.taxonomy.lineage import (
+    GENUS_INDEX,
+    SPECIES_INDEX,
+    Lineage,
+    clean_rank_value,
+    lowest,
+    name_at,
+)
+from treeoflife.taxonomy.ranks import RANKS
+from treeoflife.taxonomy.reference import NameKey, name_key
+
+# a uninomial of unknown rank is looked up at every rank above species
+ANY_RANK = tuple(range(SPECIES_INDEX))
+
+
+@dataclass
+class LabelQuery:
+    label_key: str
+    source: str
+    given: Lineage  # cleaned given ranks
+    notes: dict[int, str] = field(default_factory=dict)  # rank index -> what cleaning changed
+    page_id: int | None = None
+    name: str = ""  # the label's scientific name as given
+    common: str = ""  # a common name the source gives (tol10m, generic)
+
+    def lookups(self, name: str | None = None) -> list[list[NameKey]]:
+        """Name keys to try, most specific first; each entry is one alternative (any of its keys)."""
+        out: list[list[NameKey]] = []
+        parsed = names.parse_name(self.name if name is None else name)
+        if parsed.kind == names.SPECIES:
+            out.append([name_key(parsed.canonical, SPECIES_INDEX)])
+        g = self.given
+        if g[GENUS_INDEX] and g[SPECIES_INDEX]:
+            out.append([name_key(name_at(g, SPECIES_INDEX), SPECIES_INDEX)])
+        if parsed.kind == names.HYBRID_FORMULA and parsed.genus or parsed.kind == names.SPECIES:
+            out.append([name_key(parsed.genus, GENUS_INDEX)])
+        elif parsed.kind in (names.UNINOMIAL, names.SURROGATE) and parsed.uninomial:
+            out.append([name_key(parsed.uninomial, r) for r in ANY_RANK])
+        low = lowest(g)
+        if low == SPECIES_INDEX:
+            low = max((i for i in range(SPECIES_INDEX) if g[i]), default=-1)
+        if low >= 0:
+            out.append([name_key(g[low], low)])
+        seen: set[tuple] = set()
+        unique = []
+        for keys in out:
+            if tuple(keys) not in seen:
+                seen.add(tuple(keys))
+                unique.append(keys)
+        return unique
+
+    def keys(self, scraped: str = "") -> set[NameKey]:
+        """Every name key this label might look up (for loaders to keep)."""
+        out = {k for alt in self.lookups() for k in alt}
+        if scraped:
+            out |= {k for alt in self.lookups(scraped) for k in alt}
+        return out
+
+
+def make_query(label_key: str, source: str, given: Mapping[str, Any]) -> LabelQuery:
+    """Clean a label's given ranks (genus before species, which may repeat it)."""
+    ranks = given.get("ranks") or {}
+    values: dict[str, str] = {}
+    notes: dict[int, str] = {}
+    order = [r for r in RANKS if r != "species"] + ["species"]
+    for rank in order:
+        value, note = clean_rank_value(rank, ranks.get(rank), values.get("genus", ""))
+        values[rank] = value
+        if note:
+            notes[RANKS.index(rank)] = note
+    page = given.get("page_id")
+    return LabelQuery(
+        label_key=label_key,
+        source=source,
+        given=tuple(values[r] for r in RANKS),
+        notes=notes,
+        page_id=int(page) if page not in (None, "") else None,
+        name=str(given.get("name") or ""),
+        common=" ".join(str(given.get("common") or "").split()),
+    )

@@ -1,0 +1,335 @@
+"""Resolve one label to seven ranks + common name, with the provenance of every rank.
+
+Pure: a :class:`LabelQuery` and the loaded :class:`References` in, a :class:`Resolution`
+out. The rules, in order:
+
+1. **Ids first.** An EOL page found in the DH gives its lineage (synonyms -> accepted).
+   A page missing from the DH falls back to its scraped name, then to the label's names.
+2. **Names.** Lookups are keyed on (name, rank) and try the most specific name first
+   (``Genus species``, then the genus, then the lowest given rank). Every candidate of
+   every reference is kept.
+3. **Scoring.** A candidate in another kingdom than a given kingdom is never used. The
+   others are scored against the ranks the source gave: fewest disagreements first, then
+   most agreements. Among the best, the most trusted reference (``NAME_PRIORITY``) sets
+   the lineage; a best candidate from another reference in a *different kingdom* is a
+   cross-reference homonym and joins the pool.
+4. **Ambiguity.** Where the pool's candidates differ at a rank, that rank stays empty
+   and the label is ``ambiguous`` — never the first candidate. Ranks all candidates agree
+   on are filled (so the genus Morus is kept when its kingdom is not known).
+5. **Gaps** left by the chosen reference are filled from any other candidate that agrees
+   with everything known so far, when all such candidates agree.
+6. **Given ranks win.** A rank the source gave is never overwritten; a reference that
+   disagrees is recorded as a conflict (reason ``label_conflict``).
+7. **Common name**: the source's own, else ITIS, iNaturalist, EOL (by the label's EOL
+   page first), each joined on (kingdom, lowest rank, name) so homonyms never share one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from treeoflife.taxonomy import names
+from treeoflife.taxonomy.lineage import (
+    GENUS_INDEX,
+    SPECIES_INDEX,
+    Lineage,
+    common_key,
+    lowest,
+    same,
+)
+from treeoflife.taxonomy.query import LabelQuery
+from treeoflife.taxonomy.ranks import RANKS
+from treeoflife.taxonomy.reference import (
+    EOL_DH,
+    EOL_SCRAPED,
+    EOL_VERNACULAR,
+    INAT,
+    INAT_VERNACULAR,
+    ITIS,
+    NAME_PRIORITY,
+    Candidate,
+    NameKey,
+)
+
+RESOLVED, PARTIAL, AMBIGUOUS, UNRESOLVED = "resolved", "partial", "ambiguous", "unresolved"
+STATUSES = (RESOLVED, PARTIAL, AMBIGUOUS, UNRESOLVED)
+COMMON_PRIORITY = (ITIS, INAT, EOL_VERNACULAR)
+
+
+@dataclass
+class References:
+    """Everything the loaders found that the labels need."""
+
+    by_page: dict[int, Candidate] = field(default_factory=dict)
+    scraped: dict[int, str] = field(default_factory=dict)
+    by_name: dict[NameKey, list[Candidate]] = field(default_factory=dict)
+    # common-name source -> common_key -> English name
+    commons: dict[str, dict[tuple, str]] = field(default_factory=dict)
+    page_common: dict[int, str] = field(default_factory=dict)  # EOL page -> English name
+
+
+@dataclass
+class Resolution:
+    label_key: str
+    ranks: Lineage
+    common: str
+    status: str
+    provenance: dict[str, Any]
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)  # ranks left empty: candidates differ
+    matched: bool = False  # some reference knew the label
+
+
+def agreement(cand: Lineage, known: Lineage) -> tuple[int, int]:
+    """(disagreements, agreements) of a candidate with the known ranks."""
+    bad = good = 0
+    for c, k in zip(cand, known, strict=True):
+        if c and k:
+            if same(c, k):
+                good += 1
+            else:
+                bad += 1
+    return bad, good
+
+
+def usable(cand: Candidate, known: Lineage) -> bool:
+    """A candidate in another kingdom than the known one is another taxon (a homonym)."""
+    return not (cand.lineage[0] and known[0] and not same(cand.lineage[0], known[0]))
+
+
+def find_candidates(query: LabelQuery, refs: References) -> tuple[list[Candidate], str]:
+    """The candidates for a label, and how they were found ("" when none)."""
+    if query.page_id is not None:
+        hit = refs.by_page.get(query.page_id)
+        if hit is not None:
+            return [hit], "eol page id"
+    alternatives: list[tuple[list[NameKey], str]] = []
+    scraped = refs.scraped.get(query.page_id) if query.page_id is not None else None
+    if scraped:
+        alternatives += [(alt, f"scraped name {scraped!r}") for alt in query.lookups(scraped)]
+    alternatives += [(alt, "name") for alt in query.lookups()]
+    for keys, how in alternatives:
+        found = [c for k in keys for c in refs.by_name.get(k, ()) if usable(c, query.given)]
+        if found:
+            return found, how
+    return [], ""
+
+
+def _priority(source: str) -> int:
+    return NAME_PRIORITY.index(source) if source in NAME_PRIORITY else len(NAME_PRIORITY)
+
+
+def select(cands: list[Candidate], known: Lineage) -> tuple[list[Candidate], list[Candidate]]:
+    """(pool that decides the lineage, the other best-scored candidates for gap filling)."""
+    scored = [(agreement(c.lineage, known), c) for c in cands]
+    best = min((bad, -good) for (bad, good), _ in scored)
+    top = [c for (bad, good), c in scored if (bad, -good) == best]
+    top.sort(key=lambda c: _priority(c.source))
+    first = top[0].source
+    pool = [c for c in top if c.source == first]
+    kingdoms = {c.lineage[0].lower() for c in pool}
+    pool += [
+        c
+        for c in top
+        if c.source != first and c.lineage[0] and c.lineage[0].lower() not in kingdoms
+    ]
+    rest = [c for c in sorted(cands, key=lambda c: _priority(c.source)) if c not in pool]
+    return pool, rest
+
+
+def merge(pool: list[Candidate]) -> tuple[list[str], list[Candidate | None], list[int]]:
+    """Rank values the pool agrees on, down to the first rank where candidates differ.
+
+    A name below a differing rank names a different taxon in each lineage (the genus
+    Pieris of butterflies is not the genus Pieris of shrubs), so everything from the first
+    difference down stays empty; those ranks are returned as the ambiguous ones.
+    """
+    values: list[str] = []
+    origin: list[Candidate | None] = []
+    first_difference = None
+    for r in range(len(RANKS)):
+        seen: dict[str, Candidate] = {}
+        for c in pool:
+            v = c.lineage[r]
+            if v and v.lower() not in seen:
+                seen[v.lower()] = c
+        if len(seen) > 1 and first_difference is None:
+            first_difference = r
+        if len(seen) == 1 and first_difference is None:
+            (cand,) = seen.values()
+            values.append(cand.lineage[r])
+            origin.append(cand)
+        else:
+            values.append("")
+            origin.append(None)
+    differing = []
+    if first_difference is not None:
+        differing = [
+            r for r in range(first_difference, len(RANKS)) if any(c.lineage[r] for c in pool)
+        ]
+    return values, origin, differing
+
+
+def fill_gaps(
+    values: list[str], origin: list, skip: Iterable[int], others: list[Candidate], known: Lineage
+) -> None:
+    """Fill empty ranks from other candidates that agree with everything known so far."""
+    skip = set(skip)
+    current = tuple(k or v for k, v in zip(known, values, strict=True))
+    consistent = [
+        c
+        for c in others
+        if agreement(c.lineage, current)[0] == 0 and agreement(c.lineage, current)[1] > 0
+    ]
+    low = lowest(current)
+    for r in range(len(RANKS)):
+        if values[r] or known[r] or r in skip or r > low:
+            continue
+        options = {c.lineage[r].lower(): c for c in consistent if c.lineage[r]}
+        if len(options) == 1:
+            (cand,) = options.values()
+            values[r] = cand.lineage[r]
+            origin[r] = cand
+
+
+def _given_prov(query: LabelQuery, r: int) -> dict[str, str]:
+    note = query.notes.get(r, "")
+    prov = {
+        "source": query.source,
+        "record": query.label_key,
+        "how": "normalised" if note else "given",
+    }
+    if note:
+        prov["note"] = note
+    return prov
+
+
+def _cand_prov(cand: Candidate, found: str) -> dict[str, str]:
+    via = "synonym of the accepted taxon" if cand.how == "synonym" else found
+    return {"source": cand.source, "record": cand.record, "how": "filled", "via": via}
+
+
+def resolve(query: LabelQuery, refs: References) -> Resolution:
+    """Seven ranks, common name, status and provenance of one label."""
+    known = query.given
+    cands, found = find_candidates(query, refs)
+    provenance: dict[str, Any] = {}
+    ranks = list(known)
+    for r in range(len(RANKS)):
+        if known[r]:
+            provenance[RANKS[r]] = _given_prov(query, r)
+    conflicts: list[dict[str, str]] = []
+    ambiguous: list[str] = []
+    if cands:
+        pool, rest = select(cands, known)
+        values, origin, differing = merge(pool)
+        fill_gaps(values, origin, range(differing[0], len(RANKS)) if differing else (), rest, known)
+        for r in range(len(RANKS)):
+            v, cand = values[r], origin[r]
+            if known[r]:
+                if v and not same(v, known[r]) and cand is not None:
+                    conflicts.append(
+                        {
+                            "rank": RANKS[r],
+                            "given": known[r],
+                            "reference": v,
+                            "source": cand.source,
+                            "record": cand.record,
+                        }
+                    )
+                    provenance[RANKS[r]]["conflict"] = f"{cand.source} {cand.record} says {v}"
+                continue
+            if v and cand is not None:
+                ranks[r] = v
+                provenance[RANKS[r]] = _cand_prov(cand, found)
+            elif r in differing:
+                ambiguous.append(RANKS[r])
+                provenance[RANKS[r]] = {
+                    "how": "ambiguous",
+                    "candidates": sorted(
+                        {f"{c.lineage[r]} ({c.source} {c.record})" for c in pool if c.lineage[r]}
+                    ),
+                }
+    else:
+        _fill_from_name(query, ranks, provenance)
+    lineage = tuple(ranks)
+    common, common_prov = pick_common(query, lineage, refs, found == "eol page id")
+    if common_prov:
+        provenance["common"] = common_prov
+    if ambiguous:
+        status = AMBIGUOUS
+    elif all(lineage):
+        status = RESOLVED
+    elif any(lineage):
+        status = PARTIAL
+    else:
+        status = UNRESOLVED
+    return Resolution(
+        query.label_key, lineage, common, status, provenance, conflicts, ambiguous, bool(cands)
+    )
+
+
+def _fill_from_name(query: LabelQuery, ranks: list[str], provenance: dict) -> None:
+    """No reference knows the label: genus and species from its own scientific name."""
+    parsed = names.parse_name(query.name)
+    prov = {
+        "source": query.source,
+        "record": query.label_key,
+        "how": "normalised",
+        "note": "from the scientific name",
+    }
+    if parsed.kind == names.SPECIES and (
+        not ranks[GENUS_INDEX] or same(ranks[GENUS_INDEX], parsed.genus)
+    ):
+        for r, v in ((GENUS_INDEX, parsed.genus), (SPECIES_INDEX, parsed.epithet)):
+            if not ranks[r]:
+                ranks[r] = v
+                provenance[RANKS[r]] = dict(prov)
+    elif parsed.kind == names.HYBRID_FORMULA and parsed.genus and not ranks[GENUS_INDEX]:
+        ranks[GENUS_INDEX] = parsed.genus
+        provenance["genus"] = dict(prov, note="genus shared by both parents of a hybrid formula")
+
+
+def pick_common(
+    query: LabelQuery, lineage: Lineage, refs: References, by_page: bool
+) -> tuple[str, dict]:
+    """The label's common name and where it came from ("" when none is known)."""
+    if query.common:
+        return query.common, {"source": query.source, "record": query.label_key, "how": "given"}
+    key = common_key(lineage)
+    for source in COMMON_PRIORITY:
+        if source == EOL_VERNACULAR and query.page_id is not None and (by_page or key is not None):
+            name = refs.page_common.get(query.page_id)
+            if name:
+                return name, {
+                    "source": EOL_VERNACULAR,
+                    "record": str(query.page_id),
+                    "how": "filled",
+                }
+        if key is None:
+            continue
+        name = refs.commons.get(source, {}).get(key)
+        if name:
+            record = f"{key[0]}/{RANKS[key[1]]}/{key[2]}"
+            return name, {
+                "source": INAT_VERNACULAR if source == INAT else source,
+                "record": record,
+                "how": "filled",
+            }
+    return "", {}
+
+
+__all__ = [
+    "AMBIGUOUS",
+    "EOL_DH",
+    "EOL_SCRAPED",
+    "PARTIAL",
+    "RESOLVED",
+    "STATUSES",
+    "UNRESOLVED",
+    "References",
+    "Resolution",
+    "resolve",
+]
