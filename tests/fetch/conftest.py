@@ -82,7 +82,7 @@ class Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
@@ -154,14 +154,14 @@ class Server:
             time.sleep(stall)
         if cut:
             part = body[: route.drop_after]
+            self._record(Hit(path, rng, if_range, status, len(part)))
             req.wfile.write(part)
             req.wfile.flush()
-            self._record(Hit(path, rng, if_range, status, len(part)))
             req.connection.shutdown(socket.SHUT_RDWR)
             req.close_connection = True
             return
+        self._record(Hit(path, rng, if_range, status, len(body)))  # before the client can see it
         req.wfile.write(body)
-        self._record(Hit(path, rng, if_range, status, len(body)))
 
     @staticmethod
     def _if_range_ok(route: Route, if_range: str | None) -> bool:
@@ -172,10 +172,10 @@ class Server:
         req.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
             req.send_header(k, v)
+        self._record(Hit(path, rng, if_range, status, len(body)))
         req.end_headers()
         if body:
             req.wfile.write(body)
-        self._record(Hit(path, rng, if_range, status, len(body)))
 
     def close(self) -> None:
         self.httpd.shutdown()
