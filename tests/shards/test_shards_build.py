@@ -1,0 +1,144 @@
+"""End-to-end shard builds: reproducibility across worker counts, rejects, holdout, layout."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tarfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from shard_helpers import PLANTED, build, shard_files, tol
+
+from treeoflife import builddb
+from treeoflife.captions import sample_texts
+from treeoflife.shards.records import member_suffixes
+from treeoflife.stages.catalog import CSV_COLUMNS
+
+TOL10M_COLUMNS = [
+    "split", "treeoflife_id", "eol_content_id", "eol_page_id", "bioscan_part", "bioscan_filename",
+    "inat21_filename", "inat21_cls_name", "inat21_cls_num", "kingdom", "phylum", "class", "order",
+    "family", "genus", "species", "common",
+]
+
+
+def shards_of(out: Path, split: str) -> list[Path]:
+    return sorted(out.glob(f"64x48/{split}/shard-*.tar"))
+
+
+def keys_of(path: Path) -> list[str]:
+    with tarfile.open(path) as tar:
+        return list(dict.fromkeys(m.name.split(".", 1)[0] for m in tar))
+
+
+def test_workers_1_and_2_give_byte_identical_shards_and_catalogs(built: Path, shard_sources: Path, tmp_path: Path) -> None:
+    other = tmp_path / "out2"
+    build(shard_sources, other, workers=2)
+    a, b = shard_files(built), shard_files(other)
+    assert a.keys() == b.keys() and len(a) > 8
+    assert all(a[k] == b[k] for k in a)
+    for name in ("catalog.csv", "catalog.parquet"):
+        assert (built / name).read_bytes() == (other / name).read_bytes()
+
+
+def test_layout_numbering_and_sizes_json(built: Path) -> None:
+    for split in ("train", "val", "train_small"):
+        files = shards_of(built, split)
+        assert [p.name for p in files] == [f"shard-{i:06d}.tar" for i in range(len(files))]
+        sizes = json.loads((built / "64x48" / split / "sizes.json").read_text())
+        assert sizes == {p.name: len(keys_of(p)) for p in files}
+        assert all(n <= 7 for n in sizes.values())
+    assert len(shards_of(built, "train")) >= 4
+
+
+def test_train_small_is_a_subset_of_train_and_val_is_disjoint(built: Path) -> None:
+    keys = {s: {k for p in shards_of(built, s) for k in keys_of(p)} for s in ("train", "val", "train_small")}
+    assert keys["train_small"] and keys["train_small"] <= keys["train"]
+    assert not keys["val"] & keys["train"]
+
+
+def test_members_metadata_and_texts(built: Path) -> None:
+    db = builddb.connect(built)
+    with tarfile.open(shards_of(built, "train")[0]) as tar:
+        members = tar.getmembers()
+        for m in members:
+            assert (m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode) == (0, 0, 0, "", "", 0o644)
+            assert not m.pax_headers
+        key = members[0].name.split(".")[0]
+        names = [m.name for m in members if m.name.startswith(key)]
+        assert names == [f"{key}.{s}" for s in member_suffixes()]
+        record = json.loads(tar.extractfile(f"{key}.json").read())
+        row = db.execute('SELECT kingdom, phylum, class, "order", family, genus, species, common FROM taxa t '
+                         "JOIN images i ON i.label_key = t.label_key WHERE i.treeoflife_id = ?", (key,)).fetchone()
+        ranks = dict(zip(("kingdom", "phylum", "class", "order", "family", "genus", "species"), row[:7], strict=True))
+        texts = sample_texts(ranks, row[7])
+        for name, text in texts.items():
+            assert tar.extractfile(f"{key}.{name}.txt").read().decode() == text
+        assert tar.extractfile(f"{key}.txt").read().decode() == texts["taxonTag_com"]
+        assert record["treeoflife_id"] == key and record["taxon"] == ranks
+    db.close()
+
+
+def test_every_broken_image_is_a_reject_with_a_reason(built: Path) -> None:
+    db = builddb.connect(built)
+    got = {m: (r, o) for m, r, o in db.execute(
+        "SELECT i.member, r.reason, r.outcome FROM rejects r JOIN images i ON i.treeoflife_id = r.item WHERE r.stage = 'write'")}
+    in_shards = {k for s in ("train", "val", "train_small") for p in shards_of(built, s) for k in keys_of(p)}
+    planned = {r[0] for r in db.execute("SELECT treeoflife_id FROM shard_plan")}
+    for member, reason in PLANTED.items():
+        assert got[member][0] == reason
+        tid = db.execute("SELECT treeoflife_id FROM images WHERE member = ?", (member,)).fetchone()[0]
+        if tid in planned:
+            assert (tid in in_shards) == (got[member][1] == "kept")
+    # every planned image is either in a shard or a dropped reject
+    dropped = {r[0] for r in db.execute("SELECT item FROM rejects WHERE stage = 'write' AND outcome = 'dropped'")}
+    assert planned == in_shards | (planned & dropped) and not in_shards & dropped
+    db.close()
+
+
+def test_no_holdout_image_in_any_shard(built: Path) -> None:
+    db = builddb.connect(built)
+    held = {r[0] for r in db.execute("SELECT treeoflife_id FROM holdout")}
+    assert held
+    rejects = {r[0] for r in db.execute("SELECT item FROM rejects WHERE reason = 'rare_species_holdout'")}
+    assert rejects == held
+    db.close()
+    in_shards = {k for p in sorted(built.glob("64x48/*/shard-*.tar")) for k in keys_of(p)}
+    assert not held & in_shards
+
+
+def test_catalog_columns_and_rows(built: Path) -> None:
+    assert list(CSV_COLUMNS) == TOL10M_COLUMNS
+    with open(built / "catalog.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0].keys()) == TOL10M_COLUMNS
+    in_shards = sorted((p.parent.name, k) for p in built.glob("64x48/*/shard-*.tar") for k in keys_of(p))
+    assert sorted((r["split"], r["treeoflife_id"]) for r in rows) == in_shards
+    table = pq.read_table(built / "catalog.parquet")
+    assert table.num_rows == len(rows)
+    assert {"shard", "image_sha256", "source", "provenance"} <= set(table.column_names)
+
+
+def test_rerun_is_up_to_date_and_rewrites_nothing(built_copy: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in built_copy.glob("64x48/*/shard-*.tar")}
+    assert tol("shard", "--out", str(built_copy), "--workers", "1") == 0
+    assert before == {p: p.stat().st_mtime_ns for p in built_copy.glob("64x48/*/shard-*.tar")}
+
+
+def test_source_order_plans_shards_in_source_order(built_copy: Path) -> None:
+    db = builddb.connect(built_copy)
+    import dataclasses
+
+    from treeoflife.config import Config
+
+    cfg = Config.from_json(builddb.get_meta(db, "config"))
+    cfg = dataclasses.replace(cfg, shards=dataclasses.replace(cfg.shards, order="source"))
+    builddb.set_meta(db, "config", cfg.to_json())
+    db.close()
+    assert tol("shard", "--out", str(built_copy), "--workers", "1") == 0
+    db = builddb.connect(built_copy)
+    got = [r[0] for r in db.execute(
+        "SELECT i.source || '|' || COALESCE(i.container, '') || '|' || i.member FROM shard_plan p "
+        "JOIN images i USING (treeoflife_id) WHERE p.split = 'train' ORDER BY p.shard, p.position")]
+    db.close()
+    assert got == sorted(got)
