@@ -1,0 +1,83 @@
+"""Name cleaning on real dirty names."""
+
+from __future__ import annotations
+
+import pytest
+
+from treeoflife.taxonomy import names
+from treeoflife.taxonomy.lineage import clean_rank_value
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "canonical"),
+    [
+        ("Puma concolor (Linnaeus, 1771)", names.SPECIES, "Puma concolor"),
+        ("<i>Ursus arctos</i> Linnaeus, 1758", names.SPECIES, "Ursus arctos"),
+        ("Abies alba Mill. 1768", names.SPECIES, "Abies alba"),
+        ("Rosa canina var. dumalis Baker", names.SPECIES, "Rosa canina"),
+        ("Canis lupus familiaris Linnaeus, 1758", names.SPECIES, "Canis lupus"),
+        ("<i>Quercus robur</i> subsp. <i>robur</i>", names.SPECIES, "Quercus robur"),
+        ("Pinus nigra Arnold subsp. laricio (Poir.) Maire", names.SPECIES, "Pinus nigra"),
+        ("puma concolor", names.SPECIES, "Puma concolor"),
+        ("Mentha × piperita L.", names.SPECIES, "Mentha piperita"),
+        ("Salix x rubens", names.SPECIES, "Salix rubens"),
+        ("Salix alba × Salix fragilis", names.HYBRID_FORMULA, "Salix"),
+        ("Quercus robur × Pinus sylvestris", names.HYBRID_FORMULA, ""),
+        ("Carex sp.", names.SURROGATE, "Carex"),
+        ("Lepus cf. europaeus", names.SURROGATE, "Lepus"),
+        ("Diptera sp. BOLD:AAB1234", names.SURROGATE, "Diptera"),
+        ("BOLD:AAA1234", names.UNPARSED, ""),
+        ("Sulidae Reichenbach, 1849", names.UNINOMIAL, "Sulidae"),
+        ("", names.EMPTY, ""),
+        ("not_classified", names.EMPTY, ""),
+        ("(unidentified)", names.EMPTY, ""),
+    ],
+)
+def test_parse_name(raw: str, kind: str, canonical: str) -> None:
+    parsed = names.parse_name(raw)
+    assert parsed.kind == kind
+    assert parsed.canonical == canonical
+
+
+def test_surrogates_never_become_a_species() -> None:
+    for raw in ("Carex cf. flava", "Bombus sp. 2", "Aus aff. bus", "Megaselia sp."):
+        assert names.parse_name(raw).epithet == ""
+
+
+def test_named_hybrid_is_marked() -> None:
+    assert names.parse_name("Mentha × piperita").hybrid
+
+
+def test_each_name_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    names.clear_cache()
+    calls = []
+    real = names._gnparse
+    monkeypatch.setattr(names, "_gnparse", lambda text: calls.append(text) or real(text))
+    for _ in range(3):
+        names.parse_name("Morus alba L.")
+    assert calls == ["Morus alba L."]
+
+
+@pytest.mark.parametrize(
+    ("rank", "value", "genus", "clean"),
+    [
+        ("species", "bassanus", "Morus", "bassanus"),
+        ("species", "Bombus affinis", "Bombus", "affinis"),
+        ("species", "Bombus affinis Cresson, 1863", "Bombus", "affinis"),
+        ("species", "Megaselia sp.", "Megaselia", ""),
+        ("species", "BOLD:AAN8214", "Megaselia", ""),
+        ("species", "cf. flava", "Carex", ""),
+        ("species", "not_classified", "", ""),
+        ("kingdom", "Metazoa", "", "Animalia"),
+        ("kingdom", "Viridiplantae", "", "Plantae"),
+        ("kingdom", "Chloroplastida", "", "Plantae"),
+        ("class", "(unidentified)", "", ""),
+        ("order", "unknown", "", ""),
+        ("family", "pleasehelp", "", ""),
+        ("family", "  ", "", ""),
+        ("family", "Sulidae Reichenbach, 1849", "", "Sulidae"),
+        ("genus", "<i>Morus</i>", "", "Morus"),
+    ],
+)
+def test_clean_rank_value(rank: str, value: str, genus: str, clean: str) -> None:
+    assert clean_rank_value(rank, value, genus)[0] == clean
