@@ -20,7 +20,15 @@ def _write(tmp_path: Path, seen: dict, unseen: dict) -> tuple[Path, Path]:
 
 
 def test_unseen_matches_the_resolved_lineage_from_any_source(tmp_path: Path) -> None:
-    seen, unseen = _write(tmp_path, {}, {"Animalia-Chordata-Mammalia-Carnivora-Ursidae-Ursus-maritimus": ["1_2_eol-full-size-copy.jpg"]})
+    seen, unseen = _write(
+        tmp_path,
+        {},
+        {
+            "Animalia-Chordata-Mammalia-Carnivora-Ursidae-Ursus-maritimus": [
+                "1_2_eol-full-size-copy.jpg"
+            ]
+        },
+    )
     h, bad = holdout.load(seen, unseen)
     assert not bad
     # the reference compared these keys with "Genus species" strings and never matched
@@ -31,14 +39,18 @@ def test_unseen_matches_the_resolved_lineage_from_any_source(tmp_path: Path) -> 
 
 
 def test_unseen_keeps_homonyms_apart(tmp_path: Path) -> None:
-    seen, unseen = _write(tmp_path, {}, {"Plantae-Tracheophyta-Magnoliopsida-Rosales-Moraceae-Ficus-ficus": []})
+    seen, unseen = _write(
+        tmp_path, {}, {"Plantae-Tracheophyta-Magnoliopsida-Rosales-Moraceae-Ficus-ficus": []}
+    )
     h, _ = holdout.load(seen, unseen)
     snail = ("Animalia", "Mollusca", "Gastropoda", "Littorinimorpha", "Ficidae", "Ficus", "ficus")
     assert holdout.reason(h, "x.jpg", snail) is None
 
 
 def test_seen_matches_listed_eol_file_names(tmp_path: Path) -> None:
-    seen, unseen = _write(tmp_path, {"Loxodonta africana": ["some/dir/29054571_4789368_eol-full-size-copy.jpg"]}, {})
+    seen, unseen = _write(
+        tmp_path, {"Loxodonta africana": ["some/dir/29054571_4789368_eol-full-size-copy.jpg"]}, {}
+    )
     h, _ = holdout.load(seen, unseen)
     assert holdout.reason(h, "29054571_4789368_eol-full-size-copy.jpg", ("",) * 7) == holdout.SEEN
     assert holdout.reason(h, "29054572_4789368_eol-full-size-copy.jpg", ("",) * 7) is None
@@ -53,7 +65,11 @@ def test_bad_keys_reported_and_missing_files_mean_no_holdout(tmp_path: Path) -> 
 
 
 def test_hyphenated_epithet(tmp_path: Path) -> None:
-    assert holdout.parse_unseen_key("Plantae-T-M-O-F-Solanum-nigrum-album") == ("plantae", "solanum", "nigrum-album")
+    assert holdout.parse_unseen_key("Plantae-T-M-O-F-Solanum-nigrum-album") == (
+        "plantae",
+        "solanum",
+        "nigrum-album",
+    )
 
 
 def test_malformed_holdout_file(tmp_path: Path) -> None:

@@ -7,14 +7,38 @@ from pathlib import Path
 import pytest
 
 from treeoflife.errors import TolError
-from treeoflife.taxonomy.loaders import eol_dh, eol_scraped, eol_vernacular, inat_dwca, itis, resolved_jsonl
+from treeoflife.taxonomy.loaders import (
+    eol_dh,
+    eol_scraped,
+    eol_vernacular,
+    inat_dwca,
+    itis,
+    resolved_jsonl,
+)
 from treeoflife.taxonomy.reference import name_key
 
 DH_HEADER = "taxonID\tsource\tfurtherInformationURL\tacceptedNameUsageID\tparentNameUsageID\tscientificName\ttaxonRank\ttaxonomicStatus\tdatasetID\tcanonicalName\tauthority\teolID\tLandmark\thigherClassification"
 
 
 def _dh_row(tid: str, parent: str, name: str, rank: str, page: str, accepted: str = "") -> str:
-    return "\t".join([tid, "src", "", accepted, parent, name, rank, "accepted" if not accepted else "synonym", "x", name, "", page, "", ""])
+    return "\t".join(
+        [
+            tid,
+            "src",
+            "",
+            accepted,
+            parent,
+            name,
+            rank,
+            "accepted" if not accepted else "synonym",
+            "x",
+            name,
+            "",
+            page,
+            "",
+            "",
+        ]
+    )
 
 
 @pytest.fixture
@@ -61,7 +85,14 @@ def test_dh_by_name_keeps_homonyms_and_follows_synonyms(dh: Path) -> None:
 
 def test_dh_parent_cycle_does_not_hang(tmp_path: Path) -> None:
     path = tmp_path / "taxon.tab"
-    path.write_text(DH_HEADER + "\n" + _dh_row("A", "B", "Aus", "genus", "1") + "\n" + _dh_row("B", "A", "Bidae", "family", "2") + "\n")
+    path.write_text(
+        DH_HEADER
+        + "\n"
+        + _dh_row("A", "B", "Aus", "genus", "1")
+        + "\n"
+        + _dh_row("B", "A", "Bidae", "family", "2")
+        + "\n"
+    )
     assert eol_dh.load(path, {1}, set()).by_page[1].lineage[5] == "Aus"
 
 
@@ -74,7 +105,9 @@ def test_dh_wrong_format_names_the_file(tmp_path: Path) -> None:
 
 def test_scraped(tmp_path: Path) -> None:
     path = tmp_path / "scraped.csv"
-    path.write_text('page_id,scientific_name\n50381704,"Amanita muscaria (L.) Lam., 1783"\n7,Other\n')
+    path.write_text(
+        'page_id,scientific_name\n50381704,"Amanita muscaria (L.) Lam., 1783"\n7,Other\n'
+    )
     assert eol_scraped.load(path, {50381704}) == {50381704: "Amanita muscaria (L.) Lam., 1783"}
 
 
@@ -95,7 +128,8 @@ def test_itis_chains(tmp_path: Path) -> None:
     path = tmp_path / "itis.csv"
     path.write_text(
         "hierarchy_string_tsn,hierarchy_string_names,terminal_tsn,terminal_scientific_name,terminal_vernacular,terminal_vernacular_lang,hierarchy_string_ranks,Kingdom,Phylum,Class,Order,Family,Genus,Species\n"
-        '1-2,A-B,505212,Zea mays,"maíz, corn",' '"Spanish, English",K-S,Plantae,Tracheophyta,Magnoliopsida,Poales,Poaceae,Zea,Zea mays\n'
+        '1-2,A-B,505212,Zea mays,"maíz, corn",'
+        '"Spanish, English",K-S,Plantae,Tracheophyta,Magnoliopsida,Poales,Poaceae,Zea,Zea mays\n'
     )
     out = itis.load(path, {name_key("Zea mays", 6), name_key("Poaceae", 4)})
     (sp,) = out[name_key("Zea mays", 6)]
@@ -115,15 +149,29 @@ def test_inat_taxa_and_vernacular(tmp_path: Path) -> None:
     assert out[name_key("Homarus americanus", 6)][0].lineage[-2:] == ("Homarus", "americanus")
     assert out[name_key("Odocoileus", 5)][0].lineage[-1] == ""
     vern = tmp_path / "v.csv"
-    vern.write_text("id,vernacularName,language,locality,countryCode,source,lexicon,contributor,created\n4382,American Lobster,en,,,,English,,x\n4382,Lobster,en,,,,English,,x\n")
+    vern.write_text(
+        "id,vernacularName,language,locality,countryCode,source,lexicon,contributor,created\n4382,American Lobster,en,,,,English,,x\n4382,Lobster,en,,,,English,,x\n"
+    )
     assert inat_dwca.load_vernacular(vern, {"4382"}) == {"4382": "American Lobster"}
 
 
 def test_resolved_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "resolved.jsonl"
-    path.write_text('{"Vulpes vulpes": {"NCBI": {"kingdom": "Metazoa", "phylum": "Chordata", "class": "Mammalia", "order": "Carnivora", "family": "Canidae", "genus": "Vulpes", "species": "Vulpes vulpes"}}}\n')
-    (cand,) = resolved_jsonl.load(path, {name_key("Vulpes vulpes", 6)})[name_key("Vulpes vulpes", 6)]
-    assert cand.lineage == ("Animalia", "Chordata", "Mammalia", "Carnivora", "Canidae", "Vulpes", "vulpes")
+    path.write_text(
+        '{"Vulpes vulpes": {"NCBI": {"kingdom": "Metazoa", "phylum": "Chordata", "class": "Mammalia", "order": "Carnivora", "family": "Canidae", "genus": "Vulpes", "species": "Vulpes vulpes"}}}\n'
+    )
+    (cand,) = resolved_jsonl.load(path, {name_key("Vulpes vulpes", 6)})[
+        name_key("Vulpes vulpes", 6)
+    ]
+    assert cand.lineage == (
+        "Animalia",
+        "Chordata",
+        "Mammalia",
+        "Carnivora",
+        "Canidae",
+        "Vulpes",
+        "vulpes",
+    )
     assert cand.record == "NCBI"
     path.write_text("not json\n")
     with pytest.raises(TolError, match="line 1"):

@@ -16,12 +16,17 @@ def _genus(lineage: tuple) -> tuple:
 
 def refs() -> References:
     r = References()
-    r.by_name[name_key("Morus", 5)] = [Candidate(_genus(BIRD), EOL_DH, "EOL-1"), Candidate(_genus(TREE), EOL_DH, "EOL-2")]
+    r.by_name[name_key("Morus", 5)] = [
+        Candidate(_genus(BIRD), EOL_DH, "EOL-1"),
+        Candidate(_genus(TREE), EOL_DH, "EOL-2"),
+    ]
     r.by_name[name_key("Morus bassanus", 6)] = [Candidate(BIRD, EOL_DH, "EOL-3", page_id=3548870)]
     r.by_name[name_key("Morus alba", 6)] = [Candidate(TREE, ITIS, "19066", common="White Mulberry")]
     r.by_page[3548870] = Candidate(BIRD, EOL_DH, "EOL-3", how="id", page_id=3548870)
-    r.commons = {ITIS: {("Plantae", 6, "morus alba"): "White Mulberry"},
-                 INAT: {("Animalia", 6, "morus bassanus"): "Northern Gannet"}}
+    r.commons = {
+        ITIS: {("Plantae", 6, "morus alba"): "White Mulberry"},
+        INAT: {("Animalia", 6, "morus bassanus"): "Northern Gannet"},
+    }
     return r
 
 
@@ -43,7 +48,12 @@ def test_homonym_with_a_kingdom_resolves_to_that_lineage() -> None:
     res = resolve(make_query("g:3", "generic", generic("Morus", kingdom="Viridiplantae")), refs())
     assert res.ranks == _genus(TREE)
     assert res.provenance["kingdom"]["how"] == "normalised"
-    assert res.provenance["phylum"] == {"source": EOL_DH, "record": "EOL-2", "how": "filled", "via": "name"}
+    assert res.provenance["phylum"] == {
+        "source": EOL_DH,
+        "record": "EOL-2",
+        "how": "filled",
+        "via": "name",
+    }
 
 
 def test_species_name_disambiguates_and_gets_its_own_common_name() -> None:
@@ -55,18 +65,45 @@ def test_species_name_disambiguates_and_gets_its_own_common_name() -> None:
 
 def test_wrong_kingdom_candidates_are_never_used() -> None:
     res = resolve(make_query("g:6", "generic", generic("Morus alba", kingdom="Animalia")), refs())
-    assert res.ranks[0] == "Animalia" and res.ranks[1] == "Chordata"  # from the bird genus, not the tree
+    assert (
+        res.ranks[0] == "Animalia" and res.ranks[1] == "Chordata"
+    )  # from the bird genus, not the tree
     assert res.ranks[6] == ""
 
 
 def test_given_rank_is_never_overwritten_and_conflict_is_recorded() -> None:
-    q = make_query("inat21:x", "inat21", {"ranks": dict(zip(
-        ("kingdom", "phylum", "class", "order", "family", "genus", "species"),
-        ("Animalia", "Chordata", "Aves", "Pelecaniformes", "Sulidae", "Morus", "bassanus"), strict=True))})
+    q = make_query(
+        "inat21:x",
+        "inat21",
+        {
+            "ranks": dict(
+                zip(
+                    ("kingdom", "phylum", "class", "order", "family", "genus", "species"),
+                    (
+                        "Animalia",
+                        "Chordata",
+                        "Aves",
+                        "Pelecaniformes",
+                        "Sulidae",
+                        "Morus",
+                        "bassanus",
+                    ),
+                    strict=True,
+                )
+            )
+        },
+    )
     res = resolve(q, refs())
     assert res.ranks[3] == "Pelecaniformes"
-    assert res.conflicts == [{"rank": "order", "given": "Pelecaniformes", "reference": "Suliformes",
-                              "source": EOL_DH, "record": "EOL-3"}]
+    assert res.conflicts == [
+        {
+            "rank": "order",
+            "given": "Pelecaniformes",
+            "reference": "Suliformes",
+            "source": EOL_DH,
+            "record": "EOL-3",
+        }
+    ]
     assert res.provenance["order"]["how"] == "given" and "conflict" in res.provenance["order"]
 
 
@@ -83,19 +120,34 @@ def test_eol_page_id_first_then_scraped_name() -> None:
 
 def test_reference_priority_and_gap_filling() -> None:
     r = References()
-    gap = ("Animalia", "Chordata", "", "Suliformes", "Sulidae", "Morus", "bassanus")  # DH without a class
-    r.by_name[name_key("Morus bassanus", 6)] = [Candidate(gap, EOL_DH, "EOL-3"), Candidate(BIRD, ITIS, "174698")]
+    gap = (
+        "Animalia",
+        "Chordata",
+        "",
+        "Suliformes",
+        "Sulidae",
+        "Morus",
+        "bassanus",
+    )  # DH without a class
+    r.by_name[name_key("Morus bassanus", 6)] = [
+        Candidate(gap, EOL_DH, "EOL-3"),
+        Candidate(BIRD, ITIS, "174698"),
+    ]
     res = resolve(make_query("g:7", "generic", generic("Morus bassanus")), r)
     assert res.ranks == BIRD
     assert res.provenance["class"]["source"] == ITIS and res.provenance["order"]["source"] == EOL_DH
 
 
 def test_unknown_name_falls_back_to_the_parsed_name() -> None:
-    res = resolve(make_query("g:8", "generic", generic("Nonexistus fictus Smith, 1900")), References())
+    res = resolve(
+        make_query("g:8", "generic", generic("Nonexistus fictus Smith, 1900")), References()
+    )
     assert res.ranks[5:] == ("Nonexistus", "fictus") and not res.matched
     assert res.provenance["species"]["how"] == "normalised"
 
 
 def test_given_common_name_wins() -> None:
-    res = resolve(make_query("g:9", "generic", generic("Morus alba", common="Silkworm Mulberry")), refs())
+    res = resolve(
+        make_query("g:9", "generic", generic("Morus alba", common="Silkworm Mulberry")), refs()
+    )
     assert res.common == "Silkworm Mulberry"
