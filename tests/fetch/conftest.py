@@ -126,8 +126,9 @@ class Server:
         if rng and route.ranges and self._if_range_ok(route, if_range):
             start = int(rng.split("=", 1)[1].split("-", 1)[0])
             if start >= len(body):
-                return self._simple(req, path, 416, b"", rng, if_range,
-                                    {"Content-Range": f"bytes */{len(body)}"})
+                return self._simple(
+                    req, path, 416, b"", rng, if_range, {"Content-Range": f"bytes */{len(body)}"}
+                )
             status = 206
             headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
             body = body[start:]
@@ -191,18 +192,74 @@ def server():
 
 # -- small real-format copies of the reference files -----------------------------------
 
-DH_COLUMNS = ["taxonID", "source", "furtherInformationURL", "acceptedNameUsageID", "parentNameUsageID",
-              "scientificName", "taxonRank", "taxonomicStatus", "datasetID", "canonicalName", "authority",
-              "eolID", "Landmark", "higherClassification"]
+DH_COLUMNS = [
+    "taxonID",
+    "source",
+    "furtherInformationURL",
+    "acceptedNameUsageID",
+    "parentNameUsageID",
+    "scientificName",
+    "taxonRank",
+    "taxonomicStatus",
+    "datasetID",
+    "canonicalName",
+    "authority",
+    "eolID",
+    "Landmark",
+    "higherClassification",
+]
 
 
 def dh_zip() -> bytes:
     rows = [
-        ["EOL-000000000001", "trunk:1", "", "", "", "Life", "", "accepted", "trunk", "Life", "", "2913056", "3", ""],
-        ["EOL-000000000002", "trunk:2", "", "", "EOL-000000000001", "Animalia", "kingdom", "accepted", "trunk",
-         "Animalia", "", "1", "3", "Life"],
-        ["EOL-000000000003", "trunk:3", "", "", "EOL-000000000002", "Panthera leo (Linnaeus, 1758)", "species",
-         "accepted", "trunk", "Panthera leo", "(Linnaeus, 1758)", "328672", "", "Life|Animalia"],
+        [
+            "EOL-000000000001",
+            "trunk:1",
+            "",
+            "",
+            "",
+            "Life",
+            "",
+            "accepted",
+            "trunk",
+            "Life",
+            "",
+            "2913056",
+            "3",
+            "",
+        ],
+        [
+            "EOL-000000000002",
+            "trunk:2",
+            "",
+            "",
+            "EOL-000000000001",
+            "Animalia",
+            "kingdom",
+            "accepted",
+            "trunk",
+            "Animalia",
+            "",
+            "1",
+            "3",
+            "Life",
+        ],
+        [
+            "EOL-000000000003",
+            "trunk:3",
+            "",
+            "",
+            "EOL-000000000002",
+            "Panthera leo (Linnaeus, 1758)",
+            "species",
+            "accepted",
+            "trunk",
+            "Panthera leo",
+            "(Linnaeus, 1758)",
+            "328672",
+            "",
+            "Life|Animalia",
+        ],
     ]
     text = "\t".join(DH_COLUMNS) + "\n" + "".join("\t".join(r) + "\n" for r in rows)
     buf = io.BytesIO()
@@ -215,13 +272,50 @@ def dh_zip() -> bytes:
 def dwca_zip() -> bytes:
     taxa = io.StringIO()
     w = csv.writer(taxa)
-    w.writerow(["id", "taxonID", "identifier", "parentNameUsageID", "kingdom", "phylum", "class", "order",
-                "family", "genus", "specificEpithet", "infraspecificEpithet", "modified", "scientificName",
-                "taxonRank", "references"])
-    w.writerow(["41964", "https://www.inaturalist.org/taxa/41964", "41964", "", "Animalia", "Chordata",
-                "Mammalia", "Carnivora", "Felidae", "Panthera", "leo", "", "", "Panthera leo", "species", ""])
-    names = "id,vernacularName,language,locality,countryCode,source,lexicon,contributor,created\n" \
-            "41964,Lion,en,,,,English,,\n"
+    w.writerow(
+        [
+            "id",
+            "taxonID",
+            "identifier",
+            "parentNameUsageID",
+            "kingdom",
+            "phylum",
+            "class",
+            "order",
+            "family",
+            "genus",
+            "specificEpithet",
+            "infraspecificEpithet",
+            "modified",
+            "scientificName",
+            "taxonRank",
+            "references",
+        ]
+    )
+    w.writerow(
+        [
+            "41964",
+            "https://www.inaturalist.org/taxa/41964",
+            "41964",
+            "",
+            "Animalia",
+            "Chordata",
+            "Mammalia",
+            "Carnivora",
+            "Felidae",
+            "Panthera",
+            "leo",
+            "",
+            "",
+            "Panthera leo",
+            "species",
+            "",
+        ]
+    )
+    names = (
+        "id,vernacularName,language,locality,countryCode,source,lexicon,contributor,created\n"
+        "41964,Lion,en,,,,English,,\n"
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("taxa.csv", taxa.getvalue())
@@ -232,17 +326,25 @@ def dwca_zip() -> bytes:
 
 
 VERNACULAR = (
-    "page_id,canonical_form,vernacular_string,language_code,resource_name,is_preferred_by_resource,"
-    "is_preferred_by_eol\n328672,Panthera leo,lion,eng,Wikipedia,preferred,preferred\n"
-).encode()
+    b"page_id,canonical_form,vernacular_string,language_code,resource_name,is_preferred_by_resource,"
+    b"is_preferred_by_eol\n328672,Panthera leo,lion,eng,Wikipedia,preferred,preferred\n"
+)
 
-MANIFEST_COLUMNS = ["EOL content ID", "EOL page ID", "Medium Source URL", "EOL Full-Size Copy URL",
-                    "License Name", "Copyright Owner"]
+MANIFEST_COLUMNS = [
+    "EOL content ID",
+    "EOL page ID",
+    "Medium Source URL",
+    "EOL Full-Size Copy URL",
+    "License Name",
+    "Copyright Owner",
+]
 
 
-def media_manifest_tgz(rows: list[list[str]], per_chunk: int, *, extra: dict[str, bytes] | None = None) -> bytes:
+def media_manifest_tgz(
+    rows: list[list[str]], per_chunk: int, *, extra: dict[str, bytes] | None = None
+) -> bytes:
     """Chunks media_manifest_1.csv … _N.csv, each with its header, added to the tar out of order."""
-    chunks = [rows[i:i + per_chunk] for i in range(0, len(rows), per_chunk)]
+    chunks = [rows[i : i + per_chunk] for i in range(0, len(rows), per_chunk)]
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
         order = list(range(len(chunks)))

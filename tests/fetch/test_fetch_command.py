@@ -25,17 +25,32 @@ def serve_reference(server) -> dict[str, str]:
             server.add(path, status=404)
         else:
             server.add(path, jpeg(i), content_type="image/jpeg")
-        rows.append([str(9000 + i), "328672", f"http://example.org/src/{i}", server.url(path), "cc-by", "Owner"])
+        rows.append(
+            [
+                str(9000 + i),
+                "328672",
+                f"http://example.org/src/{i}",
+                server.url(path),
+                "cc-by",
+                "Owner",
+            ]
+        )
     return {
         "eol_dh": server.add("/dh21.zip", dh_zip(), drop_after=300, drops=1),
         "eol_vernacular": server.add("/vernacularnames.csv", VERNACULAR, fail=[503]),
-        "inat_dwca": server.add("/inaturalist-taxonomy.dwca.zip", dwca_zip(), fail=[429], retry_after="0"),
+        "inat_dwca": server.add(
+            "/inaturalist-taxonomy.dwca.zip", dwca_zip(), fail=[429], retry_after="0"
+        ),
         "eol_media_manifest": server.add("/media_manifest.tgz", media_manifest_tgz(rows, 1)),
     }
 
 
 def write_config(tmp_path, urls: dict[str, str], extra: str = "") -> str:
-    text = "[fetch]\n" + FAST_SETTINGS + "".join(f'\n[fetch.{n}]\nurl = "{u}"\n' for n, u in urls.items())
+    text = (
+        "[fetch]\n"
+        + FAST_SETTINGS
+        + "".join(f'\n[fetch.{n}]\nurl = "{u}"\n' for n, u in urls.items())
+    )
     path = tmp_path / "tol.toml"
     path.write_text(text + extra)
     return str(path)
@@ -52,7 +67,9 @@ def test_fetch_then_fetch_images_then_scan(server, tmp_path, capsys):
     assert tol("fetch", "--sources", src, "--config", config, "--no-progress") == 0
     assert (src / "eol/dh21/taxon.tab").read_text().startswith("taxonID\t")
     assert (src / "eol/vernacularnames.csv").read_bytes() == VERNACULAR
-    assert (src / "inat/dwca/taxa.csv").exists() and (src / "inat/dwca/VernacularNames-english.csv").exists()
+    assert (src / "inat/dwca/taxa.csv").exists() and (
+        src / "inat/dwca/VernacularNames-english.csv"
+    ).exists()
     log = json.loads((src / "eol/media_manifest_log.json").read_text())
     assert log["total_entries_in_media_manifest"] == N_IMAGES
     assert not (src / ".tol-fetch").exists()
@@ -76,14 +93,30 @@ def test_fetch_then_fetch_images_then_scan(server, tmp_path, capsys):
     assert len(server.hits()) == before
     # an edited file is fetched again
     (src / "eol/vernacularnames.csv").write_text("edited")
-    assert tol("fetch", "eol_vernacular", "--sources", src, "--config", config, "--no-progress") == 0
+    assert (
+        tol("fetch", "eol_vernacular", "--sources", src, "--config", config, "--no-progress") == 0
+    )
     assert (src / "eol/vernacularnames.csv").read_bytes() == VERNACULAR
     assert "changed" in capsys.readouterr().err
 
     # images from the fetched media manifest, as EOL image sets
     capsys.readouterr()
-    assert tol("fetch-images", src / "eol/media_manifest.csv", "--out-sources", src, "--set-size", "5",
-               "--tries", "1", "--timeout", "2", "--no-progress") == 0
+    assert (
+        tol(
+            "fetch-images",
+            src / "eol/media_manifest.csv",
+            "--out-sources",
+            src,
+            "--set-size",
+            "5",
+            "--tries",
+            "1",
+            "--timeout",
+            "2",
+            "--no-progress",
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["fetched"] == N_IMAGES - 1 and summary["failures_by_reason"] == {"http_404": 1}
     sets = sorted((src / "eol/images").glob("images_*.tar"))
@@ -94,14 +127,20 @@ def test_fetch_then_fetch_images_then_scan(server, tmp_path, capsys):
     out = tmp_path / "out"
     assert tol("scan", "--sources", src, "--out", out, "--no-progress", "--workers", "1") == 0
     db = sqlite3.connect(out / "build.sqlite")
-    assert db.execute("SELECT COUNT(*) FROM images WHERE source='eol'").fetchone()[0] == N_IMAGES - 1
+    assert (
+        db.execute("SELECT COUNT(*) FROM images WHERE source='eol'").fetchone()[0] == N_IMAGES - 1
+    )
 
 
 def test_pinned_wrong_checksum_fails_clearly_and_leaves_nothing(server, tmp_path, capsys):
     url = server.add("/vernacularnames.csv", VERNACULAR)
-    config = write_config(tmp_path, {}, f'\n[fetch.eol_vernacular]\nurl = "{url}"\nsha256 = "{"ab" * 32}"\n')
+    config = write_config(
+        tmp_path, {}, f'\n[fetch.eol_vernacular]\nurl = "{url}"\nsha256 = "{"ab" * 32}"\n'
+    )
     src = tmp_path / "src"
-    assert tol("fetch", "eol_vernacular", "--sources", src, "--config", config, "--no-progress") == 2
+    assert (
+        tol("fetch", "eol_vernacular", "--sources", src, "--config", config, "--no-progress") == 2
+    )
     err = capsys.readouterr().err
     assert "failed verification: sha256" in err and "tol: error: 1 of 1 fetches failed" in err
     assert not (src / "eol/vernacularnames.csv").exists()
@@ -127,8 +166,12 @@ def test_unsafe_archive_is_refused_by_fetch(server, tmp_path, capsys):
 
 def test_catalogue_overrides_new_entries_and_list(server, tmp_path, capsys):
     url = server.add("/extra.csv", b"a,b\n")
-    config = write_config(tmp_path, {}, f'\n[fetch.extra]\nurl = "{url}"\ntarget = "extra/x.csv"\n'
-                          '\n[fetch.eol_dh]\nurl = "https://mirror.example.org/dh21.zip"\n')
+    config = write_config(
+        tmp_path,
+        {},
+        f'\n[fetch.extra]\nurl = "{url}"\ntarget = "extra/x.csv"\n'
+        '\n[fetch.eol_dh]\nurl = "https://mirror.example.org/dh21.zip"\n',
+    )
     assert tol("fetch", "--list", "--config", config) == 0
     listing = capsys.readouterr().out
     assert "https://mirror.example.org/dh21.zip" in listing and "extra/x.csv" in listing
@@ -137,13 +180,16 @@ def test_catalogue_overrides_new_entries_and_list(server, tmp_path, capsys):
     assert (src / "extra/x.csv").read_bytes() == b"a,b\n"
 
 
-@pytest.mark.parametrize("toml, message", [
-    ('[fetch.eol_dh]\nurl = "ftp://x"\n', "must be an http"),
-    ('[fetch.eol_dh]\nsha = "x"\n', "unknown setting sha"),
-    ('[fetch.new]\nurl = "http://x/y"\n', "needs at least url and target"),
-    ('[fetch]\ntimeot = 3\n', "unknown setting timeot"),
-    ('[fetch.eol_dh]\ntarget = "../up"\n', "inside the sources root"),
-])
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('[fetch.eol_dh]\nurl = "ftp://x"\n', "must be an http"),
+        ('[fetch.eol_dh]\nsha = "x"\n', "unknown setting sha"),
+        ('[fetch.new]\nurl = "http://x/y"\n', "needs at least url and target"),
+        ("[fetch]\ntimeot = 3\n", "unknown setting timeot"),
+        ('[fetch.eol_dh]\ntarget = "../up"\n', "inside the sources root"),
+    ],
+)
 def test_config_mistakes_are_one_sentence(tmp_path, capsys, toml, message):
     path = tmp_path / "tol.toml"
     path.write_text(toml)
@@ -161,23 +207,39 @@ def test_unknown_entry_and_offline_without_copy(tmp_path, capsys):
 def test_generic_images_are_scanned(server, tmp_path, capsys):
     rows = []
     for i in range(6):
-        rows.append({"url": server.add(f"/g/{i}", jpeg(i)), "scientific_name": "Panthera leo",
-                     "genus": "Panthera", "extra": "ignored"})
-    rows.append({"url": server.add("/g/html", b"<html>", content_type="text/html"),
-                 "scientific_name": "X", "genus": "", "extra": ""})
+        rows.append(
+            {
+                "url": server.add(f"/g/{i}", jpeg(i)),
+                "scientific_name": "Panthera leo",
+                "genus": "Panthera",
+                "extra": "ignored",
+            }
+        )
+    rows.append(
+        {
+            "url": server.add("/g/html", b"<html>", content_type="text/html"),
+            "scientific_name": "X",
+            "genus": "",
+            "extra": "",
+        }
+    )
     urls = tmp_path / "urls.csv"
     with urls.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
     src = tmp_path / "src"
-    assert tol("fetch-images", urls, "--out-sources", src, "--format", "generic", "--no-progress") == 0
+    assert (
+        tol("fetch-images", urls, "--out-sources", src, "--format", "generic", "--no-progress") == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["labels_rows"] == 6 and summary["failures_by_reason"] == {"not_an_image": 1}
     with (src / "generic/labels.csv").open() as fh:
         labels = list(csv.DictReader(fh))
     assert list(labels[0]) == ["path", "scientific_name", "genus", "url"]
-    assert all((src / "generic" / r["path"]).is_file() and r["path"].endswith(".jpg") for r in labels)
+    assert all(
+        (src / "generic" / r["path"]).is_file() and r["path"].endswith(".jpg") for r in labels
+    )
     out = tmp_path / "out"
     assert tol("scan", "--sources", src, "--out", out, "--no-progress", "--workers", "1") == 0
     db = sqlite3.connect(out / "build.sqlite")

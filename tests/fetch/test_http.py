@@ -10,7 +10,14 @@ from dataclasses import replace
 
 import pytest
 
-from treeoflife.fetch.http import FetchError, backoff_wait, download, not_modified, parse_content_range, retry_after
+from treeoflife.fetch.http import (
+    FetchError,
+    backoff_wait,
+    download,
+    not_modified,
+    parse_content_range,
+    retry_after,
+)
 
 from .conftest import FAST
 
@@ -20,7 +27,9 @@ SHA = hashlib.sha256(BODY).hexdigest()
 
 def no_leftovers(dest):
     assert not dest.exists()
-    assert not dest.with_name(dest.name + ".part").exists() or True  # partials may be kept for resume
+    assert (
+        not dest.with_name(dest.name + ".part").exists() or True
+    )  # partials may be kept for resume
 
 
 def test_plain_download_is_verified_and_placed(server, tmp_path):
@@ -143,7 +152,9 @@ def test_total_deadline_is_enforced(server, tmp_path):
     dest = tmp_path / "f.bin"
     t0 = time.monotonic()
     with pytest.raises(FetchError, match="deadline|gave up"):
-        download(url, dest, policy=replace(FAST, timeout=0.3, deadline=1.0, tries=50), progress=False)
+        download(
+            url, dest, policy=replace(FAST, timeout=0.3, deadline=1.0, tries=50), progress=False
+        )
     assert time.monotonic() - t0 < 3.0
     assert not dest.exists()
 

@@ -60,8 +60,9 @@ def test_missing_required_member_moves_nothing(tmp_path):
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
-@pytest.mark.parametrize("name", ["../evil.txt", "a/../../evil.txt", "/etc/evil.txt", "C:/evil.txt",
-                                  "..\\evil.txt"])
+@pytest.mark.parametrize(
+    "name", ["../evil.txt", "a/../../evil.txt", "/etc/evil.txt", "C:/evil.txt", "..\\evil.txt"]
+)
 def test_zip_traversal_is_refused(tmp_path, name):
     archive = write_zip(tmp_path / "a.zip", {"ok.txt": b"fine", name: b"evil"})
     with pytest.raises(UnsafeArchive, match="refused"):
@@ -74,16 +75,21 @@ def test_zip_symlink_is_refused(tmp_path):
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         info = zipfile.ZipInfo("link")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         zf.writestr(info, "/etc/passwd")
     with pytest.raises(UnsafeArchive, match="symlink"):
         extract(archive, tmp_path / "out")
 
 
-@pytest.mark.parametrize("member", [
-    link("escape", "../../outside"), link("abs", "/etc/passwd"),
-    link("hard", "../outside", tarfile.LNKTYPE), link("d/up", "../../x"),
-])
+@pytest.mark.parametrize(
+    "member",
+    [
+        link("escape", "../../outside"),
+        link("abs", "/etc/passwd"),
+        link("hard", "../outside", tarfile.LNKTYPE),
+        link("d/up", "../../x"),
+    ],
+)
 def test_tar_links_out_of_the_target_are_refused(tmp_path, member):
     archive = write_tar(tmp_path / "a.tar.gz", [("ok.txt", b"fine"), member])
     with pytest.raises(UnsafeArchive, match="points outside"):
@@ -103,7 +109,9 @@ def test_tar_traversal_and_devices_are_refused(tmp_path):
 
 
 def test_tar_inner_link_is_skipped_not_followed(tmp_path):
-    archive = write_tar(tmp_path / "a.tar.gz", [("d/real.txt", b"data"), link("d/alias", "real.txt")])
+    archive = write_tar(
+        tmp_path / "a.tar.gz", [("d/real.txt", b"data"), link("d/alias", "real.txt")]
+    )
     files = extract(archive, tmp_path / "out")
     assert [f.name for f in files] == ["real.txt"]
 
@@ -125,7 +133,7 @@ def test_lying_zip_header_is_caught_while_writing(tmp_path):
     for sig in (b"PK\x01\x02", b"PK\x03\x04"):
         at = data.find(sig)
         off = at + (24 if sig == b"PK\x01\x02" else 22)
-        data[off:off + 4] = (10).to_bytes(4, "little")
+        data[off : off + 4] = (10).to_bytes(4, "little")
     archive.write_bytes(bytes(data))
     with pytest.raises((UnsafeArchive, FetchError)):
         extract(archive, tmp_path / "out")
@@ -154,15 +162,28 @@ def test_not_an_archive_is_a_clear_error(tmp_path):
 
 
 def manifest_rows(n: int) -> list[list[str]]:
-    return [[str(1000 + i), str(500 + i % 7), f"http://src/{i}", f"http://copy/{i}.jpg",
-             "cc-by-4.0", f"Owner, \"{i}\"\nsecond line" if i % 5 == 0 else f"Owner {i}"] for i in range(n)]
+    return [
+        [
+            str(1000 + i),
+            str(500 + i % 7),
+            f"http://src/{i}",
+            f"http://copy/{i}.jpg",
+            "cc-by-4.0",
+            f'Owner, "{i}"\nsecond line' if i % 5 == 0 else f"Owner {i}",
+        ]
+        for i in range(n)
+    ]
 
 
 def test_chunk_numbers_are_numeric():
     assert chunk_number("media_manifest_2.csv") == 2
     assert chunk_number("x/media_manifest_10.csv") == 10
     assert chunk_number("README.txt") is None
-    assert sorted(["m_10.csv", "m_2.csv", "m_1.csv"], key=chunk_number) == ["m_1.csv", "m_2.csv", "m_10.csv"]
+    assert sorted(["m_10.csv", "m_2.csv", "m_1.csv"], key=chunk_number) == [
+        "m_1.csv",
+        "m_2.csv",
+        "m_10.csv",
+    ]
 
 
 def test_combiner_one_header_numeric_order_and_count(tmp_path):
@@ -176,8 +197,15 @@ def test_combiner_one_header_numeric_order_and_count(tmp_path):
         got = list(csv.reader(fh))
     assert got[0] == MANIFEST_COLUMNS and MANIFEST_COLUMNS not in got[1:]
     assert got[1:] == rows  # chunk 2 before chunk 10, quoted newlines intact
-    log = write_log(log_path_for(out), start_time="2025-01-01 00:00:00", archive_md5="abc", out_csv=out,
-                    url="http://x/media_manifest.tgz", columns=result["columns"], rows=result["rows"])
+    log = write_log(
+        log_path_for(out),
+        start_time="2025-01-01 00:00:00",
+        archive_md5="abc",
+        out_csv=out,
+        url="http://x/media_manifest.tgz",
+        columns=result["columns"],
+        rows=result["rows"],
+    )
     on_disk = json.loads((tmp_path / "eol" / "media_manifest_log.json").read_text())
     assert on_disk == log and on_disk["total_entries_in_media_manifest"] == 123
     assert on_disk["column_names"] == MANIFEST_COLUMNS and len(on_disk["manifest_csv_md5"]) == 32
