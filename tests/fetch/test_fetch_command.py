@@ -130,6 +130,26 @@ def test_fetch_then_fetch_images_then_scan(server, tmp_path, capsys):
     assert (
         db.execute("SELECT COUNT(*) FROM images WHERE source='eol'").fetchone()[0] == N_IMAGES - 1
     )
+    db.close()
+
+    # and the whole build, on the fetched taxonomy, names and media manifest
+    built = tmp_path / "built"
+    argv = [
+        "build",
+        "--sources",
+        src,
+        "--config",
+        config,
+        "--out",
+        built,
+        "--no-progress",
+        "--workers",
+        "1",
+    ]
+    assert tol(*argv) == 0
+    with (built / "catalog.csv").open(newline="") as fh:
+        catalog = list(csv.DictReader(fh))
+    assert len(catalog) >= N_IMAGES - 1 and {r["eol_page_id"] for r in catalog} == {"328672"}
 
 
 def test_pinned_wrong_checksum_fails_clearly_and_leaves_nothing(server, tmp_path, capsys):
