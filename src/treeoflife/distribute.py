@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -53,8 +55,22 @@ def run_tasks(
             yield fn(task)
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
+        ) as pool:
             yield from _bounded(pool.submit, fn, tasks, 2 * workers)
+
+
+def _watch_parent(parent: int) -> None:
+    """In a pool worker: exit as soon as the driver is gone (e.g. SIGKILLed), instead of
+    lingering as an orphan holding the driver's pipes; its temporaries are removed on resume."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _bounded(submit: Callable[..., Future], fn: Callable, tasks: Iterable, limit: int) -> Iterator:
