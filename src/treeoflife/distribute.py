@@ -40,7 +40,11 @@ def backend(settings: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def run_tasks(
-    fn: Callable[[T], R], tasks: Iterable[T], *, workers: int = 1, settings: Mapping[str, Any] | None = None
+    fn: Callable[[T], R],
+    tasks: Iterable[T],
+    *,
+    workers: int = 1,
+    settings: Mapping[str, Any] | None = None,
 ) -> Iterator[R]:
     """Run ``fn`` over ``tasks``, yielding results as they complete.
 
@@ -94,13 +98,17 @@ def _run_dask(fn: Callable, tasks: Iterable, workers: int, cfg: Mapping[str, Any
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise TolError("the Dask backend needs `pip install treeoflife[cluster]` (distributed, dask-jobqueue)") from None
+        raise TolError(
+            "the Dask backend needs `pip install treeoflife[cluster]` (distributed, dask-jobqueue)"
+        ) from None
     cluster = None
     if cfg.get("slurm"):
         try:
             from dask_jobqueue import SLURMCluster
         except ImportError:
-            raise TolError("Slurm needs `pip install treeoflife[cluster]` (dask-jobqueue)") from None
+            raise TolError(
+                "Slurm needs `pip install treeoflife[cluster]` (dask-jobqueue)"
+            ) from None
         opts = dict(cfg["slurm"])
         jobs = int(opts.pop("jobs", 1))
         cluster = SLURMCluster(**opts)

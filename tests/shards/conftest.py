@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from shard_helpers import build, write_sources
 
 

@@ -52,7 +52,9 @@ def photo(seed: int, size: tuple[int, int] = (160, 120)) -> Image.Image:
     rng = np.random.default_rng(seed)
     w, h = size
     y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([(x * (1 + seed % 3) + y) % 256, (y * 2 + seed * 7) % 256, (x + y * (seed % 5)) % 256], -1)
+    base = np.stack(
+        [(x * (1 + seed % 3) + y) % 256, (y * 2 + seed * 7) % 256, (x + y * (seed % 5)) % 256], -1
+    )
     img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
     return Image.fromarray(img, "RGB")
 
@@ -115,13 +117,23 @@ def fill_taxa(out: Path, holdout: int = 2) -> list[str]:
     for key, given in db.execute("SELECT label_key, given FROM labels ORDER BY label_key"):
         g = json.loads(given)
         ranks = g.get("ranks") or {
-            "kingdom": "Animalia", "phylum": "Chordata", "class": "Aves", "order": "Passeriformes",
-            "family": "Paridae", "genus": f"Parus{g.get('page_id', 0)}", "species": "major",
+            "kingdom": "Animalia",
+            "phylum": "Chordata",
+            "class": "Aves",
+            "order": "Passeriformes",
+            "family": "Paridae",
+            "genus": f"Parus{g.get('page_id', 0)}",
+            "species": "major",
         }
         common = "common raven" if "Corvus" in key else ""
         prov = json.dumps({r: {"source": "test", "how": "given"} for r in RANKS})
         rows.append((key, *(ranks.get(r, "") for r in RANKS), common, "resolved", prov))
-    ids = [r[0] for r in db.execute("SELECT treeoflife_id FROM images ORDER BY treeoflife_id LIMIT ?", (holdout,))]
+    ids = [
+        r[0]
+        for r in db.execute(
+            "SELECT treeoflife_id FROM images ORDER BY treeoflife_id LIMIT ?", (holdout,)
+        )
+    ]
     with builddb.transaction(db):
         db.execute("DELETE FROM taxa")
         db.executemany("INSERT INTO taxa VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -156,4 +168,8 @@ def build(src: Path, out: Path, workers: int = 1) -> None:
 
 
 def shard_files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.glob("*x*/*/*")) if p.is_file()}
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.glob("*x*/*/*"))
+        if p.is_file()
+    }

@@ -50,14 +50,19 @@ def test_output_is_deterministic_and_close_to_a_full_decode() -> None:
     assert diff < 3  # draft (DCT-domain) decode differs from a full decode only slightly
 
 
-@pytest.mark.parametrize("mode,size", [("stretch", (64, 48)), ("center_crop", (64, 48)), ("pad", (64, 48)), ("keep_ratio", (64, 64))])
+@pytest.mark.parametrize(
+    "mode,size",
+    [("stretch", (64, 48)), ("center_crop", (64, 48)), ("pad", (64, 48)), ("keep_ratio", (64, 64))],
+)
 def test_resize_modes(mode: str, size: tuple[int, int]) -> None:
     res = process_image(jpeg(photo(3, (300, 300))), "a.jpg", ImageSpec(64, 48, mode))
     assert decode(res.jpeg).size == size
 
 
 def test_pad_borders_are_white() -> None:
-    res = process_image(jpeg(Image.new("RGB", (100, 400), (0, 0, 0))), "a.jpg", ImageSpec(64, 48, "pad"))
+    res = process_image(
+        jpeg(Image.new("RGB", (100, 400), (0, 0, 0))), "a.jpg", ImageSpec(64, 48, "pad")
+    )
     arr = np.asarray(decode(res.jpeg))
     assert arr[:, 0].mean() > 240 and arr[24, 32].mean() < 20
 
@@ -136,5 +141,11 @@ def test_broken_images_are_rejects_with_a_reason(data: bytes, reason: str) -> No
 
 
 def test_reason_codes_are_known() -> None:
-    for code in ("converted_cmyk", "exif_rotated", "format_mismatch", "image_too_large", "image_unsupported"):
+    for code in (
+        "converted_cmyk",
+        "exif_rotated",
+        "format_mismatch",
+        "image_too_large",
+        "image_unsupported",
+    ):
         assert code in REASONS

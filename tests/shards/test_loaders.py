@@ -32,13 +32,17 @@ def test_webdataset_pipeline_decodes_every_member(built: Path) -> None:
     wds = pytest.importorskip("webdataset")
     for split in SPLITS:
         expected = expected_samples(built, split)
-        ds = wds.WebDataset(shard_list(built, split), shardshuffle=False, empty_check=False).decode("pil")
+        ds = wds.WebDataset(shard_list(built, split), shardshuffle=False, empty_check=False).decode(
+            "pil"
+        )
         seen = {}
         for sample in ds:
             key = sample["__key__"]
             assert sample["jpg"].size == (64, 48)
             # webdataset lower-cases extensions by default (taxonTag.txt -> taxontag.txt)
-            assert set(sample) - {"__key__", "__url__", "__local_path__"} == {s.lower() for s in member_suffixes()}
+            assert set(sample) - {"__key__", "__url__", "__local_path__"} == {
+                s.lower() for s in member_suffixes()
+            }
             for suffix, raw in expected[key].items():
                 suffix = suffix.lower()
                 if suffix.endswith("txt"):
@@ -81,7 +85,9 @@ def test_open_clip_style_loader(built: Path) -> None:
 def test_huggingface_datasets_loads_each_split(built: Path) -> None:
     datasets = pytest.importorskip("datasets")
     files = {split: shard_list(built, split) for split in SPLITS}
-    dd = datasets.load_dataset("webdataset", data_files=files, cache_dir=str(built.parent / "hf-cache"))
+    dd = datasets.load_dataset(
+        "webdataset", data_files=files, cache_dir=str(built.parent / "hf-cache")
+    )
     for split in SPLITS:
         expected = expected_samples(built, split)
         ds = dd[split]

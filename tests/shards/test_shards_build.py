@@ -16,9 +16,23 @@ from treeoflife.shards.records import member_suffixes
 from treeoflife.stages.catalog import CSV_COLUMNS
 
 TOL10M_COLUMNS = [
-    "split", "treeoflife_id", "eol_content_id", "eol_page_id", "bioscan_part", "bioscan_filename",
-    "inat21_filename", "inat21_cls_name", "inat21_cls_num", "kingdom", "phylum", "class", "order",
-    "family", "genus", "species", "common",
+    "split",
+    "treeoflife_id",
+    "eol_content_id",
+    "eol_page_id",
+    "bioscan_part",
+    "bioscan_filename",
+    "inat21_filename",
+    "inat21_cls_name",
+    "inat21_cls_num",
+    "kingdom",
+    "phylum",
+    "class",
+    "order",
+    "family",
+    "genus",
+    "species",
+    "common",
 ]
 
 
@@ -31,7 +45,9 @@ def keys_of(path: Path) -> list[str]:
         return list(dict.fromkeys(m.name.split(".", 1)[0] for m in tar))
 
 
-def test_workers_1_and_2_give_byte_identical_shards_and_catalogs(built: Path, shard_sources: Path, tmp_path: Path) -> None:
+def test_workers_1_and_2_give_byte_identical_shards_and_catalogs(
+    built: Path, shard_sources: Path, tmp_path: Path
+) -> None:
     other = tmp_path / "out2"
     build(shard_sources, other, workers=2)
     a, b = shard_files(built), shard_files(other)
@@ -52,7 +68,10 @@ def test_layout_numbering_and_sizes_json(built: Path) -> None:
 
 
 def test_train_small_is_a_subset_of_train_and_val_is_disjoint(built: Path) -> None:
-    keys = {s: {k for p in shards_of(built, s) for k in keys_of(p)} for s in ("train", "val", "train_small")}
+    keys = {
+        s: {k for p in shards_of(built, s) for k in keys_of(p)}
+        for s in ("train", "val", "train_small")
+    }
     assert keys["train_small"] and keys["train_small"] <= keys["train"]
     assert not keys["val"] & keys["train"]
 
@@ -68,9 +87,18 @@ def test_members_metadata_and_texts(built: Path) -> None:
         names = [m.name for m in members if m.name.startswith(key)]
         assert names == [f"{key}.{s}" for s in member_suffixes()]
         record = json.loads(tar.extractfile(f"{key}.json").read())
-        row = db.execute('SELECT kingdom, phylum, class, "order", family, genus, species, common FROM taxa t '
-                         "JOIN images i ON i.label_key = t.label_key WHERE i.treeoflife_id = ?", (key,)).fetchone()
-        ranks = dict(zip(("kingdom", "phylum", "class", "order", "family", "genus", "species"), row[:7], strict=True))
+        row = db.execute(
+            'SELECT kingdom, phylum, class, "order", family, genus, species, common FROM taxa t '
+            "JOIN images i ON i.label_key = t.label_key WHERE i.treeoflife_id = ?",
+            (key,),
+        ).fetchone()
+        ranks = dict(
+            zip(
+                ("kingdom", "phylum", "class", "order", "family", "genus", "species"),
+                row[:7],
+                strict=True,
+            )
+        )
         texts = sample_texts(ranks, row[7])
         for name, text in texts.items():
             assert tar.extractfile(f"{key}.{name}.txt").read().decode() == text
@@ -81,17 +109,30 @@ def test_members_metadata_and_texts(built: Path) -> None:
 
 def test_every_broken_image_is_a_reject_with_a_reason(built: Path) -> None:
     db = builddb.connect(built)
-    got = {m: (r, o) for m, r, o in db.execute(
-        "SELECT i.member, r.reason, r.outcome FROM rejects r JOIN images i ON i.treeoflife_id = r.item WHERE r.stage = 'write'")}
-    in_shards = {k for s in ("train", "val", "train_small") for p in shards_of(built, s) for k in keys_of(p)}
+    got = {
+        m: (r, o)
+        for m, r, o in db.execute(
+            "SELECT i.member, r.reason, r.outcome FROM rejects r JOIN images i ON i.treeoflife_id = r.item WHERE r.stage = 'write'"
+        )
+    }
+    in_shards = {
+        k for s in ("train", "val", "train_small") for p in shards_of(built, s) for k in keys_of(p)
+    }
     planned = {r[0] for r in db.execute("SELECT treeoflife_id FROM shard_plan")}
     for member, reason in PLANTED.items():
         assert got[member][0] == reason
-        tid = db.execute("SELECT treeoflife_id FROM images WHERE member = ?", (member,)).fetchone()[0]
+        tid = db.execute("SELECT treeoflife_id FROM images WHERE member = ?", (member,)).fetchone()[
+            0
+        ]
         if tid in planned:
             assert (tid in in_shards) == (got[member][1] == "kept")
     # every planned image is either in a shard or a dropped reject
-    dropped = {r[0] for r in db.execute("SELECT item FROM rejects WHERE stage = 'write' AND outcome = 'dropped'")}
+    dropped = {
+        r[0]
+        for r in db.execute(
+            "SELECT item FROM rejects WHERE stage = 'write' AND outcome = 'dropped'"
+        )
+    }
     assert planned == in_shards | (planned & dropped) and not in_shards & dropped
     db.close()
 
@@ -100,7 +141,9 @@ def test_no_holdout_image_in_any_shard(built: Path) -> None:
     db = builddb.connect(built)
     held = {r[0] for r in db.execute("SELECT treeoflife_id FROM holdout")}
     assert held
-    rejects = {r[0] for r in db.execute("SELECT item FROM rejects WHERE reason = 'rare_species_holdout'")}
+    rejects = {
+        r[0] for r in db.execute("SELECT item FROM rejects WHERE reason = 'rare_species_holdout'")
+    }
     assert rejects == held
     db.close()
     in_shards = {k for p in sorted(built.glob("64x48/*/shard-*.tar")) for k in keys_of(p)}
@@ -112,7 +155,9 @@ def test_catalog_columns_and_rows(built: Path) -> None:
     with open(built / "catalog.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0].keys()) == TOL10M_COLUMNS
-    in_shards = sorted((p.parent.name, k) for p in built.glob("64x48/*/shard-*.tar") for k in keys_of(p))
+    in_shards = sorted(
+        (p.parent.name, k) for p in built.glob("64x48/*/shard-*.tar") for k in keys_of(p)
+    )
     assert sorted((r["split"], r["treeoflife_id"]) for r in rows) == in_shards
     table = pq.read_table(built / "catalog.parquet")
     assert table.num_rows == len(rows)
@@ -137,8 +182,12 @@ def test_source_order_plans_shards_in_source_order(built_copy: Path) -> None:
     db.close()
     assert tol("shard", "--out", str(built_copy), "--workers", "1") == 0
     db = builddb.connect(built_copy)
-    got = [r[0] for r in db.execute(
-        "SELECT i.source || '|' || COALESCE(i.container, '') || '|' || i.member FROM shard_plan p "
-        "JOIN images i USING (treeoflife_id) WHERE p.split = 'train' ORDER BY p.shard, p.position")]
+    got = [
+        r[0]
+        for r in db.execute(
+            "SELECT i.source || '|' || COALESCE(i.container, '') || '|' || i.member FROM shard_plan p "
+            "JOIN images i USING (treeoflife_id) WHERE p.split = 'train' ORDER BY p.shard, p.position"
+        )
+    ]
     db.close()
     assert got == sorted(got)

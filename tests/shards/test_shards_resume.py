@@ -18,13 +18,25 @@ def tol_subprocess(out: Path, workers: int, fault: str | None) -> subprocess.Com
     env.pop("TOL_FAULT", None)
     if fault:
         env["TOL_FAULT"] = fault
-    cmd = [sys.executable, "-m", "treeoflife", "shard", "--out", str(out), "--workers", str(workers), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "treeoflife",
+        "shard",
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        "--no-progress",
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def prepared(sources: Path, out: Path) -> Path:
     common = ["--out", str(out), "--workers", "1"]
-    assert tol("scan", *common, "--sources", str(sources), "--config", str(sources / "tol.toml")) == 0
+    assert (
+        tol("scan", *common, "--sources", str(sources), "--config", str(sources / "tol.toml")) == 0
+    )
     assert tol("split", *common) == 0
     if has_resolve():
         assert tol("resolve", *common) == 0
@@ -41,7 +53,9 @@ def prepared(sources: Path, out: Path) -> Path:
         (["unit:1", "shard:1", "published:4"], 2),  # killed three times in a row
     ],
 )
-def test_killed_shard_resumes_to_identical_bytes(shard_sources: Path, built: Path, tmp_path: Path, faults, workers) -> None:
+def test_killed_shard_resumes_to_identical_bytes(
+    shard_sources: Path, built: Path, tmp_path: Path, faults, workers
+) -> None:
     out = prepared(shard_sources, tmp_path / "out")
     for fault in faults:
         res = tol_subprocess(out, workers, fault)

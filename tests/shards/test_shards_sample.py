@@ -11,8 +11,15 @@ from shard_helpers import has_resolve, tol
 
 from treeoflife import builddb
 
-IMAGE_REASONS = {"image_corrupt", "image_truncated", "image_too_large", "image_unsupported",
-                 "converted_cmyk", "exif_rotated", "format_mismatch"}
+IMAGE_REASONS = {
+    "image_corrupt",
+    "image_truncated",
+    "image_too_large",
+    "image_unsupported",
+    "converted_cmyk",
+    "exif_rotated",
+    "format_mismatch",
+}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +30,20 @@ def sample_build(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     config = tmp / "tol.toml"
     config.write_text("[images]\nwidth = 64\nheight = 64\n\n[shards]\nmax_samples = 40\n")
     out = tmp / "out"
-    assert tol("build", "--out", str(out), "--sources", str(sample_dir), "--config", str(config), "--workers", "2") == 0
+    assert (
+        tol(
+            "build",
+            "--out",
+            str(out),
+            "--sources",
+            str(sample_dir),
+            "--config",
+            str(config),
+            "--workers",
+            "2",
+        )
+        == 0
+    )
     return out
 
 
@@ -37,7 +57,9 @@ def shard_keys(out: Path) -> dict[str, set[str]]:
 
 def test_sample_build_image_outcomes_match_expected(sample_build: Path, expected: dict) -> None:
     db = builddb.connect(sample_build)
-    rejects = {(r[0], r[1]) for r in db.execute("SELECT item, reason FROM rejects WHERE stage = 'write'")}
+    rejects = {
+        (r[0], r[1]) for r in db.execute("SELECT item, reason FROM rejects WHERE stage = 'write'")
+    }
     held = {r[0] for r in db.execute("SELECT treeoflife_id FROM holdout")}
     planned = {r[0] for r in db.execute("SELECT treeoflife_id FROM shard_plan")}
     db.close()

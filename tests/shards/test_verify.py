@@ -67,11 +67,15 @@ def test_a_good_build_verifies(built_copy: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
-def test_verify_detects_damage_and_shard_rewrites_exactly_that_shard(built_copy: Path, damage: str) -> None:
+def test_verify_detects_damage_and_shard_rewrites_exactly_that_shard(
+    built_copy: Path, damage: str
+) -> None:
     good = shard_files(built_copy)
     target = first_shard(built_copy)
     DAMAGE[damage](target)
-    others = {p: p.stat().st_mtime_ns for p in built_copy.glob("64x48/*/shard-*.tar") if p != target}
+    others = {
+        p: p.stat().st_mtime_ns for p in built_copy.glob("64x48/*/shard-*.tar") if p != target
+    }
     assert verify(built_copy) != 0
     bad = report(built_copy)["bad"]
     assert [b["shard"] for b in bad] == [target.relative_to(built_copy).as_posix()]

@@ -38,8 +38,14 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"MM\x00*", "TIFF"),
 )
 _SUFFIX_FORMAT = {
-    "jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "bmp": "BMP",
-    "tif": "TIFF", "tiff": "TIFF", "webp": "WEBP",
+    "jpg": "JPEG",
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "gif": "GIF",
+    "bmp": "BMP",
+    "tif": "TIFF",
+    "tiff": "TIFF",
+    "webp": "WEBP",
 }
 
 
@@ -55,7 +61,9 @@ class ImageSpec:
 
     @classmethod
     def from_config(cls, images: object) -> ImageSpec:
-        return cls(images.width, images.height, images.resize, images.quality, images.max_image_pixels)
+        return cls(
+            images.width, images.height, images.resize, images.quality, images.max_image_pixels
+        )
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,10 @@ def _open(data: bytes, spec: ImageSpec) -> Image.Image:
         raise _Reject("image_corrupt", detail) from None
     w, h = im.size
     if w * h > spec.max_image_pixels:
-        raise _Reject("image_too_large", f"{w}x{h} = {w * h} pixels > max_image_pixels {spec.max_image_pixels}")
+        raise _Reject(
+            "image_too_large",
+            f"{w}x{h} = {w * h} pixels > max_image_pixels {spec.max_image_pixels}",
+        )
     if w < 1 or h < 1:
         raise _Reject("image_corrupt", f"size {w}x{h}")
     return im
@@ -172,7 +183,10 @@ def _process(data: bytes, spec: ImageSpec, notes: list[tuple[str, str]]) -> Enco
     plan = geometry.plan(*upright, spec.width, spec.height, spec.resize)
     if im.format == "JPEG":
         # DCT-domain downscale: largest power-of-2 reduction keeping both sides >= the need
-        im.draft("RGB" if im.mode != "CMYK" else "CMYK", geometry.draft_request(plan.min_decode, transposed))
+        im.draft(
+            "RGB" if im.mode != "CMYK" else "CMYK",
+            geometry.draft_request(plan.min_decode, transposed),
+        )
     _load(im)
     if orientation not in (1, 0):
         try:
@@ -191,5 +205,7 @@ def _process(data: bytes, spec: ImageSpec, notes: list[tuple[str, str]]) -> Enco
         canvas.paste(out, plan.offset)
         out = canvas
     buf = io.BytesIO()
-    out.save(buf, "JPEG", quality=spec.quality, subsampling="4:2:0", optimize=False, progressive=False)
+    out.save(
+        buf, "JPEG", quality=spec.quality, subsampling="4:2:0", optimize=False, progressive=False
+    )
     return Encoded(buf.getvalue(), None, tuple(notes), source_size)

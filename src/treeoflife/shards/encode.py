@@ -95,19 +95,29 @@ def encode_unit(task: UnitTask) -> UnitResult:
         for member, data in _read(task):
             tid = ids[member]
             if data is None:
-                outcomes.append(ImageOutcome(tid, None, None, None, None, ("image_missing", "not found in the source")))
+                outcomes.append(
+                    ImageOutcome(
+                        tid, None, None, None, None, ("image_missing", "not found in the source")
+                    )
+                )
                 continue
             if isinstance(data, ArchiveError):
-                outcomes.append(ImageOutcome(tid, None, None, None, None, (data.reason, data.detail)))
+                outcomes.append(
+                    ImageOutcome(tid, None, None, None, None, (data.reason, data.detail))
+                )
                 continue
             enc = process_image(data, member, task.spec)
             if enc.jpeg is None:
-                outcomes.append(ImageOutcome(tid, None, None, None, enc.source_size, enc.reject, enc.notes))
+                outcomes.append(
+                    ImageOutcome(tid, None, None, None, enc.source_size, enc.reject, enc.notes)
+                )
                 continue
             offset = fh.tell()
             fh.write(enc.jpeg)
             digest = hashlib.sha256(enc.jpeg).hexdigest()
-            outcomes.append(ImageOutcome(tid, offset, len(enc.jpeg), digest, enc.source_size, None, enc.notes))
+            outcomes.append(
+                ImageOutcome(tid, offset, len(enc.jpeg), digest, enc.source_size, None, enc.notes)
+            )
         fh.flush()
         os.fsync(fh.fileno())
         size = fh.tell()

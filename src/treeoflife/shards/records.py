@@ -12,8 +12,13 @@ from treeoflife.taxonomy.ranks import RANKS
 
 TEXT_MEMBERS: tuple[str, ...] = NAME_MEMBERS + CAPTION_MEMBERS
 ID_COLUMNS: tuple[str, ...] = (
-    "eol_content_id", "eol_page_id", "bioscan_part", "bioscan_filename",
-    "inat21_filename", "inat21_cls_name", "inat21_cls_num",
+    "eol_content_id",
+    "eol_page_id",
+    "bioscan_part",
+    "bioscan_filename",
+    "inat21_filename",
+    "inat21_cls_name",
+    "inat21_cls_num",
 )
 
 
@@ -44,7 +49,9 @@ def sample_record(split: str, row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def sample_members(key: str, jpeg: bytes, record: Mapping[str, Any], caption: str) -> list[tuple[str, bytes]]:
+def sample_members(
+    key: str, jpeg: bytes, record: Mapping[str, Any], caption: str
+) -> list[tuple[str, bytes]]:
     """All members of one sample, named ``<key>.<suffix>``, in a fixed order."""
     texts = sample_texts(record["taxon"], record["common"])
     out = [(f"{key}.jpg", jpeg)]

@@ -28,13 +28,35 @@ from treeoflife.taxonomy.ranks import RANKS
 NAME = "catalog"
 CSV_COLUMNS: tuple[str, ...] = ("split", "treeoflife_id", *ID_COLUMNS, *RANKS, "common")
 EXTRA_COLUMNS: tuple[str, ...] = (
-    "shard", "position", "image_sha256", "source", "identity_key", "container", "member", "label_key",
-    "taxon_status", "provenance", "image_notes", "source_width", "source_height",
+    "shard",
+    "position",
+    "image_sha256",
+    "source",
+    "identity_key",
+    "container",
+    "member",
+    "label_key",
+    "taxon_status",
+    "provenance",
+    "image_notes",
+    "source_width",
+    "source_height",
 )
-INT_COLUMNS = {"eol_content_id", "eol_page_id", "bioscan_part", "inat21_cls_num", "position", "source_width", "source_height"}
+INT_COLUMNS = {
+    "eol_content_id",
+    "eol_page_id",
+    "bioscan_part",
+    "inat21_cls_num",
+    "position",
+    "source_width",
+    "source_height",
+}
 _QUERY = (
-    "SELECT p.split, p.treeoflife_id, " + ", ".join(f"i.{c}" for c in ID_COLUMNS) + ", "
-    + ", ".join(f't."{r}"' for r in RANKS) + ", t.common, "
+    "SELECT p.split, p.treeoflife_id, "
+    + ", ".join(f"i.{c}" for c in ID_COLUMNS)
+    + ", "
+    + ", ".join(f't."{r}"' for r in RANKS)
+    + ", t.common, "
     "s.name AS shard, p.position, e.sha256 AS image_sha256, i.source, i.identity_key, i.container, i.member, "
     "i.label_key, t.status AS taxon_status, t.provenance, e.notes AS image_notes, "
     "e.width AS source_width, e.height AS source_height "
@@ -51,7 +73,9 @@ def inputs(ctx: BuildContext) -> Any:
 
 
 def _schema() -> pa.Schema:
-    return pa.schema([(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in CSV_COLUMNS + EXTRA_COLUMNS])
+    return pa.schema(
+        [(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in CSV_COLUMNS + EXTRA_COLUMNS]
+    )
 
 
 def _rows(ctx: BuildContext) -> Iterator[tuple]:
@@ -74,23 +98,37 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     schema.ensure(ctx.db)
     not_done = ctx.db.execute("SELECT COUNT(*) FROM shards WHERE status != 'done'").fetchone()[0]
     if not_done:
-        raise TolError(f"catalog: {not_done} shards are not written or failed verification; run `tol shard` and `tol verify`")
+        raise TolError(
+            f"catalog: {not_done} shards are not written or failed verification; run `tol shard` and `tol verify`"
+        )
     csv_path, pq_path = ctx.out / "catalog.csv", ctx.out / "catalog.parquet"
     tmp_csv, tmp_pq = atomic.temp_path(csv_path), atomic.temp_path(pq_path)
     names = CSV_COLUMNS + EXTRA_COLUMNS
     arrow_schema = _schema()
     n = 0
     counts: dict[str, int] = {}
-    with open(tmp_csv, "w", newline="", encoding="utf-8") as fh, pq.ParquetWriter(tmp_pq, arrow_schema) as pw:
+    with (
+        open(tmp_csv, "w", newline="", encoding="utf-8") as fh,
+        pq.ParquetWriter(tmp_pq, arrow_schema) as pw,
+    ):
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(CSV_COLUMNS)
         for batch in _batches(_rows(ctx), BATCH):
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
-            w.writerows(tuple("" if v is None else v for v in row[: len(CSV_COLUMNS)]) for row in batch)
+            w.writerows(
+                tuple("" if v is None else v for v in row[: len(CSV_COLUMNS)]) for row in batch
+            )
             fh.write(buf.getvalue())
             cols = list(zip(*batch, strict=True))
-            pw.write_table(pa.table({c: pa.array(cols[k], type=arrow_schema.field(c).type) for k, c in enumerate(names)}))
+            pw.write_table(
+                pa.table(
+                    {
+                        c: pa.array(cols[k], type=arrow_schema.field(c).type)
+                        for k, c in enumerate(names)
+                    }
+                )
+            )
             for row in batch:
                 counts[row[0]] = counts.get(row[0], 0) + 1
             n += len(batch)
@@ -99,7 +137,11 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         atomic.publish(tmp, final)
-    ctx.log(f"catalog: {n} rows in {csv_path} and {pq_path.name} (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
+    ctx.log(
+        f"catalog: {n} rows in {csv_path} and {pq_path.name} ("
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+        + ")"
+    )
     summary: dict[str, Any] = {"rows": n, "splits": counts}
     summary["check_taxa"] = _check_taxa(ctx, csv_path)
     return summary
@@ -111,8 +153,16 @@ def _check_taxa(ctx: BuildContext, csv_path) -> Any:
     except ImportError:
         return None
     result = check_catalog(csv_path)
-    ctx.log(f"catalog: check-taxa report done: {result}" if result is not None else "catalog: check-taxa report done")
-    return result if isinstance(result, (dict, list, str, int, float)) or result is None else str(result)
+    ctx.log(
+        f"catalog: check-taxa report done: {result}"
+        if result is not None
+        else "catalog: check-taxa report done"
+    )
+    return (
+        result
+        if isinstance(result, (dict, list, str, int, float)) or result is None
+        else str(result)
+    )
 
 
 STAGE = Stage(NAME, "write catalog.csv and catalog.parquet from the verified shards", run, inputs)

@@ -61,7 +61,11 @@ def inputs(ctx: BuildContext) -> Any:
 
 def _shard_path(ctx: BuildContext, split: str, number: int) -> str:
     im = ctx.config.images
-    return (layout.split_dir(ctx.out, im.width, im.height, split) / layout.shard_name(number)).relative_to(ctx.out).as_posix()
+    return (
+        (layout.split_dir(ctx.out, im.width, im.height, split) / layout.shard_name(number))
+        .relative_to(ctx.out)
+        .as_posix()
+    )
 
 
 class _SplitPlanner:
@@ -91,7 +95,9 @@ class _SplitPlanner:
         size = rec["size_bytes"]
         est = min(self.sample_est, size + planning.SAMPLE_OVERHEAD) if size else self.sample_est
         cfg = self.ctx.config.shards
-        if self.shard < 0 or planning.starts_new_shard(self.count, self.size, est, cfg.max_samples, cfg.max_bytes):
+        if self.shard < 0 or planning.starts_new_shard(
+            self.count, self.size, est, cfg.max_samples, cfg.max_bytes
+        ):
             self._close()
             self.shard, self.count, self.size = self.shard + 1, 0, 0
             self.digest = hashlib.sha256(self.spec.encode())
@@ -122,7 +128,11 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
     db.executemany("INSERT INTO shard_plan VALUES (?, ?, ?, ?)", batch)
     shards = planner.finish()
     db.executemany(_INSERT_SHARD, shards)
-    return {"shards": len(shards), "samples": sum(s[3] for s in shards), "kept_done": sum(1 for s in shards if s[6] == "done")}
+    return {
+        "shards": len(shards),
+        "samples": sum(s[3] for s in shards),
+        "kept_done": sum(1 for s in shards if s[6] == "done"),
+    }
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
@@ -130,7 +140,10 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     schema.ensure(db)
     db.create_function("tol_shuffle", 3, planning.shuffle_key, deterministic=True)
     cols = ("split", "shard", "name", "digest", "status", "samples", "bytes", "sha256")
-    old = {(r[0], r[1]): dict(zip(cols, r, strict=True)) for r in db.execute(f"SELECT {', '.join(cols)} FROM shards")}
+    old = {
+        (r[0], r[1]): dict(zip(cols, r, strict=True))
+        for r in db.execute(f"SELECT {', '.join(cols)} FROM shards")
+    }
     per_split: dict[str, dict[str, int]] = {}
     with builddb.transaction(db):
         db.execute("DELETE FROM shard_plan")
@@ -143,7 +156,9 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         )
         for split in layout.SPLITS:
             per_split[split] = _plan_split(ctx, split, old)
-    held = db.execute("SELECT COUNT(*) FROM holdout h JOIN images i USING (treeoflife_id)").fetchone()[0]
+    held = db.execute(
+        "SELECT COUNT(*) FROM holdout h JOIN images i USING (treeoflife_id)"
+    ).fetchone()[0]
     untaxed = db.execute(
         "SELECT COUNT(*) FROM images i JOIN splits s USING (treeoflife_id) "
         "WHERE NOT EXISTS (SELECT 1 FROM taxa t WHERE t.label_key = i.label_key)"
@@ -151,11 +166,15 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     cfg = ctx.config.shards
     ctx.log(
         f"plan ({cfg.order}, seed {cfg.seed}, ≤{cfg.max_samples} samples / ≤{cfg.max_bytes} bytes a shard): "
-        + ", ".join(f"{s} {v['samples']} samples in {v['shards']} shards" for s, v in per_split.items())
+        + ", ".join(
+            f"{s} {v['samples']} samples in {v['shards']} shards" for s, v in per_split.items()
+        )
         + f"; {held} held out"
         + (f"; {untaxed} images without a taxa row (not planned)" if untaxed else "")
     )
     return {"order": cfg.order, "held_out": held, "no_taxon": untaxed, "splits": per_split}
 
 
-STAGE = Stage(NAME, "decide which sample goes into which shard (deterministic, seeded shuffle)", run, inputs)
+STAGE = Stage(
+    NAME, "decide which sample goes into which shard (deterministic, seeded shuffle)", run, inputs
+)

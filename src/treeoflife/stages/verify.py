@@ -33,15 +33,22 @@ def inputs(ctx: BuildContext) -> Any:
     im = ctx.config.images
     root = layout.size_dir(ctx.out, im.width, im.height)
     files = sorted(root.glob("*/shard-*.tar")) + sorted(root.glob("*/sizes.json"))
-    return [[p.relative_to(ctx.out).as_posix(), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    return [
+        [p.relative_to(ctx.out).as_posix(), p.stat().st_size, p.stat().st_mtime_ns] for p in files
+    ]
 
 
 def _tasks(ctx: BuildContext, shards: list[tuple]) -> list[CheckTask]:
     out = []
     for split, shard, name, sha, size in shards:
-        keys = tuple(r[0] for r in ctx.db.execute(
-            "SELECT p.treeoflife_id FROM shard_plan p LEFT JOIN encoded e ON e.treeoflife_id = p.treeoflife_id "
-            "WHERE p.split = ? AND p.shard = ? AND e.reject IS NULL ORDER BY p.position", (split, shard)))
+        keys = tuple(
+            r[0]
+            for r in ctx.db.execute(
+                "SELECT p.treeoflife_id FROM shard_plan p LEFT JOIN encoded e ON e.treeoflife_id = p.treeoflife_id "
+                "WHERE p.split = ? AND p.shard = ? AND e.reject IS NULL ORDER BY p.position",
+                (split, shard),
+            )
+        )
         out.append(CheckTask(split, shard, str(ctx.out / name), sha, size, keys))
     return out
 
@@ -56,7 +63,9 @@ def _sizes(folder: Path) -> dict[str, int] | None:
 def run(ctx: BuildContext) -> dict[str, Any]:
     schema.ensure(ctx.db)
     im = ctx.config.images
-    shards = ctx.db.execute("SELECT split, shard, name, sha256, bytes, status, samples FROM shards ORDER BY split, shard").fetchall()
+    shards = ctx.db.execute(
+        "SELECT split, shard, name, sha256, bytes, status, samples FROM shards ORDER BY split, shard"
+    ).fetchall()
     if not shards:
         raise TolError("verify: there is no shard plan; run `tol shard` first")
     info = {(r[0], r[1]): r for r in shards}
@@ -68,12 +77,19 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     seen: dict[str, dict[str, str]] = {}
     disable = None if ctx.progress is None else not ctx.progress
     bar = tqdm(desc="verify", total=len(tasks), unit=" shards", disable=disable)
-    for res in distribute.run_tasks(check_shard, tasks, workers=ctx.workers, settings=dict(ctx.config.extra.get("distribute", {}))):
+    for res in distribute.run_tasks(
+        check_shard,
+        tasks,
+        workers=ctx.workers,
+        settings=dict(ctx.config.extra.get("distribute", {})),
+    ):
         res: CheckResult
         row = info[(res.split, res.shard)]
         problems[(res.split, res.shard)] += list(res.problems)
         if row[6] is not None and len(res.keys) != row[6]:
-            problems[(res.split, res.shard)].append(f"{len(res.keys)} samples, write recorded {row[6]}")
+            problems[(res.split, res.shard)].append(
+                f"{len(res.keys)} samples, write recorded {row[6]}"
+            )
         split_seen = seen.setdefault(res.split, {})
         for k in res.keys:
             other = split_seen.setdefault(k, row[2])
@@ -97,24 +113,34 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     bad = {k: v for k, v in problems.items() if v}
     with builddb.transaction(ctx.db) as db:
         for (split, shard), msgs in bad.items():
-            db.execute("UPDATE shards SET status = 'bad', problem = ? WHERE split = ? AND shard = ?",
-                       ("; ".join(msgs)[:2000], split, shard))
+            db.execute(
+                "UPDATE shards SET status = 'bad', problem = ? WHERE split = ? AND shard = ?",
+                ("; ".join(msgs)[:2000], split, shard),
+            )
     report = {
         "ok": not bad and not stray,
         "shards_checked": len(shards),
         "bad": [{"shard": info[k][2], "problems": v} for k, v in sorted(bad.items())],
         "not_in_plan": stray,
     }
-    atomic.write_bytes(layout.reports_dir(ctx.out) / "verify.json", (json.dumps(report, indent=1) + "\n").encode())
+    atomic.write_bytes(
+        layout.reports_dir(ctx.out) / "verify.json", (json.dumps(report, indent=1) + "\n").encode()
+    )
     if not report["ok"]:
-        lines = [f"verify: {len(bad)} bad shards, {len(stray)} shard files not in the plan (OUT/reports/verify.json)"]
+        lines = [
+            f"verify: {len(bad)} bad shards, {len(stray)} shard files not in the plan (OUT/reports/verify.json)"
+        ]
         lines += [f"  {b['shard']}: {'; '.join(b['problems'][:3])}" for b in report["bad"]]
         lines += [f"  {s}: not in the plan (`tol shard` removes it)" for s in stray]
         ctx.log("\n".join(lines))
-        raise TolError(f"verify found {len(bad) + len(stray)} problems; run `tol shard --out {ctx.out}` to rewrite exactly those")
+        raise TolError(
+            f"verify found {len(bad) + len(stray)} problems; run `tol shard --out {ctx.out}` to rewrite exactly those"
+        )
     samples = sum(r[6] or 0 for r in shards)
     ctx.log(f"verify: {len(shards)} shards, {samples} samples, all good")
     return {"shards": len(shards), "samples": samples, "bad": 0}
 
 
-STAGE = Stage(NAME, "read every shard back and check digests, members, keys and counts", run, inputs)
+STAGE = Stage(
+    NAME, "read every shard back and check digests, members, keys and counts", run, inputs
+)

@@ -57,7 +57,9 @@ def inputs(ctx: BuildContext) -> Any:
 
 def _not_done(ctx: BuildContext) -> list[str]:
     out = []
-    for name, status, size in ctx.db.execute("SELECT name, status, bytes FROM shards ORDER BY split, shard"):
+    for name, status, size in ctx.db.execute(
+        "SELECT name, status, bytes FROM shards ORDER BY split, shard"
+    ):
         p = ctx.out / name
         if status != "done" or not p.is_file() or p.stat().st_size != size:
             out.append(name)
@@ -100,7 +102,10 @@ def _prepare(ctx: BuildContext) -> dict[str, Path]:
                 p.unlink()
     redo = _not_done(ctx)
     with builddb.transaction(ctx.db) as db:
-        db.executemany("UPDATE shards SET status = 'planned' WHERE name = ? AND status = 'done'", [(n,) for n in redo])
+        db.executemany(
+            "UPDATE shards SET status = 'planned' WHERE name = ? AND status = 'done'",
+            [(n,) for n in redo],
+        )
     return dirs
 
 
@@ -160,19 +165,41 @@ def _record_unit(ctx: BuildContext, res: UnitResult, reasons: Counter) -> None:
     rows, rejects = [], []
     for o in res.outcomes:
         w, h = o.source_size or (None, None)
-        rows.append((o.treeoflife_id, res.unit, o.offset, o.size, o.sha256, w, h,
-                     o.reject[0] if o.reject else None, json.dumps(o.notes)))
+        rows.append(
+            (
+                o.treeoflife_id,
+                res.unit,
+                o.offset,
+                o.size,
+                o.sha256,
+                w,
+                h,
+                o.reject[0] if o.reject else None,
+                json.dumps(o.notes),
+            )
+        )
         for reason, detail in ((o.reject,) if o.reject else ()) + o.notes:
             rejects.append((o.treeoflife_id, reason, detail))
             reasons[reason] += 1
     work = Path(res.work).relative_to(ctx.out.resolve()).as_posix()
     with builddb.transaction(ctx.db) as db:
-        db.executemany("DELETE FROM rejects WHERE item = ? AND stage = ?", [(o.treeoflife_id, NAME) for o in res.outcomes])
+        db.executemany(
+            "DELETE FROM rejects WHERE item = ? AND stage = ?",
+            [(o.treeoflife_id, NAME) for o in res.outcomes],
+        )
         db.executemany("INSERT OR REPLACE INTO encoded VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         for item, reason, detail in rejects:
             builddb.add_reject(db, item, NAME, reason, detail)
-        db.execute("INSERT OR REPLACE INTO encode_units VALUES (?, ?, ?, ?, ?)",
-                   (res.unit, work, res.bytes, len(res.outcomes), sum(1 for o in res.outcomes if o.reject)))
+        db.execute(
+            "INSERT OR REPLACE INTO encode_units VALUES (?, ?, ?, ?, ?)",
+            (
+                res.unit,
+                work,
+                res.bytes,
+                len(res.outcomes),
+                sum(1 for o in res.outcomes if o.reject),
+            ),
+        )
 
 
 def _phase_a(ctx: BuildContext, spec: ImageSpec, fault: _Fault, reasons: Counter) -> dict[str, int]:
@@ -185,19 +212,32 @@ def _phase_a(ctx: BuildContext, spec: ImageSpec, fault: _Fault, reasons: Counter
         if needed and unit not in done:
             todo.append((unit, container, members))
     # stale units (another plan or spec): forget them and their work files
-    stale = [row for row in ctx.db.execute("SELECT unit, work FROM encode_units") if row[0] not in current]
+    stale = [
+        row
+        for row in ctx.db.execute("SELECT unit, work FROM encode_units")
+        if row[0] not in current
+    ]
     with builddb.transaction(ctx.db) as db:
         for unit, work in stale:
             db.execute("DELETE FROM encoded WHERE unit = ?", (unit,))
             db.execute("DELETE FROM encode_units WHERE unit = ?", (unit,))
             (ctx.out / work).unlink(missing_ok=True)
     tasks = (
-        UnitTask(unit, ctx.config.sources_root, container, members, spec, str(work_dir / f"{unit[:32]}.jpgs"))
+        UnitTask(
+            unit,
+            ctx.config.sources_root,
+            container,
+            members,
+            spec,
+            str(work_dir / f"{unit[:32]}.jpgs"),
+        )
         for unit, container, members in todo
     )
     bar = _bar(ctx, "encode", sum(len(t[2]) for t in todo))
     n = images = 0
-    for res in distribute.run_tasks(encode_unit, tasks, workers=ctx.workers, settings=_settings(ctx)):
+    for res in distribute.run_tasks(
+        encode_unit, tasks, workers=ctx.workers, settings=_settings(ctx)
+    ):
         _record_unit(ctx, res, reasons)
         bar.update(len(res.outcomes))
         n += 1
@@ -213,7 +253,9 @@ def _settings(ctx: BuildContext) -> dict[str, Any]:
 
 _SAMPLE_QUERY = (
     "SELECT i.treeoflife_id, i.identity_key, i.source, i.container, i.member, i.label_key, i.size_bytes, "
-    + ", ".join(f"i.{c}" for c in ID_COLUMNS) + ", " + ", ".join(f't."{r}"' for r in RANKS)
+    + ", ".join(f"i.{c}" for c in ID_COLUMNS)
+    + ", "
+    + ", ".join(f't."{r}"' for r in RANKS)
     + ", t.common, t.status, t.provenance, e.reject, e.offset, e.size, e.sha256, u.unit, u.work "
     "FROM shard_plan p JOIN images i ON i.treeoflife_id = p.treeoflife_id "
     "JOIN taxa t ON t.label_key = i.label_key "
@@ -236,21 +278,39 @@ def _shard_tasks(ctx: BuildContext, pending: list[tuple[str, int, str]]) -> Iter
                 if rec["reject"]:
                     continue
                 if rec["work"] is None:
-                    raise TolError(f"write: {rec['treeoflife_id']} of {name} has no encoded image (internal error)")
-                samples.append(Sample(rec["treeoflife_id"], str(ctx.out.resolve() / rec["work"]), rec["unit"],
-                                      rec["offset"], rec["size"], rec["sha256"], sample_record(split, rec)))
+                    raise TolError(
+                        f"write: {rec['treeoflife_id']} of {name} has no encoded image (internal error)"
+                    )
+                samples.append(
+                    Sample(
+                        rec["treeoflife_id"],
+                        str(ctx.out.resolve() / rec["work"]),
+                        rec["unit"],
+                        rec["offset"],
+                        rec["size"],
+                        rec["sha256"],
+                        sample_record(split, rec),
+                    )
+                )
             yield ShardTask(split, shard, str(ctx.out.resolve() / name), caption, tuple(samples))
     finally:
         db.close()
 
 
 def _phase_b(ctx: BuildContext, fault: _Fault) -> tuple[int, set[str]]:
-    pending = list(ctx.db.execute("SELECT split, shard, name FROM shards WHERE status != 'done' ORDER BY split, shard"))
+    pending = list(
+        ctx.db.execute(
+            "SELECT split, shard, name FROM shards WHERE status != 'done' ORDER BY split, shard"
+        )
+    )
     total = ctx.db.execute(
-        "SELECT COALESCE(SUM(planned), 0) FROM shards WHERE status != 'done'").fetchone()[0]
+        "SELECT COALESCE(SUM(planned), 0) FROM shards WHERE status != 'done'"
+    ).fetchone()[0]
     bar = _bar(ctx, "shards", total)
     written, bad_units = 0, set()
-    results = distribute.run_tasks(assemble_shard, _shard_tasks(ctx, pending), workers=ctx.workers, settings=_settings(ctx))
+    results = distribute.run_tasks(
+        assemble_shard, _shard_tasks(ctx, pending), workers=ctx.workers, settings=_settings(ctx)
+    )
     for res in results:
         res: ShardResult
         if res.bad_units:
@@ -258,10 +318,16 @@ def _phase_b(ctx: BuildContext, fault: _Fault) -> tuple[int, set[str]]:
             continue
         fault.hit("published")
         with builddb.transaction(ctx.db) as db:
-            db.execute("UPDATE shards SET status = 'done', samples = ?, bytes = ?, sha256 = ?, problem = '' "
-                       "WHERE split = ? AND shard = ?", (res.samples, res.bytes, res.sha256, res.split, res.shard))
-        bar.update(ctx.db.execute("SELECT planned FROM shards WHERE split = ? AND shard = ?",
-                                  (res.split, res.shard)).fetchone()[0])
+            db.execute(
+                "UPDATE shards SET status = 'done', samples = ?, bytes = ?, sha256 = ?, problem = '' "
+                "WHERE split = ? AND shard = ?",
+                (res.samples, res.bytes, res.sha256, res.split, res.shard),
+            )
+        bar.update(
+            ctx.db.execute(
+                "SELECT planned FROM shards WHERE split = ? AND shard = ?", (res.split, res.shard)
+            ).fetchone()[0]
+        )
         written += 1
         fault.hit("shard")
     bar.close()
@@ -271,11 +337,15 @@ def _phase_b(ctx: BuildContext, fault: _Fault) -> tuple[int, set[str]]:
 def write_sizes(ctx: BuildContext, dirs: dict[str, Path]) -> None:
     """``sizes.json`` per split, as open_clip's loader reads it: shard file name → samples."""
     for split, folder in dirs.items():
-        rows = ctx.db.execute("SELECT name, samples FROM shards WHERE split = ? ORDER BY shard", (split,)).fetchall()
+        rows = ctx.db.execute(
+            "SELECT name, samples FROM shards WHERE split = ? ORDER BY shard", (split,)
+        ).fetchall()
         if not rows:
             continue
         sizes = {Path(name).name: samples for name, samples in rows}
-        atomic.write_bytes(folder / "sizes.json", (json.dumps(sizes, indent=1, sort_keys=True) + "\n").encode())
+        atomic.write_bytes(
+            folder / "sizes.json", (json.dumps(sizes, indent=1, sort_keys=True) + "\n").encode()
+        )
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
@@ -297,7 +367,9 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         with builddb.transaction(ctx.db) as db:
             db.executemany("DELETE FROM encode_units WHERE unit = ?", [(u,) for u in bad_units])
     else:
-        raise TolError("write: work files keep failing their digests; check the disk under " + str(ctx.out))
+        raise TolError(
+            "write: work files keep failing their digests; check the disk under " + str(ctx.out)
+        )
     write_sizes(ctx, dirs)
     return _summary(ctx, encoded, shards_written)
 
@@ -306,16 +378,28 @@ def _summary(ctx: BuildContext, encoded: dict[str, int], shards_written: int) ->
     per_split = {
         split: {"shards": n, "samples": s or 0, "bytes": b or 0}
         for split, n, s, b in ctx.db.execute(
-            "SELECT split, COUNT(*), SUM(samples), SUM(bytes) FROM shards GROUP BY split ORDER BY split")
+            "SELECT split, COUNT(*), SUM(samples), SUM(bytes) FROM shards GROUP BY split ORDER BY split"
+        )
     }
-    reasons = dict(ctx.db.execute(
-        "SELECT reason || ' (' || outcome || ')', COUNT(*) FROM rejects WHERE stage = ? GROUP BY reason ORDER BY reason",
-        (NAME,)).fetchall())
+    reasons = dict(
+        ctx.db.execute(
+            "SELECT reason || ' (' || outcome || ')', COUNT(*) FROM rejects WHERE stage = ? GROUP BY reason ORDER BY reason",
+            (NAME,),
+        ).fetchall()
+    )
     lines = [f"write: {shards_written} shards written now, {encoded['images']} images encoded now"]
-    lines += [f"  {s}: {v['samples']} samples in {v['shards']} shards, {v['bytes'] / 1e6:.1f} MB" for s, v in per_split.items()]
+    lines += [
+        f"  {s}: {v['samples']} samples in {v['shards']} shards, {v['bytes'] / 1e6:.1f} MB"
+        for s, v in per_split.items()
+    ]
     lines += [f"  {k}: {v}" for k, v in reasons.items()]
     ctx.log("\n".join(lines))
-    return {"written_now": shards_written, "encoded_now": encoded["images"], "splits": per_split, "image_issues": reasons}
+    return {
+        "written_now": shards_written,
+        "encoded_now": encoded["images"],
+        "splits": per_split,
+        "image_issues": reasons,
+    }
 
 
 STAGE = Stage(NAME, "write the planned shards (resumable, byte-reproducible)", run, inputs)
