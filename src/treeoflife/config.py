@@ -104,8 +104,8 @@ _SECTIONS = {
     "images": ImageConfig,
     "shards": ShardConfig,
 }
-# sections read by other commands (tol fetch), kept as given
-OTHER_SECTIONS = ("fetch",)
+# sections read elsewhere (tol fetch; the Dask backend in distribute.py), kept as given
+OTHER_SECTIONS = ("fetch", "distribute")
 _CHOICES = {
     ("split", "method"): ("stable", "exact"),
     ("images", "resize"): ("stretch", "center_crop", "keep_ratio", "pad"),
