@@ -222,6 +222,15 @@ def label_status(lab: dict) -> str:
     return "resolved" if all(lab[r] for r in RANKS) else "partial"
 
 
+def published_or_derived_id(source: str, key: str | None) -> str | None:
+    """The id a correct scan gives: published TreeOfLife-10M images keep their own id."""
+    if key is None:
+        return None
+    if source == "tol10m":
+        return key.split(":", 1)[1]
+    return treeoflife_id(key)
+
+
 class Sample:
     def __init__(self, dest: Path):
         self.dest = dest
@@ -284,7 +293,7 @@ class Sample:
                 "container": container,
                 "path": path,
                 "identity_key": key,
-                "treeoflife_id": treeoflife_id(key) if key else None,
+                "treeoflife_id": published_or_derived_id(source, key),
                 "status": status,
                 "reason": reason,
                 "label": lab,
