@@ -4,22 +4,25 @@ From the database and the verified shard records only — no image is decoded. T
 exactly the TreeOfLife-10M columns; the Parquet file adds where each sample is (shard,
 position), the sha256 of its image bytes, its source locator, taxon status, provenance
 and image repairs. One row per sample per split (a train_small sample is also a train
-row, as in TreeOfLife-10M). Afterwards the check-taxa report runs on the CSV when the
-reports package provides it.
+row, as in TreeOfLife-10M). Then the check-taxa report runs on the CSV and is kept as
+``reports/check-taxa.json``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from treeoflife.errors import TolError
+from treeoflife.reports.check_taxa import check_catalog, format_report
 from treeoflife.shards import atomic, layout, schema
 from treeoflife.shards.records import ID_COLUMNS
 from treeoflife.stages import BuildContext, Stage
@@ -147,22 +150,14 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     return summary
 
 
-def _check_taxa(ctx: BuildContext, csv_path) -> Any:
-    try:
-        from treeoflife.reports.check_taxa import check_catalog
-    except ImportError:
-        return None
+def _check_taxa(ctx: BuildContext, csv_path: Path) -> dict[str, Any]:
+    """The check-taxa report on the final catalog: printed, and kept as reports/check-taxa.json."""
     result = check_catalog(csv_path)
-    ctx.log(
-        f"catalog: check-taxa report done: {result}"
-        if result is not None
-        else "catalog: check-taxa report done"
-    )
-    return (
-        result
-        if isinstance(result, (dict, list, str, int, float)) or result is None
-        else str(result)
-    )
+    reports = ctx.out / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "check-taxa.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    ctx.log(format_report(result))
+    return result["counts"]
 
 
 STAGE = Stage(NAME, "write catalog.csv and catalog.parquet from the verified shards", run, inputs)

@@ -21,23 +21,11 @@ from typing import Any
 
 from treeoflife import rejects
 from treeoflife.reports import card, treemap
+from treeoflife.reports.check_taxa import source_of
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "report"
-SOURCE_COLUMNS = (
-    ("eol", "eol_content_id"),
-    ("bioscan", "bioscan_filename"),
-    ("inat21", "inat21_filename"),
-)
-
-
-def source_of(row: dict[str, str]) -> str:
-    """Which source a catalog row came from, by the id columns TreeOfLife-10M has."""
-    for source, column in SOURCE_COLUMNS:
-        if row.get(column):
-            return source
-    return "other"
 
 
 def catalog_stats(rows: list[dict[str, str]]) -> dict[str, Any]:
