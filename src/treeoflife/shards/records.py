@@ -8,18 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from treeoflife.captions import CAPTION_MEMBERS, NAME_MEMBERS, sample_texts
+from treeoflife.columns import ID_COLUMNS
 from treeoflife.taxonomy.ranks import RANKS
 
 TEXT_MEMBERS: tuple[str, ...] = NAME_MEMBERS + CAPTION_MEMBERS
-ID_COLUMNS: tuple[str, ...] = (
-    "eol_content_id",
-    "eol_page_id",
-    "bioscan_part",
-    "bioscan_filename",
-    "inat21_filename",
-    "inat21_cls_name",
-    "inat21_cls_num",
-)
 
 
 def member_suffixes() -> tuple[str, ...]:

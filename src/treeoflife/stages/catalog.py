@@ -21,15 +21,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
 from treeoflife.errors import TolError
 from treeoflife.reports.check_taxa import check_catalog, format_report
 from treeoflife.shards import atomic, layout, schema
-from treeoflife.shards.records import ID_COLUMNS
 from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "catalog"
-CSV_COLUMNS: tuple[str, ...] = ("split", "treeoflife_id", *ID_COLUMNS, *RANKS, "common")
+CSV_COLUMNS = CATALOG_COLUMNS
 EXTRA_COLUMNS: tuple[str, ...] = (
     "shard",
     "position",

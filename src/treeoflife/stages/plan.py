@@ -19,9 +19,10 @@ import json
 from typing import Any
 
 from treeoflife import builddb
+from treeoflife.columns import ID_COLUMNS
 from treeoflife.images import ImageSpec
 from treeoflife.shards import layout, planning, schema
-from treeoflife.shards.records import ID_COLUMNS, sample_record
+from treeoflife.shards.records import sample_record
 from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
 

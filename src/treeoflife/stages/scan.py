@@ -13,26 +13,18 @@ from typing import Any
 from tqdm import tqdm
 
 from treeoflife import builddb
+from treeoflife.columns import ID_COLUMNS
 from treeoflife.sources import ADAPTERS
 from treeoflife.sources.base import ImageRecord, ScanReject
 from treeoflife.stages import BuildContext, Stage, file_signature
 
 NAME = "scan"
 BATCH = 10_000
-COLUMNS = (
-    "eol_content_id",
-    "eol_page_id",
-    "bioscan_part",
-    "bioscan_filename",
-    "inat21_filename",
-    "inat21_cls_name",
-    "inat21_cls_num",
-)
 _INSERT_IMAGE = (
     "INSERT OR IGNORE INTO images (treeoflife_id, identity_key, source, container, member, label_key, size_bytes, "
-    + ", ".join(COLUMNS)
+    + ", ".join(ID_COLUMNS)
     + ") VALUES ("
-    + ", ".join("?" * (7 + len(COLUMNS)))
+    + ", ".join("?" * (7 + len(ID_COLUMNS)))
     + ")"
 )
 
@@ -58,7 +50,7 @@ def _flush(ctx: BuildContext, images: list[ImageRecord], counts: Counter) -> Non
                     r.member,
                     r.label_key,
                     r.size_bytes,
-                    *(r.columns.get(c) for c in COLUMNS),
+                    *(r.columns.get(c) for c in ID_COLUMNS),
                 )
                 for r in images
             ],
