@@ -18,6 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from treeoflife import builddb
+from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
 from treeoflife.reports import check_taxa
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy import holdout as rare
@@ -28,16 +29,6 @@ from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolu
 
 NAME = "resolve"
 PREDICTED = "predicted-catalog.csv"
-ID_COLUMNS = (
-    "eol_content_id",
-    "eol_page_id",
-    "bioscan_part",
-    "bioscan_filename",
-    "inat21_filename",
-    "inat21_cls_name",
-    "inat21_cls_num",
-)
-CATALOG_COLUMNS = ("split", "treeoflife_id", *ID_COLUMNS, *RANKS, "common")
 PREDICTED_COLUMNS = (*CATALOG_COLUMNS, "class_index")
 
 
