@@ -158,10 +158,22 @@ def cmd_stages(args: argparse.Namespace) -> int:
 
 
 def print_summary(out: Path, summaries: dict[str, dict]) -> None:
+    """One screen: a line per stage, then what the dataset holds and what was set aside."""
     print(f"build: {out.resolve()}")
     for stage, summary in summaries.items():
         shown = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
         print(f"  {stage:<9} " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+    splits = summaries.get("catalog", {}).get("splits")
+    if splits:
+        print("samples:  " + ", ".join(f"{k} {v}" for k, v in sorted(splits.items())))
+    rejected = {
+        **summaries.get("scan", {}).get("rejects", {}),
+        **summaries.get("write", {}).get("image_issues", {}),
+    }
+    if rejected:
+        print(
+            "set aside or repaired: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items()))
+        )
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
