@@ -17,14 +17,18 @@ canonical ``Genus epithet`` (or a uninomial), so this module turns any such stri
 - hybrid formulas (``Salix alba × Salix fragilis``): no species (the formula names two);
   the genus only when every parent has the same genus.
 
-gnparser leaks a little memory per call, so every unique string is parsed once and cached.
+Every unique string is parsed once and cached. ``gnparser.parse_to_string`` never frees
+the string the library returns (it leaks every parse's JSON), so the library is called
+directly here and each result is freed with its ``FreeMemory``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gnparser
@@ -43,7 +47,7 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CleanName:
     """A cleaned scientific name: its canonical form and what it can be used for."""
 
@@ -76,8 +80,31 @@ def _prepare(name: str) -> str:
     return text
 
 
+def _bind() -> tuple[Callable | None, Callable | None]:
+    """Own handles on ParseToString (returning the raw pointer) and FreeMemory, if present."""
+    try:
+        parse = gnparser.lib["ParseToString"]  # a new function object: gnparser's own is untouched
+        free = gnparser.lib["FreeMemory"]
+    except (AttributeError, TypeError):
+        return None, None
+    parse.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
+    parse.restype = ctypes.c_void_p
+    free.argtypes = [ctypes.c_void_p]
+    free.restype = None
+    return parse, free
+
+
+_PARSE, _FREE = _bind()
+
+
 def _gnparse(text: str) -> dict:
-    return json.loads(gnparser.parse_to_string(text, "compact", None, False, True))
+    if _PARSE is None or _FREE is None:
+        return json.loads(gnparser.parse_to_string(text, "compact", None, False, True))
+    ptr = _PARSE(text.encode("utf-8"), b"compact", None, 0, 1)
+    try:
+        return json.loads(ctypes.string_at(ptr).decode("utf-8"))
+    finally:
+        _FREE(ptr)
 
 
 def _from_parse(raw: str, text: str, parsed: dict) -> CleanName:

@@ -1,18 +1,21 @@
 """EOL Dynamic Hierarchy 2.1 ``taxon.tab``: lineages by EOL page id and by name.
 
 The file has millions of rows and parents may come after their children, so one pass
-keeps compact parallel arrays (parent, accepted, rank code, name of rows at the seven
-ranks) indexed by an interned row number; lineages are then walked only for the rows the
-labels need (their page ids and names), with memoised ancestors. Synonyms (a row whose
+keeps compact int64 arrays (taxon id codes, parent, accepted, rank code, page) and only
+the names above species (plus wanted rows); parents are linked by sorting the codes.
+Lineages are then walked only for the rows the labels need (their page ids and names),
+with memoised ancestors. Synonyms (a row whose
 ``acceptedNameUsageID`` names another row) resolve to their accepted taxon.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from treeoflife.taxonomy.lineage import GENUS_INDEX, SPECIES_INDEX, Lineage, species_epithet
 from treeoflife.taxonomy.loaders._csv import table
@@ -41,85 +44,201 @@ class DHResult:
     rows: int = 0
 
 
-class _Tree:
-    """Compact arrays over all rows: parent, accepted, rank code, names at the seven ranks."""
+class _Codes:
+    """Taxon ids as int64 codes: ``EOL-<digits>`` and plain digits packed, others numbered.
+
+    A code keeps the digit count, so ``EOL-007`` and ``EOL-7`` stay distinct ids.
+    """
 
     def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.parent = array("l")
-        self.accepted = array("l")
-        self.rank = bytearray()
-        self.name: list[str | None] = []
-        self.taxon_id: list[str] = []
-        self.page = array("q")
+        self.other: dict[str, int] = {}
 
-    def index(self, taxon_id: str) -> int:
-        i = self.ids.get(taxon_id)
-        if i is None:
-            i = self.ids[taxon_id] = len(self.taxon_id)
-            self.taxon_id.append(taxon_id)
-            self.parent.append(-1)
-            self.accepted.append(-1)
-            self.rank.append(NO_RANK)
-            self.name.append(None)
-            self.page.append(0)
-        return i
+    def code(self, taxon_id: str) -> int:
+        if taxon_id.startswith("EOL-"):
+            digits, tag = taxon_id[4:], 0
+        else:
+            digits, tag = taxon_id, 1
+        if digits.isascii() and digits.isdigit() and len(digits) <= 15:
+            return ((int(digits) << 4 | len(digits)) << 2) | tag
+        k = self.other.get(taxon_id)
+        if k is None:
+            k = self.other[taxon_id] = len(self.other)
+        return k << 2 | 2
+
+
+class _Tree:
+    """Arrays over the distinct taxon ids: parent, accepted, rank code, page; names of rows
+    above species and of wanted rows (species names on wanted lineages are read later)."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = array("q")
+        self.accepted = array("q")
+        self.rank = bytearray()
+        self.page = array("q")
+        self.name: list[str | None] = [None] * n
+        self.taxon_id: dict[int, str] = {}  # only for the rows candidates are made from
+
+
+def _to_array(values: np.ndarray) -> array:
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    return out
+
+
+def _rows(path: Path, progress: Callable | None) -> Iterator[tuple[int, list[str], dict]]:
+    """(row number, cells, columns) for every row with a taxonID, in file order."""
+    with table(path, REQUIRED, what=WHAT, delimiter="\t") as (cols, body):
+        width = max(cols.values()) + 1
+        c_id = cols["taxonID"]
+        n = 0
+        for row in progress(body) if progress else body:
+            if len(row) < width:
+                row = row + [""] * (width - len(row))
+            if not row[c_id].strip():
+                continue
+            yield n, row, cols
+            n += 1
+
+
+def _rank_and_name(row: list[str], cols: dict[str, int]) -> tuple[int, str]:
+    rank = rank_name(row[cols["taxonRank"]])
+    c_sci = cols.get("scientificName")
+    name = row[cols["canonicalName"]].strip() or (row[c_sci].strip() if c_sci is not None else "")
+    if rank is not None and name and not is_unknown(name):
+        return RANKS.index(rank), name
+    return NO_RANK, ""
+
+
+def _ints(values: array) -> np.ndarray:
+    return np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
 
 
 def load(
     path: Path, pages: set[int], names: set[NameKey], progress: Callable | None = None
 ) -> DHResult:
-    """Candidates for the wanted EOL page ids and (name, rank) keys; streams the file once."""
-    tree = _Tree()
+    """Candidates for the wanted EOL page ids and (name, rank) keys.
+
+    One pass keeps int64 codes per row (no per-row Python objects but the names above
+    species); parents are linked by sorting the codes; a second pass, only if needed,
+    reads the species names that wanted lineages pass through.
+    """
+    codes = _Codes()
+    own, par, acc, pg = array("q"), array("q"), array("q"), array("q")
+    rank = bytearray()
+    kept: dict[int, str] = {}  # file row -> name, for rows above species and wanted rows
+    wanted_ids: dict[int, str] = {}  # file row -> taxonID, for wanted rows
     page_rows: dict[int, int] = {}
     name_rows: dict[NameKey, list[int]] = {}
-    with table(path, REQUIRED, what=WHAT, delimiter="\t") as (cols, body):
-        c_id, c_parent, c_acc = (
-            cols["taxonID"],
-            cols["parentNameUsageID"],
-            cols["acceptedNameUsageID"],
-        )
-        c_rank, c_canon, c_page = cols["taxonRank"], cols["canonicalName"], cols["eolID"]
-        c_sci = cols.get("scientificName")
-        width = max(cols.values()) + 1
-        for row in progress(body) if progress else body:
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            taxon_id = row[c_id].strip()
-            if not taxon_id:
-                continue
-            i = tree.index(taxon_id)
-            parent, accepted = row[c_parent].strip(), row[c_acc].strip()
-            if parent and parent != taxon_id:
-                tree.parent[i] = tree.index(parent)
-            if accepted and accepted != taxon_id:
-                tree.accepted[i] = tree.index(accepted)
-            rank = rank_name(row[c_rank])
-            name = row[c_canon].strip() or (row[c_sci].strip() if c_sci is not None else "")
-            if rank is not None and name and not is_unknown(name):
-                r = RANKS.index(rank)
-                tree.rank[i] = r
-                tree.name[i] = name
-                key = name_key(name, r)
-                if key in names:
-                    name_rows.setdefault(key, []).append(i)
-            page = row[c_page].strip()
-            if page.isdigit():
-                tree.page[i] = int(page)
-                if int(page) in pages:
-                    page_rows.setdefault(int(page), i)  # the first row listing a page wins
-    result = DHResult(rows=len(tree.taxon_id))
+    for n, row, cols in _rows(path, progress):
+        taxon_id = row[cols["taxonID"]].strip()
+        own.append(codes.code(taxon_id))
+        parent = row[cols["parentNameUsageID"]].strip()
+        accepted = row[cols["acceptedNameUsageID"]].strip()
+        par.append(codes.code(parent) if parent and parent != taxon_id else -1)
+        acc.append(codes.code(accepted) if accepted and accepted != taxon_id else -1)
+        r, name = _rank_and_name(row, cols)
+        rank.append(r)
+        if r != NO_RANK:
+            if r < SPECIES_INDEX:
+                kept[n] = name
+            key = name_key(name, r)
+            if key in names:
+                name_rows.setdefault(key, []).append(n)
+                kept[n] = name
+                wanted_ids[n] = taxon_id
+        page = row[cols["eolID"]].strip()
+        if page.isascii() and page.isdigit():
+            pg.append(int(page))
+            if int(page) in pages and int(page) not in page_rows:
+                page_rows[int(page)] = n  # the first row listing a page wins
+                wanted_ids[n] = taxon_id
+        else:
+            pg.append(0)
+    rows = len(own)
+    own_np = _ints(own)
+    uniq, first = np.unique(own_np, return_index=True)  # a repeated taxonID is one node
+    canon = np.searchsorted(uniq, own_np).tolist()  # file row -> node
+    del own, own_np
+    nodes = len(uniq)
+
+    def link(linked: array, uniq: np.ndarray) -> np.ndarray:
+        """Node of each row's link: -1 none, -2 an id no row has."""
+        c = _ints(linked)
+        if not nodes:
+            return np.where(c == -1, -1, -2)
+        at = np.minimum(np.searchsorted(uniq, c), nodes - 1)
+        return np.where(c == -1, -1, np.where(uniq[at] == c, at, -2))
+
+    par_np, acc_np = link(par, uniq), link(acc, uniq)
+    del par, acc, uniq
+    tree = _Tree(nodes)
+    tree.parent = _to_array(np.maximum(par_np[first], -1))  # a missing parent: a root
+    tree.accepted = _to_array(acc_np[first])  # a missing accepted taxon stays -2: no lineage
+    tree.page = _to_array(_ints(pg)[first])
+    tree.rank = bytearray(np.frombuffer(bytes(rank), dtype=np.uint8)[first].tobytes())
+    first_rows = set(first.tolist())
+    for n, name in kept.items():
+        if n in first_rows:
+            tree.name[canon[n]] = name
+    if nodes != rows:  # later rows repeating a taxonID update it, in file order
+        for n in sorted(set(range(rows)) - first_rows):
+            i = canon[n]
+            if par_np[n] != -1:
+                tree.parent[i] = max(int(par_np[n]), -1)
+            if acc_np[n] != -1:
+                tree.accepted[i] = int(acc_np[n])
+            if rank[n] != NO_RANK:
+                tree.rank[i] = rank[n]
+                tree.name[i] = kept.get(n)
+            if pg[n]:
+                tree.page[i] = pg[n]
+    del par_np, acc_np, pg, rank, kept, first_rows, first
+    for n, taxon_id in wanted_ids.items():
+        tree.taxon_id[canon[n]] = taxon_id
+    page_nodes = {page: canon[n] for page, n in page_rows.items()}
+    name_nodes = {key: [canon[n] for n in ns] for key, ns in name_rows.items()}
+    _fill_species_names(path, tree, canon, page_nodes, name_nodes)
+    del canon
+    result = DHResult(rows=rows)
     walker = _Walker(tree)
-    for page, i in page_rows.items():
+    for page, i in page_nodes.items():
         cand = walker.candidate(i, "id")
         if cand is not None:
             result.by_page[page] = cand
-    for key, rows_ in name_rows.items():
+    for key, rows_ in name_nodes.items():
         for i in rows_:
             cand = walker.candidate(i, "name")
             if cand is not None:
                 add_candidate(result.by_name, key, cand)
     return result
+
+
+def _fill_species_names(
+    path: Path,
+    tree: _Tree,
+    canon: list[int],
+    page_nodes: dict[int, int],
+    name_nodes: dict[NameKey, list[int]],
+) -> None:
+    """Read the species names the wanted lineages pass through but were not kept."""
+    starts = set(page_nodes.values()) | {i for ns in name_nodes.values() for i in ns}
+    starts |= {tree.accepted[i] for i in starts if tree.accepted[i] >= 0}
+    need: set[int] = set()
+    seen: set[int] = set()
+    for i in starts:
+        node, depth = i, 0
+        while node >= 0 and node not in seen and depth < MAX_DEPTH:
+            seen.add(node)
+            if tree.rank[node] == SPECIES_INDEX and tree.name[node] is None:
+                need.add(node)
+            node, depth = tree.parent[node], depth + 1
+    if not need:
+        return
+    for n, row, cols in _rows(path, None):
+        if canon[n] in need:
+            r, name = _rank_and_name(row, cols)
+            if r != NO_RANK:
+                tree.name[canon[n]] = name
 
 
 class _Walker:
@@ -132,6 +251,8 @@ class _Walker:
     def candidate(self, i: int, how: str) -> Candidate | None:
         t = self.tree
         start = i
+        if t.accepted[i] == -2:  # a synonym of a taxon the file does not have
+            return None
         if t.accepted[i] >= 0:  # a synonym: the accepted taxon's lineage
             i, how = t.accepted[i], "synonym"
         lineage = self.lineage(i)
