@@ -1,14 +1,16 @@
 """Write (stage ``write``): the planned shards, in two resumable, deterministic phases.
 
-Phase A (:mod:`treeoflife.shards.encode`): per source unit (an archive, or up to 1000
-loose files of one folder) a worker streams the sources once and encodes every planned
-image once into a work file. Phase B (:mod:`treeoflife.shards.assemble`): per shard a
+Phase A (:mod:`treeoflife.shards.encode`): per source unit (a run of at most 256 planned
+images of one archive, or of one folder's loose files) a worker encodes every planned
+image once into a work file; consecutive units of an archive go to one worker as a chain
+that streams the archive once (an archive is cut into several chains only when there are
+fewer archives than needed to keep the workers busy). Phase B (:mod:`treeoflife.shards.assemble`): per shard a
 worker assembles the tar from work files by offset plus the texts. Source archives are
 read sequentially once however the shards are shuffled.
 
 Workers get everything in their task and never touch the database; this driver records
 each result as it arrives (one transaction per result), so a kill loses at most the
-tasks in flight. Every file is written under a temporary name, fsynced and renamed; on a
+tasks in flight. One worker runs inline; more share one process pool for both phases. Every file is written under a temporary name, fsynced and renamed; on a
 restart stray temporaries are removed, and anything not recorded as done (or whose file
 is missing or has the wrong size) is redone. Output bytes depend only on the plan and
 the sources, never on the number of workers or on the order results arrive.
@@ -30,6 +32,7 @@ import signal
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +43,7 @@ from treeoflife.errors import TolError
 from treeoflife.images import ImageSpec
 from treeoflife.shards import atomic, encode, layout, schema
 from treeoflife.shards.assemble import Sample, ShardResult, ShardTask, assemble_shard
-from treeoflife.shards.encode import UnitResult, UnitTask, encode_unit
+from treeoflife.shards.encode import UnitResult, UnitTask, encode_chain
 from treeoflife.shards.records import ID_COLUMNS, sample_record
 from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
@@ -202,7 +205,40 @@ def _record_unit(ctx: BuildContext, res: UnitResult, reasons: Counter) -> None:
         )
 
 
-def _phase_a(ctx: BuildContext, spec: ImageSpec, fault: _Fault, reasons: Counter) -> dict[str, int]:
+def _chains(todo: list[UnitTask], workers: int) -> list[tuple[UnitTask, ...]]:
+    """Group consecutive units of one archive into chains (one streaming pass each).
+
+    With one worker an archive is one chain. With more, an archive is cut into up to
+    ``ceil(2 * workers / archives)`` chains of near-equal length, so that there are enough
+    tasks to keep every worker busy; each extra chain re-inflates the archive's prefix,
+    which is cheap next to decoding. Loose-file units are a chain each. Only which process
+    encodes a unit depends on this, never a unit's contents or the output.
+    """
+    groups = [
+        (container, list(units)) for container, units in groupby(todo, key=lambda t: t.container)
+    ]
+    archives = sum(1 for c, _ in groups if c is not None)
+    out: list[tuple[UnitTask, ...]] = []
+    for container, units in groups:
+        if container is None:
+            out.extend((u,) for u in units)
+            continue
+        parts = 1 if workers <= 1 else min(len(units), -(-2 * workers // max(archives, 1)))
+        for k in range(parts):
+            lo, hi = len(units) * k // parts, len(units) * (k + 1) // parts
+            out.append(tuple(units[lo:hi]))
+    # longest first: a big archive started last would leave the other workers idle
+    out.sort(key=lambda c: -sum(len(u.members) for u in c))
+    return out
+
+
+def _phase_a(
+    ctx: BuildContext,
+    spec: ImageSpec,
+    fault: _Fault,
+    reasons: Counter,
+    ex: distribute.Executor,
+) -> dict[str, int]:
     done = _done_units(ctx)
     work_dir = layout.work_dir(ctx.out, spec.width, spec.height).resolve()
     current: set[str] = set()
@@ -222,7 +258,7 @@ def _phase_a(ctx: BuildContext, spec: ImageSpec, fault: _Fault, reasons: Counter
             db.execute("DELETE FROM encoded WHERE unit = ?", (unit,))
             db.execute("DELETE FROM encode_units WHERE unit = ?", (unit,))
             (ctx.out / work).unlink(missing_ok=True)
-    tasks = (
+    tasks = [
         UnitTask(
             unit,
             ctx.config.sources_root,
@@ -232,17 +268,16 @@ def _phase_a(ctx: BuildContext, spec: ImageSpec, fault: _Fault, reasons: Counter
             str(work_dir / f"{unit[:32]}.jpgs"),
         )
         for unit, container, members in todo
-    )
-    bar = _bar(ctx, "encode", sum(len(t[2]) for t in todo))
+    ]
+    bar = _bar(ctx, "encode", sum(len(t.members) for t in tasks))
     n = images = 0
-    for res in distribute.run_tasks(
-        encode_unit, tasks, workers=ctx.workers, settings=_settings(ctx)
-    ):
-        _record_unit(ctx, res, reasons)
-        bar.update(len(res.outcomes))
-        n += 1
-        images += len(res.outcomes)
-        fault.hit("unit")
+    for results in ex.run(encode_chain, _chains(tasks, ctx.workers)):
+        for res in results:
+            _record_unit(ctx, res, reasons)
+            bar.update(len(res.outcomes))
+            n += 1
+            images += len(res.outcomes)
+            fault.hit("unit")
     bar.close()
     return {"units": n, "images": images}
 
@@ -297,7 +332,7 @@ def _shard_tasks(ctx: BuildContext, pending: list[tuple[str, int, str]]) -> Iter
         db.close()
 
 
-def _phase_b(ctx: BuildContext, fault: _Fault) -> tuple[int, set[str]]:
+def _phase_b(ctx: BuildContext, fault: _Fault, ex: distribute.Executor) -> tuple[int, set[str]]:
     pending = list(
         ctx.db.execute(
             "SELECT split, shard, name FROM shards WHERE status != 'done' ORDER BY split, shard"
@@ -308,10 +343,7 @@ def _phase_b(ctx: BuildContext, fault: _Fault) -> tuple[int, set[str]]:
     ).fetchone()[0]
     bar = _bar(ctx, "shards", total)
     written, bad_units = 0, set()
-    results = distribute.run_tasks(
-        assemble_shard, _shard_tasks(ctx, pending), workers=ctx.workers, settings=_settings(ctx)
-    )
-    for res in results:
+    for res in ex.run(assemble_shard, _shard_tasks(ctx, pending)):
         res: ShardResult
         if res.bad_units:
             bad_units.update(res.bad_units)
@@ -356,20 +388,21 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     reasons: Counter = Counter()
     encoded = {"units": 0, "images": 0}
     shards_written = 0
-    for _ in range(MAX_ROUNDS):
-        a = _phase_a(ctx, spec, fault, reasons)
-        encoded = {k: encoded[k] + a[k] for k in encoded}
-        written, bad_units = _phase_b(ctx, fault)
-        shards_written += written
-        if not bad_units:
-            break
-        ctx.log(f"write: {len(bad_units)} work files were damaged; encoding those units again")
-        with builddb.transaction(ctx.db) as db:
-            db.executemany("DELETE FROM encode_units WHERE unit = ?", [(u,) for u in bad_units])
-    else:
-        raise TolError(
-            "write: work files keep failing their digests; check the disk under " + str(ctx.out)
-        )
+    with distribute.executor(workers=ctx.workers, settings=_settings(ctx)) as ex:
+        for _ in range(MAX_ROUNDS):
+            a = _phase_a(ctx, spec, fault, reasons, ex)
+            encoded = {k: encoded[k] + a[k] for k in encoded}
+            written, bad_units = _phase_b(ctx, fault, ex)
+            shards_written += written
+            if not bad_units:
+                break
+            ctx.log(f"write: {len(bad_units)} work files were damaged; encoding those units again")
+            with builddb.transaction(ctx.db) as db:
+                db.executemany("DELETE FROM encode_units WHERE unit = ?", [(u,) for u in bad_units])
+        else:
+            raise TolError(
+                "write: work files keep failing their digests; check the disk under " + str(ctx.out)
+            )
     write_sizes(ctx, dirs)
     return _summary(ctx, encoded, shards_written)
 
