@@ -19,6 +19,7 @@ a prefetch thread, overlapping the decode: both release the GIL.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import queue
@@ -33,7 +34,7 @@ from treeoflife.sources.base import ArchiveError, read_file, read_members
 
 LOOSE_BATCH = 256  # loose files per unit
 ARCHIVE_BATCH = 256  # planned images of one archive per unit (a chain of units streams it once)
-PREFETCH = 8  # source images read ahead of the decoder
+PREFETCH = 4  # source images read ahead of the decoder (1-2 suffice to overlap)
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,9 @@ def encode_chain(tasks: tuple[UnitTask, ...]) -> list[UnitResult]:
             members.append(m)
     files: dict[int, _WorkFile] = {}
     results: dict[int, UnitResult] = {}
+    reader = _prefetch(_read_members(tasks[0].root, container, members))
     try:
-        for member, data in _prefetch(_read_members(tasks[0].root, container, members)):
+        for member, data in reader:
             tid, i = where[member]
             wf = files.get(i)
             if wf is None:
@@ -222,6 +224,8 @@ def encode_chain(tasks: tuple[UnitTask, ...]) -> list[UnitResult]:
             if i not in results:
                 results[i] = (files.pop(i, None) or _WorkFile(t)).finish()
     finally:
+        with contextlib.suppress(Exception):
+            reader.close()  # stops the read-ahead thread now, also on an error
         for wf in files.values():
             wf.abandon()
     return [results[i] for i in range(len(tasks))]
