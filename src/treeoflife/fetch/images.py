@@ -41,21 +41,13 @@ from urllib.parse import urlsplit
 from treeoflife.errors import TolError
 from treeoflife.fetch.http import RETRY_STATUS, FetchError, now_iso, open_url, retry_after
 from treeoflife.sources.base import ArchiveError, iter_tar
+from treeoflife.sources.generic import LABEL_COLUMNS
 
 EOL_URL = "EOL Full-Size Copy URL"
 EOL_CONTENT = "EOL content ID"
 EOL_PAGE = "EOL page ID"
-GENERIC_LABELS = (
-    "scientific_name",
-    "kingdom",
-    "phylum",
-    "class",
-    "order",
-    "family",
-    "genus",
-    "species",
-    "common",
-)
+# the label columns the generic source reads, passed through from the URL list
+GENERIC_LABELS = LABEL_COLUMNS
 FAILURES_CSV = "fetch-images-failures.csv"
 TAR_MTIME = 0  # fixed tar/gzip metadata: the same images give byte-identical sets
 # reasons a retry cannot fix: the row itself is wrong
