@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+from treeoflife.columns import CATALOG_COLUMNS
 from treeoflife.ids import identity_key, treeoflife_id
 from treeoflife.sample import broken, formats, lineage, photos
 from treeoflife.sample.taxa import RANKS, Taxon, load_taxa
@@ -131,25 +132,8 @@ ITIS_COLUMNS = [
     "Genus",
     "Species",
 ]
-TOL10M_COLUMNS = [
-    "split",
-    "treeoflife_id",
-    "eol_content_id",
-    "eol_page_id",
-    "bioscan_part",
-    "bioscan_filename",
-    "inat21_filename",
-    "inat21_cls_name",
-    "inat21_cls_num",
-    "kingdom",
-    "phylum",
-    "class",
-    "order",
-    "family",
-    "genus",
-    "species",
-    "common",
-]
+# the published TreeOfLife-10M catalog has the columns our catalog writes
+TOL10M_COLUMNS = list(CATALOG_COLUMNS)
 GENERIC_COLUMNS = ["path", "scientific_name", *RANKS, "common"]
 
 # EOL pages missing from the Dynamic Hierarchy: the scraped (dirty) name of each `eolx` taxon.
