@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import tarfile
 import zlib
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +73,10 @@ def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInf
     count = 0
     pending: tuple[tarfile.TarInfo, bytes | None] | None = None
     try:
-        # decompression is ours, not tarfile's: see _GzipStream
-        with _open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+        # tarfile's random-access mode over a forward-only stream (see _GzipStream): a
+        # member's data is one read, and skipped data is never copied; its stream mode
+        # instead reads in 10 KiB records through three layers of copies.
+        with _open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r:") as tar:
             for info in tar:
                 if pending is not None:
                     count += 1
@@ -112,48 +115,93 @@ def _compressed(path: Path) -> bool:
 class _GzipStream(io.RawIOBase):
     """A gzip reader that ends where the data ends and remembers whether it was cut off.
 
-    tarfile's stream mode drops the partly read block when its file object raises, and
-    takes a cut-off stream for a clean end when it does not. This one returns every byte
-    that can be decompressed, then a clean EOF, and sets ``truncated``; ``iter_tar``
-    checks it, so exactly the members that are complete are kept.
+    tarfile takes a cut-off gzip stream for a clean end (and its stream mode drops the
+    partly read block when the file object raises). This one returns every byte that can
+    be decompressed, then a clean EOF, and sets ``truncated``; ``iter_tar`` checks it, so
+    exactly the members that are complete are kept. It seeks forward only (by inflating
+    and discarding), which is all tarfile does when members are visited in order.
     """
 
-    CHUNK = 1 << 16
-    MAX_OUT = 1 << 20
+    CHUNK = 1 << 18
+    MAX_OUT = 1 << 22
 
     def __init__(self, fh: io.BufferedReader):
         self.fh = fh
         self.decomp = zlib.decompressobj(31)
-        self.buf = bytearray()
+        self.chunks: deque[memoryview] = deque()  # inflated, not yet read (copied only once)
+        self.buffered = 0
+        self.pos = 0  # offset of the next byte read in the decompressed stream
         self.done = False
         self.truncated = False
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self.pos
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("a gzip stream cannot seek from its end")
+        if offset < self.pos:
+            raise io.UnsupportedOperation("a gzip stream cannot seek backwards")
+        while offset > self.pos:
+            if not self._take(min(offset - self.pos, self.MAX_OUT), keep=False):
+                self.pos = offset  # past the end: reads return b"", as for a file
+                break
+        return self.pos
+
+    def _inflate(self, data: bytes) -> None:
+        out = self.decomp.decompress(data, self.MAX_OUT)
+        if out:
+            self.chunks.append(memoryview(out))
+            self.buffered += len(out)
+
     def _fill(self, n: int) -> None:
-        while (n < 0 or len(self.buf) < n) and not self.done:
+        while (n < 0 or self.buffered < n) and not self.done:
             data = self.decomp.unconsumed_tail or self.fh.read(self.CHUNK)
             if not data:
                 self.truncated = not self.decomp.eof
                 self.done = True
                 break
-            self.buf += self.decomp.decompress(data, self.MAX_OUT)
+            self._inflate(data)
             if self.decomp.eof:
                 rest = self.decomp.unused_data + self.fh.read()
                 if rest.strip(b"\0"):  # a further gzip member (concatenated gzip)
                     self.decomp = zlib.decompressobj(31)
-                    self.buf += self.decomp.decompress(rest, self.MAX_OUT)
+                    self._inflate(rest)
                 else:
                     self.done = True
 
-    def read(self, n: int = -1) -> bytes:
+    def _take(self, n: int, *, keep: bool = True) -> int | bytes:
+        """The next ``n`` bytes (all when ``n < 0``), or with ``keep=False`` just how many
+        were skipped."""
         self._fill(n)
-        if n < 0:
-            n = len(self.buf)
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
+        want = self.buffered if n < 0 else min(n, self.buffered)
+        pieces: list[memoryview] = []
+        left = want
+        while left:
+            head = self.chunks[0]
+            if len(head) <= left:
+                pieces.append(self.chunks.popleft())
+                left -= len(head)
+            else:
+                pieces.append(head[:left])
+                self.chunks[0] = head[left:]
+                left = 0
+        self.buffered -= want
+        self.pos += want
+        if not keep:
+            return want
+        return bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)
+
+    def read(self, n: int | None = -1) -> bytes:
+        return self._take(-1 if n is None else n)
 
     def close(self) -> None:
         self.fh.close()
