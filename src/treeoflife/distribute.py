@@ -11,12 +11,16 @@ the executor or the number of workers.
   environment variable ``TOL_DASK_SCHEDULER``) to use a running ``distributed`` cluster,
   or ``[distribute] slurm = {cores = 8, memory = "16GB", jobs = 4, ...}`` to start one on
   Slurm with ``dask-jobqueue`` (keyword arguments of ``SLURMCluster``). Dask is imported
-  only then (``pip install treeoflife[cluster]``). Workers must see the same paths.
+  only then (``pip install treeoflife[cluster]``). Workers must see the same absolute paths.
+  One client (and Slurm cluster) serves every run of an :class:`Executor`; a scheduler that
+  does not answer within ``[distribute] connect_timeout`` seconds (default 10) is a
+  :class:`TolError`, not a hang.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import threading
@@ -30,14 +34,22 @@ from treeoflife.errors import TolError
 T = TypeVar("T")
 R = TypeVar("R")
 
+SCHEDULER_ENV = "TOL_DASK_SCHEDULER"
+# Dask's own default (30 s, then a traceback) reads as a hang at the terminal
+CONNECT_TIMEOUT = 10.0
+
 
 def backend(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """The executor settings from the ``[distribute]`` config section and the environment."""
     out = dict(settings or {})
-    env = os.environ.get("TOL_DASK_SCHEDULER")
+    env = os.environ.get(SCHEDULER_ENV)
     if env:
         out["scheduler"] = env
     return out
+
+
+def uses_dask(cfg: Mapping[str, Any]) -> bool:
+    return bool(cfg.get("scheduler") or cfg.get("slurm"))
 
 
 def run_tasks(
@@ -64,10 +76,13 @@ class Executor:
         self.workers = workers
         self.cfg = backend(settings)
         self._pool: ProcessPoolExecutor | None = None
+        self._dask: _DaskSession | None = None
 
     def run(self, fn: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:
-        if self.cfg.get("scheduler") or self.cfg.get("slurm"):
-            yield from _run_dask(fn, tasks, self.workers, self.cfg)
+        if uses_dask(self.cfg):
+            if self._dask is None:
+                self._dask = _DaskSession.start(self.cfg)
+            yield from self._dask.run(fn, tasks, self.workers)
         elif self.workers <= 1:
             for task in tasks:
                 yield fn(task)
@@ -85,6 +100,9 @@ class Executor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._dask is not None:
+            self._dask.close()
+            self._dask = None
 
 
 @contextlib.contextmanager
@@ -126,47 +144,90 @@ def _bounded(submit: Callable[..., Future], fn: Callable, tasks: Iterable, limit
             yield f.result()
 
 
-def _run_dask(fn: Callable, tasks: Iterable, workers: int, cfg: Mapping[str, Any]) -> Iterator:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise TolError(
-            "the Dask backend needs `pip install treeoflife[cluster]` (distributed, dask-jobqueue)"
-        ) from None
-    cluster = None
-    if cfg.get("slurm"):
+class _DaskSession:
+    """A Dask client, and the Slurm cluster it runs on when this session started one."""
+
+    def __init__(self, client: Any, cluster: Any = None):
+        self.client = client
+        self.cluster = cluster
+
+    @classmethod
+    def start(cls, cfg: Mapping[str, Any]) -> _DaskSession:
         try:
-            from dask_jobqueue import SLURMCluster
+            from distributed import Client
         except ImportError:
             raise TolError(
-                "Slurm needs `pip install treeoflife[cluster]` (dask-jobqueue)"
+                "the Dask backend needs `pip install treeoflife[cluster]` (distributed, dask-jobqueue)"
             ) from None
-        opts = dict(cfg["slurm"])
-        jobs = int(opts.pop("jobs", 1))
-        cluster = SLURMCluster(**opts)
-        cluster.scale(jobs=jobs)
-        client = Client(cluster)
-    else:
-        client = Client(cfg["scheduler"])
-    try:
-        limit = max(2 * workers, 2 * sum(client.nthreads().values()) or 2)
+        if cfg.get("slurm"):
+            cluster = _slurm_cluster(cfg["slurm"])
+            return cls(Client(cluster), cluster)
+        return cls(_connect(cfg["scheduler"], _connect_timeout(cfg)))
+
+    def run(self, fn: Callable, tasks: Iterable, workers: int) -> Iterator:
+        """Like :func:`_bounded`: a few tasks per worker thread in flight, results as they
+        complete; tasks still queued when the caller stops (or a task fails) are cancelled."""
+        from distributed import as_completed
+
+        limit = max(2 * workers, 2 * sum(self.client.nthreads().values()))
         it = iter(tasks)
-        ac = as_completed()
-        inflight = 0
-        for task in it:
-            ac.add(client.submit(fn, task, pure=False))
-            inflight += 1
-            if inflight >= limit:
-                break
-        for future in ac:
-            inflight -= 1
-            yield future.result()
-            future.release()
-            for task in it:
-                ac.add(client.submit(fn, task, pure=False))
-                inflight += 1
-                break
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        pending = {self.client.submit(fn, t, pure=False) for t in itertools.islice(it, limit)}
+        running = as_completed(pending)
+        try:
+            for future in running:
+                result = future.result()
+                pending.discard(future)
+                future.release()
+                for task in itertools.islice(it, 1):
+                    successor = self.client.submit(fn, task, pure=False)
+                    pending.add(successor)
+                    running.add(successor)
+                yield result
+        finally:
+            if pending:
+                self.client.cancel(list(pending))
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _slurm_cluster(settings: Mapping[str, Any]) -> Any:
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise TolError("Slurm needs `pip install treeoflife[cluster]` (dask-jobqueue)") from None
+    opts = dict(settings)
+    jobs = int(opts.pop("jobs", 1))
+    cluster = SLURMCluster(**opts)
+    cluster.scale(jobs=jobs)
+    return cluster
+
+
+def _connect_timeout(cfg: Mapping[str, Any]) -> float:
+    value = cfg.get("connect_timeout", CONNECT_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise TolError(
+            f"distribute.connect_timeout must be a positive number of seconds, got {value!r}"
+        )
+    return float(value)
+
+
+def _connect(address: Any, timeout: float) -> Any:
+    """A client of the scheduler at ``address``, or a :class:`TolError` that says where the
+    address came from (a stale ``TOL_DASK_SCHEDULER`` is easy to forget)."""
+    from distributed import Client
+
+    origin = SCHEDULER_ENV if os.environ.get(SCHEDULER_ENV) else "distribute.scheduler"
+    if not isinstance(address, str):
+        raise TolError(f'{origin} must be an address such as "tcp://host:8786", got {address!r}')
+    try:
+        return Client(address, timeout=timeout)
+    except ValueError as exc:
+        raise TolError(f"{origin} {address!r} is not a Dask scheduler address: {exc}") from None
+    except OSError:  # includes TimeoutError
+        raise TolError(
+            f"cannot reach the Dask scheduler at {address} (from {origin}) within {timeout:g} s; "
+            "start it, or correct or remove the address"
+        ) from None
