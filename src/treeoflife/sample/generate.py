@@ -215,6 +215,46 @@ def published_or_derived_id(source: str, key: str | None) -> str | None:
     return treeoflife_id(key)
 
 
+# kind of planted image -> (make its bytes from seed, width, height; outcome; reason)
+_PLANTED = {
+    "ok": (lambda seed, w, ht: photos.photo_jpeg(seed, w, ht), "ok", None),
+    "bad_name": (lambda seed, w, ht: photos.photo_jpeg(seed, w, ht), "ok", None),
+    "cmyk": (
+        lambda seed, w, ht: broken.cmyk_jpeg(photos.picture(seed, w, ht)),
+        "kept",
+        "converted_cmyk",
+    ),
+    "corrupt": (
+        lambda seed, w, ht: broken.corrupt_jpeg(photos.photo_jpeg(seed, w, ht), seed),
+        "dropped",
+        "image_corrupt",
+    ),
+    "too_large": (lambda seed, w, ht: broken.oversized_jpeg(seed), "dropped", "image_too_large"),
+    "truncated": (
+        lambda seed, w, ht: broken.truncated_jpeg(photos.photo_jpeg(seed, w, ht)),
+        "dropped",
+        "image_truncated",
+    ),
+    "png": (
+        lambda seed, w, ht: broken.png_bytes(photos.picture(seed, w, ht)),
+        "kept",
+        "format_mismatch",
+    ),
+    # EXIF rotation is planted on a landscape picture whatever the slot's size
+    "exif": (
+        lambda seed, w, ht: broken.exif_rotated_jpeg(photos.picture(seed, 500, 375)),
+        "kept",
+        "exif_rotated",
+    ),
+}
+
+
+def planted_image(kind: str, seed: int, w: int, ht: int) -> tuple[bytes, str, str | None]:
+    """The bytes of one sample image of ``kind``, and the outcome and reason a build gives it."""
+    make, status, reason = _PLANTED[kind]
+    return make(seed, w, ht), status, reason
+
+
 class Sample:
     def __init__(self, dest: Path):
         self.dest = dest
@@ -383,20 +423,7 @@ class Sample:
             for name, cid, (kind, t, page, lab, lstatus, _) in entries:
                 seed = h("eol-img", name)
                 w, ht = sizes[seed % len(sizes)]
-                status, reason = "ok", None
-                if kind == "ok":
-                    data = photos.photo_jpeg(seed, w, ht)
-                elif kind == "cmyk":
-                    data = broken.cmyk_jpeg(photos.picture(seed, w, ht))
-                    status, reason = "kept", "converted_cmyk"
-                elif kind == "corrupt":
-                    data = broken.corrupt_jpeg(photos.photo_jpeg(seed, w, ht), seed)
-                    status, reason = "dropped", "image_corrupt"
-                elif kind == "too_large":
-                    data = broken.oversized_jpeg(seed)
-                    status, reason = "dropped", "image_too_large"
-                else:  # bad_name
-                    data = photos.photo_jpeg(seed, w, ht)
+                data, status, reason = planted_image(kind, seed, w, ht)
                 members.append((name, data))
                 if kind == "bad_name":
                     empty = {r: "" for r in (*RANKS, "common")}
@@ -478,18 +505,7 @@ class Sample:
                 seed = h("inat21", t.key, j)
                 fname = fake_uuid("inat21", t.key, j) + ".jpg"
                 w, ht = ((500, 375), (500, 333), (375, 500), (500, 500), (500, 281))[seed % 5]
-                status, reason = "ok", None
-                if kind == "ok":
-                    data = photos.photo_jpeg(seed, w, ht)
-                elif kind == "truncated":
-                    data = broken.truncated_jpeg(photos.photo_jpeg(seed, w, ht))
-                    status, reason = "dropped", "image_truncated"
-                elif kind == "png":
-                    data = broken.png_bytes(photos.picture(seed, w, ht))
-                    status, reason = "kept", "format_mismatch"
-                else:
-                    data = broken.exif_rotated_jpeg(photos.picture(seed, 500, 375))
-                    status, reason = "kept", "exif_rotated"
+                data, status, reason = planted_image(kind, seed, w, ht)
                 rel = f"inat21/train/{folder}/{fname}"
                 self.files[rel] = data
                 lab = label_of(t, common=self.common(t))
