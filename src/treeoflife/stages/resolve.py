@@ -12,6 +12,8 @@ import csv
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
 from treeoflife.reports import check_taxa
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy import holdout as rare
-from treeoflife.taxonomy.build import load_references, reference_paths
+from treeoflife.taxonomy.build import LoadReport, load_references, reference_paths
 from treeoflife.taxonomy.query import make_query
 from treeoflife.taxonomy.ranks import RANKS
 from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
@@ -47,28 +49,18 @@ def _bar(ctx: BuildContext, **kw: Any) -> tqdm:
 
 def run(ctx: BuildContext) -> dict[str, Any]:
     db, cfg = ctx.db, ctx.config
-    rows = db.execute("SELECT label_key, source, given FROM labels ORDER BY label_key").fetchall()
-    queries = [
-        make_query(k, s, json.loads(g))
-        for k, s, g in _bar(ctx, desc="resolve: clean names", unit=" labels", iterable=rows)
-    ]
-    refs, report = load_references(
-        cfg,
-        queries,
-        log=ctx.log,
-        progress=lambda it: _bar(ctx, desc="resolve: read DH", unit=" rows", iterable=it),
-    )
-    results = [
-        resolve(q, refs)
-        for q in _bar(ctx, desc="resolve: labels", unit=" labels", iterable=queries)
-    ]
-    by_key = {r.label_key: r for r in results}
-    holdout, bad_keys = rare.load(cfg.source_path("rare_seen"), cfg.source_path("rare_unseen"))
-    for key in bad_keys:
-        ctx.log(
-            f"resolve: unseen_in_training key {key!r} is not Kingdom-Phylum-Class-Order-Family-Genus-species; ignored"
-        )
-    held = _write_db(ctx, results, by_key, holdout)
+    with builddb.transaction(db):
+        db.execute("DELETE FROM taxa")
+        db.execute("DELETE FROM holdout")
+        db.execute("DELETE FROM rejects WHERE stage=?", (NAME,))
+        tally, report = _resolve_into_taxa(ctx)
+        holdout, bad_keys = rare.load(cfg.source_path("rare_seen"), cfg.source_path("rare_unseen"))
+        for key in bad_keys:
+            ctx.log(
+                f"resolve: unseen_in_training key {key!r} is not Kingdom-Phylum-Class-Order-Family-Genus-species; ignored"
+            )
+        held = _record_holdout(db, holdout)
+        _record_label_rejects(db, tally.label_rejects)
     out_csv = write_predicted_catalog(ctx.out, db)
     result = check_taxa.check_catalog(out_csv)
     reports = ctx.out / "reports"
@@ -76,17 +68,17 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     _atomic_write(
         reports / "check-taxa-predicted.json", json.dumps(result, indent=2, sort_keys=True) + "\n"
     )
-    statuses = Counter(r.status for r in results)
-    conflicts = sum(1 for r in results if r.conflicts)
+    statuses, conflicts = tally.statuses, tally.conflicts
+    labels = sum(statuses.values())
     summary = {
-        "labels": len(results),
+        "labels": labels,
         **{s: statuses.get(s, 0) for s in STATUSES},
         "conflicts": conflicts,
         "holdout": held,
         "absent_references": report.absent,
     }
     ctx.log(
-        f"resolve: {len(results)} labels — resolved {statuses.get('resolved', 0)}, partial {statuses.get('partial', 0)}, "
+        f"resolve: {labels} labels — resolved {statuses.get('resolved', 0)}, partial {statuses.get('partial', 0)}, "
         f"ambiguous {statuses.get('ambiguous', 0)}, unresolved {statuses.get('unresolved', 0)}; "
         f"{conflicts} with conflicts; {held} images held out (rare species)\n"
         f"  references absent: {', '.join(report.absent) or 'none'}\n"
@@ -95,50 +87,91 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     return summary
 
 
-def _write_db(
-    ctx: BuildContext,
-    results: list[Resolution],
-    by_key: dict[str, Resolution],
-    holdout: rare.Holdout,
-) -> int:
-    db = ctx.db
+@dataclass
+class _Tally:
+    """What the summary and the label rejects need of the resolutions streamed into ``taxa``."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    conflicts: int = 0
+    label_rejects: list[tuple[str, str, str]] = field(default_factory=list)  # key, reason, detail
+
+
+def _resolve_into_taxa(ctx: BuildContext) -> tuple[_Tally, LoadReport]:
+    """Resolve every label and insert its ``taxa`` row as soon as it is resolved.
+
+    The 400K-odd resolutions of a full build (a provenance dict per rank each) would take
+    most of a GiB held in a list; streamed, only the queries and references are held, and
+    they are freed when this returns, before the per-image holdout pass.
+    """
+    db, cfg = ctx.db, ctx.config
+    (count,) = db.execute("SELECT COUNT(*) FROM labels").fetchone()
+    rows = db.execute("SELECT label_key, source, given FROM labels ORDER BY label_key")
+    queries = [
+        make_query(k, s, json.loads(g))
+        for k, s, g in _bar(
+            ctx, desc="resolve: clean names", unit=" labels", iterable=rows, total=count
+        )
+    ]
+    refs, report = load_references(
+        cfg,
+        queries,
+        log=ctx.log,
+        progress=lambda it: _bar(ctx, desc="resolve: read DH", unit=" rows", iterable=it),
+    )
+    results = (
+        resolve(q, refs)
+        for q in _bar(ctx, desc="resolve: labels", unit=" labels", iterable=queries)
+    )
+    tally = _Tally()
+    db.executemany(
+        "INSERT INTO taxa VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _taxa_rows(results, tally)
+    )
+    return tally, report
+
+
+def _taxa_rows(results: Iterable[Resolution], tally: _Tally) -> Iterator[tuple]:
+    """The ``taxa`` row of each resolution, counting it in ``tally`` on the way."""
+    for r in results:
+        tally.statuses[r.status] += 1
+        tally.conflicts += bool(r.conflicts)
+        tally.label_rejects.extend(
+            (r.label_key, reason, detail) for reason, detail in _label_rejects(r)
+        )
+        yield (
+            r.label_key,
+            *r.ranks,
+            r.common,
+            r.status,
+            json.dumps(r.provenance, sort_keys=True, ensure_ascii=False),
+        )
+
+
+def _record_holdout(db: Any, holdout: rare.Holdout) -> int:
+    """Hold out the rare-species images, judged on the ranks just written to ``taxa``."""
+    rank_cols = ", ".join(f't."{r}"' for r in RANKS)
     held: list[tuple[str, str]] = []
-    for tid, member, label_key in db.execute(
-        "SELECT treeoflife_id, member, label_key FROM images ORDER BY treeoflife_id"
+    for tid, member, *ranks in db.execute(
+        f"SELECT i.treeoflife_id, i.member, {rank_cols} FROM images i "
+        "LEFT JOIN taxa t USING (label_key) ORDER BY i.treeoflife_id"
     ):
-        res = by_key.get(label_key)
-        why = rare.reason(holdout, member, res.ranks if res else ("",) * len(RANKS))
+        why = rare.reason(holdout, member, tuple("" if v is None else v for v in ranks))
         if why:
             held.append((tid, why))
-    with builddb.transaction(db):
-        db.execute("DELETE FROM taxa")
-        db.execute("DELETE FROM holdout")
-        db.execute("DELETE FROM rejects WHERE stage=?", (NAME,))
-        db.executemany(
-            "INSERT INTO taxa VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    r.label_key,
-                    *r.ranks,
-                    r.common,
-                    r.status,
-                    json.dumps(r.provenance, sort_keys=True, ensure_ascii=False),
-                )
-                for r in results
-            ],
-        )
-        db.executemany("INSERT INTO holdout VALUES (?, ?)", held)
-        db.executemany(
-            "INSERT OR REPLACE INTO rejects VALUES (?, ?, 'rare_species_holdout', 'dropped', ?)",
-            [(tid, NAME, why) for tid, why in held],
-        )
-        for r in results:
-            for reason, detail in _label_rejects(r):
-                db.execute(
-                    "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, ?, 'kept', ? FROM images WHERE label_key=?",
-                    (NAME, reason, detail, r.label_key),
-                )
+    db.executemany("INSERT INTO holdout VALUES (?, ?)", held)
+    db.executemany(
+        "INSERT OR REPLACE INTO rejects VALUES (?, ?, 'rare_species_holdout', 'dropped', ?)",
+        [(tid, NAME, why) for tid, why in held],
+    )
     return len(held)
+
+
+def _record_label_rejects(db: Any, label_rejects: list[tuple[str, str, str]]) -> None:
+    """One reject row per image of each label that has one."""
+    for label_key, reason, detail in label_rejects:
+        db.execute(
+            "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, ?, 'kept', ? FROM images WHERE label_key=?",
+            (NAME, reason, detail, label_key),
+        )
 
 
 def _label_rejects(r: Resolution) -> list[tuple[str, str]]:
