@@ -30,11 +30,12 @@ def closed_port() -> int:
 
 
 def test_build_on_a_dask_cluster_is_byte_identical_to_an_inline_build(
-    sample_dir: Path, tmp_path: Path
+    sample_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:
     inline = tmp_path / "inline"
     build_sample(sample_dir, inline, workers=1)
-    on_dask = tmp_path / "dask"
+    monkeypatch.chdir(tmp_path)
+    on_dask = Path("dask")  # relative: tasks must still carry paths a worker elsewhere can open
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:

@@ -122,7 +122,7 @@ def open_build(args: argparse.Namespace):
     """Lock OUT, open its database, and settle the config (given now, or stored by an earlier run)."""
     from treeoflife.stages import BuildContext
 
-    out: Path = args.out
+    out: Path = args.out.resolve()
     given = args.sources is not None or args.config is not None
     if not given and not (out / builddb.DB_NAME).exists():
         raise TolError(

@@ -25,7 +25,7 @@ from treeoflife.errors import TolError
 
 @dataclass
 class BuildContext:
-    out: Path
+    out: Path  # absolute: worker tasks carry paths under it, and workers may run elsewhere
     config: Config
     db: Connection
     workers: int = 1

@@ -184,7 +184,7 @@ def _record_unit(ctx: BuildContext, res: UnitResult, reasons: Counter) -> None:
         for reason, detail in ((o.reject,) if o.reject else ()) + o.notes:
             rejects.append((o.treeoflife_id, reason, detail))
             reasons[reason] += 1
-    work = Path(res.work).relative_to(ctx.out.resolve()).as_posix()
+    work = Path(res.work).relative_to(ctx.out).as_posix()
     with builddb.transaction(ctx.db) as db:
         db.executemany(
             "DELETE FROM rejects WHERE item = ? AND stage = ?",
@@ -240,7 +240,7 @@ def _phase_a(
     ex: distribute.Executor,
 ) -> dict[str, int]:
     done = _done_units(ctx)
-    work_dir = layout.work_dir(ctx.out, spec.width, spec.height).resolve()
+    work_dir = layout.work_dir(ctx.out, spec.width, spec.height)
     current: set[str] = set()
     todo: list[tuple[str, str | None, tuple]] = []
     for unit, container, members, needed in _units(ctx, spec):
@@ -319,7 +319,7 @@ def _shard_tasks(ctx: BuildContext, pending: list[tuple[str, int, str]]) -> Iter
                 samples.append(
                     Sample(
                         rec["treeoflife_id"],
-                        str(ctx.out.resolve() / rec["work"]),
+                        str(ctx.out / rec["work"]),
                         rec["unit"],
                         rec["offset"],
                         rec["size"],
@@ -327,7 +327,7 @@ def _shard_tasks(ctx: BuildContext, pending: list[tuple[str, int, str]]) -> Iter
                         sample_record(split, rec),
                     )
                 )
-            yield ShardTask(split, shard, str(ctx.out.resolve() / name), caption, tuple(samples))
+            yield ShardTask(split, shard, str(ctx.out / name), caption, tuple(samples))
     finally:
         db.close()
 
