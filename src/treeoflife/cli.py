@@ -10,7 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from treeoflife import __version__, builddb
+from treeoflife import __version__, builddb, distribute
 from treeoflife.config import Config, check_sources, load_config
 from treeoflife.errors import TolError
 
@@ -152,6 +152,8 @@ def cmd_stages(args: argparse.Namespace) -> int:
     if args.stages and not names:
         raise TolError(f"`tol {args.command}` is not available in this version yet")
     with open_build(args) as ctx:
+        if {"write", "verify"} & set(names):  # the stages that run worker tasks
+            distribute.check_reachable(ctx.config.extra.get("distribute"))
         summaries = run_stages(ctx, names, force=args.force)
     print_summary(args.out, summaries)
     return 0

@@ -52,6 +52,14 @@ def uses_dask(cfg: Mapping[str, Any]) -> bool:
     return bool(cfg.get("scheduler") or cfg.get("slurm"))
 
 
+def check_reachable(settings: Mapping[str, Any] | None) -> None:
+    """Raise the :class:`TolError` of an unreachable or malformed Dask scheduler address now,
+    before the stages that need no workers have run (they can take hours)."""
+    cfg = backend(settings)
+    if cfg.get("scheduler") and not cfg.get("slurm"):
+        _DaskSession.start(cfg).close()
+
+
 def run_tasks(
     fn: Callable[[T], R],
     tasks: Iterable[T],
