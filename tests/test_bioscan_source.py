@@ -98,7 +98,7 @@ def test_a_cut_keeps_exactly_the_records_complete_before_it(buffer_chars: int) -
     for cut in range(1, len(text)):  # everything but the closing bracket, at every length
         got, broke = parse_until_break(text[:cut], buffer_chars)
         assert got == [r for r, end in zip(records, ends, strict=True) if end <= cut], cut
-        assert broke is not None and broke.reason == "archive_truncated", cut
+        assert broke is not None and broke.reason == "metadata_truncated", cut
         assert f"{len(got)} complete records" in broke.detail
 
 
@@ -107,21 +107,21 @@ def test_a_number_the_text_ends_on_is_not_taken_for_a_whole_one() -> None:
     for cut in range(1, len(text)):
         got, broke = parse_until_break(text[:cut], 3)
         assert got == json.loads(text)[: text[:cut].count(",")], cut
-        assert broke is not None and broke.reason == "archive_truncated", cut
+        assert broke is not None and broke.reason == "metadata_truncated", cut
 
 
 def test_text_that_stops_being_json_keeps_the_records_before_it() -> None:
     text = json.dumps([record(1), record(2)])[:-1] + ', {"image_file": oops}, ' + "{}" * 10
     got, broke = parse_until_break(text, 16)
     assert got == [record(1), record(2)]
-    assert broke is not None and broke.reason == "archive_unreadable"
+    assert broke is not None and broke.reason == "metadata_unreadable"
     assert str(text.index("oops")) in broke.detail
 
 
 def test_text_after_the_list_is_reported_after_every_record() -> None:
     got, broke = parse_until_break(json.dumps([record(1), record(2)]) + "\n[{}]", 8)
     assert got == [record(1), record(2)]
-    assert broke is not None and broke.reason == "archive_unreadable"
+    assert broke is not None and broke.reason == "metadata_unreadable"
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,7 @@ def test_a_broken_record_does_not_make_the_parser_read_the_rest_of_the_file() ->
     assert next(it) == record(1)
     with pytest.raises(ListBreak) as broke:
         next(it)
-    assert broke.value.reason == "archive_unreadable"
+    assert broke.value.reason == "metadata_unreadable"
 
 
 # --- through `tol scan` ---------------------------------------------------------------------
@@ -197,7 +197,7 @@ def test_scan_of_a_cut_metadata_file_keeps_the_records_before_the_cut(tmp_path: 
     assert scan(src, tmp_path / "out") == 0
     keys, rejects = scanned(tmp_path / "out")
     assert keys == {key(i) for i in range(6)}
-    assert rejects[META] == "archive_truncated"
+    assert rejects[META] == "metadata_truncated"
     for i in range(6, 10):  # on disk, but their labels were lost with the cut
         assert rejects[f"bioscan/images/part{i % 3 + 1}/img{i:04d}.jpg"] == "label_missing"
 
@@ -209,7 +209,7 @@ def test_scan_of_a_file_cut_inside_a_utf8_character_keeps_every_record(tmp_path:
     (src / META).write_bytes(text.encode("utf-8")[:-1])
     assert scan(src, tmp_path / "out") == 0
     keys, rejects = scanned(tmp_path / "out")
-    assert keys == {key(i) for i in range(3)} and rejects[META] == "archive_truncated"
+    assert keys == {key(i) for i in range(3)} and rejects[META] == "metadata_truncated"
 
 
 def test_a_byte_that_is_not_utf8_keeps_the_records_before_it(tmp_path: Path) -> None:
@@ -219,7 +219,7 @@ def test_a_byte_that_is_not_utf8_keeps_the_records_before_it(tmp_path: Path) -> 
     with pytest.raises(ListBreak) as broke:
         for value in metadata_records(path, buffer_chars=1 << 20):
             got.append(value)
-    assert got == [record(1), record(2)] and broke.value.reason == "archive_unreadable"
+    assert got == [record(1), record(2)] and broke.value.reason == "metadata_unreadable"
 
 
 def test_scan_rejects_bad_records_and_goes_on(tmp_path: Path) -> None:

@@ -16,6 +16,11 @@ REASONS: dict[str, tuple[str, str]] = {
     # containers and file names (scan)
     "archive_unreadable": (DROPPED, "the archive is not a readable tar/gzip file"),
     "archive_truncated": (DROPPED, "the archive ends early; members after the cut are lost"),
+    "metadata_unreadable": (
+        DROPPED,
+        "a metadata file stops being valid JSON/UTF-8; records after that point are lost",
+    ),
+    "metadata_truncated": (DROPPED, "a metadata file ends early; records after the cut are lost"),
     "member_name_unparsed": (DROPPED, "the file name does not follow the source's naming scheme"),
     "empty_file": (DROPPED, "the image file has zero bytes"),
     "not_an_image_file": (DROPPED, "the file's extension is not an image type"),

@@ -40,8 +40,8 @@ class NotAJsonList(ValueError):
 class ListBreak(Exception):
     """A JSON list stops part-way; every item before it was complete and yielded.
 
-    ``reason`` is a rejects code, as for a broken archive: ``archive_truncated`` when the
-    text ends inside the list, ``archive_unreadable`` when it stops being JSON (or UTF-8).
+    ``reason`` is a rejects code: ``metadata_truncated`` when the text ends inside the
+    list, ``metadata_unreadable`` when it stops being JSON (or UTF-8).
     """
 
     def __init__(self, reason: str, detail: str):
@@ -172,25 +172,25 @@ def iter_json_list(stream: TextIO, buffer_chars: int = BUFFER_CHARS) -> Iterator
         extra = window.peek()
     except _Cut:
         raise ListBreak(
-            "archive_truncated",
+            "metadata_truncated",
             f"the file ends inside the list: {count} complete records, "
             f"then nothing usable from character {window.offset()} on",
         ) from None
     except json.JSONDecodeError as exc:
         raise ListBreak(
-            "archive_unreadable",
+            "metadata_unreadable",
             f"not JSON from character {window.offset(exc.pos)} ({exc.msg}); "
             f"{count} complete records before it, any after it are lost",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ListBreak(
-            "archive_unreadable",
+            "metadata_unreadable",
             f"unreadable after character {window.offset()} ({exc}); "
             f"{count} complete records before it, any after it are lost",
         ) from None
     if extra:
         raise ListBreak(
-            "archive_unreadable",
+            "metadata_unreadable",
             f"text after the end of the list, at character {window.offset()}, is ignored",
         )
 
