@@ -83,6 +83,27 @@ def test_dh_by_name_keeps_homonyms_and_follows_synonyms(dh: Path) -> None:
     assert syn.lineage == BIRD and syn.how == "synonym" and syn.record == "EOL-11"
 
 
+def test_dh_species_names_off_the_wanted_rows_are_read_in_a_second_pass(dh: Path) -> None:
+    # only the subspecies' page is wanted: its species row (EOL-9) is kept by nothing
+    assert eol_dh.load(dh, {10}, set()).by_page[10].lineage == BIRD
+
+
+def test_dh_a_repeated_taxon_id_is_one_taxon_updated_in_file_order(dh: Path) -> None:
+    rows = [
+        _dh_row("EOL-31", "EOL-30", "Papasula abbotti", "species", "31"),
+        _dh_row("EOL-30", "", "", "", ""),  # a stub listing first
+        _dh_row("EOL-30", "EOL-6", "Papasula", "genus", "30"),
+    ]
+    dh.write_text(dh.read_text() + "\n".join(rows) + "\n")
+    result = eol_dh.load(dh, {31, 30}, {name_key("Papasula", 5)})
+    assert result.by_page[31].lineage == (*BIRD[:5], "Papasula", "abbotti")
+    assert result.by_page[30].lineage == (*BIRD[:5], "Papasula", "")
+    assert result.by_page[30].record == "EOL-30"
+    (genus,) = result.by_name[name_key("Papasula", 5)]
+    assert genus.lineage == result.by_page[30].lineage and genus.page_id == 30
+    assert result.rows == 16
+
+
 def test_dh_parent_cycle_does_not_hang(tmp_path: Path) -> None:
     path = tmp_path / "taxon.tab"
     path.write_text(

@@ -70,18 +70,18 @@ class _Tree:
     """Arrays over the distinct taxon ids: parent, accepted, rank code, page; names of rows
     above species and of wanted rows (species names on wanted lineages are read later)."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self) -> None:
         self.parent = array("q")
         self.accepted = array("q")
         self.rank = bytearray()
         self.page = array("q")
-        self.name: list[str | None] = [None] * n
+        self.name: list[str | None] = []
         self.taxon_id: dict[int, str] = {}  # only for the rows candidates are made from
 
 
 def _to_array(values: np.ndarray) -> array:
     out = array("q")
-    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    out.frombytes(memoryview(np.ascontiguousarray(values, dtype=np.int64)).cast("B"))
     return out
 
 
@@ -125,7 +125,9 @@ def load(
     codes = _Codes()
     own, par, acc, pg = array("q"), array("q"), array("q"), array("q")
     rank = bytearray()
-    kept: dict[int, str] = {}  # file row -> name, for rows above species and wanted rows
+    # file row -> name, for rows above species and wanted rows (a list: a dict of a
+    # million rows would take several times the memory)
+    kept: list[str | None] = []
     wanted_ids: dict[int, str] = {}  # file row -> taxonID, for wanted rows
     page_rows: dict[int, int] = {}
     name_rows: dict[NameKey, list[int]] = {}
@@ -138,9 +140,8 @@ def load(
         acc.append(codes.code(accepted) if accepted and accepted != taxon_id else -1)
         r, name = _rank_and_name(row, cols)
         rank.append(r)
+        kept.append(name if r < SPECIES_INDEX else None)
         if r != NO_RANK:
-            if r < SPECIES_INDEX:
-                kept[n] = name
             key = name_key(name, r)
             if key in names:
                 name_rows.setdefault(key, []).append(n)
@@ -157,7 +158,7 @@ def load(
     rows = len(own)
     own_np = _ints(own)
     uniq, first = np.unique(own_np, return_index=True)  # a repeated taxonID is one node
-    canon = np.searchsorted(uniq, own_np).tolist()  # file row -> node
+    canon = np.searchsorted(uniq, own_np)  # file row -> node
     del own, own_np
     nodes = len(uniq)
 
@@ -171,32 +172,31 @@ def load(
 
     par_np, acc_np = link(par, uniq), link(acc, uniq)
     del par, acc, uniq
-    tree = _Tree(nodes)
+    tree = _Tree()
     tree.parent = _to_array(np.maximum(par_np[first], -1))  # a missing parent: a root
     tree.accepted = _to_array(acc_np[first])  # a missing accepted taxon stays -2: no lineage
     tree.page = _to_array(_ints(pg)[first])
     tree.rank = bytearray(np.frombuffer(bytes(rank), dtype=np.uint8)[first].tobytes())
-    first_rows = set(first.tolist())
-    for n, name in kept.items():
-        if n in first_rows:
-            tree.name[canon[n]] = name
+    tree.name = _pick(kept, first)
     if nodes != rows:  # later rows repeating a taxonID update it, in file order
-        for n in sorted(set(range(rows)) - first_rows):
-            i = canon[n]
+        later = np.ones(rows, dtype=bool)
+        later[first] = False
+        for n in np.flatnonzero(later).tolist():
+            i = int(canon[n])
             if par_np[n] != -1:
                 tree.parent[i] = max(int(par_np[n]), -1)
             if acc_np[n] != -1:
                 tree.accepted[i] = int(acc_np[n])
             if rank[n] != NO_RANK:
                 tree.rank[i] = rank[n]
-                tree.name[i] = kept.get(n)
+                tree.name[i] = kept[n]
             if pg[n]:
                 tree.page[i] = pg[n]
-    del par_np, acc_np, pg, rank, kept, first_rows, first
+    del par_np, acc_np, pg, rank, kept, first
     for n, taxon_id in wanted_ids.items():
-        tree.taxon_id[canon[n]] = taxon_id
-    page_nodes = {page: canon[n] for page, n in page_rows.items()}
-    name_nodes = {key: [canon[n] for n in ns] for key, ns in name_rows.items()}
+        tree.taxon_id[int(canon[n])] = taxon_id
+    page_nodes = {page: int(canon[n]) for page, n in page_rows.items()}
+    name_nodes = {key: [int(canon[n]) for n in ns] for key, ns in name_rows.items()}
     _fill_species_names(path, tree, canon, page_nodes, name_nodes)
     del canon
     result = DHResult(rows=rows)
@@ -213,10 +213,17 @@ def load(
     return result
 
 
+def _pick(values: list[str | None], rows: np.ndarray) -> list[str | None]:
+    """``[values[r] for r in rows]`` without a Python int per row."""
+    picked = np.empty(len(values), dtype=object)
+    picked[:] = values
+    return picked[rows].tolist()
+
+
 def _fill_species_names(
     path: Path,
     tree: _Tree,
-    canon: list[int],
+    canon: np.ndarray,
     page_nodes: dict[int, int],
     name_nodes: dict[NameKey, list[int]],
 ) -> None:
@@ -234,11 +241,12 @@ def _fill_species_names(
             node, depth = tree.parent[node], depth + 1
     if not need:
         return
+    need_rows = set(np.flatnonzero(np.isin(canon, np.fromiter(need, np.int64))).tolist())
     for n, row, cols in _rows(path, None):
-        if canon[n] in need:
+        if n in need_rows:
             r, name = _rank_and_name(row, cols)
             if r != NO_RANK:
-                tree.name[canon[n]] = name
+                tree.name[int(canon[n])] = name
 
 
 class _Walker:
