@@ -13,6 +13,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolu
 NAME = "resolve"
 PREDICTED = "predicted-catalog.csv"
 PREDICTED_COLUMNS = (*CATALOG_COLUMNS, "class_index")
+# The build database's 256 MiB page cache would fill while the taxa table is replaced,
+# on top of the references held in memory then; taxa rows go in in key order (appends),
+# so a small cache writes them as fast.
+RESOLVE_PAGE_CACHE_KIB = 16 * 1024
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -49,7 +54,7 @@ def _bar(ctx: BuildContext, **kw: Any) -> tqdm:
 
 def run(ctx: BuildContext) -> dict[str, Any]:
     db, cfg = ctx.db, ctx.config
-    with builddb.transaction(db):
+    with _page_cache(db, RESOLVE_PAGE_CACHE_KIB), builddb.transaction(db):
         db.execute("DELETE FROM taxa")
         db.execute("DELETE FROM holdout")
         db.execute("DELETE FROM rejects WHERE stage=?", (NAME,))
@@ -85,6 +90,17 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         f"  predicted catalog: {out_csv}"
     )
     return summary
+
+
+@contextmanager
+def _page_cache(db: Any, kib: int) -> Iterator[None]:
+    """Run with SQLite's page cache capped at ``kib`` KiB, then restore the connection's own."""
+    (before,) = db.execute("PRAGMA cache_size").fetchone()
+    db.execute(f"PRAGMA cache_size=-{int(kib)}")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA cache_size={int(before)}")
 
 
 @dataclass
