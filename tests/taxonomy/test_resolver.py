@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from treeoflife.taxonomy.query import make_query
+from treeoflife.taxonomy import names
+from treeoflife.taxonomy.query import make_queries, make_query
 from treeoflife.taxonomy.reference import EOL_DH, INAT, ITIS, Candidate, name_key
 from treeoflife.taxonomy.resolver import AMBIGUOUS, PARTIAL, RESOLVED, References, resolve
 
@@ -151,3 +152,17 @@ def test_given_common_name_wins() -> None:
         make_query("g:9", "generic", generic("Morus alba", common="Silkworm Mulberry")), refs()
     )
     assert res.common == "Silkworm Mulberry"
+
+
+def test_queries_made_together_match_one_by_one_and_leave_no_name_cache() -> None:
+    labels = [
+        ("g:10", "generic", generic("Morus bassanus (Linnaeus, 1758)", kingdom="Animalia")),
+        ("inat21:1", "inat21", {"ranks": {"genus": "Morus", "species": "alba"}}),
+        ("eol:page:3548870", "eol", {"page_id": 3548870}),
+    ]
+    queries = make_queries(labels)
+    assert not names._CACHE
+    assert queries == [make_query(*label) for label in labels]
+    assert [resolve(q, refs()) for q in queries] == [
+        resolve(make_query(*label), refs()) for label in labels
+    ]

@@ -26,7 +26,7 @@ from treeoflife.reports import check_taxa
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy import holdout as rare
 from treeoflife.taxonomy.build import LoadReport, load_references, reference_paths
-from treeoflife.taxonomy.query import make_query
+from treeoflife.taxonomy.query import make_queries
 from treeoflife.taxonomy.ranks import RANKS
 from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
 
@@ -122,12 +122,12 @@ def _resolve_into_taxa(ctx: BuildContext) -> tuple[_Tally, LoadReport]:
     db, cfg = ctx.db, ctx.config
     (count,) = db.execute("SELECT COUNT(*) FROM labels").fetchone()
     rows = db.execute("SELECT label_key, source, given FROM labels ORDER BY label_key")
-    queries = [
-        make_query(k, s, json.loads(g))
+    queries = make_queries(
+        (k, s, json.loads(g))
         for k, s, g in _bar(
             ctx, desc="resolve: clean names", unit=" labels", iterable=rows, total=count
         )
-    ]
+    )
     refs, report = load_references(
         cfg,
         queries,

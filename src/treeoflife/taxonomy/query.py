@@ -6,8 +6,10 @@ inat21/tol10m/bioscan/generic: ranks, maybe a name and a common name).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from treeoflife.taxonomy import names
@@ -24,22 +26,31 @@ from treeoflife.taxonomy.reference import NameKey, name_key
 
 # a uninomial of unknown rank is looked up at every rank above species
 ANY_RANK = tuple(range(SPECIES_INDEX))
+# most labels need no note: they share one empty mapping instead of a dict each
+NO_NOTES: Mapping[int, str] = MappingProxyType({})
 
 
-@dataclass
+@dataclass(slots=True)
 class LabelQuery:
     label_key: str
     source: str
     given: Lineage  # cleaned given ranks
-    notes: dict[int, str] = field(default_factory=dict)  # rank index -> what cleaning changed
+    # rank index -> what cleaning changed
+    notes: Mapping[int, str] = field(default_factory=lambda: NO_NOTES)
     page_id: int | None = None
     name: str = ""  # the label's scientific name as given
     common: str = ""  # a common name the source gives (tol10m, generic)
+    # the label's own name cleaned, kept here so the name cache can be dropped once every
+    # label has its query
+    parsed: names.CleanName = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parsed = names.parse_name(self.name)
 
     def lookups(self, name: str | None = None) -> list[list[NameKey]]:
         """Name keys to try, most specific first; each entry is one alternative (any of its keys)."""
         out: list[list[NameKey]] = []
-        parsed = names.parse_name(self.name if name is None else name)
+        parsed = self.parsed if name is None else names.parse_name(name)
         if parsed.kind == names.SPECIES:
             out.append([name_key(parsed.canonical, SPECIES_INDEX)])
         g = self.given
@@ -84,10 +95,22 @@ def make_query(label_key: str, source: str, given: Mapping[str, Any]) -> LabelQu
     page = given.get("page_id")
     return LabelQuery(
         label_key=label_key,
-        source=source,
+        source=sys.intern(source),  # a handful of distinct values over 400K-odd labels
         given=tuple(values[r] for r in RANKS),
-        notes=notes,
+        notes=notes or NO_NOTES,
         page_id=int(page) if page not in (None, "") else None,
         name=str(given.get("name") or ""),
         common=" ".join(str(given.get("common") or "").split()),
     )
+
+
+def make_queries(labels: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[LabelQuery]:
+    """The query of every (label key, source, given) label.
+
+    The name cache is emptied afterwards: it holds a parse of every distinct rank value,
+    which nothing needs again once the queries hold their cleaned values and own names
+    (a full build's labels leave several hundred thousand parses in it).
+    """
+    queries = [make_query(key, source, given) for key, source, given in labels]
+    names.clear_cache()
+    return queries

@@ -273,7 +273,7 @@ def resolve(query: LabelQuery, refs: References) -> Resolution:
 
 def _fill_from_name(query: LabelQuery, ranks: list[str], provenance: dict) -> None:
     """No reference knows the label: genus and species from its own scientific name."""
-    parsed = names.parse_name(query.name)
+    parsed = query.parsed
     prov = {
         "source": query.source,
         "record": query.label_key,
