@@ -102,11 +102,26 @@ def load_references(
         by_name[INAT] = inat_dwca.load_taxa(p, keys)
     if p := present("resolved"):
         by_name[RESOLVED] = resolved_jsonl.load(p, keys)
-    for source in (EOL_DH, ITIS, INAT, RESOLVED):  # NAME_PRIORITY order
-        for key, cands in by_name.get(source, {}).items():
-            refs.by_name.setdefault(key, []).extend(cands)
     _commons(refs, by_name, paths, present, pages)
+    refs.by_name = _merge(by_name)
     return refs, report
+
+
+def _merge(by_name: dict[str, dict[NameKey, list[Candidate]]]) -> dict[NameKey, list[Candidate]]:
+    """One index over every reference's candidates, in NAME_PRIORITY order.
+
+    Consumes ``by_name``: each key's first list is taken over and extended rather than
+    copied, so the candidates' lists are never held twice.
+    """
+    merged: dict[NameKey, list[Candidate]] = {}
+    for source in (EOL_DH, ITIS, INAT, RESOLVED):  # NAME_PRIORITY order
+        for key, cands in by_name.pop(source, {}).items():
+            found = merged.get(key)
+            if found is None:
+                merged[key] = cands
+            else:
+                found.extend(cands)
+    return merged
 
 
 def _ending_keys(cands: list[Candidate]) -> set[NameKey]:

@@ -9,6 +9,7 @@ through the cheap :func:`reference_lineage` so millions of rows load fast.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from treeoflife.taxonomy import names
@@ -60,7 +61,11 @@ def _clean_species(text: str, genus: str) -> tuple[str, str]:
 
 
 def reference_lineage(values: Mapping[str, str]) -> Lineage:
-    """A lineage from a reference row's rank -> name mapping (canonical names; cheap)."""
+    """A lineage from a reference row's rank -> name mapping (canonical names; cheap).
+
+    The names are interned: a reference's rows repeat the same higher names thousands of
+    times, and every candidate a loader keeps holds its lineage.
+    """
     out = []
     for rank in RANKS:
         v = (values.get(rank) or "").strip()
@@ -70,7 +75,7 @@ def reference_lineage(values: Mapping[str, str]) -> Lineage:
             v = normalise_kingdom(v)
         elif rank == "species":
             v = species_epithet(v)
-        out.append(v)
+        out.append(sys.intern(v))
     return tuple(out)
 
 
