@@ -104,6 +104,17 @@ def test_dh_a_repeated_taxon_id_is_one_taxon_updated_in_file_order(dh: Path) -> 
     assert result.rows == 16
 
 
+def test_dh_a_repeated_taxon_id_takes_the_name_of_its_last_ranked_row(dh: Path) -> None:
+    rows = [
+        _dh_row("EOL-31", "EOL-30", "Papasula abbotti", "species", "31"),
+        _dh_row("EOL-30", "EOL-6", "Papasula", "genus", "30"),
+        _dh_row("EOL-30", "", "Sula", "genus", ""),  # renamed; parent and page kept
+        _dh_row("EOL-30", "", "", "", ""),  # no rank: changes nothing
+    ]
+    dh.write_text(dh.read_text() + "\n".join(rows) + "\n")
+    assert eol_dh.load(dh, {31}, set()).by_page[31].lineage == (*BIRD[:5], "Sula", "abbotti")
+
+
 def test_dh_parent_cycle_does_not_hang(tmp_path: Path) -> None:
     path = tmp_path / "taxon.tab"
     path.write_text(

@@ -1,17 +1,18 @@
 """EOL Dynamic Hierarchy 2.1 ``taxon.tab``: lineages by EOL page id and by name.
 
 The file has millions of rows and parents may come after their children, so one pass
-keeps compact int64 arrays (taxon id codes, parent, accepted, rank code, page) and only
-the names above species (plus wanted rows); parents are linked by sorting the codes.
-Lineages are then walked only for the rows the labels need (their page ids and names),
-with memoised ancestors. Synonyms (a row whose
-``acceptedNameUsageID`` names another row) resolve to their accepted taxon.
+keeps compact int64 arrays (taxon id codes, parent, accepted, rank code, page) and no
+names; parents are linked by sorting the codes. A second pass reads the names of only the
+taxa on the lineages the labels need (their page ids and names), which are then walked
+with memoised ancestors. Synonyms (a row whose ``acceptedNameUsageID`` names another row)
+resolve to their accepted taxon.
 """
 
 from __future__ import annotations
 
+import sys
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,8 +68,8 @@ class _Codes:
 
 
 class _Tree:
-    """Arrays over the distinct taxon ids: parent, accepted, rank code, page; names of rows
-    above species and of wanted rows (species names on wanted lineages are read later)."""
+    """Arrays over the distinct taxon ids: parent, accepted, rank code, page; the names of
+    the taxa on wanted lineages (None elsewhere)."""
 
     def __init__(self) -> None:
         self.parent = array("q")
@@ -118,16 +119,12 @@ def load(
 ) -> DHResult:
     """Candidates for the wanted EOL page ids and (name, rank) keys.
 
-    One pass keeps int64 codes per row (no per-row Python objects but the names above
-    species); parents are linked by sorting the codes; a second pass, only if needed,
-    reads the species names that wanted lineages pass through.
+    One pass keeps int64 codes per row (no per-row Python objects); parents are linked by
+    sorting the codes; a second pass reads the names on the wanted lineages.
     """
     codes = _Codes()
     own, par, acc, pg = array("q"), array("q"), array("q"), array("q")
     rank = bytearray()
-    # file row -> name, for rows above species and wanted rows (a list: a dict of a
-    # million rows would take several times the memory)
-    kept: list[str | None] = []
     wanted_ids: dict[int, str] = {}  # file row -> taxonID, for wanted rows
     page_rows: dict[int, int] = {}
     name_rows: dict[NameKey, list[int]] = {}
@@ -140,12 +137,10 @@ def load(
         acc.append(codes.code(accepted) if accepted and accepted != taxon_id else -1)
         r, name = _rank_and_name(row, cols)
         rank.append(r)
-        kept.append(name if r < SPECIES_INDEX else None)
         if r != NO_RANK:
             key = name_key(name, r)
             if key in names:
                 name_rows.setdefault(key, []).append(n)
-                kept[n] = name
                 wanted_ids[n] = taxon_id
         page = row[cols["eolID"]].strip()
         if page.isascii() and page.isdigit():
@@ -177,7 +172,7 @@ def load(
     tree.accepted = _to_array(acc_np[first])  # a missing accepted taxon stays -2: no lineage
     tree.page = _to_array(_ints(pg)[first])
     tree.rank = bytearray(np.frombuffer(bytes(rank), dtype=np.uint8)[first].tobytes())
-    tree.name = _pick(kept, first)
+    tree.name = [None] * nodes
     if nodes != rows:  # later rows repeating a taxonID update it, in file order
         later = np.ones(rows, dtype=bool)
         later[first] = False
@@ -189,15 +184,14 @@ def load(
                 tree.accepted[i] = int(acc_np[n])
             if rank[n] != NO_RANK:
                 tree.rank[i] = rank[n]
-                tree.name[i] = kept[n]
             if pg[n]:
                 tree.page[i] = pg[n]
-    del par_np, acc_np, pg, rank, kept, first
+    del par_np, acc_np, pg, rank, first
     for n, taxon_id in wanted_ids.items():
         tree.taxon_id[int(canon[n])] = taxon_id
     page_nodes = {page: int(canon[n]) for page, n in page_rows.items()}
     name_nodes = {key: [int(canon[n]) for n in ns] for key, ns in name_rows.items()}
-    _fill_species_names(path, tree, canon, page_nodes, name_nodes)
+    _read_lineage_names(path, tree, canon, page_nodes, name_nodes)
     del canon
     result = DHResult(rows=rows)
     walker = _Walker(tree)
@@ -213,40 +207,41 @@ def load(
     return result
 
 
-def _pick(values: list[str | None], rows: np.ndarray) -> list[str | None]:
-    """``[values[r] for r in rows]`` without a Python int per row."""
-    picked = np.empty(len(values), dtype=object)
-    picked[:] = values
-    return picked[rows].tolist()
-
-
-def _fill_species_names(
+def _read_lineage_names(
     path: Path,
     tree: _Tree,
     canon: np.ndarray,
     page_nodes: dict[int, int],
     name_nodes: dict[NameKey, list[int]],
 ) -> None:
-    """Read the species names the wanted lineages pass through but were not kept."""
+    """Read the names of the taxa the wanted lineages pass through (the second pass).
+
+    A taxon listed on several rows takes the name of its last row with a rank, as its rank.
+    """
     starts = set(page_nodes.values()) | {i for ns in name_nodes.values() for i in ns}
     starts |= {tree.accepted[i] for i in starts if tree.accepted[i] >= 0}
-    need: set[int] = set()
-    seen: set[int] = set()
-    for i in starts:
-        node, depth = i, 0
-        while node >= 0 and node not in seen and depth < MAX_DEPTH:
-            seen.add(node)
-            if tree.rank[node] == SPECIES_INDEX and tree.name[node] is None:
-                need.add(node)
-            node, depth = tree.parent[node], depth + 1
-    if not need:
+    if not starts:
         return
-    need_rows = set(np.flatnonzero(np.isin(canon, np.fromiter(need, np.int64))).tolist())
+    on_lineage = np.zeros(len(tree.name), dtype=bool)
+    on_lineage[np.fromiter(_lineage_nodes(tree, starts), np.int64)] = True
+    wanted = on_lineage[canon].tobytes()  # file row -> 1 if its name is needed
+    del on_lineage
     for n, row, cols in _rows(path, None):
-        if n in need_rows:
+        if wanted[n]:
             r, name = _rank_and_name(row, cols)
             if r != NO_RANK:
                 tree.name[int(canon[n])] = name
+
+
+def _lineage_nodes(tree: _Tree, starts: Iterable[int]) -> Iterable[int]:
+    """Every taxon fewer than MAX_DEPTH steps up from a start: all the walker may name."""
+    closest: dict[int, int] = {}  # taxon -> fewest steps up from any start so far
+    for i in starts:
+        node, depth = i, 0
+        while node >= 0 and depth < MAX_DEPTH and closest.get(node, MAX_DEPTH) > depth:
+            closest[node] = depth
+            node, depth = tree.parent[node], depth + 1
+    return closest.keys()
 
 
 class _Walker:
@@ -287,10 +282,11 @@ class _Walker:
                     name = normalise_kingdom(name)
                 elif r == SPECIES_INDEX:
                     if not base[GENUS_INDEX] and len(name.split()) >= 2:
-                        base[GENUS_INDEX] = name.split()[0]
+                        base[GENUS_INDEX] = sys.intern(name.split()[0])
                     name = species_epithet(name)
-                # a row's own rank is lower than its ancestors'; below it nothing is known
-                base = base[:r] + [name] + [""] * (len(RANKS) - r - 1)
+                # a row's own rank is lower than its ancestors'; below it nothing is known;
+                # interned, so other references' lineages share the name
+                base = base[:r] + [sys.intern(name)] + [""] * (len(RANKS) - r - 1)
             lineage = tuple(base)
             if r != NO_RANK and r < SPECIES_INDEX or r == NO_RANK:
                 self.memo[n] = lineage
