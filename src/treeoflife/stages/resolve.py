@@ -35,7 +35,8 @@ PREDICTED = "predicted-catalog.csv"
 PREDICTED_COLUMNS = (*CATALOG_COLUMNS, "class_index")
 # The build database's 256 MiB page cache would fill while the taxa table is replaced,
 # on top of the references held in memory then; taxa rows go in in key order (appends),
-# so a small cache writes them as fast.
+# so a small cache writes them as fast. The per-image holdout pass after it, which looks
+# taxa up at random, has the full cache back (and the references are gone by then).
 RESOLVE_PAGE_CACHE_KIB = 16 * 1024
 
 
@@ -54,11 +55,12 @@ def _bar(ctx: BuildContext, **kw: Any) -> tqdm:
 
 def run(ctx: BuildContext) -> dict[str, Any]:
     db, cfg = ctx.db, ctx.config
-    with _page_cache(db, RESOLVE_PAGE_CACHE_KIB), builddb.transaction(db):
-        db.execute("DELETE FROM taxa")
-        db.execute("DELETE FROM holdout")
-        db.execute("DELETE FROM rejects WHERE stage=?", (NAME,))
-        tally, report = _resolve_into_taxa(ctx)
+    with builddb.transaction(db):
+        with _page_cache(db, RESOLVE_PAGE_CACHE_KIB):
+            db.execute("DELETE FROM taxa")
+            db.execute("DELETE FROM holdout")
+            db.execute("DELETE FROM rejects WHERE stage=?", (NAME,))
+            tally, report = _resolve_into_taxa(ctx)
         holdout, bad_keys = rare.load(cfg.source_path("rare_seen"), cfg.source_path("rare_unseen"))
         for key in bad_keys:
             ctx.log(
