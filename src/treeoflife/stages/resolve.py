@@ -26,6 +26,7 @@ from treeoflife.reports import check_taxa
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy import holdout as rare
 from treeoflife.taxonomy.build import LoadReport, load_references, reference_paths
+from treeoflife.taxonomy.lineage import EMPTY, Lineage
 from treeoflife.taxonomy.query import make_queries
 from treeoflife.taxonomy.ranks import RANKS
 from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
@@ -166,13 +167,12 @@ def _taxa_rows(results: Iterable[Resolution], tally: _Tally) -> Iterator[tuple]:
 
 def _record_holdout(db: Any, holdout: rare.Holdout) -> int:
     """Hold out the rare-species images, judged on the ranks just written to ``taxa``."""
-    rank_cols = ", ".join(f't."{r}"' for r in RANKS)
+    unseen = _unseen_lineages(db, holdout)
     held: list[tuple[str, str]] = []
-    for tid, member, *ranks in db.execute(
-        f"SELECT i.treeoflife_id, i.member, {rank_cols} FROM images i "
-        "LEFT JOIN taxa t USING (label_key) ORDER BY i.treeoflife_id"
+    for tid, member, label_key in db.execute(
+        "SELECT treeoflife_id, member, label_key FROM images ORDER BY treeoflife_id"
     ):
-        why = rare.reason(holdout, member, tuple("" if v is None else v for v in ranks))
+        why = rare.reason(holdout, member, unseen.get(label_key, EMPTY))
         if why:
             held.append((tid, why))
     db.executemany("INSERT INTO holdout VALUES (?, ?)", held)
@@ -181,6 +181,21 @@ def _record_holdout(db: Any, holdout: rare.Holdout) -> int:
         [(tid, NAME, why) for tid, why in held],
     )
     return len(held)
+
+
+def _unseen_lineages(db: Any, holdout: rare.Holdout) -> dict[str, Lineage]:
+    """Label -> lineage of the labels whose species is held out unseen.
+
+    Only these lineages can hold an image out beyond its own file name, and they are few;
+    the images are then matched on a dict lookup rather than a join per image.
+    """
+    rank_cols = ", ".join(f'"{r}"' for r in RANKS)
+    out: dict[str, Lineage] = {}
+    for label_key, *ranks in db.execute(f"SELECT label_key, {rank_cols} FROM taxa"):
+        lineage = tuple(ranks)
+        if rare.unseen_species(holdout, lineage):
+            out[label_key] = lineage
+    return out
 
 
 def _record_label_rejects(db: Any, label_rejects: list[tuple[str, str, str]]) -> None:

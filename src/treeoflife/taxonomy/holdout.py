@@ -87,11 +87,16 @@ def load(seen_path: Path | None, unseen_path: Path | None) -> tuple[Holdout, lis
     return holdout, bad
 
 
+def unseen_species(holdout: Holdout, lineage: Lineage) -> bool:
+    """Whether the lineage is of a species held out with all its images."""
+    key = species_key(lineage)
+    return key is not None and key in holdout.unseen
+
+
 def reason(holdout: Holdout, member: str, lineage: Lineage) -> str | None:
     """Why an image is held out, or None."""
     if member.rsplit("/", 1)[-1] in holdout.seen_files:
         return SEEN
-    key = species_key(lineage)
-    if key is not None and key in holdout.unseen:
+    if unseen_species(holdout, lineage):
         return UNSEEN
     return None
