@@ -27,7 +27,10 @@ from treeoflife.cli import main
 
 def write_collection(root: Path, sets: int, per_set: int, classes: int, per_class: int) -> int:
     rng = np.random.default_rng(0)
-    payload = [rng.integers(0, 256, size=int(s), dtype=np.uint8).tobytes() for s in rng.integers(150_000, 400_000, 16)]
+    payload = [
+        rng.integers(0, 256, size=int(s), dtype=np.uint8).tobytes()
+        for s in rng.integers(150_000, 400_000, 16)
+    ]
     n = 0
     for s in range(sets):
         path = root / "eol/images" / f"images_{s:02d}.tar.gz"
@@ -35,12 +38,18 @@ def write_collection(root: Path, sets: int, per_set: int, classes: int, per_clas
         with tarfile.open(path, "w:gz", compresslevel=1) as tar:
             for i in range(per_set):
                 data = payload[(s * per_set + i) % len(payload)]
-                info = tarfile.TarInfo(f"{s * per_set + i + 1}_{1000 + i % 97}_eol-full-size-copy.jpg")
+                info = tarfile.TarInfo(
+                    f"{s * per_set + i + 1}_{1000 + i % 97}_eol-full-size-copy.jpg"
+                )
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
                 n += 1
     for c in range(classes):
-        folder = root / "inat21/train" / f"{c:05d}_Animalia_Chordata_Aves_Order{c}_Family{c}_Genus{c}_species"
+        folder = (
+            root
+            / "inat21/train"
+            / f"{c:05d}_Animalia_Chordata_Aves_Order{c}_Family{c}_Genus{c}_species"
+        )
         folder.mkdir(parents=True)
         for i in range(per_class):
             (folder / f"{c:05d}-{i:06d}.jpg").write_bytes(payload[i % len(payload)][:40_000])
@@ -69,11 +78,17 @@ def main_() -> None:
         def raw() -> None:
             for p in sorted((root / "eol/images").glob("*.tar.gz")):
                 subprocess.run(f"gzip -dc {p} | tar -t > /dev/null", shell=True, check=True)
-            subprocess.run(["find", str(root / "inat21"), "-type", "f"], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                ["find", str(root / "inat21"), "-type", "f"], check=True, stdout=subprocess.DEVNULL
+            )
 
         raw()  # warm the page cache for both
         t_raw = timed(raw)
-        t_scan = timed(lambda: main(["scan", "--sources", str(root), "--out", str(Path(tmp) / "out"), "--no-progress"]))
+        t_scan = timed(
+            lambda: main(
+                ["scan", "--sources", str(root), "--out", str(Path(tmp) / "out"), "--no-progress"]
+            )
+        )
         print(f"images: {n}")
         print(f"raw gzip -dc | tar -t + find: {t_raw:.2f} s  ({n / t_raw:,.0f} images/s)")
         print(f"tol scan:                     {t_scan:.2f} s  ({n / t_scan:,.0f} images/s)")
