@@ -123,38 +123,28 @@ def fetch_entry(
     start_time = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     size = entry.size or None
     sha = entry.sha256 or None
-    if entry.unpack == "none":
-        dest = root / entry.target
-        dl = download(
-            entry.url,
-            dest,
-            sha256=sha,
-            size=size,
-            policy=policy,
-            progress=progress,
-            label=entry.name,
-            log=log,
-        )
+    unpacked = entry.unpack != "none"
+    # a packed download goes to a work folder and is removed once unpacked
+    dest = root / WORK_DIR / entry.name / entry.archive_name if unpacked else root / entry.target
+    dl = download(
+        entry.url,
+        dest,
+        sha256=sha,
+        size=size,
+        policy=policy,
+        progress=progress,
+        label=entry.name,
+        log=log,
+    )
+    if not unpacked:
         files, extra = [dest], {}
     else:
-        work = root / WORK_DIR / entry.name
-        archive = work / entry.archive_name
-        dl = download(
-            entry.url,
-            archive,
-            sha256=sha,
-            size=size,
-            policy=policy,
-            progress=progress,
-            label=entry.name,
-            log=log,
-        )
         try:
-            files, extra = _unpack(entry, archive, root, limits, start_time)
+            files, extra = _unpack(entry, dest, root, limits, start_time)
         finally:
-            archive.unlink(missing_ok=True)
+            dest.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
-                work.rmdir()
+                dest.parent.rmdir()
                 (root / WORK_DIR).rmdir()
     manifest["entries"][entry.name] = {
         "url": entry.url,
