@@ -71,3 +71,17 @@ def test_unreachable_scheduler_is_one_clear_sentence(
     assert "scan: running" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("tol: error: ") and address in last and SCHEDULER_ENV in last
+
+
+def test_slurm_settings_without_sbatch_are_one_clear_sentence(
+    sample_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-slurm-here"))
+    config = tmp_path / "tol.toml"
+    config.write_text(CONFIG + '\n[distribute]\nslurm = { cores = 2, memory = "4GB", jobs = 2 }\n')
+    args = ["--sources", str(sample_dir), "--config", str(config), "--workers", "1"]
+    capsys.readouterr()
+    assert tol("build", "--out", str(tmp_path / "out"), *args) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "scan: running" not in err
+    assert err.strip().splitlines()[-1].startswith("tol: error: distribute.slurm is set but")

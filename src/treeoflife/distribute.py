@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import multiprocessing
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -56,7 +57,9 @@ def check_reachable(settings: Mapping[str, Any] | None) -> None:
     """Raise the :class:`TolError` of an unreachable or malformed Dask scheduler address now,
     before the stages that need no workers have run (they can take hours)."""
     cfg = backend(settings)
-    if cfg.get("scheduler") and not cfg.get("slurm"):
+    if cfg.get("slurm"):
+        _check_slurm()
+    elif cfg.get("scheduler"):
         _DaskSession.start(cfg).close()
 
 
@@ -201,11 +204,21 @@ class _DaskSession:
             self.cluster.close()
 
 
+def _check_slurm() -> None:
+    """Without ``sbatch`` the jobs are never submitted and the tasks wait for workers forever."""
+    if shutil.which("sbatch") is None:
+        raise TolError(
+            "distribute.slurm is set but `sbatch` is not on PATH: run the build on a Slurm "
+            "login node, or remove [distribute] slurm to run on this machine"
+        )
+
+
 def _slurm_cluster(settings: Mapping[str, Any]) -> Any:
     try:
         from dask_jobqueue import SLURMCluster
     except ImportError:
         raise TolError("Slurm needs `pip install treeoflife[cluster]` (dask-jobqueue)") from None
+    _check_slurm()
     opts = dict(settings)
     jobs = int(opts.pop("jobs", 1))
     cluster = SLURMCluster(**opts)
