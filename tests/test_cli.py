@@ -46,6 +46,9 @@ def test_each_subcommand_has_help_that_explains(command: str, capsys) -> None:
         ("[splitt]\nseed = 1\n", "unknown section [splitt]"),
         ('[fetch.eol_dh]\nurl = "http://127.0.0.1/dh.zip"\n', None),  # read by tol fetch
         ("[split]\nseeed = 1\n", "unknown setting split.seeed"),
+        ('[distribute]\nschedular = "tcp://h:8786"\n', "unknown setting distribute.schedular"),
+        ('distribute = "tcp://h:8786"\n', "[distribute] must be a table"),
+        ("[distribute]\nconnect_timeout = 5\n", None),  # scan runs no workers: no probe
         ('[paths]\neol_dh = "nowhere/taxon.tab"\n', "paths.eol_dh"),
         ("this is = = not toml", "not valid TOML"),
     ],

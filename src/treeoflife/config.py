@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from treeoflife import distribute
 from treeoflife.errors import TolError
 
 
@@ -156,9 +157,24 @@ def from_dict(data: dict[str, Any], origin: str = "config") -> Config:
         known = ", ".join(f"[{n}]" for n in (*_SECTIONS, *OTHER_SECTIONS))
         raise TolError(f"{origin}: unknown section [{sorted(unknown)[0]}]; sections are {known}")
     kwargs["extra"].update(data)
+    _check_distribute(kwargs["extra"].get("distribute"), origin)
     cfg = Config(**kwargs)
     _validate(cfg, origin)
     return cfg
+
+
+def _check_distribute(values: Any, origin: str) -> None:
+    """A misspelt key here would silently run the build on this machine instead of the cluster."""
+    if values is None:
+        return
+    if not isinstance(values, dict):
+        raise TolError(f"{origin}: [distribute] must be a table, got {values!r}")
+    for key in values:
+        if key not in distribute.SETTINGS:
+            raise TolError(
+                f"{origin}: unknown setting distribute.{key}; known settings are "
+                + ", ".join(sorted(distribute.SETTINGS))
+            )
 
 
 def _explicit_names(paths: SourcePaths | None) -> list[str]:

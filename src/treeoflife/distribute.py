@@ -35,6 +35,8 @@ from treeoflife.errors import TolError
 T = TypeVar("T")
 R = TypeVar("R")
 
+# the keys of the [distribute] config section (checked when the config is read)
+SETTINGS = ("scheduler", "slurm", "connect_timeout")
 SCHEDULER_ENV = "TOL_DASK_SCHEDULER"
 # Dask's own default (30 s, then a traceback) reads as a hang at the terminal
 CONNECT_TIMEOUT = 10.0
