@@ -51,7 +51,9 @@ def _add_build_options(p: argparse.ArgumentParser, *, needs_sources: bool) -> No
         help="source collection root (default: the one this build was started with)",
     )
     p.add_argument(
-        "--config", type=Path, help="build config tol.toml (paths, split, image size, shards)"
+        "--config",
+        type=Path,
+        help="build config tol.toml (paths, split, images, shards; distribute for a Dask or Slurm cluster)",
     )
     p.add_argument(
         "--workers",
