@@ -78,6 +78,7 @@ def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInf
         # instead reads in 10 KiB records through three layers of copies.
         with _open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r:") as tar:
             for info in tar:
+                tar.members = []  # tarfile keeps every TarInfo it read: ~50 MB per 100K members
                 if pending is not None:
                     count += 1
                     yield pending
