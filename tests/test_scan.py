@@ -113,3 +113,70 @@ def test_scan_of_missing_sources_is_one_clear_sentence(tmp_path: Path, capsys) -
     assert main(["scan", "--sources", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0] and "not a directory" in err[0]
+
+
+def labels_of(out: Path) -> dict[str, str]:
+    """identity key -> label key of every image in the build."""
+    with sqlite3.connect(out / "build.sqlite") as db:
+        return dict(db.execute("SELECT identity_key, label_key FROM images"))
+
+
+def test_rescan_forgets_what_the_sources_no_longer_have(tmp_path: Path, capsys) -> None:
+    src = write_small_collection(tmp_path / "src")
+    gone_set = src / "eol/images/images_02.tar.gz"
+    write_tar_gz(gone_set, {eol_member(2000, 99): jpeg_bytes(1), "README.txt": b"x"})
+    gone_file = next((src / "inat21/train").iterdir()) / "gone.jpg"
+    gone_file.write_bytes(jpeg_bytes(8))
+    out = tmp_path / "out"
+    main(["scan", "--sources", str(src), "--out", str(out), "--no-progress"])
+    before = ids_of(out)
+    assert identity_key("eol", "2000_99") in before
+    assert "eol/images/images_02.tar.gz#README.txt" in rejects_of(out)
+
+    gone_set.unlink()
+    gone_file.unlink()
+    capsys.readouterr()
+    main(["scan", "--out", str(out), "--no-progress"])
+    after = ids_of(out)
+    assert set(before) - set(after) == {
+        identity_key("eol", "2000_99"),
+        identity_key("inat21", gone_file.parent.name, "gone.jpg"),
+    }
+    assert "2 no longer in the sources and removed" in capsys.readouterr().err
+    assert "eol/images/images_02.tar.gz#README.txt" not in rejects_of(out)
+    with sqlite3.connect(out / "build.sqlite") as db:  # page 99 had only that image
+        assert not db.execute("SELECT 1 FROM labels WHERE label_key LIKE '%99'").fetchall()
+
+
+def test_a_repaired_archive_is_no_longer_reported_broken(tmp_path: Path) -> None:
+    src = write_small_collection(tmp_path / "src")
+    members = {eol_member(4000 + i, 8): random.Random(i).randbytes(20_000) for i in range(4)}
+    write_tar_gz(tmp_path / "whole.tar.gz", members)
+    whole = (tmp_path / "whole.tar.gz").read_bytes()
+    broken = src / "eol/images/images_03.tar.gz"
+    broken.write_bytes(whole[: int(len(whole) * 0.8)])
+    out = tmp_path / "out"
+    main(["scan", "--sources", str(src), "--out", str(out), "--no-progress"])
+    assert rejects_of(out)["eol/images/images_03.tar.gz"] == "archive_truncated"
+    broken.write_bytes(whole)  # downloaded again, whole this time
+    main(["scan", "--out", str(out), "--no-progress"])
+    assert "eol/images/images_03.tar.gz" not in rejects_of(out)
+    assert {identity_key("eol", f"{4000 + i}_8") for i in range(4)} <= set(ids_of(out))
+
+
+def test_a_corrected_label_is_read_again_and_the_id_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "src" / "generic"
+    folder.mkdir(parents=True)
+    (folder / "a.jpg").write_bytes(jpeg_bytes(1))
+    table = folder / "labels.csv"
+    table.write_text("path,scientific_name\na.jpg,Morus alba\n")
+    out = tmp_path / "out"
+    main(["scan", "--sources", str(tmp_path / "src"), "--out", str(out), "--no-progress"])
+    ((key, label),) = labels_of(out).items()
+    table.write_text("path,scientific_name\na.jpg,Morus bassanus\n")
+    main(["scan", "--out", str(out), "--no-progress"])
+    ((key_after, label_after),) = labels_of(out).items()
+    assert key_after == key and label_after != label and "bassanus" in label_after
+    with sqlite3.connect(out / "build.sqlite") as db:  # the old label is gone with its image
+        given = [g for (g,) in db.execute("SELECT given FROM labels")]
+    assert len(given) == 1 and "bassanus" in given[0]

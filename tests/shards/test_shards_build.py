@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -191,3 +192,21 @@ def test_source_order_plans_shards_in_source_order(built_copy: Path) -> None:
     ]
     db.close()
     assert got == sorted(got)
+
+
+def test_a_build_after_an_image_set_is_removed_equals_a_fresh_build_of_what_is_left(
+    shard_sources: Path, built_copy: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "sources"
+    shutil.copytree(shard_sources, src)
+    (src / "eol/images/set_01.tar.gz").unlink()
+    build(src, built_copy)  # the same OUT, rebuilt from the reduced sources
+    fresh = tmp_path / "fresh"
+    build(src, fresh)
+    a, b = shard_files(built_copy), shard_files(fresh)
+    assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)
+    for name in ("catalog.csv", "catalog.parquet"):
+        assert (built_copy / name).read_bytes() == (fresh / name).read_bytes()
+    with (built_copy / "catalog.csv").open(newline="") as fh:
+        content_ids = {int(r["eol_content_id"]) for r in csv.DictReader(fh) if r["eol_content_id"]}
+    assert content_ids and not any(1100 <= c < 1200 for c in content_ids)  # set_01's images

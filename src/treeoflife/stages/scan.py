@@ -1,7 +1,10 @@
 """Scan (the reference's make_mapping): enumerate every source image into the database.
 
 Ids come from each image's identity key, so a re-scan finds the same ids and adds only
-images that are new (``INSERT OR IGNORE``); nothing is ever duplicated.
+images that are new (``INSERT OR IGNORE``); nothing is ever duplicated. A re-scan also
+forgets what the sources no longer have: images that were not found again (a removed image
+set, a deleted file) leave the build, and the scan's rejects are those of this scan only
+(a repaired archive is no longer reported broken).
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ _INSERT_IMAGE = (
     + ") VALUES ("
     + ", ".join("?" * (7 + len(ID_COLUMNS)))
     + ")"
+)
+
+_UPDATE_IMAGE = (
+    "UPDATE images SET container = ?1, member = ?2, label_key = ?3, size_bytes = ?4 "
+    "WHERE treeoflife_id = ?5 AND (container IS NOT ?1 OR member IS NOT ?2 "
+    "OR label_key IS NOT ?3 OR size_bytes IS NOT ?4)"
 )
 
 
@@ -56,6 +65,17 @@ def _flush(ctx: BuildContext, images: list[ImageRecord], counts: Counter) -> Non
             ],
         )
         counts["new"] += db.total_changes - before
+        # an image already known may have moved (re-packed sets) or been relabelled (a
+        # corrected generic CSV): its id stays, what the build reads and resolves follows
+        before = db.total_changes
+        db.executemany(
+            _UPDATE_IMAGE,
+            [(r.container, r.member, r.label_key, r.size_bytes, r.treeoflife_id) for r in images],
+        )
+        counts["changed"] += db.total_changes - before
+        db.executemany(
+            "INSERT OR IGNORE INTO temp.scan_seen VALUES (?)", [(r.treeoflife_id,) for r in images]
+        )
         db.executemany(
             "INSERT OR IGNORE INTO labels VALUES (?, ?, ?)",
             [
@@ -66,7 +86,26 @@ def _flush(ctx: BuildContext, images: list[ImageRecord], counts: Counter) -> Non
     images.clear()
 
 
+def _forget_vanished(ctx: BuildContext) -> int:
+    """Remove the images this scan did not find again, and what was recorded about them."""
+    db = ctx.db
+    gone = "SELECT treeoflife_id FROM images WHERE treeoflife_id NOT IN temp.scan_seen"
+    with builddb.transaction(db):
+        (count,) = db.execute(f"SELECT COUNT(*) FROM ({gone})").fetchone()
+        if count:
+            for table, column in (("rejects", "item"), ("holdout", "treeoflife_id")):
+                db.execute(f"DELETE FROM {table} WHERE {column} IN ({gone})")
+            db.execute(f"DELETE FROM images WHERE treeoflife_id IN ({gone})")
+        # labels no image has any more (images removed, or relabelled)
+        db.execute("DELETE FROM labels WHERE label_key NOT IN (SELECT label_key FROM images)")
+    return count
+
+
 def run(ctx: BuildContext) -> dict[str, Any]:
+    ctx.db.execute("CREATE TEMP TABLE IF NOT EXISTS scan_seen (treeoflife_id TEXT PRIMARY KEY)")
+    with builddb.transaction(ctx.db) as db:
+        db.execute("DELETE FROM temp.scan_seen")
+        db.execute("DELETE FROM rejects WHERE stage = ?", (NAME,))  # this scan finds them anew
     counts: Counter = Counter()
     per_source: Counter = Counter()
     reasons: Counter = Counter()
@@ -90,17 +129,23 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         if batch:
             _flush(ctx, batch, counts)
     bar.close()
+    removed = _forget_vanished(ctx)
     total = ctx.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
     labels = ctx.db.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
     summary = {
         "images": total,
         "new": counts["new"],
+        "removed": removed,
+        "changed": counts["changed"],
         "labels": labels,
         "by_source": dict(sorted(per_source.items())),
         "rejects": dict(sorted(reasons.items())),
     }
     ctx.log(
-        f"scan: {sum(per_source.values())} images found ({counts['new']} new), {total} in the build, "
+        f"scan: {sum(per_source.values())} images found ({counts['new']} new"
+        + (f", {counts['changed']} moved or relabelled" if counts["changed"] else "")
+        + (f", {removed} no longer in the sources and removed" if removed else "")
+        + f"), {total} in the build, "
         f"{labels} distinct labels, {sum(reasons.values())} rejects"
         + "".join(f"\n  {k}: {v}" for k, v in sorted(reasons.items()))
     )
