@@ -152,7 +152,7 @@ class _GzipStream(io.RawIOBase):
         if offset < self.pos:
             raise io.UnsupportedOperation("a gzip stream cannot seek backwards")
         while offset > self.pos:
-            if not self._take(min(offset - self.pos, self.MAX_OUT), keep=False):
+            if not self._consume(min(offset - self.pos, self.MAX_OUT)):
                 self.pos = offset  # past the end: reads return b"", as for a file
                 break
         return self.pos
@@ -172,16 +172,22 @@ class _GzipStream(io.RawIOBase):
                 break
             self._inflate(data)
             if self.decomp.eof:
-                rest = self.decomp.unused_data + self.fh.read()
-                if rest.strip(b"\0"):  # a further gzip member (concatenated gzip)
-                    self.decomp = zlib.decompressobj(31)
-                    self._inflate(rest)
-                else:
-                    self.done = True
+                self._next_member()
 
-    def _take(self, n: int, *, keep: bool = True) -> int | bytes:
-        """The next ``n`` bytes (all when ``n < 0``), or with ``keep=False`` just how many
-        were skipped."""
+    def _next_member(self) -> None:
+        """After a gzip member: start the next one (concatenated gzip), or end where only
+        zero padding is left. Reads on a chunk at a time, never the rest of the file."""
+        rest = self.decomp.unused_data
+        while not rest.strip(b"\0"):
+            rest = self.fh.read(self.CHUNK)
+            if not rest:
+                self.done = True
+                return
+        self.decomp = zlib.decompressobj(31)
+        self._inflate(rest)
+
+    def _consume(self, n: int) -> list[memoryview]:
+        """The next ``n`` bytes (all when ``n < 0``) as views of the inflated chunks."""
         self._fill(n)
         want = self.buffered if n < 0 else min(n, self.buffered)
         pieces: list[memoryview] = []
@@ -197,12 +203,11 @@ class _GzipStream(io.RawIOBase):
                 left = 0
         self.buffered -= want
         self.pos += want
-        if not keep:
-            return want
-        return bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)
+        return pieces
 
     def read(self, n: int | None = -1) -> bytes:
-        return self._take(-1 if n is None else n)
+        pieces = self._consume(-1 if n is None else n)
+        return bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)
 
     def close(self) -> None:
         self.fh.close()
