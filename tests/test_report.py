@@ -1,15 +1,24 @@
-"""Reports: stats, the treemap and the dataset card say what the catalog holds."""
+"""Reports: stats, the treemap and the dataset card say what the samples relation holds."""
 
 from __future__ import annotations
 
 import csv
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from treeoflife import builddb
+from treeoflife.columns import ID_COLUMNS
 from treeoflife.config import Config
 from treeoflife.rejects import REASONS
 from treeoflife.reports.card import dataset_card
 from treeoflife.reports.treemap import treemap_nodes, write_treemap
-from treeoflife.stages.report import catalog_stats, write_licenses
+from treeoflife.shards import samples, schema
+from treeoflife.stages.report import catalog_stats, treemap_counts, write_licenses
+from treeoflife.taxonomy.ranks import RANKS
 
 GANNET = {
     "kingdom": "Animalia",
@@ -33,30 +42,61 @@ MULBERRY = {
 }
 
 
-def row(split: str, taxon: dict, **ids: str) -> dict[str, str]:
-    return {
-        "split": split,
-        "treeoflife_id": ids.pop("tid", "x"),
-        "eol_content_id": "",
-        "bioscan_filename": "",
-        "inat21_filename": "",
-        **taxon,
-        **ids,
-    }
+def row(split: str, taxon: dict, source: str, tid: str, **ids: str) -> dict[str, Any]:
+    return {"split": split, "treeoflife_id": tid, "source": source, **taxon, **ids}
 
 
 ROWS = [
-    row("train", GANNET, eol_content_id="11", tid="a"),
-    row("train", GANNET, inat21_filename="c/1.jpg", tid="b"),
-    row("train", MULBERRY, eol_content_id="12", tid="c"),
-    row("train", {**MULBERRY, "species": "", "genus": ""}, bioscan_filename="p.jpg", tid="d"),
-    row("val", GANNET, eol_content_id="13", tid="e"),
+    row("train", GANNET, "eol", "a", eol_content_id=11),
+    row("train", GANNET, "inat21", "b", inat21_filename="1.jpg"),
+    row("train", MULBERRY, "eol", "c", eol_content_id=12),
+    row(
+        "train", {**MULBERRY, "species": "", "genus": ""}, "bioscan", "d", bioscan_filename="p.jpg"
+    ),
+    row("val", GANNET, "eol", "e", eol_content_id=13),
+    row("train_small", GANNET, "eol", "a", eol_content_id=11),
+    # planned, but its image did not decode: in no shard and in no report
+    row("train", GANNET, "generic", "f"),
 ]
 
 
-def test_stats_count_splits_sources_kingdoms_and_completeness() -> None:
-    stats = catalog_stats(ROWS)
-    assert stats["samples"] == {"train": 4, "val": 1}
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """A build database holding ROWS as planned samples ("f" rejected by the encoder)."""
+    conn = builddb.connect(tmp_path / "out", create=True)
+    schema.ensure(conn)
+    samples.insert(
+        conn,
+        [
+            (
+                r["split"],
+                0,
+                k,
+                r["treeoflife_id"],
+                r["source"],
+                f"label:{r['treeoflife_id']}",
+                *(r.get(c) for c in ID_COLUMNS),
+                *(r[f] for f in (*RANKS, "common")),
+                "resolved",
+            )
+            for k, r in enumerate(ROWS)
+        ],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO encoded (treeoflife_id, unit, reject) VALUES (?, 'u', ?)",
+        [
+            (r["treeoflife_id"], "image_corrupt" if r["treeoflife_id"] == "f" else None)
+            for r in ROWS
+        ],
+    )
+    yield conn
+    conn.close()
+
+
+def test_stats_count_splits_sources_kingdoms_and_completeness(db: sqlite3.Connection) -> None:
+    stats = catalog_stats(db)
+    assert stats["samples"] == {"train": 4, "train_small": 1, "val": 1}
+    # the source a sample came from, as the build recorded it (never guessed from columns)
     assert stats["by_source"] == {"bioscan": 1, "eol": 2, "inat21": 1}
     assert stats["by_kingdom"] == {"Animalia": 2, "Plantae": 2}
     assert stats["rank_known_percent"]["kingdom"] == 100.0
@@ -65,27 +105,31 @@ def test_stats_count_splits_sources_kingdoms_and_completeness() -> None:
     assert stats["with_common_name_percent"] == 50.0
 
 
-def test_treemap_values_add_up_and_homonyms_stay_in_their_kingdom(tmp_path: Path) -> None:
-    train = [r for r in ROWS if r["split"] == "train"]
-    ids, labels, parents, values = treemap_nodes(train)
+def test_treemap_values_add_up_and_homonyms_stay_in_their_kingdom(
+    db: sqlite3.Connection, tmp_path: Path
+) -> None:
+    leaves = treemap_counts(db)
+    ids, labels, parents, values = treemap_nodes(leaves)
     value = dict(zip(ids, values, strict=True))
     assert value["Animalia"] == 2 and value["Plantae"] == 2
     assert value["Plantae/Tracheophyta/Magnoliopsida/Rosales/Moraceae"] == 2
     assert all(p == "" or p in value for p in parents)
-    write_treemap(train, tmp_path / "treemap.html")
+    write_treemap(leaves, tmp_path / "treemap.html")
     html = (tmp_path / "treemap.html").read_text()
-    assert "Moraceae" in html and (tmp_path / "plotly.min.js").exists()
+    assert "Moraceae" in html and (tmp_path / "plotly.min.js").stat().st_size > 1_000_000
 
 
-def test_dataset_card_names_each_splits_shards_and_the_rejects() -> None:
-    stats = catalog_stats(ROWS) | {"rejects": {"dropped": {"image_corrupt": 2}}}
+def test_dataset_card_names_each_splits_shards_and_the_rejects(db: sqlite3.Connection) -> None:
+    stats = catalog_stats(db) | {"rejects": {"dropped": {"image_corrupt": 2}}}
     text = dataset_card(stats, Config(), REASONS)
     assert text.startswith("---\nconfigs:")
     assert 'path: "224x224/train/shard-*.tar"' in text and 'path: "224x224/val/shard-*.tar"' in text
     assert "`image_corrupt` (dropped) | 2" in text
 
 
-def test_licenses_come_from_the_media_manifest_for_kept_images_only(tmp_path: Path) -> None:
+def test_licenses_come_from_the_media_manifest_for_kept_images_only(
+    db: sqlite3.Connection, tmp_path: Path
+) -> None:
     manifest = tmp_path / "media_manifest.csv"
     with manifest.open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -101,7 +145,8 @@ def test_licenses_come_from_the_media_manifest_for_kept_images_only(tmp_path: Pa
         )
         w.writerow(["11", "1", "http://a", "http://b", "cc-by-4.0", "Ann"])
         w.writerow(["99", "1", "http://c", "http://d", "cc0", "Bob"])
-    assert write_licenses(manifest, ROWS, tmp_path / "licenses.csv") == 1
+        w.writerow(["11", "1", "http://e", "http://f", "cc-by-nc", "Ann"])  # a repeat: first wins
+    assert write_licenses(manifest, db, tmp_path / "licenses.csv") == 1
     rows = list(csv.DictReader((tmp_path / "licenses.csv").open()))
     assert rows == [
         {

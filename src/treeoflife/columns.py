@@ -17,4 +17,8 @@ ID_COLUMNS: tuple[str, ...] = (
     "inat21_cls_name",
     "inat21_cls_num",
 )
+# id columns that are integers (written without ".0", as in the published catalog)
+INTEGER_COLUMNS: frozenset[str] = frozenset(
+    {"eol_content_id", "eol_page_id", "bioscan_part", "inat21_cls_num"}
+)
 CATALOG_COLUMNS: tuple[str, ...] = ("split", "treeoflife_id", *ID_COLUMNS, *RANKS, "common")

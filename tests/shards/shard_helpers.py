@@ -139,6 +139,12 @@ def fill_taxa(out: Path, holdout: int = 2) -> list[str]:
         db.executemany("INSERT INTO taxa VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         db.execute("DELETE FROM holdout")
         db.executemany("INSERT INTO holdout VALUES (?, 'test holdout')", [(i,) for i in ids])
+        # resolve owns the holdout's rejects; plan only leaves the held-out images out
+        db.execute("DELETE FROM rejects WHERE reason = 'rare_species_holdout'")
+        db.executemany(
+            "INSERT INTO rejects VALUES (?, 'resolve', 'rare_species_holdout', 'dropped', '')",
+            [(i,) for i in ids],
+        )
     db.close()
     return ids
 

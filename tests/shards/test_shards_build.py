@@ -119,7 +119,7 @@ def test_every_broken_image_is_a_reject_with_a_reason(built: Path) -> None:
     in_shards = {
         k for s in ("train", "val", "train_small") for p in shards_of(built, s) for k in keys_of(p)
     }
-    planned = {r[0] for r in db.execute("SELECT treeoflife_id FROM shard_plan")}
+    planned = {r[0] for r in db.execute("SELECT treeoflife_id FROM samples")}
     for member, reason in PLANTED.items():
         assert got[member][0] == reason
         tid = db.execute("SELECT treeoflife_id FROM images WHERE member = ?", (member,)).fetchone()[
@@ -186,7 +186,7 @@ def test_source_order_plans_shards_in_source_order(built_copy: Path) -> None:
     got = [
         r[0]
         for r in db.execute(
-            "SELECT i.source || '|' || COALESCE(i.container, '') || '|' || i.member FROM shard_plan p "
+            "SELECT i.source || '|' || COALESCE(i.container, '') || '|' || i.member FROM samples p "
             "JOIN images i USING (treeoflife_id) WHERE p.split = 'train' ORDER BY p.shard, p.position"
         )
     ]

@@ -61,7 +61,7 @@ def test_sample_build_image_outcomes_match_expected(sample_build: Path, expected
         (r[0], r[1]) for r in db.execute("SELECT item, reason FROM rejects WHERE stage = 'write'")
     }
     held = {r[0] for r in db.execute("SELECT treeoflife_id FROM holdout")}
-    planned = {r[0] for r in db.execute("SELECT treeoflife_id FROM shard_plan")}
+    planned = {r[0] for r in db.execute("SELECT treeoflife_id FROM samples")}
     db.close()
     in_shards = set().union(*shard_keys(sample_build).values())
     assert in_shards and not held & in_shards

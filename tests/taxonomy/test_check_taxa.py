@@ -62,7 +62,8 @@ def test_reference_checks() -> None:
 
 
 def test_statuses_conflicts_and_thresholds() -> None:
-    result = check_taxa.check_rows(ROWS, statuses={"e": "ambiguous"}, conflicts={"b"})
+    known = {"e": {"status": "ambiguous"}, "b": {"conflict": 1}}
+    result = check_taxa.check_rows({**r, **known.get(r["treeoflife_id"], {})} for r in ROWS)
     assert result["counts"]["ambiguous"] == 1 and result["counts"]["conflict"] == 1
     assert check_taxa.exceeded(result, {"ambiguous": 10.0}) == ["ambiguous 20.0% > 10.0%"]
     assert check_taxa.exceeded(result, {"ambiguous": 25.0, "unresolved": None}) == []

@@ -1,9 +1,11 @@
 """check-taxa: the reference's checks over a TreeOfLife-10M catalog, and more.
 
-Pure functions over catalog rows (dicts with the catalog columns). ``check_catalog``
-reads a catalog CSV; when the build's ``build.sqlite`` sits next to it, label statuses
-(ambiguous, unresolved), conflicts and sources come from it too. Thresholds turn the
-report into a pass/fail for CI.
+``check_rows`` is one streaming pass over catalog rows (mappings with the catalog columns,
+plus ``status``, ``source`` and ``conflict`` when the build knows them); it holds counters
+and a few examples, never the rows. A build checks its own rows straight from its database
+(:func:`check_query`); ``tol check-taxa CSV`` streams any catalog file, and when the
+build's ``build.sqlite`` sits next to it, looks each row's status, source and conflicts
+up there. Thresholds turn the report into a pass/fail for CI.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ THRESHOLDS = ("unresolved", "ambiguous", "partial", "conflict", "missing_common"
 
 
 def source_of(row: Mapping[str, str]) -> str:
-    """Which collection a catalog row came from, by its id columns."""
+    """Which collection a bare catalog row came from, by its id columns (a build knows)."""
     if row.get("inat21_filename"):
         return "inat21"
     if row.get("bioscan_filename"):
@@ -45,13 +47,8 @@ def row_status(row: Mapping[str, str]) -> str:
     return "resolved" if all(values) else "partial" if any(values) else "unresolved"
 
 
-def check_rows(
-    rows: Iterable[Mapping[str, str]],
-    statuses: Mapping[str, str] | None = None,
-    sources: Mapping[str, str] | None = None,
-    conflicts: set[str] | None = None,
-) -> dict[str, Any]:
-    """Every check over the rows; ``statuses``/``sources``/``conflicts`` by treeoflife_id when known."""
+def check_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Every check over the rows, in one pass; train_small rows (repeats of train) are skipped."""
     n = 0
     kingdoms: Counter = Counter()
     gaps: Counter = Counter()
@@ -70,16 +67,13 @@ def check_rows(
         )
     }
     counts: Counter = Counter()
-    seen: set[str] = set()
     for row in rows:
-        tid = row.get("treeoflife_id", "")
-        if row.get("split") == "train_small" or tid in seen:
-            continue  # train_small repeats train rows
-        seen.add(tid)
+        if row.get("split") == "train_small":
+            continue
         n += 1
         kingdoms[row.get("kingdom", "")] += 1
-        source = (sources or {}).get(tid) or source_of(row)
-        st = (statuses or {}).get(tid) or row_status(row)
+        source = row.get("source") or source_of(row)
+        st = row.get("status") or row_status(row)
         status[st] += 1
         by_source[source] += 1
         by_source_status.setdefault(source, Counter())[st] += 1
@@ -97,7 +91,7 @@ def check_rows(
         )
         _count(counts, examples, "missing_common", not row.get("common"), row)
         _count(counts, examples, "ambiguous", st == "ambiguous", row)
-        _count(counts, examples, "conflict", tid in (conflicts or set()), row)
+        _count(counts, examples, "conflict", bool(row.get("conflict")), row)
     pct = {k: _pct(v, n) for k, v in status.items()}
     return {
         "rows": n,
@@ -127,7 +121,8 @@ def _pct(count: int, total: int) -> float:
     return round(100.0 * count / total, 3) if total else 0.0
 
 
-def read_catalog(path: Path) -> list[dict[str, str]]:
+def read_catalog(path: Path) -> Iterator[dict[str, str]]:
+    """The rows of a catalog CSV, one at a time."""
     try:
         with Path(path).open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -136,40 +131,56 @@ def read_catalog(path: Path) -> list[dict[str, str]]:
                 raise TolError(
                     f"{path} is not a catalog: missing column(s) {', '.join(sorted(missing))}"
                 )
-            return list(reader)
+            yield from reader
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise TolError(f"{path} is not a readable catalog CSV: {exc}") from None
 
 
-def _build_info(db_path: Path) -> tuple[dict, dict, set]:
-    """(status, source, conflicting ids) by treeoflife_id from a build database."""
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        statuses = dict(
-            db.execute(
-                "SELECT i.treeoflife_id, t.status FROM images i JOIN taxa t USING (label_key)"
-            )
-        )
-        sources = dict(db.execute("SELECT treeoflife_id, source FROM images"))
-        conflicts = {
-            r[0] for r in db.execute("SELECT item FROM rejects WHERE reason='label_conflict'")
-        }
-    except sqlite3.Error:
-        return {}, {}, set()
-    finally:
-        db.close()
-    return statuses, sources, conflicts
+# what a build knows of one image beyond the catalog columns
+_LOOKUP = (
+    "SELECT t.status, i.source, EXISTS (SELECT 1 FROM rejects r WHERE r.item = i.treeoflife_id "
+    "AND r.reason = 'label_conflict') FROM images i JOIN taxa t ON t.label_key = i.label_key "
+    "WHERE i.treeoflife_id = ?"
+)
+CONFLICT = "EXISTS (SELECT 1 FROM rejects r WHERE r.item = {id} AND r.reason = 'label_conflict')"
+
+
+def _with_build_info(rows: Iterable[dict[str, str]], db: sqlite3.Connection) -> Iterator[dict]:
+    for row in rows:
+        found = db.execute(_LOOKUP, (row.get("treeoflife_id", ""),)).fetchone()
+        if found:
+            row["status"], row["source"], row["conflict"] = found
+        yield row
 
 
 def check_catalog(csv_path: Path) -> dict[str, Any]:
-    """check-taxa of a catalog CSV (predicted-catalog.csv or catalog.csv)."""
+    """check-taxa of a catalog CSV (predicted-catalog.csv or catalog.csv), streamed."""
     csv_path = Path(csv_path)
     db_path = csv_path.parent / "build.sqlite"
-    statuses, sources, conflicts = _build_info(db_path) if db_path.is_file() else ({}, {}, set())
-    result = check_rows(read_catalog(csv_path), statuses, sources, conflicts)
+    db = None
+    if db_path.is_file():
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            db.execute(_LOOKUP, ("",)).fetchall()
+        except sqlite3.Error:
+            db.close()
+            db = None
+    try:
+        rows = read_catalog(csv_path)
+        result = check_rows(_with_build_info(rows, db) if db else rows)
+    finally:
+        if db:
+            db.close()
     result["catalog"] = str(csv_path)
-    result["with_build_database"] = bool(statuses)
+    result["with_build_database"] = db is not None
     return result
+
+
+def check_query(db: sqlite3.Connection, sql: str, params: tuple = ()) -> dict[str, Any]:
+    """check-taxa of the rows a build query yields (catalog columns, status, source, conflict)."""
+    cur = db.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return check_rows(dict(zip(names, row, strict=True)) for row in cur)
 
 
 def exceeded(result: Mapping[str, Any], limits: Mapping[str, float | None]) -> list[str]:

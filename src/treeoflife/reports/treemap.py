@@ -3,36 +3,46 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
 
+from treeoflife import atomic
 from treeoflife.taxonomy.ranks import RANKS
 
 DEPTH = RANKS[:5]  # kingdom → family: deeper trees are unreadable at 400K taxa
+PLOTLY_JS = "plotly.min.js"
 
 
-def treemap_nodes(rows: list[dict[str, str]]) -> tuple[list[str], list[str], list[str], list[int]]:
-    """(ids, labels, parents, values) with every node's value = the images below it."""
+def treemap_nodes(
+    leaves: Iterable[tuple[tuple[str, ...], int]],
+) -> tuple[list[str], list[str], list[str], list[int]]:
+    """(ids, labels, parents, values) from (kingdom … family, images) leaves, with every
+    node's value = the images below it. Nodes are few (one per family), leaves are counts."""
     counts: Counter = Counter()
-    for row in rows:
+    for ranks, n in leaves:
         path = []
-        for rank in DEPTH:
-            path.append(row.get(rank) or "(unknown)")
-            counts["/".join(path)] += 1
+        for value in ranks[: len(DEPTH)]:
+            path.append(value or "(unknown)")
+            counts["/".join(path)] += n
     ids = sorted(counts)
     labels = [i.rsplit("/", 1)[-1] for i in ids]
     parents = [i.rsplit("/", 1)[0] if "/" in i else "" for i in ids]
     return ids, labels, parents, [counts[i] for i in ids]
 
 
-def write_treemap(rows: list[dict[str, str]], dest: Path) -> None:
-    ids, labels, parents, values = treemap_nodes(rows)
+def write_treemap(leaves: list[tuple[tuple[str, ...], int]], dest: Path) -> None:
+    ids, labels, parents, values = treemap_nodes(leaves)
     fig = go.Figure(
         go.Treemap(ids=ids, labels=labels, parents=parents, values=values, branchvalues="total")
     )
+    total = sum(n for _, n in leaves)
     fig.update_layout(
-        title=f"{len(rows)} images, {' → '.join(DEPTH)}", margin={"t": 40, "l": 0, "r": 0, "b": 0}
+        title=f"{total} images, {' → '.join(DEPTH)}", margin={"t": 40, "l": 0, "r": 0, "b": 0}
     )
     # plotly.js once beside the report, not 3.5 MB inside every HTML file; works offline
-    fig.write_html(dest, include_plotlyjs="directory", full_html=True)
+    html = fig.to_html(include_plotlyjs="directory", full_html=True)
+    atomic.write_text(dest.parent / PLOTLY_JS, get_plotlyjs())
+    atomic.write_text(dest, html)

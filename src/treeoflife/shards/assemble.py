@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from treeoflife.shards import atomic
+from treeoflife import atomic
 from treeoflife.shards.records import sample_members
 from treeoflife.shards.tario import TarWriter
 

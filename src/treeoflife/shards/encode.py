@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from treeoflife import atomic
 from treeoflife.images import ImageSpec, process_image
-from treeoflife.shards import atomic
 from treeoflife.sources.base import ArchiveError, read_file, read_members
 
 LOOSE_BATCH = 256  # loose files per unit

@@ -30,7 +30,7 @@ def sample_record(split: str, row: Mapping[str, Any]) -> dict[str, Any]:
         "split": split,
         "taxon": {r: row[r] or "" for r in RANKS},
         "common": row["common"] or "",
-        "taxon_status": row["status"],
+        "taxon_status": row["taxon_status"],
         "provenance": row["provenance"],
         "source": row["source"],
         "identity_key": row["identity_key"],

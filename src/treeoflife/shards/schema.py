@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA = """
--- which sample goes into which shard (plan); a sample is in a split at most once
-CREATE TABLE IF NOT EXISTS shard_plan (
-    split TEXT NOT NULL,
-    shard INTEGER NOT NULL,
-    position INTEGER NOT NULL,       -- order inside the shard
-    treeoflife_id TEXT NOT NULL,
-    PRIMARY KEY (split, shard, position),
-    UNIQUE (split, treeoflife_id)
-);
-CREATE INDEX IF NOT EXISTS shard_plan_by_id ON shard_plan(treeoflife_id);
+from treeoflife.columns import ID_COLUMNS, INTEGER_COLUMNS
+from treeoflife.taxonomy.ranks import RANKS
+
+_SCHEMA = """
+-- every planned sample, written once by plan: where it goes (split, shard, position) and
+-- what it says (source, ids, ranks, common). write, verify, catalog, check-taxa and report
+-- read it; per-label provenance stays in taxa and the source locator in images (both
+-- joined by key: copying ~1 KB of provenance JSON per sample would be ~10 GB at 10M).
+-- A sample is in a split at most once; a train_small sample is also a train sample.
+{samples}
+CREATE INDEX IF NOT EXISTS samples_by_id ON samples(treeoflife_id);
 
 -- one row per planned shard; status: planned | done | bad (verify found it broken)
 CREATE TABLE IF NOT EXISTS shards (
@@ -55,6 +55,27 @@ CREATE TABLE IF NOT EXISTS encoded (
 );
 CREATE INDEX IF NOT EXISTS encoded_by_unit ON encoded(unit);
 """
+
+
+def _samples_table() -> str:
+    columns = [
+        "split TEXT NOT NULL",
+        "shard INTEGER NOT NULL",
+        "position INTEGER NOT NULL",  # order inside the shard
+        "treeoflife_id TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "label_key TEXT NOT NULL",
+        *(f"{c} {'INTEGER' if c in INTEGER_COLUMNS else 'TEXT'}" for c in ID_COLUMNS),
+        *(f'"{r}" TEXT NOT NULL' for r in RANKS),
+        "common TEXT NOT NULL",
+        "taxon_status TEXT NOT NULL",
+        "PRIMARY KEY (split, shard, position)",
+        "UNIQUE (split, treeoflife_id)",
+    ]
+    return "CREATE TABLE IF NOT EXISTS samples (\n    " + ",\n    ".join(columns) + "\n);"
+
+
+SCHEMA = _SCHEMA.format(samples=_samples_table())
 
 
 def ensure(db: sqlite3.Connection) -> None:

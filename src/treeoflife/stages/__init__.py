@@ -30,6 +30,7 @@ class BuildContext:
     db: Connection
     workers: int = 1
     progress: bool | None = None  # None: show progress bars only on a terminal
+    decode: bool = False  # verify also decodes every JPEG (`tol verify --decode`)
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
 
 

@@ -1,8 +1,8 @@
 """Plan (stage ``plan``): which sample goes into which shard of which split.
 
-Reads images ⨝ splits ⨝ taxa, minus the ``holdout`` table (each held-out image gets a
-``rare_species_holdout`` reject), and writes ``shard_plan`` and ``shards``. train_small is
-a subset of train: its images are planned in both. Order and cutting rules are in
+Reads images ⨝ splits ⨝ taxa, minus the ``holdout`` table (whose rejects ``resolve``
+records), and writes ``samples`` (every sample's record, once) and ``shards``. train_small
+is a subset of train: its images are planned in both. Order and cutting rules are in
 :mod:`treeoflife.shards.planning`; the sort runs inside SQLite (a registered hash
 function), so the plan streams and never holds the dataset in memory. The plan depends
 only on the database and the config, never on the number of workers.
@@ -19,26 +19,12 @@ import json
 from typing import Any
 
 from treeoflife import builddb
-from treeoflife.columns import ID_COLUMNS
 from treeoflife.images import ImageSpec
-from treeoflife.shards import layout, planning, schema
-from treeoflife.shards.records import sample_record
+from treeoflife.shards import layout, planning, samples, schema
 from treeoflife.stages import BuildContext, Stage
-from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "plan"
 BATCH = 10_000
-SELECT = (
-    "SELECT i.treeoflife_id, i.identity_key, i.source, i.container, i.member, i.label_key, i.size_bytes, "
-    + ", ".join(f"i.{c}" for c in ID_COLUMNS)
-    + ", "
-    + ", ".join(f't."{r}"' for r in RANKS)
-    + ", t.common, t.status, t.provenance "
-    "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
-    "JOIN taxa t ON t.label_key = i.label_key "
-    "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) AND {where} "
-    "ORDER BY {order}"
-)
 WHERE = {
     "train": "s.split = 'train'",
     "val": "s.split = 'val'",
@@ -52,6 +38,7 @@ _INSERT_SHARD = (
     "INSERT INTO shards (split, shard, name, planned, est_bytes, digest, status, samples, bytes, sha256) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_FIELDS = len(samples.FIELDS)
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -92,8 +79,9 @@ class _SplitPlanner:
             row[6:] = ["done", prev["samples"], prev["bytes"], prev["sha256"]]
         self.shards.append(tuple(row))
 
-    def add(self, rec: dict[str, Any]) -> tuple:
-        size = rec["size_bytes"]
+    def add(self, row: tuple) -> tuple:
+        """The samples row of the next candidate (FIELDS, then locator, provenance, size)."""
+        size = row[-1]
         est = min(self.sample_est, size + planning.SAMPLE_OVERHEAD) if size else self.sample_est
         cfg = self.ctx.config.shards
         if self.shard < 0 or planning.starts_new_shard(
@@ -102,9 +90,9 @@ class _SplitPlanner:
             self._close()
             self.shard, self.count, self.size = self.shard + 1, 0, 0
             self.digest = hashlib.sha256(self.spec.encode())
-        record = sample_record(self.split, rec)
-        self.digest.update(json.dumps([record, size], sort_keys=True).encode() + b"\n")
-        out = (self.split, self.shard, self.count, rec["treeoflife_id"])
+        # everything the shard's bytes depend on: the sample's fields, locator, provenance
+        self.digest.update(json.dumps(row).encode() + b"\n")
+        out = (self.split, self.shard, self.count, *row[:_FIELDS])
         self.count += 1
         self.size += est
         return out
@@ -117,16 +105,17 @@ class _SplitPlanner:
 def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
     db, cfg = ctx.db, ctx.config.shards
     params = (cfg.seed, split) if cfg.order == "shuffle" else ()
-    reader = db.execute(SELECT.format(where=WHERE[split], order=ORDER[cfg.order]), params)
-    names = [d[0] for d in reader.description]
+    reader = db.execute(
+        samples.CANDIDATES.format(where=WHERE[split], order=ORDER[cfg.order]), params
+    )
     planner = _SplitPlanner(ctx, split, old)
     batch: list[tuple] = []
     for row in reader:
-        batch.append(planner.add(dict(zip(names, row, strict=True))))
+        batch.append(planner.add(row))
         if len(batch) >= BATCH:
-            db.executemany("INSERT INTO shard_plan VALUES (?, ?, ?, ?)", batch)
+            samples.insert(db, batch)
             batch.clear()
-    db.executemany("INSERT INTO shard_plan VALUES (?, ?, ?, ?)", batch)
+    samples.insert(db, batch)
     shards = planner.finish()
     db.executemany(_INSERT_SHARD, shards)
     return {
@@ -147,14 +136,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     }
     per_split: dict[str, dict[str, int]] = {}
     with builddb.transaction(db):
-        db.execute("DELETE FROM shard_plan")
+        db.execute("DELETE FROM samples")
         db.execute("DELETE FROM shards")
-        db.execute("DELETE FROM rejects WHERE stage = ?", (NAME,))
-        db.execute(
-            "INSERT OR REPLACE INTO rejects SELECT h.treeoflife_id, ?, 'rare_species_holdout', 'dropped', h.reason "
-            "FROM holdout h JOIN images i ON i.treeoflife_id = h.treeoflife_id",
-            (NAME,),
-        )
         for split in layout.SPLITS:
             per_split[split] = _plan_split(ctx, split, old)
     held = db.execute(

@@ -1,6 +1,7 @@
 """Report: what the dataset holds, for the people who use and curate it.
 
-Written from ``catalog.csv`` and the database — no image is read:
+Written from the ``samples`` relation with SQL aggregates — no output file is read back and
+no image is read, so memory stays flat whatever the size of the build:
 
 - ``reports/stats.json``: samples per split, source, kingdom; how complete the labels are;
   rejects by reason;
@@ -15,70 +16,124 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import Counter
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from treeoflife import rejects
+from treeoflife import atomic, rejects
 from treeoflife.reports import card, treemap
-from treeoflife.reports.check_taxa import source_of
+from treeoflife.shards import samples
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "report"
+MANIFEST_BATCH = 10_000
 
 
-def catalog_stats(rows: list[dict[str, str]]) -> dict[str, Any]:
-    """Counts a curator looks at first: per split, source, kingdom; rank completeness."""
-    by_split = Counter(r["split"] for r in rows)
-    train = [r for r in rows if r["split"] == "train"] or rows
-    complete = {rank: sum(1 for r in train if r.get(rank)) for rank in RANKS}
-    n = len(train) or 1
+def catalog_stats(db: sqlite3.Connection) -> dict[str, Any]:
+    """Counts a curator looks at first: per split; and, over train, per source and kingdom,
+    rank completeness, distinct taxa, common names."""
+    by_split = dict(
+        db.execute(f"SELECT s.split, COUNT(*) FROM {samples.WRITTEN} GROUP BY s.split ORDER BY 1")
+    )
+    # over train (the whole catalog when there is no train split)
+    where = "WHERE s.split = 'train'" if by_split.get("train") else ""
+    n = sum(by_split.values()) if not where else by_split["train"]
+    known = ", ".join(f"SUM(s.\"{r}\" != '')" for r in RANKS)
+    *complete, with_common = db.execute(
+        f"SELECT {known}, SUM(s.common != '') FROM {samples.WRITTEN} {where}"
+    ).fetchone()
+    (distinct,) = db.execute(
+        f"SELECT COUNT(*) FROM (SELECT DISTINCT {', '.join(f's.{chr(34)}{r}{chr(34)}' for r in RANKS)} "
+        f"FROM {samples.WRITTEN} {where})"
+    ).fetchone()
+    group = f"FROM {samples.WRITTEN} {where} GROUP BY 1 ORDER BY 1"
+    n = n or 1
     return {
-        "samples": dict(sorted(by_split.items())),
-        "by_source": dict(sorted(Counter(source_of(r) for r in train).items())),
-        "by_kingdom": dict(sorted(Counter(r.get("kingdom") or "(unknown)" for r in train).items())),
-        "rank_known_percent": {rank: round(100 * c / n, 2) for rank, c in complete.items()},
-        "distinct_taxa": len({tuple(r.get(k, "") for k in RANKS) for r in train}),
-        "with_common_name_percent": round(100 * sum(1 for r in train if r.get("common")) / n, 2),
+        "samples": by_split,
+        "by_source": dict(db.execute(f"SELECT s.source, COUNT(*) {group}")),
+        "by_kingdom": dict(
+            db.execute(f"SELECT COALESCE(NULLIF(s.kingdom, ''), '(unknown)'), COUNT(*) {group}")
+        ),
+        "rank_known_percent": {
+            rank: round(100 * (c or 0) / n, 2) for rank, c in zip(RANKS, complete, strict=True)
+        },
+        "distinct_taxa": distinct,
+        "with_common_name_percent": round(100 * (with_common or 0) / n, 2),
     }
 
 
-def reject_counts(ctx: BuildContext) -> dict[str, dict[str, int]]:
+def treemap_counts(
+    db: sqlite3.Connection, split: str = "train"
+) -> list[tuple[tuple[str, ...], int]]:
+    """(kingdom … family path, samples) of a split: the treemap's leaves."""
+    depth = ", ".join(f's."{r}"' for r in treemap.DEPTH)
+    rows = db.execute(
+        f"SELECT {depth}, COUNT(*) FROM {samples.WRITTEN} WHERE s.split = ? "
+        f"GROUP BY {depth} ORDER BY {depth}",
+        (split,),
+    )
+    return [(tuple(r[:-1]), r[-1]) for r in rows]
+
+
+def reject_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for reason, outcome, count in ctx.db.execute(
+    for reason, outcome, count in db.execute(
         "SELECT reason, outcome, COUNT(*) FROM rejects GROUP BY reason, outcome ORDER BY reason"
     ):
         out.setdefault(outcome, {})[reason] = count
     return out
 
 
-def write_licenses(manifest: Path, rows: list[dict[str, str]], dest: Path) -> int:
-    """EOL license and owner per image, from the media manifest, for the images we kept."""
-    wanted = {r["eol_content_id"]: r["treeoflife_id"] for r in rows if r.get("eol_content_id")}
+_MANIFEST_COLUMNS = (
+    "EOL content ID",
+    "EOL page ID",
+    "License Name",
+    "Copyright Owner",
+    "Medium Source URL",
+)
+
+
+def write_licenses(manifest: Path, db: sqlite3.Connection, dest: Path) -> int:
+    """EOL license and owner per kept image, from the media manifest, in manifest order.
+
+    The manifest (millions of rows) goes into a temporary table and is joined with the
+    samples in SQLite; neither side is held in Python.
+    """
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS manifest (seq INTEGER PRIMARY KEY, content_id INTEGER "
+        "UNIQUE, page_id TEXT, license TEXT, owner TEXT, url TEXT)"
+    )
+    db.execute("DELETE FROM temp.manifest")
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        batch: list[tuple] = []
+        for row in csv.DictReader(fh):
+            cid = (row.get("EOL content ID") or "").strip()
+            if cid.isdigit():
+                batch.append((int(cid), *((row.get(c) or "") for c in _MANIFEST_COLUMNS[1:])))
+            if len(batch) >= MANIFEST_BATCH:
+                db.executemany(
+                    "INSERT OR IGNORE INTO temp.manifest VALUES (NULL, ?, ?, ?, ?, ?)", batch
+                )
+                batch.clear()
+        db.executemany("INSERT OR IGNORE INTO temp.manifest VALUES (NULL, ?, ?, ?, ?, ?)", batch)
+    query = (
+        "SELECT s.treeoflife_id, m.content_id, m.page_id, m.license, m.owner, m.url "
+        f"FROM {samples.WRITTEN} JOIN temp.manifest m ON m.content_id = s.eol_content_id "
+        "WHERE s.split != 'train_small' ORDER BY m.seq, s.treeoflife_id"
+    )
     written = 0
-    tmp = dest.with_suffix(".tmp")
-    with manifest.open(newline="", encoding="utf-8") as fh, tmp.open("w", newline="") as out:
-        reader = csv.DictReader(fh)
+    tmp = atomic.temp_path(dest)
+    with tmp.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(
             ["treeoflife_id", "eol_content_id", "eol_page_id", "license", "owner", "source_url"]
         )
-        for row in reader:
-            cid = (row.get("EOL content ID") or "").strip()
-            if cid in wanted:
-                writer.writerow(
-                    [
-                        wanted.pop(cid),
-                        cid,
-                        row.get("EOL page ID", ""),
-                        row.get("License Name", ""),
-                        row.get("Copyright Owner", ""),
-                        row.get("Medium Source URL", ""),
-                    ]
-                )
-                written += 1
-    tmp.replace(dest)
+        for row in db.execute(query):
+            writer.writerow(row)
+            written += 1
+    db.execute("DROP TABLE temp.manifest")
+    atomic.publish(tmp, dest)
     return written
 
 
@@ -89,15 +144,15 @@ def inputs(ctx: BuildContext) -> Any:
 def run(ctx: BuildContext) -> dict[str, Any]:
     reports = ctx.out / "reports"
     reports.mkdir(parents=True, exist_ok=True)
-    with (ctx.out / "catalog.csv").open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    stats = catalog_stats(rows)
-    stats["rejects"] = reject_counts(ctx)
-    (reports / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
-    treemap.write_treemap([r for r in rows if r["split"] == "train"], reports / "treemap.html")
+    stats = catalog_stats(ctx.db)
+    stats["rejects"] = reject_counts(ctx.db)
+    atomic.write_text(reports / "stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    treemap.write_treemap(treemap_counts(ctx.db), reports / "treemap.html")
     manifest = ctx.config.source_path("eol_media_manifest")
-    licensed = write_licenses(manifest, rows, reports / "licenses.csv") if manifest.is_file() else 0
-    (ctx.out / "README.md").write_text(card.dataset_card(stats, ctx.config, rejects.REASONS))
+    licensed = (
+        write_licenses(manifest, ctx.db, reports / "licenses.csv") if manifest.is_file() else 0
+    )
+    atomic.write_text(ctx.out / "README.md", card.dataset_card(stats, ctx.config, rejects.REASONS))
     ctx.log(
         f"report: {ctx.out}/README.md (dataset card), {reports}/ stats.json, treemap.html"
         + (f", licenses.csv ({licensed} images)" if manifest.is_file() else "")

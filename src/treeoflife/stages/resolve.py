@@ -20,7 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from treeoflife import builddb
+from treeoflife import atomic, builddb
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
 from treeoflife.reports import check_taxa
 from treeoflife.stages import BuildContext, Stage, file_signature
@@ -39,6 +39,17 @@ PREDICTED_COLUMNS = (*CATALOG_COLUMNS, "class_index")
 # so a small cache writes them as fast. The per-image holdout pass after it, which looks
 # taxa up at random, has the full cache back (and the references are gone by then).
 RESOLVE_PAGE_CACHE_KIB = 16 * 1024
+
+
+# the predicted catalog's rows as check-taxa reads them, straight from the database
+PREDICTED_CHECK = (
+    "SELECT s.split, i.treeoflife_id, "
+    + ", ".join(f'COALESCE(t."{r}", \'\') AS "{r}"' for r in RANKS)
+    + ", COALESCE(t.common, '') AS common, t.status, i.source, "
+    + check_taxa.CONFLICT.format(id="i.treeoflife_id")
+    + " AS conflict FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+    "LEFT JOIN taxa t ON t.label_key = i.label_key"
+)
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -70,11 +81,11 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         held = _record_holdout(db, holdout)
         _record_label_rejects(db, tally.label_rejects)
     out_csv = write_predicted_catalog(ctx.out, db)
-    result = check_taxa.check_catalog(out_csv)
-    reports = ctx.out / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    _atomic_write(
-        reports / "check-taxa-predicted.json", json.dumps(result, indent=2, sort_keys=True) + "\n"
+    result = check_taxa.check_query(db, PREDICTED_CHECK)
+    result["catalog"] = str(out_csv)
+    atomic.write_text(
+        ctx.out / "reports" / "check-taxa-predicted.json",
+        json.dumps(result, indent=2, sort_keys=True) + "\n",
     )
     statuses, conflicts = tally.statuses, tally.conflicts
     labels = sum(statuses.values())
@@ -244,7 +255,7 @@ def write_predicted_catalog(out: Path, db: Any) -> Path:
     )
     class_index = {t: i for i, t in enumerate(taxa)}
     path = Path(out) / PREDICTED
-    tmp = path.with_name(f".{PREDICTED}.tmp")
+    tmp = atomic.temp_path(path)
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(PREDICTED_COLUMNS)
@@ -258,8 +269,8 @@ def write_predicted_catalog(out: Path, db: Any) -> Path:
                 writer.writerow(["train_small", *rest, idx])
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _atomic_write(
+    atomic.publish(tmp, path)
+    atomic.write_text(
         Path(out) / "reports" / "class-index.json",
         json.dumps(
             {
@@ -272,13 +283,6 @@ def write_predicted_catalog(out: Path, db: Any) -> Path:
         + "\n",
     )
     return path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 STAGE = Stage(

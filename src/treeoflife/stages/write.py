@@ -38,15 +38,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from treeoflife import builddb, distribute
+from treeoflife import atomic, builddb, distribute
 from treeoflife.errors import TolError
 from treeoflife.images import ImageSpec
-from treeoflife.shards import atomic, encode, layout, schema
+from treeoflife.shards import encode, layout, samples, schema
 from treeoflife.shards.assemble import Sample, ShardResult, ShardTask, assemble_shard
 from treeoflife.shards.encode import UnitResult, UnitTask, encode_chain
-from treeoflife.shards.records import ID_COLUMNS, sample_record
+from treeoflife.shards.records import sample_record
 from treeoflife.stages import BuildContext, Stage
-from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "write"
 MAX_ROUNDS = 3
@@ -121,9 +120,9 @@ def _reader(ctx: BuildContext) -> sqlite3.Connection:
 
 _UNIT_QUERY = """
 SELECT i.treeoflife_id, i.container, i.member,
-       EXISTS (SELECT 1 FROM shard_plan p JOIN shards s ON s.split = p.split AND s.shard = p.shard
+       EXISTS (SELECT 1 FROM samples p JOIN shards s ON s.split = p.split AND s.shard = p.shard
                WHERE p.treeoflife_id = i.treeoflife_id AND s.status != 'done') AS needed
-FROM images i WHERE i.treeoflife_id IN (SELECT treeoflife_id FROM shard_plan)
+FROM images i WHERE i.treeoflife_id IN (SELECT treeoflife_id FROM samples)
 ORDER BY i.container, i.member
 """
 
@@ -286,37 +285,20 @@ def _settings(ctx: BuildContext) -> dict[str, Any]:
     return dict(ctx.config.extra.get("distribute", {}))
 
 
-_SAMPLE_QUERY = (
-    "SELECT i.treeoflife_id, i.identity_key, i.source, i.container, i.member, i.label_key, i.size_bytes, "
-    + ", ".join(f"i.{c}" for c in ID_COLUMNS)
-    + ", "
-    + ", ".join(f't."{r}"' for r in RANKS)
-    + ", t.common, t.status, t.provenance, e.reject, e.offset, e.size, e.sha256, u.unit, u.work "
-    "FROM shard_plan p JOIN images i ON i.treeoflife_id = p.treeoflife_id "
-    "JOIN taxa t ON t.label_key = i.label_key "
-    "LEFT JOIN encoded e ON e.treeoflife_id = p.treeoflife_id "
-    "LEFT JOIN encode_units u ON u.unit = e.unit "
-    "WHERE p.split = ? AND p.shard = ? ORDER BY p.position"
-)
-
-
 def _shard_tasks(ctx: BuildContext, pending: list[tuple[str, int, str]]) -> Iterator[ShardTask]:
     db = _reader(ctx)
     caption = ctx.config.shards.caption
     try:
         for split, shard, name in pending:
-            cur = db.execute(_SAMPLE_QUERY, (split, shard))
-            cols = [d[0] for d in cur.description]
-            samples = []
-            for row in cur:
-                rec = dict(zip(cols, row, strict=True))
+            members = []
+            for rec in samples.shard_rows(db, split, shard):
                 if rec["reject"]:
                     continue
                 if rec["work"] is None:
                     raise TolError(
                         f"write: {rec['treeoflife_id']} of {name} has no encoded image (internal error)"
                     )
-                samples.append(
+                members.append(
                     Sample(
                         rec["treeoflife_id"],
                         str(ctx.out / rec["work"]),
@@ -327,7 +309,7 @@ def _shard_tasks(ctx: BuildContext, pending: list[tuple[str, int, str]]) -> Iter
                         sample_record(split, rec),
                     )
                 )
-            yield ShardTask(split, shard, str(ctx.out / name), caption, tuple(samples))
+            yield ShardTask(split, shard, str(ctx.out / name), caption, tuple(members))
     finally:
         db.close()
 

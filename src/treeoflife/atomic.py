@@ -1,5 +1,8 @@
 """Crash-safe files: write under a unique temporary name, fsync, rename into place.
 
+Every output of a build (shards, work files, catalogs, reports, the dataset card) is
+written through here.
+
 A reader (or a resumed build) sees either no file or a complete one. Temporary names carry
 the writer's pid, so a worker orphaned by a killed build cannot collide with the resumed
 build's writer; both would produce identical bytes anyway. ``remove_strays`` deletes
@@ -40,6 +43,10 @@ def write_bytes(final: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     publish(tmp, final)
+
+
+def write_text(final: Path, text: str) -> None:
+    write_bytes(final, text.encode("utf-8"))
 
 
 def remove_strays(folder: Path) -> int:

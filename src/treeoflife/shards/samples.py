@@ -1,0 +1,76 @@
+"""The ``samples`` relation: every planned sample, written once by ``plan``, read by the rest.
+
+``plan`` inserts one row per (split, sample) with what the sample says (source, ids, ranks,
+common); ``write`` reads a shard's rows with their JPEG location to assemble it, ``verify``
+the expected keys and digests, ``catalog``, check-taxa and ``report`` stream rows and SQL
+aggregates. The joins with ``images`` (source locator) and ``taxa`` (per-label provenance)
+that a sample's ``.json`` member needs are written here, once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from treeoflife.columns import ID_COLUMNS
+from treeoflife.taxonomy.ranks import RANKS
+
+# what a sample says, in the samples table's column order (after split, shard, position)
+FIELDS: tuple[str, ...] = (
+    "treeoflife_id",
+    "source",
+    "label_key",
+    *ID_COLUMNS,
+    *RANKS,
+    "common",
+    "taxon_status",
+)
+_QUOTED = ", ".join(f'"{f}"' for f in FIELDS)
+_INSERT = (
+    f"INSERT INTO samples (split, shard, position, {_QUOTED}) "
+    f"VALUES ({', '.join('?' * (3 + len(FIELDS)))})"
+)
+
+# the samples that are in the shards (an image the encoder rejected is planned, not written)
+WRITTEN = "samples s JOIN encoded e ON e.treeoflife_id = s.treeoflife_id AND e.reject IS NULL"
+
+# the candidates of one split, for plan: FIELDS, then what a shard's bytes also depend on
+CANDIDATES = (
+    "SELECT i.treeoflife_id, i.source, i.label_key, "
+    + ", ".join(f"i.{c}" for c in ID_COLUMNS)
+    + ", "
+    + ", ".join(f't."{r}"' for r in RANKS)
+    + ", t.common, t.status, "
+    "i.identity_key, i.container, i.member, t.provenance, i.size_bytes "
+    "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+    "JOIN taxa t ON t.label_key = i.label_key "
+    "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) "
+    "AND {where} ORDER BY {order}"
+)
+
+# a sample row as the .json member and the assembler need it
+_SHARD_ROWS = (
+    "SELECT "
+    + ", ".join(f's."{f}"' for f in FIELDS)
+    + ", i.identity_key, i.container, i.member, t.provenance, "
+    "e.reject, e.offset, e.size, e.sha256, u.unit, u.work "
+    "FROM samples s JOIN images i ON i.treeoflife_id = s.treeoflife_id "
+    "JOIN taxa t ON t.label_key = s.label_key "
+    "LEFT JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
+    "LEFT JOIN encode_units u ON u.unit = e.unit "
+    "WHERE s.split = ? AND s.shard = ? ORDER BY s.position"
+)
+
+
+def insert(db: sqlite3.Connection, rows: Iterable[tuple]) -> None:
+    """Rows of (split, shard, position, *FIELDS)."""
+    db.executemany(_INSERT, rows)
+
+
+def shard_rows(db: sqlite3.Connection, split: str, shard: int) -> Iterator[dict[str, Any]]:
+    """A shard's samples in order, each with its locator, provenance and encoded JPEG."""
+    cur = db.execute(_SHARD_ROWS, (split, shard))
+    names = [d[0] for d in cur.description]
+    for row in cur:
+        yield dict(zip(names, row, strict=True))

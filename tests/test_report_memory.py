@@ -1,0 +1,82 @@
+"""check-taxa, stats and the treemap stream the build: memory does not grow with its size.
+
+At ten million samples, holding one Python object per catalog row is tens of gigabytes.
+Measured with tracemalloc (Python allocations; SQLite's own cache is not counted), the
+peak of each report over 20K samples is compared with its peak over 2K: rows held in a
+list would add ~1 KB each, about 20 MB.
+"""
+
+from __future__ import annotations
+
+import csv
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from treeoflife import builddb
+from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
+from treeoflife.reports import check_taxa
+from treeoflife.shards import samples, schema
+from treeoflife.stages.catalog import CHECK_QUERY
+from treeoflife.stages.report import catalog_stats, treemap_counts
+from treeoflife.taxonomy.ranks import RANKS
+
+GROWTH_LIMIT = 2_000_000  # bytes; holding the rows would take ~10x this
+
+
+def _build(out: Path, n: int):
+    db = builddb.connect(out, create=True)
+    schema.ensure(db)
+    rows = []
+    for k in range(n):
+        tid = f"{k:08d}-0000-5000-8000-000000000000"
+        ranks = ("Animalia", "Chordata", "Aves", f"Order{k % 50}", f"Family{k % 700}")
+        ranks += (f"Genus{k % 3000}", f"species{k % 9000}")
+        ids = (k, k % 5000, None, None, None, None, None)
+        rows.append(("train", k // 1000, k % 1000, tid, "eol", f"eol:page:{k % 5000}"))
+        rows[-1] += (*ids, *ranks, f"bird {k}", "resolved")
+    with builddb.transaction(db):
+        samples.insert(db, rows)
+        db.executemany(
+            "INSERT INTO encoded (treeoflife_id, unit, sha256) VALUES (?, 'u', 'x')",
+            [(r[3],) for r in rows],
+        )
+    with (out / "catalog.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(CATALOG_COLUMNS)
+        for r in rows:
+            w.writerow(["train", r[3], *r[6 : 6 + len(ID_COLUMNS)], *r[13:21]])
+    assert len(RANKS) == 7
+    return db
+
+
+def _peak(fn: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+REPORTS = {
+    "check-taxa of the build": lambda db, out: check_taxa.check_query(db, CHECK_QUERY),
+    "check-taxa of a catalog CSV": lambda db, out: check_taxa.check_catalog(out / "catalog.csv"),
+    "stats": lambda db, out: catalog_stats(db),
+    "treemap counts": lambda db, out: treemap_counts(db),
+}
+
+
+@pytest.mark.parametrize("report", sorted(REPORTS))
+def test_reports_hold_no_row_per_sample(report: str, tmp_path: Path) -> None:
+    peaks = []
+    for n in (2_000, 20_000):
+        out = tmp_path / str(n)
+        db = _build(out, n)
+        run = REPORTS[report]
+        run(db, out)  # warm: imports, statement caches
+        peaks.append(_peak(lambda db=db, out=out, run=run: run(db, out)))
+        db.close()
+    assert peaks[1] - peaks[0] < GROWTH_LIMIT, f"{report}: peak {peaks[0]} -> {peaks[1]} bytes"
