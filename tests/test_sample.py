@@ -438,3 +438,37 @@ def test_good_images_decode(sample, exp):
     for im in eol_ok:
         img = decode(image_bytes(root, im))
         assert 1_000_000 <= img.width * img.height <= 3_000_000
+
+
+def test_writers_stand_alone(sample, exp, tmp_path):
+    """Each source writer run on its own, in a fresh directory, writes the same bytes and
+    expects the same images as it does inside the full sample: writers share no state.
+    (The EOL writer is the slow one and the TreeOfLife-10M writer openly takes its first
+    content id from it, so those two are covered by the full sample only.)"""
+    from treeoflife.sample import bioscan, eol_hierarchy, generic, inat, itis, resolved
+    from treeoflife.sample.labels import CommonNames
+
+    full = digests(sample[0])
+    taxa = load_taxa()
+    species = [t for t in taxa if t.is_species]
+    names = CommonNames.from_species(species)
+    writers = {
+        "resolved": lambda d: resolved.write(d, species),
+        "itis": lambda d: itis.write(d, species),
+        "dwca": lambda d: inat.write_dwca(d, species),
+        "dh": lambda d: eol_hierarchy.write(d, taxa),
+        "generic": lambda d: generic.write(d, taxa, names),
+        "bioscan": lambda d: bioscan.write(d, taxa, names),
+        "inat21": lambda d: inat.write_inat21(d, species, names),
+    }
+    for name, write in writers.items():
+        alone = tmp_path / name
+        images = write(alone) or []
+        written = digests(alone)
+        assert written, name
+        assert written == {rel: d for rel, d in full.items() if rel in written}, name
+        if images:
+            source = images[0].source
+            assert sorted(
+                (im.to_json() for im in images), key=lambda im: (im["container"] or "", im["path"])
+            ) == [im for im in exp["images"] if im["source"] == source], name

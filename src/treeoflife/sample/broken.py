@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tarfile
 import zlib
 
 import numpy as np
@@ -70,3 +71,20 @@ def cut_gzip(gz: bytes, keep_uncompressed: int) -> bytes:
         else:
             lo = mid + 1
     return gz[:lo]
+
+
+def readable_members(gz: bytes) -> list[str]:
+    """Names of the members a streaming reader gets out whole before the archive breaks."""
+    names = []
+    try:
+        with tarfile.open(fileobj=io.BytesIO(gz), mode="r|gz") as tf:
+            for info in tf:
+                f = tf.extractfile(info)
+                if f is not None:
+                    data = f.read()
+                    if len(data) != info.size:
+                        break
+                names.append(info.name)
+    except (tarfile.TarError, EOFError, OSError):
+        pass
+    return names
