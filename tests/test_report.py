@@ -55,14 +55,12 @@ ROWS = [
     ),
     row("val", GANNET, "eol", "e", eol_content_id=13),
     row("train_small", GANNET, "eol", "a", eol_content_id=11),
-    # planned, but its image did not decode: in no shard and in no report
-    row("train", GANNET, "generic", "f"),
 ]
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    """A build database holding ROWS as planned samples ("f" rejected by the encoder)."""
+    """A build database holding ROWS as planned samples."""
     conn = builddb.connect(tmp_path / "out", create=True)
     schema.ensure(conn)
     samples.insert(
@@ -80,13 +78,6 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
                 "resolved",
             )
             for k, r in enumerate(ROWS)
-        ],
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO encoded (treeoflife_id, unit, reject) VALUES (?, 'u', ?)",
-        [
-            (r["treeoflife_id"], "image_corrupt" if r["treeoflife_id"] == "f" else None)
-            for r in ROWS
         ],
     )
     yield conn

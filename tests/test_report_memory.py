@@ -39,10 +39,6 @@ def _build(out: Path, n: int):
         rows[-1] += (*ids, *ranks, f"bird {k}", "resolved")
     with builddb.transaction(db):
         samples.insert(db, rows)
-        db.executemany(
-            "INSERT INTO encoded (treeoflife_id, unit, sha256) VALUES (?, 'u', 'x')",
-            [(r[3],) for r in rows],
-        )
     with (out / "catalog.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(CATALOG_COLUMNS)

@@ -10,9 +10,8 @@ import pytest
 
 from treeoflife.cli import main
 from treeoflife.ids import treeoflife_id
-from treeoflife.sources.base import locator
 
-# found by decoding, in the shard stage; scan only lists them
+# found by decoding the image (in the scan's image pass): recorded by the image's id
 DECODE_REASONS = {
     "image_corrupt",
     "image_truncated",
@@ -39,20 +38,25 @@ def test_every_listed_image_is_scanned_with_its_stable_id(scanned, expected) -> 
     ]
     assert {im["identity_key"] for im in listed} == set(ids)
     for im in listed:
-        if im["source"] != "tol10m":  # the published image sets keep their own ids
-            assert ids[im["identity_key"]] == treeoflife_id(im["identity_key"])
-        else:
-            assert ids[im["identity_key"]] == im["treeoflife_id"]
+        assert ids[im["identity_key"]] == _id(im)  # the published sets keep their own ids
 
 
-def test_every_broken_name_or_file_is_a_reject_with_its_reason(scanned, expected) -> None:
+def _id(im: dict) -> str:
+    return im["treeoflife_id"] if im["source"] == "tol10m" else treeoflife_id(im["identity_key"])
+
+
+def test_every_broken_name_file_or_image_is_a_reject_with_its_reason(scanned, expected) -> None:
     rejects = dict(scanned.execute("SELECT item, reason FROM rejects WHERE stage='scan'"))
     planted = {
-        locator(im["container"], im["path"]): im["reason"]
+        (f"{im['container']}#{im['path']}" if im["container"] else im["path"]): im["reason"]
         for im in expected["images"]
         if im["status"] == "dropped" and im["reason"] not in DECODE_REASONS
     }
     planted |= {c["path"]: c["reason"] for c in expected["containers"]}
+    # what only decoding finds, dropped or repaired, is found by the same single read
+    planted |= {
+        _id(im): im["reason"] for im in expected["images"] if im["reason"] in DECODE_REASONS
+    }
     assert planted and rejects == planted
 
 

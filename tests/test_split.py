@@ -7,9 +7,21 @@ from pathlib import Path
 
 from collection import jpeg_bytes, write_small_collection
 from treeoflife.cli import main
+from treeoflife.config import SplitConfig
 from treeoflife.stages.split import exact_split, stable_split
 
 IDS = [f"{i:08x}-0000-5000-8000-000000000000" for i in range(20_000)]
+
+
+def assign(method, ids: list[str], val: float, small: float, seed: int) -> dict[str, tuple]:
+    """Run a split method over a database holding ``ids`` as readable images."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE images (treeoflife_id TEXT PRIMARY KEY)")
+    db.execute("CREATE TABLE encoded (treeoflife_id TEXT PRIMARY KEY, reject TEXT)")
+    db.executemany("INSERT INTO images VALUES (?)", [(t,) for t in ids])
+    db.executemany("INSERT INTO encoded VALUES (?, NULL)", [(t,) for t in ids])
+    cfg = SplitConfig(val_percent=val, train_small_percent=small, seed=seed)
+    return {tid: (split, bool(sm)) for tid, split, sm in method(db, cfg)}
 
 
 def splits_of(out: Path) -> dict[str, tuple[str, int]]:
@@ -18,7 +30,7 @@ def splits_of(out: Path) -> dict[str, tuple[str, int]]:
 
 
 def test_exact_method_hits_the_requested_counts() -> None:
-    result = exact_split(IDS, 5, 10, seed=17)
+    result = assign(exact_split, IDS, 5, 10, seed=17)
     val = [t for t, (s, _) in result.items() if s == "val"]
     train = [t for t, (s, _) in result.items() if s == "train"]
     small = [t for t, (_, sm) in result.items() if sm]
@@ -29,21 +41,21 @@ def test_exact_method_hits_the_requested_counts() -> None:
 
 def test_both_methods_are_reproducible_and_seeded() -> None:
     for method in (exact_split, stable_split):
-        assert method(IDS, 5, 10, 17) == method(list(reversed(IDS)), 5, 10, 17)
-        assert method(IDS, 5, 10, 17) != method(IDS, 5, 10, 18)
+        assert assign(method, IDS, 5, 10, 17) == assign(method, list(reversed(IDS)), 5, 10, 17)
+        assert assign(method, IDS, 5, 10, 17) != assign(method, IDS, 5, 10, 18)
 
 
 def test_stable_method_keeps_every_old_images_split_when_images_are_added() -> None:
-    old = stable_split(IDS[:10_000], 5, 10, 17)
-    new = stable_split(IDS, 5, 10, 17)
+    old = assign(stable_split, IDS[:10_000], 5, 10, 17)
+    new = assign(stable_split, IDS, 5, 10, 17)
     assert all(new[t] == old[t] for t in old)
     val = sum(1 for s, _ in new.values() if s == "val")
     assert 800 < val < 1200  # 5% of 20,000 within sampling noise
 
 
 def test_exact_method_may_move_old_images_the_stable_one_never_does() -> None:
-    old = exact_split(IDS[:10_000], 5, 10, 17)
-    new = exact_split(IDS, 5, 10, 17)
+    old = assign(exact_split, IDS[:10_000], 5, 10, 17)
+    new = assign(exact_split, IDS, 5, 10, 17)
     assert any(new[t] != old[t] for t in old)
 
 

@@ -19,7 +19,7 @@ from treeoflife.errors import TolError
 
 DB_NAME = "build.sqlite"
 LOCK_NAME = ".tol.lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the image pass moved into scan; samples; rejects.unit
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +51,35 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE INDEX IF NOT EXISTS images_by_label ON images(label_key);
 CREATE INDEX IF NOT EXISTS images_by_container ON images(container, member);
+
+-- the image pass (scan): a unit is a stripe of an archive or a batch of loose files, read
+-- once; its small JPEGs are in its work file (OUT/.work/, deleted after verify)
+CREATE TABLE IF NOT EXISTS encode_units (
+    unit TEXT PRIMARY KEY,           -- sha256 of (image spec, container, content signature)
+    container TEXT,                  -- archive, or NULL for loose files
+    stripe INTEGER NOT NULL,
+    stripes INTEGER NOT NULL,
+    work TEXT NOT NULL,              -- work file, relative to OUT
+    bytes INTEGER NOT NULL,
+    images INTEGER NOT NULL,
+    rejected INTEGER NOT NULL
+);
+
+-- what the image pass learnt of each image: its source bytes, its size, and where its
+-- small JPEG is, or why there is none
+CREATE TABLE IF NOT EXISTS encoded (
+    treeoflife_id TEXT PRIMARY KEY,
+    unit TEXT NOT NULL,
+    source_bytes INTEGER NOT NULL,
+    source_sha256 TEXT,              -- of the source file's bytes
+    width INTEGER, height INTEGER,   -- of the source image
+    offset INTEGER,
+    size INTEGER,
+    sha256 TEXT,                     -- of the small JPEG
+    reject TEXT,                     -- reason code when there is no JPEG
+    notes TEXT NOT NULL DEFAULT '[]' -- JSON [[reason, detail], ...] of kept repairs
+);
+CREATE INDEX IF NOT EXISTS encoded_by_unit ON encoded(unit);
 
 -- what each source says about a distinct label (scan); resolve turns these into taxa
 CREATE TABLE IF NOT EXISTS labels (
@@ -90,6 +119,7 @@ CREATE TABLE IF NOT EXISTS rejects (
     reason TEXT NOT NULL,
     outcome TEXT NOT NULL,           -- dropped | kept
     detail TEXT NOT NULL DEFAULT '',
+    unit TEXT,                       -- the scan unit that found it (re-found when it re-runs)
     PRIMARY KEY (item, stage, reason)
 );
 """
@@ -190,10 +220,11 @@ def add_reject(
     reason: str,
     detail: str = "",
     outcome: str | None = None,
+    unit: str | None = None,
 ) -> None:
     from treeoflife import rejects
 
     db.execute(
-        "INSERT OR REPLACE INTO rejects VALUES (?, ?, ?, ?, ?)",
-        (item, stage, reason, outcome or rejects.outcome(reason), detail),
+        "INSERT OR REPLACE INTO rejects VALUES (?, ?, ?, ?, ?, ?)",
+        (item, stage, reason, outcome or rejects.outcome(reason), detail, unit),
     )

@@ -168,7 +168,7 @@ def cmd_stages(args: argparse.Namespace) -> int:
     if args.stages and not names:
         raise TolError(f"`tol {args.command}` is not available in this version yet")
     with open_build(args) as ctx:
-        if {"write", "verify"} & set(names):  # the stages that run worker tasks
+        if {"scan", "write", "verify"} & set(names):  # the stages that run worker tasks
             distribute.check_reachable(ctx.config.extra.get("distribute"))
         # a decode was asked for: verify runs even when the shards are unchanged
         force = args.force or getattr(args, "decode", False)

@@ -66,6 +66,7 @@ class ShardConfig:
     order: str = "shuffle"  # shuffle (seeded, across shards) | source
     seed: int = 17
     caption: str = "taxonTag_com"  # which caption also goes into the plain .txt member
+    keep_work: bool = False  # keep the image pass's work files after verify (OUT/.work/)
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def fill_taxa(out: Path, holdout: int = 2) -> list[str]:
         # resolve owns the holdout's rejects; plan only leaves the held-out images out
         db.execute("DELETE FROM rejects WHERE reason = 'rare_species_holdout'")
         db.executemany(
-            "INSERT INTO rejects VALUES (?, 'resolve', 'rare_species_holdout', 'dropped', '')",
+            "INSERT INTO rejects VALUES (?, 'resolve', 'rare_species_holdout', 'dropped', '', NULL)",
             [(i,) for i in ids],
         )
     db.close()

@@ -1,20 +1,19 @@
-"""Phase A of writing: encode every planned image of one source unit, once.
+"""The image pass: every source image read once, decoded once, encoded once.
 
-Source images sit in ``.tar.gz`` archives that can only be read front to back, while a
-shuffled shard needs images from everywhere. So each unit (one archive, or one folder's
-loose files in batches) is streamed once by one worker, every planned image in it is
-decoded → resized → encoded once (an image in train and train_small is encoded once),
-and the small JPEGs are appended to an uncompressed work file (temp + fsync + rename).
-Phase B then assembles any shard by ``pread`` from work files. The worker never touches
-the database: the driver records the returned offsets, digests and rejects.
+A unit is what one worker reads in one go: a stripe of one archive (every member whose
+block of ``STRIPE_BLOCK`` members falls to it; an archive is one stripe unless there are
+too few archives to keep the workers busy), or a batch of at most ``LOOSE_BATCH`` loose
+files of one folder. The worker streams the unit's bytes once and, per image, records what
+every later stage needs from the pixels: the sha256 and size of the source bytes, the
+source's width and height, and the small JPEG appended to the unit's work file (temp +
+fsync + rename), or a reject reason. Archive members are returned by name: which of them
+are images of which taxon is the source adapter's call, made by the driver.
 
-Units are fixed runs of at most ``ARCHIVE_BATCH`` / ``LOOSE_BATCH`` planned images (so unit
-ids and work files never depend on the number of workers). A task is a *chain* of
-consecutive units of one archive (:func:`encode_chain`): the archive is streamed once for
-the whole chain, up to the chain's last wanted member. How many chains an archive is cut
-into is the driver's choice (more when there are fewer archives than workers); it changes
-only which process encodes a unit, never a byte of output. Reading (gzip inflate) runs in
-a prefetch thread, overlapping the decode: both release the GIL.
+The worker never touches the database. Work files make shards cheap to assemble in any
+order (``.tar.gz`` sources can only be read front to back); a unit whose work file is gone
+(deleted after verify, or damaged) is simply run again: its output bytes are the same.
+Reading (gzip inflate) runs in a prefetch thread, overlapping the decode: both release the
+GIL.
 """
 
 from __future__ import annotations
@@ -30,29 +29,35 @@ from pathlib import Path
 
 from treeoflife import atomic
 from treeoflife.images import ImageSpec, process_image
-from treeoflife.sources.base import ArchiveError, read_file, read_members
+from treeoflife.sources.base import ArchiveError, iter_tar, read_file
 
 LOOSE_BATCH = 256  # loose files per unit
-ARCHIVE_BATCH = 256  # planned images of one archive per unit (a chain of units streams it once)
+STRIPE_BLOCK = 64  # consecutive archive members that go to the same stripe
 PREFETCH = 4  # source images read ahead of the decoder (1-2 suffice to overlap)
 
 
 @dataclass(frozen=True)
 class UnitTask:
+    seq: int  # results are applied in this order, whatever order they arrive in
     unit: str
     root: str  # sources root
     container: str | None
-    members: tuple[tuple[str, str], ...]  # (treeoflife_id, member), in member order
+    members: tuple[tuple[str, str], ...] | None  # loose: (treeoflife_id, path); archive: None
+    stripe: int  # archive: this unit reads the members of blocks stripe, stripe + stripes, …
+    stripes: int
     spec: ImageSpec
     work: str  # absolute path of the work file
 
 
 @dataclass(frozen=True)
 class ImageOutcome:
-    treeoflife_id: str
+    member: str
+    treeoflife_id: str | None  # loose files: known; archive members: the driver identifies
+    source_bytes: int
+    source_sha256: str | None
     offset: int | None
     size: int | None
-    sha256: str | None
+    sha256: str | None  # of the small JPEG
     source_size: tuple[int, int] | None
     reject: tuple[str, str] | None
     notes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
@@ -60,45 +65,40 @@ class ImageOutcome:
 
 @dataclass(frozen=True)
 class UnitResult:
+    seq: int
     unit: str
     work: str
     bytes: int
     outcomes: tuple[ImageOutcome, ...]
+    broken: tuple[str, str] | None = None  # (reason, detail) where an archive stops being readable
 
 
-def unit_id(spec: ImageSpec, container: str | None, members: tuple[tuple[str, str], ...]) -> str:
-    h = hashlib.sha256(repr((spec, container)).encode())
-    for tid, member in members:
-        h.update(f"\n{tid}\t{member}".encode())
-    return h.hexdigest()
+def unit_id(spec: ImageSpec, container: str | None, content: object) -> str:
+    """Names a unit by everything its work file depends on: the image settings, where the
+    bytes are, and what they are (a signature of the archive or of each file)."""
+    return hashlib.sha256(repr((spec, container, content)).encode()).hexdigest()
 
 
-def _read(task: UnitTask):
-    """(member, bytes | ArchiveError | None) for every planned member; None: not found."""
-    return _read_members(task.root, task.container, [m for _, m in task.members])
+def in_stripe(index: int, stripe: int, stripes: int) -> bool:
+    return (index // STRIPE_BLOCK) % stripes == stripe
 
 
-def _read_members(root_: str, container: str | None, members: list[str]):
-    root = Path(root_)
-    if container is None:
-        for member in members:
-            try:
-                yield member, read_file(root, member)
-            except OSError:
-                yield member, None
-        return
-    wanted = set(members)
-    found: set[str] = set()
+def _loose(task: UnitTask) -> Iterator[tuple[str, str | None, bytes | None]]:
+    root = Path(task.root)
+    for tid, member in task.members or ():
+        try:
+            yield member, tid, read_file(root, member)
+        except OSError:
+            yield member, tid, None
+
+
+def _archive(task: UnitTask, broken: list) -> Iterator[tuple[str, str | None, bytes | None]]:
     try:
-        for name, data in read_members(root, container, wanted):
-            found.add(name)
-            yield name, data
+        for index, (info, data) in enumerate(iter_tar(Path(task.root) / task.container, read=True)):
+            if in_stripe(index, task.stripe, task.stripes):
+                yield info.name, None, data or b""
     except ArchiveError as exc:
-        for m in sorted(wanted - found):
-            yield m, exc
-        return
-    for m in sorted(wanted - found):
-        yield m, None
+        broken.append((exc.reason, exc.detail))
 
 
 _END = object()
@@ -143,94 +143,59 @@ def _prefetch(items: Iterator, depth: int = PREFETCH) -> Iterator:
         t.join()
 
 
-class _WorkFile:
-    """One unit's work file being written (temp name until published)."""
-
-    def __init__(self, task: UnitTask):
-        self.task = task
-        self.left = len(task.members)
-        self.final = Path(task.work)
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = atomic.temp_path(self.final)
-        self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed by finish()
-        self.outcomes: list[ImageOutcome] = []
-
-    def add(self, tid: str, member: str, data) -> None:
-        self.left -= 1
-        if data is None:
-            o = ImageOutcome(
-                tid, None, None, None, None, ("image_missing", "not found in the source")
-            )
-        elif isinstance(data, ArchiveError):
-            o = ImageOutcome(tid, None, None, None, None, (data.reason, data.detail))
-        else:
-            enc = process_image(data, member, self.task.spec)
-            if enc.jpeg is None:
-                o = ImageOutcome(tid, None, None, None, enc.source_size, enc.reject, enc.notes)
-            else:
-                offset = self.fh.tell()
-                self.fh.write(enc.jpeg)
-                digest = hashlib.sha256(enc.jpeg).hexdigest()
-                o = ImageOutcome(
-                    tid, offset, len(enc.jpeg), digest, enc.source_size, None, enc.notes
-                )
-        self.outcomes.append(o)
-
-    def finish(self) -> UnitResult:
-        fh = self.fh
-        fh.flush()
-        os.fsync(fh.fileno())
-        size = fh.tell()
-        fh.close()
-        atomic.publish(self.tmp, self.final)
-        return UnitResult(self.task.unit, self.task.work, size, tuple(self.outcomes))
-
-    def abandon(self) -> None:
-        self.fh.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-def encode_chain(tasks: tuple[UnitTask, ...]) -> list[UnitResult]:
-    """Encode consecutive units of one source container, streaming it once.
-
-    Every unit's work file is written exactly as :func:`encode_unit` would write it alone
-    (images in source order) and published as soon as its last image is in.
-    """
-    if not tasks:
-        return []
-    container = tasks[0].container
-    if any(t.container != container or t.root != tasks[0].root for t in tasks):
-        raise ValueError("a chain is units of one container")
-    where: dict[str, tuple[str, int]] = {}
-    members: list[str] = []
-    for i, t in enumerate(tasks):
-        for tid, m in t.members:
-            where[m] = (tid, i)
-            members.append(m)
-    files: dict[int, _WorkFile] = {}
-    results: dict[int, UnitResult] = {}
-    reader = _prefetch(_read_members(tasks[0].root, container, members))
-    try:
-        for member, data in reader:
-            tid, i = where[member]
-            wf = files.get(i)
-            if wf is None:
-                wf = files[i] = _WorkFile(tasks[i])
-            wf.add(tid, member, data)
-            if wf.left == 0:
-                results[i] = wf.finish()
-                del files[i]
-        for i, t in enumerate(tasks):  # not complete (e.g. a member listed twice): publish as is
-            if i not in results:
-                results[i] = (files.pop(i, None) or _WorkFile(t)).finish()
-    finally:
-        with contextlib.suppress(Exception):
-            reader.close()  # stops the read-ahead thread now, also on an error
-        for wf in files.values():
-            wf.abandon()
-    return [results[i] for i in range(len(tasks))]
+def _outcome(member: str, tid: str | None, data: bytes | None, spec: ImageSpec, fh) -> ImageOutcome:
+    if data is None:
+        return ImageOutcome(
+            member,
+            tid,
+            0,
+            None,
+            None,
+            None,
+            None,
+            None,
+            ("image_missing", "not found in the source"),
+        )
+    source = (len(data), hashlib.sha256(data).hexdigest())
+    if not data:
+        return ImageOutcome(member, tid, *source, None, None, None, None, ("empty_file", ""))
+    enc = process_image(data, member, spec)
+    if enc.jpeg is None:
+        return ImageOutcome(
+            member, tid, *source, None, None, None, enc.source_size, enc.reject, enc.notes
+        )
+    offset = fh.tell()
+    fh.write(enc.jpeg)
+    digest = hashlib.sha256(enc.jpeg).hexdigest()
+    return ImageOutcome(
+        member, tid, *source, offset, len(enc.jpeg), digest, enc.source_size, None, enc.notes
+    )
 
 
 def encode_unit(task: UnitTask) -> UnitResult:
-    """Encode one unit into its work file; pure apart from writing that file."""
-    return encode_chain((task,))[0]
+    """Read, decode and encode every image of one unit into its work file; pure apart from
+    writing that file."""
+    final = Path(task.work)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic.temp_path(final)
+    broken: list[tuple[str, str]] = []
+    items = _archive(task, broken) if task.container is not None else _loose(task)
+    reader = _prefetch(items)
+    outcomes = []
+    try:
+        with open(tmp, "wb") as fh:
+            for member, tid, data in reader:
+                outcomes.append(_outcome(member, tid, data, task.spec, fh))
+            fh.flush()
+            os.fsync(fh.fileno())
+            size = fh.tell()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            reader.close()  # stops the read-ahead thread now, also on an error
+    atomic.publish(tmp, final)
+    return UnitResult(
+        task.seq, task.unit, task.work, size, tuple(outcomes), broken[0] if broken else None
+    )

@@ -1,5 +1,5 @@
 """Where shard outputs live: ``OUT/<W>x<H>/<split>/shard-000000.tar`` (+ ``sizes.json``),
-phase-A work files under ``OUT/<W>x<H>/.work/``, reports under ``OUT/reports/``."""
+the image pass's work files under ``OUT/.work/``, reports under ``OUT/reports/``."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def split_dir(out: Path, width: int, height: int, split: str) -> Path:
     return size_dir(out, width, height) / split
 
 
-def work_dir(out: Path, width: int, height: int) -> Path:
-    return size_dir(out, width, height) / ".work"
+def work_dir(out: Path) -> Path:
+    """The image pass's work files: outside ``<W>x<H>/``, where loaders look for splits."""
+    return Path(out) / ".work"
 
 
 def reports_dir(out: Path) -> Path:

@@ -30,13 +30,6 @@ def shuffle_key(seed: int, split: str, treeoflife_id: str) -> str:
     return hashlib.sha256(f"{seed}:{split}:{treeoflife_id}".encode()).hexdigest()
 
 
-def estimate_bytes(width: int, height: int, quality: int) -> int:
-    """Expected size of one sample in a shard: the output JPEG (≈ 2 bits/pixel at q95,
-    ≈ 1 at q75) plus the tar and text overhead. Source sizes say nothing about it."""
-    bits_per_pixel = 0.6 + 1.6 * (quality / 100) ** 4
-    return int(width * height * bits_per_pixel / 8) + SAMPLE_OVERHEAD
-
-
 def starts_new_shard(count: int, size: int, est: int, max_samples: int, max_bytes: int) -> bool:
     """Whether the next sample (estimated ``est`` bytes) opens a new shard."""
     return count > 0 and (count >= max_samples or size + est > max_bytes)

@@ -32,18 +32,18 @@ _INSERT = (
     f"VALUES ({', '.join('?' * (3 + len(FIELDS)))})"
 )
 
-# the samples that are in the shards (an image the encoder rejected is planned, not written)
-WRITTEN = "samples s JOIN encoded e ON e.treeoflife_id = s.treeoflife_id AND e.reject IS NULL"
-
 # the candidates of one split, for plan: FIELDS, then what a shard's bytes also depend on
+# (locator, provenance, the small JPEG's digest) and the JPEG's size; images without a
+# JPEG (the image pass rejected them) are never planned
 CANDIDATES = (
     "SELECT i.treeoflife_id, i.source, i.label_key, "
     + ", ".join(f"i.{c}" for c in ID_COLUMNS)
     + ", "
     + ", ".join(f't."{r}"' for r in RANKS)
     + ", t.common, t.status, "
-    "i.identity_key, i.container, i.member, t.provenance, i.size_bytes "
+    "i.identity_key, i.container, i.member, t.provenance, e.sha256, e.size "
     "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+    "JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
     "JOIN taxa t ON t.label_key = i.label_key "
     "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) "
     "AND {where} ORDER BY {order}"
@@ -54,11 +54,11 @@ _SHARD_ROWS = (
     "SELECT "
     + ", ".join(f's."{f}"' for f in FIELDS)
     + ", i.identity_key, i.container, i.member, t.provenance, "
-    "e.reject, e.offset, e.size, e.sha256, u.unit, u.work "
+    "e.offset, e.size, e.sha256, u.unit, u.work "
     "FROM samples s JOIN images i ON i.treeoflife_id = s.treeoflife_id "
     "JOIN taxa t ON t.label_key = s.label_key "
-    "LEFT JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
-    "LEFT JOIN encode_units u ON u.unit = e.unit "
+    "JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
+    "JOIN encode_units u ON u.unit = e.unit "
     "WHERE s.split = ? AND s.shard = ? ORDER BY s.position"
 )
 

@@ -33,27 +33,6 @@ CREATE TABLE IF NOT EXISTS shards (
     PRIMARY KEY (split, shard)
 );
 
--- phase A units: one source container (or a batch of loose files) encoded to a work file
-CREATE TABLE IF NOT EXISTS encode_units (
-    unit TEXT PRIMARY KEY,           -- sha256 of (image spec, container, member list)
-    work TEXT NOT NULL,              -- work file, relative to OUT
-    bytes INTEGER NOT NULL,
-    images INTEGER NOT NULL,
-    rejected INTEGER NOT NULL
-);
-
--- phase A result per image: where its small JPEG is, or why there is none
-CREATE TABLE IF NOT EXISTS encoded (
-    treeoflife_id TEXT PRIMARY KEY,
-    unit TEXT NOT NULL,
-    offset INTEGER,
-    size INTEGER,
-    sha256 TEXT,                     -- of the output JPEG bytes
-    width INTEGER, height INTEGER,   -- of the source image
-    reject TEXT,                     -- reason code when there is no JPEG
-    notes TEXT NOT NULL DEFAULT '[]' -- JSON [[reason, detail], ...] of kept repairs
-);
-CREATE INDEX IF NOT EXISTS encoded_by_unit ON encoded(unit);
 """
 
 

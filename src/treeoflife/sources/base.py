@@ -2,8 +2,9 @@
 
 An image is located by ``(container, member)``: a tar archive (plain or compressed) and a
 member name in it, or no container and a path relative to the sources root. Adapters
-only enumerate; reading is the same for every source, so nothing outside ``sources``
-knows a naming scheme.
+enumerate loose files (``ImageRecord``) and hand over archives (``Archive``, with the
+function that identifies a member); reading is the same for every source, so nothing
+outside ``sources`` knows a naming scheme.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import io
 import tarfile
 import zlib
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,24 @@ class ImageRecord:
     label: Mapping[str, Any]  # what the source gives: name, ranks, ids
     size_bytes: int
     columns: Mapping[str, Any] = field(default_factory=dict)  # catalog id columns
+    mtime_ns: int = 0  # of a loose file: with its size, what says its bytes changed
+
+
+@dataclass(frozen=True)
+class Archive:
+    """An archive of images for the image pass, which reads every member once.
+
+    Which members are images, of what, is only known once the archive is read, so the
+    adapter hands over ``identify`` (run by the driver on each member's name and size)
+    instead of enumerating the members itself: reading the archive twice would inflate
+    every ``.tar.gz`` twice. ``labels_from`` is what identify depends on beyond the member
+    names (e.g. the signature of a catalog), so a change there re-reads the archive.
+    """
+
+    source: str
+    container: str  # relative to the sources root
+    identify: Callable[[str, int], ImageRecord | ScanReject]
+    labels_from: Any = None
 
 
 @dataclass(frozen=True)
@@ -41,11 +60,6 @@ class ScanReject:
     item: str  # container, container#member, or a path relative to the root
     reason: str  # a code from treeoflife.rejects
     detail: str = ""
-
-
-def locator(container: str | None, member: str) -> str:
-    """The text form of an image's location, used in reports and rejects."""
-    return f"{container}#{member}" if container else member
 
 
 def relative(path: Path, root: Path) -> str:
@@ -217,17 +231,6 @@ class _GzipStream(io.RawIOBase):
 def _open_decompressed(path: Path):
     fh = open(path, "rb")  # noqa: SIM115 - closed by the stream it is wrapped in
     return _GzipStream(fh) if _compressed(path) else fh
-
-
-def read_members(root: Path, container: str, wanted: set[str]) -> Iterator[tuple[str, bytes]]:
-    """The bytes of the wanted members of one archive, streaming it once."""
-    left = set(wanted)
-    for info, data in iter_tar(Path(root) / container, read=True):
-        if info.name in left:
-            left.discard(info.name)
-            yield info.name, data or b""
-            if not left:
-                return
 
 
 def read_file(root: Path, member: str) -> bytes:

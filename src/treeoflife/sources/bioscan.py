@@ -311,7 +311,8 @@ def _item(
         return ScanReject(member, "duplicate_locator", "listed twice in the metadata")
     listed.add(member)
     try:
-        size = (root / member).stat().st_size
+        st = (root / member).stat()
+        size = st.st_size
     except OSError:
         return ScanReject(member, "image_missing")
     if size == 0:
@@ -327,5 +328,6 @@ def _item(
         label_key=f"{NAME}:" + "|".join(ranks[r] for r in GIVEN_RANKS),
         label={"ranks": ranks, "name": ranks["species"]},
         size_bytes=size,
+        mtime_ns=st.st_mtime_ns,
         columns={"bioscan_part": part, "bioscan_filename": image_file},
     )

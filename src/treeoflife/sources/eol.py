@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from treeoflife.config import Config
 from treeoflife.ids import identity_key, treeoflife_id
-from treeoflife.sources.base import (
-    ArchiveError,
-    ImageRecord,
-    ScanReject,
-    iter_tar,
-    list_archives,
-    relative,
-)
+from treeoflife.sources.base import Archive, ImageRecord, ScanReject, list_archives, relative
 
 NAME = "eol"
 MEMBER_PATTERN = re.compile(r"^(\d+)_(\d+)_eol-full-size-copy\.jpg$")
@@ -35,36 +29,33 @@ def input_files(cfg: Config) -> list[Path]:
     return list_archives(cfg.source_path("eol_images"))
 
 
-def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
+def identify(container: str, member: str, size: int) -> ImageRecord | ScanReject:
+    """The image (and label) a member of an EOL image set is, by its name."""
+    ids = parse_member(member)
+    item = f"{container}#{member}"
+    if ids is None:
+        return ScanReject(
+            item, "member_name_unparsed", "expected <content_id>_<page_id>_eol-full-size-copy.jpg"
+        )
+    if size == 0:
+        return ScanReject(item, "empty_file")
+    content_id, page_id = ids
+    key = identity_key(NAME, f"{content_id}_{page_id}")
+    return ImageRecord(
+        treeoflife_id=treeoflife_id(key),
+        identity_key=key,
+        source=NAME,
+        container=container,
+        member=member,
+        label_key=label_key(page_id),
+        label={"page_id": page_id},
+        size_bytes=size,
+        columns={"eol_content_id": content_id, "eol_page_id": page_id},
+    )
+
+
+def scan(cfg: Config) -> Iterator[Archive]:
     root = Path(cfg.sources_root)
     for archive in input_files(cfg):
         container = relative(archive, root)
-        try:
-            for info, _ in iter_tar(archive):
-                ids = parse_member(info.name)
-                item = f"{container}#{info.name}"
-                if ids is None:
-                    yield ScanReject(
-                        item,
-                        "member_name_unparsed",
-                        "expected <content_id>_<page_id>_eol-full-size-copy.jpg",
-                    )
-                    continue
-                if info.size == 0:
-                    yield ScanReject(item, "empty_file")
-                    continue
-                content_id, page_id = ids
-                key = identity_key(NAME, f"{content_id}_{page_id}")
-                yield ImageRecord(
-                    treeoflife_id=treeoflife_id(key),
-                    identity_key=key,
-                    source=NAME,
-                    container=container,
-                    member=info.name,
-                    label_key=label_key(page_id),
-                    label={"page_id": page_id},
-                    size_bytes=info.size,
-                    columns={"eol_content_id": content_id, "eol_page_id": page_id},
-                )
-        except ArchiveError as exc:
-            yield ScanReject(container, exc.reason, exc.detail)
+        yield Archive(NAME, container, partial(identify, container))

@@ -73,7 +73,8 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
         if not path.is_file():
             yield ScanReject(member, "image_missing", f"listed in {table.name}")
             continue
-        size = path.stat().st_size
+        st = path.stat()
+        size = st.st_size
         if size == 0:
             yield ScanReject(member, "empty_file")
             continue
@@ -93,6 +94,7 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
                 "common": label["common"],
             },
             size_bytes=size,
+            mtime_ns=st.st_mtime_ns,
         )
     for p in input_files(cfg)[1:]:
         if relative(p, root) not in listed:

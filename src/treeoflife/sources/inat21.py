@@ -48,7 +48,8 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             if not entry.name.lower().endswith(IMAGE_SUFFIXES):
                 yield ScanReject(member, "not_an_image_file")
                 continue
-            size = entry.stat().st_size
+            st = entry.stat()
+            size = st.st_size
             if size == 0:
                 yield ScanReject(member, "empty_file")
                 continue
@@ -62,6 +63,7 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
                 label_key=f"{NAME}:{folder.name}",
                 label={"ranks": ranks, "cls_num": cls_num},
                 size_bytes=size,
+                mtime_ns=st.st_mtime_ns,
                 columns={
                     "inat21_filename": f"{folder.name}/{entry.name}",
                     "inat21_cls_name": folder.name,

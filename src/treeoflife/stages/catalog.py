@@ -60,7 +60,7 @@ _QUERY = (
     "FROM samples s JOIN shards sh ON sh.split = s.split AND sh.shard = s.shard "
     "JOIN images i ON i.treeoflife_id = s.treeoflife_id JOIN taxa t ON t.label_key = s.label_key "
     "JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
-    "WHERE s.split = ? AND e.reject IS NULL ORDER BY s.shard, s.position"
+    "WHERE s.split = ? ORDER BY s.shard, s.position"
 )
 # the catalog's rows as check-taxa reads them (train and val: train_small repeats train)
 CHECK_QUERY = (
@@ -68,8 +68,7 @@ CHECK_QUERY = (
     + ", ".join(f's."{r}"' for r in RANKS)
     + ", s.common, s.taxon_status AS status, s.source, "
     + CONFLICT.format(id="s.treeoflife_id")
-    + " AS conflict FROM samples s JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
-    "WHERE s.split != 'train_small' AND e.reject IS NULL"
+    + " AS conflict FROM samples s WHERE s.split != 'train_small'"
 )
 BATCH = 50_000
 

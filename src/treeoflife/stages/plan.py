@@ -63,7 +63,6 @@ class _SplitPlanner:
         self.ctx, self.split, self.old = ctx, split, old
         im = ctx.config.images
         self.spec = json.dumps([repr(ImageSpec.from_config(im)), ctx.config.shards.caption])
-        self.sample_est = planning.estimate_bytes(im.width, im.height, im.quality)
         self.shards: list[tuple] = []
         self.shard, self.count, self.size = -1, 0, 0
         self.digest = hashlib.sha256()
@@ -80,9 +79,8 @@ class _SplitPlanner:
         self.shards.append(tuple(row))
 
     def add(self, row: tuple) -> tuple:
-        """The samples row of the next candidate (FIELDS, then locator, provenance, size)."""
-        size = row[-1]
-        est = min(self.sample_est, size + planning.SAMPLE_OVERHEAD) if size else self.sample_est
+        """The samples row of the next candidate (FIELDS, locator, provenance, JPEG digest, size)."""
+        est = row[-1] + planning.SAMPLE_OVERHEAD
         cfg = self.ctx.config.shards
         if self.shard < 0 or planning.starts_new_shard(
             self.count, self.size, est, cfg.max_samples, cfg.max_bytes
@@ -90,7 +88,7 @@ class _SplitPlanner:
             self._close()
             self.shard, self.count, self.size = self.shard + 1, 0, 0
             self.digest = hashlib.sha256(self.spec.encode())
-        # everything the shard's bytes depend on: the sample's fields, locator, provenance
+        # everything the shard's bytes depend on: fields, locator, provenance, the JPEG
         self.digest.update(json.dumps(row).encode() + b"\n")
         out = (self.split, self.shard, self.count, *row[:_FIELDS])
         self.count += 1

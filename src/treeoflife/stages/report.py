@@ -22,7 +22,6 @@ from typing import Any
 
 from treeoflife import atomic, rejects
 from treeoflife.reports import card, treemap
-from treeoflife.shards import samples
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy.ranks import RANKS
 
@@ -34,20 +33,20 @@ def catalog_stats(db: sqlite3.Connection) -> dict[str, Any]:
     """Counts a curator looks at first: per split; and, over train, per source and kingdom,
     rank completeness, distinct taxa, common names."""
     by_split = dict(
-        db.execute(f"SELECT s.split, COUNT(*) FROM {samples.WRITTEN} GROUP BY s.split ORDER BY 1")
+        db.execute("SELECT s.split, COUNT(*) FROM samples s GROUP BY s.split ORDER BY 1")
     )
     # over train (the whole catalog when there is no train split)
     where = "WHERE s.split = 'train'" if by_split.get("train") else ""
     n = sum(by_split.values()) if not where else by_split["train"]
     known = ", ".join(f"SUM(s.\"{r}\" != '')" for r in RANKS)
     *complete, with_common = db.execute(
-        f"SELECT {known}, SUM(s.common != '') FROM {samples.WRITTEN} {where}"
+        f"SELECT {known}, SUM(s.common != '') FROM samples s {where}"
     ).fetchone()
     (distinct,) = db.execute(
         f"SELECT COUNT(*) FROM (SELECT DISTINCT {', '.join(f's.{chr(34)}{r}{chr(34)}' for r in RANKS)} "
-        f"FROM {samples.WRITTEN} {where})"
+        f"FROM samples s {where})"
     ).fetchone()
-    group = f"FROM {samples.WRITTEN} {where} GROUP BY 1 ORDER BY 1"
+    group = f"FROM samples s {where} GROUP BY 1 ORDER BY 1"
     n = n or 1
     return {
         "samples": by_split,
@@ -69,7 +68,7 @@ def treemap_counts(
     """(kingdom … family path, samples) of a split: the treemap's leaves."""
     depth = ", ".join(f's."{r}"' for r in treemap.DEPTH)
     rows = db.execute(
-        f"SELECT {depth}, COUNT(*) FROM {samples.WRITTEN} WHERE s.split = ? "
+        f"SELECT {depth}, COUNT(*) FROM samples s WHERE s.split = ? "
         f"GROUP BY {depth} ORDER BY {depth}",
         (split,),
     )
@@ -119,7 +118,7 @@ def write_licenses(manifest: Path, db: sqlite3.Connection, dest: Path) -> int:
         db.executemany("INSERT OR IGNORE INTO temp.manifest VALUES (NULL, ?, ?, ?, ?, ?)", batch)
     query = (
         "SELECT s.treeoflife_id, m.content_id, m.page_id, m.license, m.owner, m.url "
-        f"FROM {samples.WRITTEN} JOIN temp.manifest m ON m.content_id = s.eol_content_id "
+        "FROM samples s JOIN temp.manifest m ON m.content_id = s.eol_content_id "
         "WHERE s.split != 'train_small' ORDER BY m.seq, s.treeoflife_id"
     )
     written = 0

@@ -188,7 +188,7 @@ def _record_holdout(db: Any, holdout: rare.Holdout) -> int:
             held.append((tid, why))
     db.executemany("INSERT INTO holdout VALUES (?, ?)", held)
     db.executemany(
-        "INSERT OR REPLACE INTO rejects VALUES (?, ?, 'rare_species_holdout', 'dropped', ?)",
+        "INSERT OR REPLACE INTO rejects VALUES (?, ?, 'rare_species_holdout', 'dropped', ?, NULL)",
         [(tid, NAME, why) for tid, why in held],
     )
     return len(held)
@@ -213,7 +213,7 @@ def _record_label_rejects(db: Any, label_rejects: list[tuple[str, str, str]]) ->
     """One reject row per image of each label that has one."""
     for label_key, reason, detail in label_rejects:
         db.execute(
-            "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, ?, 'kept', ? FROM images WHERE label_key=?",
+            "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, ?, 'kept', ?, NULL FROM images WHERE label_key=?",
             (NAME, reason, detail, label_key),
         )
 

@@ -1,24 +1,41 @@
-"""Scan (the reference's make_mapping): enumerate every source image into the database.
+"""Scan: every source image found, identified, and read once — the image pass.
 
-Ids come from each image's identity key, so a re-scan finds the same ids and adds only
-images that are new (``INSERT OR IGNORE``); nothing is ever duplicated. A re-scan also
-forgets what the sources no longer have: images that were not found again (a removed image
-set, a deleted file) leave the build, and the scan's rejects are those of this scan only
-(a repaired archive is no longer reported broken).
+Loose files are enumerated from their folders and metadata (no bytes read); archives are
+handed over whole. Then each unit (a batch of loose files, or a stripe of an archive) goes
+to a worker that reads its bytes once and returns, per image, the sha256 and size of the
+source bytes, the image's width and height, and its small JPEG in the unit's work file — or
+a reject reason (:mod:`treeoflife.shards.encode`). Archive members are identified here, by
+their adapter, as their unit's result comes in: a ``.tar.gz`` is inflated once per build.
+
+Ids come from each image's identity key, so a re-scan finds the same ids (``INSERT OR
+IGNORE``); nothing is duplicated. A unit is named by what its output depends on (image
+settings, location, archive signature or each file's size and mtime), so a re-scan reads
+only units that changed or are new, and a killed scan resumes with the units not yet
+recorded. Results are applied in task order whatever order they arrive in, so the database
+does not depend on the number of workers. A re-scan also forgets what the sources no
+longer have: images not found again leave the build with what was recorded about them, and
+the rejects of a unit are those of its latest reading.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from treeoflife import builddb
+from treeoflife import atomic, builddb, distribute
 from treeoflife.columns import ID_COLUMNS
+from treeoflife.faults import Fault
+from treeoflife.images import ImageSpec
+from treeoflife.shards import encode, layout
+from treeoflife.shards.encode import UnitResult, UnitTask
 from treeoflife.sources import ADAPTERS
-from treeoflife.sources.base import ImageRecord, ScanReject
+from treeoflife.sources.base import Archive, ImageRecord, ScanReject
 from treeoflife.stages import BuildContext, Stage, file_signature
 
 NAME = "scan"
@@ -30,22 +47,24 @@ _INSERT_IMAGE = (
     + ", ".join("?" * (7 + len(ID_COLUMNS)))
     + ")"
 )
-
 _UPDATE_IMAGE = (
     "UPDATE images SET container = ?1, member = ?2, label_key = ?3, size_bytes = ?4 "
     "WHERE treeoflife_id = ?5 AND (container IS NOT ?1 OR member IS NOT ?2 "
     "OR label_key IS NOT ?3 OR size_bytes IS NOT ?4)"
 )
+_INSERT_ENCODED = "INSERT OR REPLACE INTO encoded VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def inputs(ctx: BuildContext) -> Any:
     return {a.NAME: file_signature(a.input_files(ctx.config)) for a in ADAPTERS} | {
         "root": ctx.config.sources_root,
         "paths": ctx.config.section_json("paths"),
+        "images": ctx.config.section_json("images"),
     }
 
 
-def _flush(ctx: BuildContext, images: list[ImageRecord], counts: Counter) -> None:
+def record_images(ctx: BuildContext, images: list[ImageRecord], counts: Counter) -> None:
+    """Add (or update the location and label of) a batch of images, and mark them found."""
     with builddb.transaction(ctx.db) as db:
         before = db.total_changes
         db.executemany(
@@ -86,6 +105,176 @@ def _flush(ctx: BuildContext, images: list[ImageRecord], counts: Counter) -> Non
     images.clear()
 
 
+class _Pass:
+    """The scan of one build: enumerates the sources into unit tasks (recording loose images
+    on the way) and applies the units' results."""
+
+    def __init__(self, ctx: BuildContext, spec: ImageSpec):
+        self.ctx, self.spec = ctx, spec
+        self.root = Path(ctx.config.sources_root)
+        self.work_dir = layout.work_dir(ctx.out)
+        self.done = {u for (u,) in ctx.db.execute("SELECT unit FROM encode_units")}
+        self.current: set[str] = set()
+        self.archives: dict[int, Archive] = {}  # by task seq
+        self.handed_out: dict[int, UnitTask] = {}  # tasks whose result is not applied yet
+        self.counts: Counter = Counter()
+        self.seq = 0
+
+    def _task(self, unit: str, container: str | None, members, stripe=0, stripes=1) -> UnitTask:
+        task = UnitTask(
+            self.seq,
+            unit,
+            str(self.root),
+            container,
+            members,
+            stripe,
+            stripes,
+            self.spec,
+            str(self.work_dir / f"{unit[:32]}.jpgs"),
+        )
+        self.handed_out[self.seq] = task
+        self.seq += 1
+        return task
+
+    def _loose_unit(self, group: list[ImageRecord]) -> Iterator[UnitTask]:
+        if not group:
+            return
+        content = tuple((r.treeoflife_id, r.member, r.size_bytes, r.mtime_ns) for r in group)
+        unit = encode.unit_id(self.spec, None, content)
+        self.current.add(unit)
+        if unit not in self.done:
+            yield self._task(unit, None, tuple((r.treeoflife_id, r.member) for r in group))
+
+    def tasks(self) -> Iterator[UnitTask]:
+        """Every unit to read, loose files first (enumerated as they are handed out)."""
+        pending: list[ImageRecord] = []
+        archives: list[Archive] = []
+        for adapter in ADAPTERS:
+            group: list[ImageRecord] = []
+            for item in adapter.scan(self.ctx.config):
+                if isinstance(item, Archive):
+                    archives.append(item)
+                elif isinstance(item, ScanReject):
+                    builddb.add_reject(self.ctx.db, item.item, NAME, item.reason, item.detail)
+                else:
+                    pending.append(item)
+                    if len(pending) >= BATCH:
+                        record_images(self.ctx, pending, self.counts)
+                    folder = item.member.rpartition("/")[0]
+                    if group and (
+                        group[-1].member.rpartition("/")[0] != folder
+                        or len(group) >= encode.LOOSE_BATCH
+                    ):
+                        yield from self._loose_unit(group)
+                        group = []
+                    group.append(item)
+            yield from self._loose_unit(group)
+        record_images(self.ctx, pending, self.counts)
+        yield from self._archive_units(archives)
+
+    def _archive_units(self, archives: list[Archive]) -> Iterator[UnitTask]:
+        # An archive is read by one worker; with fewer archives than it takes to keep every
+        # worker busy, each is cut into stripes read in parallel (each worker inflates the
+        # whole archive, decodes its share). Unit ids then depend on the number of workers:
+        # a resume with another number re-reads those archives, never changing a byte.
+        workers = self.ctx.workers
+        stripes = 1 if workers <= 1 else max(1, math.ceil(2 * workers / max(len(archives), 1)))
+        stripes = min(stripes, 2 * workers)
+        for archive in archives:
+            st = (self.root / archive.container).stat()
+            for k in range(stripes):
+                content = (st.st_size, st.st_mtime_ns, archive.labels_from, k, stripes)
+                unit = encode.unit_id(self.spec, archive.container, content)
+                self.current.add(unit)
+                if unit in self.done:
+                    self.ctx.db.execute(
+                        "INSERT OR IGNORE INTO temp.scan_seen SELECT treeoflife_id FROM encoded "
+                        "WHERE unit = ?",
+                        (unit,),
+                    )
+                    continue
+                self.archives[self.seq] = archive
+                yield self._task(unit, archive.container, None, k, stripes)
+
+    def apply(self, res: UnitResult) -> int:
+        """Record one unit's result; the number of images it read."""
+        archive = self.archives.pop(res.seq, None)
+        task = self.handed_out.pop(res.seq)
+        records: list[ImageRecord] = []
+        rows: list[tuple] = []
+        rejects: list[tuple[str, str, str]] = []
+        if res.broken:
+            rejects.append((archive.container, *res.broken))
+        for o in res.outcomes:
+            tid = o.treeoflife_id
+            if archive is not None:
+                found = archive.identify(o.member, o.source_bytes)
+                if isinstance(found, ScanReject):
+                    rejects.append((found.item, found.reason, found.detail))
+                    continue
+                records.append(found)
+                tid = found.treeoflife_id
+            w, h = o.source_size or (None, None)
+            reject = o.reject[0] if o.reject else None
+            rows.append(
+                (tid, res.unit, o.source_bytes, o.source_sha256, w, h, o.offset, o.size)
+                + (o.sha256, reject, json.dumps(o.notes))
+            )
+            rejects += [
+                (tid, reason, detail)
+                for reason, detail in ((o.reject,) if o.reject else ()) + o.notes
+            ]
+        if records:
+            record_images(self.ctx, records, self.counts)
+        work = Path(res.work).relative_to(self.ctx.out).as_posix()
+        with builddb.transaction(self.ctx.db) as db:
+            db.execute("DELETE FROM rejects WHERE unit = ?", (res.unit,))
+            db.executemany(_INSERT_ENCODED, rows)
+            for item, reason, detail in rejects:
+                builddb.add_reject(db, item, NAME, reason, detail, unit=res.unit)
+            db.execute(
+                "INSERT OR REPLACE INTO encode_units VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    res.unit,
+                    task.container,
+                    task.stripe,
+                    task.stripes,
+                    work,
+                    res.bytes,
+                    len(rows),
+                    sum(1 for r in rows if r[9]),
+                ),
+            )
+        return len(res.outcomes)
+
+    def forget_stale_units(self) -> None:
+        """Units of an earlier scan that this one no longer has (their sources changed or went)."""
+        db = self.ctx.db
+        stale = [
+            r for r in db.execute("SELECT unit, work FROM encode_units") if r[0] not in self.current
+        ]
+        with builddb.transaction(db):
+            for unit, _ in stale:
+                db.execute("DELETE FROM encoded WHERE unit = ?", (unit,))
+                db.execute("DELETE FROM rejects WHERE unit = ?", (unit,))
+                db.execute("DELETE FROM encode_units WHERE unit = ?", (unit,))
+        for _, work in stale:
+            (self.ctx.out / work).unlink(missing_ok=True)
+
+
+def in_order(results: Iterator[UnitResult]) -> Iterator[UnitResult]:
+    """Results by task seq, whatever order the workers finish in."""
+    waiting: dict[int, UnitResult] = {}
+    nxt = 0
+    for res in results:
+        waiting[res.seq] = res
+        while nxt in waiting:
+            yield waiting.pop(nxt)
+            nxt += 1
+    if waiting:  # a seq never arrived: a programming error, not a user's
+        raise RuntimeError(f"scan: results {sorted(waiting)[:3]} … came without their predecessors")
+
+
 def _forget_vanished(ctx: BuildContext) -> int:
     """Remove the images this scan did not find again, and what was recorded about them."""
     db = ctx.db
@@ -93,7 +282,11 @@ def _forget_vanished(ctx: BuildContext) -> int:
     with builddb.transaction(db):
         (count,) = db.execute(f"SELECT COUNT(*) FROM ({gone})").fetchone()
         if count:
-            for table, column in (("rejects", "item"), ("holdout", "treeoflife_id")):
+            for table, column in (
+                ("rejects", "item"),
+                ("holdout", "treeoflife_id"),
+                ("encoded", "treeoflife_id"),
+            ):
                 db.execute(f"DELETE FROM {table} WHERE {column} IN ({gone})")
             db.execute(f"DELETE FROM images WHERE treeoflife_id IN ({gone})")
         # labels no image has any more (images removed, or relabelled)
@@ -105,51 +298,69 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     ctx.db.execute("CREATE TEMP TABLE IF NOT EXISTS scan_seen (treeoflife_id TEXT PRIMARY KEY)")
     with builddb.transaction(ctx.db) as db:
         db.execute("DELETE FROM temp.scan_seen")
-        db.execute("DELETE FROM rejects WHERE stage = ?", (NAME,))  # this scan finds them anew
-    counts: Counter = Counter()
-    per_source: Counter = Counter()
-    reasons: Counter = Counter()
-    batch: list[ImageRecord] = []
-    bar = tqdm(
-        desc="scan",
-        unit=" files",
-        disable=ctx.progress is False if ctx.progress is not None else None,
-    )
-    for adapter in ADAPTERS:
-        for item in adapter.scan(ctx.config):
-            bar.update()
-            if isinstance(item, ScanReject):
-                builddb.add_reject(ctx.db, item.item, NAME, item.reason, item.detail)
-                reasons[item.reason] += 1
-                continue
-            per_source[item.source] += 1
-            batch.append(item)
-            if len(batch) >= BATCH:
-                _flush(ctx, batch, counts)
-        if batch:
-            _flush(ctx, batch, counts)
+        # what enumeration finds is found anew; a unit's rejects go when it is read again
+        db.execute("DELETE FROM rejects WHERE stage = ? AND unit IS NULL", (NAME,))
+    spec = ImageSpec.from_config(ctx.config.images)
+    scan = _Pass(ctx, spec)
+    removed_tmp = atomic.remove_strays(scan.work_dir)
+    if removed_tmp:
+        ctx.log(f"scan: removed {removed_tmp} unfinished work files")
+    disable = None if ctx.progress is None else not ctx.progress
+    bar = tqdm(desc="scan", unit=" img", disable=disable, smoothing=0.05)
+    read = units = 0
+    settings = dict(ctx.config.extra.get("distribute", {}))
+    fault = Fault()
+    with distribute.executor(workers=ctx.workers, settings=settings) as ex:
+        for res in in_order(ex.run(encode.encode_unit, scan.tasks())):
+            n = scan.apply(res)
+            fault.hit("unit")
+            bar.update(n)
+            read += n
+            units += 1
     bar.close()
+    scan.forget_stale_units()
     removed = _forget_vanished(ctx)
-    total = ctx.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
-    labels = ctx.db.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
+    return _summary(ctx, scan.counts, removed, read, units)
+
+
+def _summary(
+    ctx: BuildContext, counts: Counter, removed: int, read: int, units: int
+) -> dict[str, Any]:
+    db = ctx.db
+    total = db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+    labels = db.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
+    by_source = dict(db.execute("SELECT source, COUNT(*) FROM images GROUP BY 1 ORDER BY 1"))
+    reasons = dict(
+        db.execute(
+            "SELECT reason, COUNT(*) FROM rejects WHERE stage = ? GROUP BY 1 ORDER BY 1", (NAME,)
+        )
+    )
+    usable = db.execute("SELECT COUNT(*) FROM encoded WHERE reject IS NULL").fetchone()[0]
     summary = {
         "images": total,
         "new": counts["new"],
         "removed": removed,
         "changed": counts["changed"],
+        "read_now": read,
+        "usable": usable,
         "labels": labels,
-        "by_source": dict(sorted(per_source.items())),
-        "rejects": dict(sorted(reasons.items())),
+        "by_source": by_source,
+        "rejects": reasons,
     }
     ctx.log(
-        f"scan: {sum(per_source.values())} images found ({counts['new']} new"
+        f"scan: {total} images in the build ({counts['new']} new"
         + (f", {counts['changed']} moved or relabelled" if counts["changed"] else "")
         + (f", {removed} no longer in the sources and removed" if removed else "")
-        + f"), {total} in the build, "
+        + f"); {read} read and encoded now in {units} units, {usable} usable; "
         f"{labels} distinct labels, {sum(reasons.values())} rejects"
         + "".join(f"\n  {k}: {v}" for k, v in sorted(reasons.items()))
     )
     return summary
 
 
-STAGE = Stage(NAME, "enumerate every source image, with a stable treeoflife_id", run, inputs)
+STAGE = Stage(
+    NAME,
+    "find every source image and read it once: stable id, source digest, size, small JPEG",
+    run,
+    inputs,
+)

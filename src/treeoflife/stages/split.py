@@ -6,23 +6,35 @@ Two methods (``split.method``):
   (a SHA-256 bucket), so adding images never moves an old one between splits; train and
   val never leak into each other across incremental builds. Counts hit the percentages
   within sampling noise (about ±sqrt(n)).
-- ``exact``: the reference's method — exactly round(n * val%) val images and
-  round(n_train * train_small%) train_small images, drawn with a seeded shuffle of the
-  sorted ids (the reference sampled from a Python set, so its seed did not reproduce).
-  Adding images may move old ones.
+- ``exact``: the reference's counts — exactly round(n * val%) val images and
+  round(n_train * train_small%) train_small images, the first in a seeded order of the ids
+  (the reference sampled from a Python set, so its seed did not reproduce). Adding images
+  may move old ones.
+
+Both stream: SQLite reads and sorts the ids, Python never holds them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
+import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 from treeoflife import builddb
+from treeoflife.config import SplitConfig
 from treeoflife.stages import BuildContext, Stage
 
 NAME = "split"
 SCALE = 2**64
+
+
+# the images a split assigns: those the image pass could read (a rejected image has no
+# sample to place, and must not shift the exact method's counts)
+USABLE = (
+    "SELECT i.treeoflife_id FROM images i JOIN encoded e ON e.treeoflife_id = i.treeoflife_id "
+    "AND e.reject IS NULL"
+)
 
 
 def _unit(seed: int, salt: str, treeoflife_id: str) -> float:
@@ -31,31 +43,35 @@ def _unit(seed: int, salt: str, treeoflife_id: str) -> float:
     return int.from_bytes(digest[:8], "big") / SCALE
 
 
-def stable_split(
-    ids: list[str], val_percent: float, train_small_percent: float, seed: int
-) -> dict[str, tuple[str, bool]]:
-    out = {}
-    for tid in ids:
-        if _unit(seed, "val", tid) < val_percent / 100:
-            out[tid] = ("val", False)
+def stable_split(db: sqlite3.Connection, cfg: SplitConfig) -> Iterator[tuple[str, str, int]]:
+    """(id, split, in_train_small) of each image, from its own id: one pass, nothing held."""
+    for (tid,) in db.execute(USABLE):
+        if _unit(cfg.seed, "val", tid) < cfg.val_percent / 100:
+            yield tid, "val", 0
         else:
-            out[tid] = ("train", _unit(seed, "train_small", tid) < train_small_percent / 100)
-    return out
+            yield (
+                tid,
+                "train",
+                int(_unit(cfg.seed, "train_small", tid) < cfg.train_small_percent / 100),
+            )
 
 
-def exact_split(
-    ids: list[str], val_percent: float, train_small_percent: float, seed: int
-) -> dict[str, tuple[str, bool]]:
-    order = sorted(ids)
-    rng = random.Random(seed)
-    rng.shuffle(order)
-    n_val = round(len(order) * val_percent / 100)
-    val, train = order[:n_val], order[n_val:]
-    n_small = round(len(train) * train_small_percent / 100)
-    small = set(train[:n_small])
-    out = {tid: ("val", False) for tid in val}
-    out.update({tid: ("train", tid in small) for tid in train})
-    return out
+def exact_split(db: sqlite3.Connection, cfg: SplitConfig) -> Iterator[tuple[str, str, int]]:
+    """Exactly round(n·val%) val images: the first ones in a seeded order (SQLite sorts by
+    the same per-id hash the stable method uses, so nothing is held in memory), then exactly
+    round(n_train·train_small%) of train likewise."""
+    db.create_function("tol_unit", 3, _unit, deterministic=True)
+    (n,) = db.execute(f"SELECT COUNT(*) FROM ({USABLE})").fetchone()
+    n_val = round(n * cfg.val_percent / 100)
+    n_small = round((n - n_val) * cfg.train_small_percent / 100)
+    by_key = "ORDER BY tol_unit(?, ?, treeoflife_id), treeoflife_id"
+    val = f"SELECT treeoflife_id FROM ({USABLE}) {by_key} LIMIT ?"
+    for (tid,) in db.execute(val, (cfg.seed, "val", n_val)):
+        yield tid, "val", 0
+    train = f"SELECT treeoflife_id FROM ({USABLE}) WHERE treeoflife_id NOT IN ({val}) {by_key}"
+    params = (cfg.seed, "val", n_val, cfg.seed, "train_small")
+    for k, (tid,) in enumerate(db.execute(train, params)):
+        yield tid, "train", int(k < n_small)
 
 
 METHODS = {"stable": stable_split, "exact": exact_split}
@@ -67,20 +83,16 @@ def inputs(ctx: BuildContext) -> Any:
 
 def run(ctx: BuildContext) -> dict[str, Any]:
     cfg = ctx.config.split
-    ids = [
-        row[0] for row in ctx.db.execute("SELECT treeoflife_id FROM images ORDER BY treeoflife_id")
-    ]
-    assignment = METHODS[cfg.method](ids, cfg.val_percent, cfg.train_small_percent, cfg.seed)
     with builddb.transaction(ctx.db) as db:
         db.execute("DELETE FROM splits")
-        db.executemany(
-            "INSERT INTO splits VALUES (?, ?, ?)",
-            ((tid, split, int(small)) for tid, (split, small) in sorted(assignment.items())),
-        )
+        db.executemany("INSERT INTO splits VALUES (?, ?, ?)", METHODS[cfg.method](db, cfg))
+    counts = dict(ctx.db.execute("SELECT split, COUNT(*) FROM splits GROUP BY 1"))
     counts = {
-        "train": sum(1 for s, _ in assignment.values() if s == "train"),
-        "val": sum(1 for s, _ in assignment.values() if s == "val"),
-        "train_small": sum(1 for _, small in assignment.values() if small),
+        "train": counts.get("train", 0),
+        "val": counts.get("val", 0),
+        "train_small": ctx.db.execute(
+            "SELECT COUNT(*) FROM splits WHERE in_train_small"
+        ).fetchone()[0],
     }
     ctx.log(
         f"split ({cfg.method}, seed {cfg.seed}): "

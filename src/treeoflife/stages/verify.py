@@ -47,13 +47,28 @@ def _tasks(ctx: BuildContext, shards: list[tuple], decode: bool) -> Iterator[Che
     for split, shard, name, sha, size in shards:
         rows = ctx.db.execute(
             "SELECT s.treeoflife_id, e.sha256 FROM samples s "
-            "LEFT JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
-            "WHERE s.split = ? AND s.shard = ? AND e.reject IS NULL ORDER BY s.position",
+            "JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
+            "WHERE s.split = ? AND s.shard = ? ORDER BY s.position",
             (split, shard),
         ).fetchall()
         keys = tuple(r[0] for r in rows)
         digests = tuple(r[1] for r in rows)
         yield CheckTask(split, shard, str(ctx.out / name), sha, size, keys, digests, decode)
+
+
+def _drop_work_files(ctx: BuildContext) -> None:
+    """The shards are good: the small JPEGs they were assembled from are not needed any more
+    (a shard rewritten later has its units read again from the sources)."""
+    freed = 0
+    for (work,) in ctx.db.execute("SELECT work FROM encode_units"):
+        p = ctx.out / work
+        if p.is_file():
+            freed += p.stat().st_size
+            p.unlink()
+    if freed:
+        ctx.log(
+            f"verify: removed the work files ({freed / 1e6:.1f} MB; [shards] keep_work = true keeps them)"
+        )
 
 
 def _sizes(folder: Path) -> dict[str, int] | None:
@@ -135,6 +150,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         )
     samples = sum(r[6] or 0 for r in shards)
     how = "decoded every JPEG" if ctx.decode else "JPEG digests checked, not decoded"
+    if not ctx.config.shards.keep_work:
+        _drop_work_files(ctx)
     ctx.log(f"verify: {len(shards)} shards, {samples} samples, all good ({how})")
     return {"shards": len(shards), "samples": samples, "bad": 0, "decoded": ctx.decode}
 
