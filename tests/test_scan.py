@@ -33,6 +33,39 @@ def test_two_fresh_scans_give_identical_ids(tmp_path: Path) -> None:
     assert a[key] == treeoflife_id(key)
 
 
+def test_inat21_ids_and_catalog_columns_are_those_of_the_published_catalog(
+    tmp_path: Path,
+) -> None:
+    src = write_small_collection(tmp_path / "src")
+    assert main(["scan", "--sources", str(src), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    with sqlite3.connect(tmp_path / "o/build.sqlite") as db:
+        rows = {
+            r[0]: r[1:]
+            for r in db.execute(
+                "SELECT identity_key, treeoflife_id, inat21_filename, inat21_cls_name, "
+                "inat21_cls_num FROM images WHERE source = 'inat21'"
+            )
+        }
+    # ids pinned as earlier versions gave them; columns as bioclip's make_mapping.py stores
+    # them: the bare file name, the class folder without its number, the number (0 included)
+    assert rows[
+        "inat21:00000_Animalia_Chordata_Aves_Suliformes_Sulidae_Morus_bassanus/00000000-aaaa.jpg"
+    ] == (
+        "99e9d000-7539-5ddd-a448-d18d265653b6",
+        "00000000-aaaa.jpg",
+        "Animalia_Chordata_Aves_Suliformes_Sulidae_Morus_bassanus",
+        0,
+    )
+    assert rows[
+        "inat21:00001_Plantae_Tracheophyta_Magnoliopsida_Rosales_Moraceae_Morus_alba/01000002-aaaa.jpg"
+    ] == (
+        "dcc34bb1-b44d-5be7-9b8f-6043b862445f",
+        "01000002-aaaa.jpg",
+        "Plantae_Tracheophyta_Magnoliopsida_Rosales_Moraceae_Morus_alba",
+        1,
+    )
+
+
 def test_ids_do_not_depend_on_where_the_sources_are(tmp_path: Path) -> None:
     a = write_small_collection(tmp_path / "one" / "src")
     b = write_small_collection(tmp_path / "two" / "elsewhere")

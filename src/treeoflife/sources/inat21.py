@@ -64,9 +64,11 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
                 label={"ranks": ranks, "cls_num": cls_num},
                 size_bytes=size,
                 mtime_ns=st.st_mtime_ns,
+                # as the published catalog has them (the reference's make_mapping.py): the
+                # bare file name and the folder name without its number, so catalogs join
                 columns={
-                    "inat21_filename": f"{folder.name}/{entry.name}",
-                    "inat21_cls_name": folder.name,
+                    "inat21_filename": entry.name,
+                    "inat21_cls_name": folder.name.split("_", 1)[1],
                     "inat21_cls_num": cls_num,
                 },
             )
