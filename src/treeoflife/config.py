@@ -1,6 +1,6 @@
 """The build config (``tol.toml``): every input path and every knob, with defaults.
 
-Defaults follow the source layout of DESIGN.md. A path given explicitly in the config
+Defaults follow the source layout of docs/sources.md. A path given explicitly in the config
 must exist; a default path that does not exist just means that source is absent.
 The config a build ran with is stored in ``build.sqlite``, so later commands on the same
 ``--out`` need no ``--sources``/``--config`` again.
@@ -240,7 +240,7 @@ def check_sources(cfg: Config) -> None:
         raise TolError("no sources given: pass --sources DIR (the source collection root)")
     if not root.is_dir():
         raise TolError(
-            f"sources root {root} is not a directory (expected the source collection, see DESIGN.md layout)"
+            f"sources root {root} is not a directory (expected the source collection, see docs/sources.md)"
         )
     for name in cfg.explicit_paths:
         p = cfg.source_path(name)

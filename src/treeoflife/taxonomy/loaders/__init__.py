@@ -1,4 +1,4 @@
-"""One loader per reference file format (see DESIGN.md for the layouts).
+"""One loader per reference file format (docs/sources.md describes them).
 
 Every loader streams its file once, keeps only rows the labels need, returns plain
 dicts, and raises TolError naming the file when its header is not the expected format.
