@@ -43,6 +43,12 @@ def tagged_name(ranks: Mapping[str, str]) -> str:
     return " ".join(f"{r} {ranks[r]}" for r in RANKS if ranks.get(r))
 
 
+def common_name(ranks: Mapping[str, str], common: str) -> str:
+    """The common name a sample is captioned and cataloged with: the vernacular name, else
+    the scientific name, else the taxonomic name (the reference's ``common_name.txt``)."""
+    return common or scientific_name(ranks) or taxonomic_name(ranks)
+
+
 def sample_texts(ranks: Mapping[str, str], common: str) -> dict[str, str]:
     """The ten text members of a sample, keyed by member name without ``.txt``.
 
@@ -51,7 +57,7 @@ def sample_texts(ranks: Mapping[str, str], common: str) -> dict[str, str]:
     sci = scientific_name(ranks)
     tax = taxonomic_name(ranks)
     tag = tagged_name(ranks)
-    com = common or sci or tax
+    com = common_name(ranks, common)
     return {
         "scientific_name": sci,
         "taxonomic_name": tax,

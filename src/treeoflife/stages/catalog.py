@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from treeoflife import atomic
+from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.errors import TolError
 from treeoflife.reports.check_taxa import CONFLICT, check_query, format_report
@@ -71,6 +72,15 @@ CHECK_QUERY = (
     + " AS conflict FROM samples s WHERE s.split != 'train_small'"
 )
 BATCH = 50_000
+_RANKS_AT = slice(2 + len(ID_COLUMNS), 2 + len(ID_COLUMNS) + len(RANKS))
+_COMMON_AT = len(CSV_COLUMNS) - 1
+
+
+def _published(row: tuple) -> tuple:
+    """A catalog row as the published catalog has it: ``common`` never empty (it is the
+    sample's ``common_name.txt``), the database's own empty label kept in check-taxa."""
+    ranks = dict(zip(RANKS, row[_RANKS_AT], strict=True))
+    return (*row[:_COMMON_AT], common_name(ranks, row[_COMMON_AT]), *row[_COMMON_AT + 1 :])
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -118,7 +128,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     ):
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(CSV_COLUMNS)
-        for batch in _batches(_rows(ctx), BATCH):
+        for batch in _batches(map(_published, _rows(ctx)), BATCH):
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             w.writerows(
