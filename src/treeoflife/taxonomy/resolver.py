@@ -17,7 +17,11 @@ out. The rules, in order:
    and the label is ``ambiguous`` — never the first candidate. Ranks all candidates agree
    on are filled (so the genus Morus is kept when its kingdom is not known).
 5. **Gaps** left by the chosen reference are filled from any other candidate that agrees
-   with everything known so far, when all such candidates agree.
+   with everything known so far, when all such candidates agree. An EOL page found in the
+   DH has no other candidates by rule 1, so its gaps (a DH lineage with no class, say) are
+   filled from the name candidates of the name its lineage ends in (ITIS, iNaturalist,
+   resolved.jsonl) that give every rank the page and the source give, identically; where
+   those differ at a gap, it stays empty.
 6. **Given ranks win.** A rank the source gave is never overwritten; a reference that
    disagrees is recorded as a conflict (reason ``label_conflict``).
 7. **Common name**: the source's own, else ITIS, iNaturalist, EOL (by the label's EOL
@@ -37,6 +41,7 @@ from treeoflife.taxonomy.lineage import (
     Lineage,
     common_key,
     lowest,
+    name_at,
     same,
 )
 from treeoflife.taxonomy.query import LabelQuery
@@ -51,6 +56,7 @@ from treeoflife.taxonomy.reference import (
     NAME_PRIORITY,
     Candidate,
     NameKey,
+    name_key,
 )
 
 RESOLVED, PARTIAL, AMBIGUOUS, UNRESOLVED = "resolved", "partial", "ambiguous", "unresolved"
@@ -194,6 +200,61 @@ def fill_gaps(
             origin[r] = cand
 
 
+def gap_ranks(values: Lineage, known: Lineage) -> list[int]:
+    """Ranks above the lowest one known that neither the source nor the reference gives.
+
+    Ranks below the lowest are not gaps: the label names a taxon at that rank, and
+    nothing below it is known of it.
+    """
+    current = tuple(k or v for k, v in zip(known, values, strict=True))
+    return [r for r in range(lowest(current)) if not current[r]]
+
+
+def page_name_candidates(hit: Candidate, refs: References) -> list[Candidate]:
+    """The other references' candidates for the name a page's DH lineage ends in.
+
+    Only that name: the loaders add it for every wanted page, so all its ITIS, iNat and
+    resolved.jsonl candidates are loaded whatever else the build holds. DH candidates are
+    left out: which DH names are loaded depends on the build's other labels (the same
+    label must resolve the same in any build), and the page's own record is the gap.
+    """
+    low = lowest(hit.lineage)
+    name = name_at(hit.lineage, low) if low >= 0 else ""
+    if not name:
+        return []
+    return [c for c in refs.by_name.get(name_key(name, low), ()) if c.source != EOL_DH]
+
+
+def agrees_everywhere(cand: Lineage, *lineages: Lineage) -> bool:
+    """True when ``cand`` gives the same value at every rank any of ``lineages`` gives.
+
+    Stricter than :func:`agreement`'s no-disagreement: a candidate silent at a rank the
+    page gives could be a homonym from a lineage that differs exactly there.
+    """
+    return all(c and same(c, v) for lin in lineages for c, v in zip(cand, lin, strict=True) if v)
+
+
+def page_gap_fills(
+    gaps: list[int], values: Lineage, known: Lineage, cands: list[Candidate]
+) -> tuple[dict[int, Candidate], dict[int, list[Candidate]]]:
+    """Rule 5 for a page-id hit: (gap rank -> the candidate filling it, gap rank -> the
+    agreeing candidates that differ there and so leave it empty).
+
+    ``gaps`` comes from :func:`gap_ranks`, computed first by the caller so the many pages
+    without a gap never look a name up.
+    """
+    agreeing = [c for c in cands if agrees_everywhere(c.lineage, values, known)]
+    fills: dict[int, Candidate] = {}
+    differ: dict[int, list[Candidate]] = {}
+    for r in gaps:
+        offering = [c for c in agreeing if c.lineage[r]]
+        if len({c.lineage[r].lower() for c in offering}) == 1:
+            fills[r] = offering[0]
+        elif offering:
+            differ[r] = offering
+    return fills, differ
+
+
 def _given_prov(query: LabelQuery, r: int) -> dict[str, str]:
     note = query.notes.get(r, "")
     prov = {
@@ -211,6 +272,11 @@ def _cand_prov(cand: Candidate, found: str) -> dict[str, str]:
     return {"source": cand.source, "record": cand.record, "how": "filled", "via": via}
 
 
+def _candidates_prov(r: int, cands: Iterable[Candidate]) -> list[str]:
+    """The differing values at rank ``r``, each with the reference and record giving it."""
+    return sorted({f"{c.lineage[r]} ({c.source} {c.record})" for c in cands if c.lineage[r]})
+
+
 def resolve(query: LabelQuery, refs: References) -> Resolution:
     """Seven ranks, common name, status and provenance of one label."""
     known = query.given
@@ -226,6 +292,17 @@ def resolve(query: LabelQuery, refs: References) -> Resolution:
         pool, rest = select(cands, known)
         values, origin, differing = merge(pool)
         fill_gaps(values, origin, range(differing[0], len(RANKS)) if differing else (), rest, known)
+        gap_fills: dict[int, Candidate] = {}
+        if found == "eol page id" and (gaps := gap_ranks(tuple(values), known)):
+            name_cands = page_name_candidates(cands[0], refs)
+            gap_fills, unfilled = page_gap_fills(gaps, tuple(values), known, name_cands)
+            for r, cand in gap_fills.items():
+                values[r], origin[r] = cand.lineage[r], cand
+            for r, differ in unfilled.items():
+                provenance[RANKS[r]] = {
+                    "how": "gap unfilled",
+                    "candidates": _candidates_prov(r, differ),
+                }
         for r in range(len(RANKS)):
             v, cand = values[r], origin[r]
             if known[r]:
@@ -243,14 +320,13 @@ def resolve(query: LabelQuery, refs: References) -> Resolution:
                 continue
             if v and cand is not None:
                 ranks[r] = v
-                provenance[RANKS[r]] = _cand_prov(cand, found)
+                how = "gap filled by name" if r in gap_fills else found
+                provenance[RANKS[r]] = _cand_prov(cand, how)
             elif r in differing:
                 ambiguous.append(RANKS[r])
                 provenance[RANKS[r]] = {
                     "how": "ambiguous",
-                    "candidates": sorted(
-                        {f"{c.lineage[r]} ({c.source} {c.record})" for c in pool if c.lineage[r]}
-                    ),
+                    "candidates": _candidates_prov(r, pool),
                 }
     else:
         _fill_from_name(query, ranks, provenance)
