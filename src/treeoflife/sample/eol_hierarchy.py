@@ -86,7 +86,10 @@ def _lineage(t: Taxon) -> list[tuple[str, str]]:
     chain.append((r["phylum"], "phylum"))
     if sp := lineage.subphylum(r["phylum"], r["class"]):
         chain.append((sp, "subphylum"))
-    chain.append((r["class"], "class"))
+    # DH lineages often skip a rank; turtles here have no class node, so a page hit leaves
+    # class empty unless the resolver fills the gap from ITIS / iNat names that agree
+    if r["order"] != "Testudines":
+        chain.append((r["class"], "class"))
     if so := lineage.SUPERORDER.get(r["order"]):
         chain.append((so, "superorder"))
     chain.append((r["order"], "order"))
