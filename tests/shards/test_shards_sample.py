@@ -17,6 +17,7 @@ import pytest
 from shard_helpers import has_resolve, tol
 
 from treeoflife import builddb
+from treeoflife.stages import stage_names
 
 IMAGE_REASONS = {
     "image_corrupt",
@@ -215,3 +216,14 @@ def test_sample_shard_json_and_parquet_carry_the_catalog_ids(sample_build: Path)
         assert {c: "" if prow[c] is None else str(prow[c]) for c in ID_COLUMNS} == {
             c: row[c] for c in ID_COLUMNS
         }
+
+
+def test_a_build_right_after_a_finished_build_runs_nothing(
+    sample_build: Path, capsys: pytest.CaptureFixture
+) -> None:
+    capsys.readouterr()
+    assert tol("build", "--out", str(sample_build), "--workers", "2") == 0
+    log = capsys.readouterr().err
+    assert "running" not in log
+    assert log.count("up to date, nothing to do") == len(stage_names())
+    assert not (sample_build / ".work").exists() or not any((sample_build / ".work").iterdir())

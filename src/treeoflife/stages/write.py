@@ -43,9 +43,22 @@ MAX_ROUNDS = 3
 
 
 def inputs(ctx: BuildContext) -> Any:
-    """What write reads beyond the plan: shards marked bad, or missing/changed on disk."""
+    """What write reads beyond the plan: shards verify found bad, and shards recorded done
+    whose file is gone or changed. (Not the shards merely still to write: a write that
+    finished leaves that list empty, and its fingerprint must stay what it recorded.)"""
     schema.ensure(ctx.db)
-    return {"config": ctx.config.section_json("images", "shards"), "redo": sorted(_not_done(ctx))}
+    return {"config": ctx.config.section_json("images", "shards"), "redo": _damaged(ctx)}
+
+
+def _damaged(ctx: BuildContext) -> list[str]:
+    out = []
+    for name, status, size in ctx.db.execute(
+        "SELECT name, status, bytes FROM shards WHERE status != 'planned' ORDER BY split, shard"
+    ):
+        p = ctx.out / name
+        if status != "done" or not p.is_file() or p.stat().st_size != size:
+            out.append(name)
+    return out
 
 
 def _not_done(ctx: BuildContext) -> list[str]:
