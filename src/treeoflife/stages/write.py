@@ -47,7 +47,22 @@ def inputs(ctx: BuildContext) -> Any:
     whose file is gone or changed. (Not the shards merely still to write: a write that
     finished leaves that list empty, and its fingerprint must stay what it recorded.)"""
     schema.ensure(ctx.db)
-    return {"config": ctx.config.section_json("images", "shards"), "redo": _damaged(ctx)}
+    return {
+        "config": ctx.config.section_json("images", "shards"),
+        "redo": _damaged(ctx),
+        "strays": _strays(ctx),
+    }
+
+
+def _strays(ctx: BuildContext) -> list[str]:
+    """Shard files on disk that the plan does not have (write removes them)."""
+    im = ctx.config.images
+    planned = {row[0] for row in ctx.db.execute("SELECT name FROM shards")}
+    found = []
+    for split in layout.SPLITS:
+        folder = layout.split_dir(ctx.out, im.width, im.height, split)
+        found += [p.relative_to(ctx.out).as_posix() for p in sorted(folder.glob(layout.SHARD_GLOB))]
+    return [f for f in found if f not in planned]
 
 
 def _damaged(ctx: BuildContext) -> list[str]:
@@ -82,15 +97,13 @@ def _prepare(ctx: BuildContext) -> dict[str, Path]:
     file is missing or has the wrong size."""
     im = ctx.config.images
     dirs = {s: layout.split_dir(ctx.out, im.width, im.height, s) for s in layout.SPLITS}
-    planned = {row[0] for row in ctx.db.execute("SELECT name FROM shards")}
     for folder in dirs.values():
         removed = atomic.remove_strays(folder)
         if removed:
             ctx.log(f"write: removed {removed} unfinished temporary files in {folder}")
-        for p in sorted(folder.glob(layout.SHARD_GLOB)) if folder.is_dir() else []:
-            if p.relative_to(ctx.out).as_posix() not in planned:
-                ctx.log(f"write: removing {p}, which is not in the current plan")
-                p.unlink()
+    for name in _strays(ctx):
+        ctx.log(f"write: removing {name}, which is not in the current plan")
+        (ctx.out / name).unlink()
     redo = _not_done(ctx)
     with builddb.transaction(ctx.db) as db:
         db.executemany(
