@@ -356,6 +356,7 @@ class Run:
 
     wall: float
     cpu: float
+    load: float  # the machine's 1-minute load average at the end: others' work slows wall time
     driver_peak: int  # bytes
     worker_peak: int  # bytes, the largest descendant
     tree_peak: int  # bytes: ru_maxrss of the process and its reaped descendants
@@ -414,6 +415,7 @@ def measured(cmd: list[str], log: Path) -> Run:
     workers = [v for pid, v in peaks.items() if pid != popen.pid]
     return Run(
         wall=wall,
+        load=os.getloadavg()[0],
         cpu=max(usage.ru_utime + usage.ru_stime, sum(cpus.values())),
         driver_peak=peaks.get(popen.pid, 0),
         worker_peak=max(workers, default=0),
@@ -480,7 +482,7 @@ def build_stages(n: int, src: Path, out: Path, args: argparse.Namespace) -> dict
     result: dict = {"stages": [], "failed": None}
     print(
         f"{'stage':<10} {'via':<12} {'wall s':>8} {'in-stage':>8} {'cpu s':>8} {'cpu/wall':>8} {'µs/img':>8}"
-        f" {'driver MiB':>10} {'worker MiB':>10} {'db MiB':>8}",
+        f" {'driver MiB':>10} {'worker MiB':>10} {'db MiB':>8} {'load':>5}",
         flush=True,
     )
     for i, name in enumerate(names):
@@ -498,7 +500,7 @@ def build_stages(n: int, src: Path, out: Path, args: argparse.Namespace) -> dict
         print(
             f"{name:<10} {via:<12} {run.wall:8.2f} {inside} {run.cpu:8.2f} {run.cpu / run.wall:8.2f}"
             f" {run.wall / n * 1e6:8.1f} {run.driver_peak / MIB:10.0f} {worker}"
-            f" {row['db_bytes'] / MIB:8.1f}",
+            f" {row['db_bytes'] / MIB:8.1f} {run.load:5.1f}",
             flush=True,
         )
         if run.returncode != 0:
