@@ -1,0 +1,702 @@
+"""Whole-build scaling, run by hand: ``python benchmarks/bench_build.py N [N2 ...]``.
+
+For each N it writes a collection of N images in the published source layouts (DESIGN.md):
+
+- EOL image sets ``eol/images/*.tar.gz`` of ``<content_id>_<page_id>_eol-full-size-copy.jpg``,
+  with the EOL Dynamic Hierarchy ``taxon.tab`` (3.35M rows by default; ``--dh-rows`` makes
+  it smaller), ``vernacularnames.csv``, ``scraped_page_ids.csv``, ITIS chains and the
+  iNaturalist DwC-A taxa (the reference generator of ``bench_resolve.py``, written once per
+  ``--dh-rows`` and shared by every N);
+- iNat21 class folders ``inat21/train/<NNNNN>_<Kingdom>_..._<Genus>_<species>/*.jpg``;
+- BIOSCAN-1M ``bioscan/images/part<N>/*.jpg`` and its JSON-list metadata;
+- the rare-species holdout lists;
+
+~N/20 species with a Zipf-like image count (every species at least one image), about 62% of
+the images from EOL, 27% iNat21 and 11% BIOSCAN, as in TreeOfLife-10M. The images are a few
+hundred distinct 64×48 JPEGs encoded once, each copy made unique by 8 bytes in a JPEG
+comment segment, so a million images take minutes to write and the build measures the
+pipeline rather than the codec (the build config asks for 64×48 output images too).
+
+Then it runs the build one stage at a time, each stage its own subprocess: ``tol <stage>
+--out OUT`` (the first with ``--sources`` and ``--config``), taking the stages from
+``treeoflife.stages.stage_names()`` at run time. A stage that has no command of its own
+(``plan`` and ``write`` share ``tol shard``) runs alone through the same CLI code with
+that stage registered as a command (the "via" column says which). Per stage it prints
+wall and CPU time (user + sys of the whole process tree, from ``wait4``), the peak RSS of
+the driver and of the largest worker process (the processes' VmHWM, polled every 50 ms
+with psutil) and the size of ``build.sqlite`` after it; then the time of a no-op ``tol
+build`` on the finished build.
+
+With two or more N it extrapolates each stage to ``--target`` images (10M) by time =
+a·N^b from the two largest N and prints b next to the b that N log N would give over the
+same range, then the totals: the non-image stages (all but the image pass, write and
+verify) against the 15-minute target, and the largest peak RSS against 2 GiB. Figures
+only, no assertions; ``--json PATH`` writes them all.
+
+The work directory is a new one under /tmp, removed at the end unless ``--keep``;
+``--workdir DIR`` uses (and keeps) DIR, reusing the references and collections already
+written there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psutil
+from PIL import Image
+
+from bench_resolve import generate as generate_references
+from treeoflife import cli
+from treeoflife.sample.generate import BIOSCAN_KEYS
+from treeoflife.stages import stage_names
+
+MIB = 1024 * 1024
+SOURCE_SHARES = {"eol": 0.62, "inat21": 0.27, "bioscan": 0.11}
+EOL_SET_IMAGES = 20_000  # members per EOL image set (at least MIN_EOL_SETS sets)
+MIN_EOL_SETS = 3
+BIOSCAN_PARTS = 113
+INAT_KINGDOM = {"Metazoa": "Animalia", "Viridiplantae": "Plantae", "Fungi": "Fungi"}
+# Stages that read or write pixels; the target for the others is TARGET_SECONDS at 10M.
+IMAGE_STAGE_NAMES = {"write", "verify", "assemble", "encode"}
+IMAGE_STAGE_WORDS = ("image", "pixel")
+TARGET_SECONDS = 15 * 60
+MEMORY_TARGET = 2 * 1024 * MIB
+POLL_SECONDS = 0.05
+CONFIG = """\
+[images]
+width = 64
+height = 48
+"""
+# Runs one stage alone through the CLI's own code, for a stage with no command of its own:
+# registers it as a one-stage command, then `tol <stage> ...` as usual.
+RUN_ONE_STAGE = (
+    "import sys\n"
+    "from treeoflife import cli\n"
+    "name = sys.argv[1]\n"
+    "cli.STAGE_COMMANDS[name] = (name,)\n"
+    "cli.STAGE_HELP.setdefault(name, name)\n"
+    "sys.exit(cli.main(sys.argv[1:]))\n"
+)
+
+
+# ---------------------------------------------------------------------------- images
+
+
+def jpeg_pool(count: int, seed: int, size: tuple[int, int] = (64, 48)) -> list[tuple[bytes, bytes]]:
+    """``count`` distinct small JPEGs (noise, gradients, blocks), each split where 8 bytes
+    of a comment segment go, so every copy can be made unique: ``head + 8 bytes + tail``."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    pool = []
+    for i in range(count):
+        kind = i % 3
+        if kind == 0:  # noise around a colour
+            base = rng.integers(0, 256, 3)
+            arr = base + rng.normal(0, rng.uniform(5, 60), (h, w, 3))
+        elif kind == 1:  # a gradient between two colours in some direction
+            a, b = rng.integers(0, 256, (2, 3))
+            angle = rng.uniform(0, 2 * math.pi)
+            ys, xs = np.mgrid[0:h, 0:w]
+            t = (xs * math.cos(angle) + ys * math.sin(angle)) / (w + h) + 0.5
+            arr = a + (b - a) * t[..., None] + rng.normal(0, 3, (h, w, 3))
+        else:  # coarse blocks, upscaled
+            small = rng.integers(0, 256, (rng.integers(2, 7), rng.integers(2, 9), 3))
+            arr = np.asarray(
+                Image.fromarray(small.astype(np.uint8), "RGB").resize(
+                    size, Image.Resampling.BILINEAR
+                ),
+                dtype=np.float64,
+            )
+        buf = io.BytesIO()
+        Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB").save(
+            buf, "JPEG", quality=int(rng.integers(70, 96))
+        )
+        data = buf.getvalue()
+        # after SOI and the JFIF APP0 segment: a COM segment of 8 bytes
+        at = 4 + struct.unpack(">H", data[4:6])[0] if data[2:4] == b"\xff\xe0" else 2
+        pool.append((data[:at] + b"\xff\xfe" + struct.pack(">H", 10), data[at:]))
+    return pool
+
+
+class Jpegs:
+    """Unique JPEG bytes, one call per image, from the pool."""
+
+    def __init__(self, count: int, seed: int):
+        self.pool = jpeg_pool(count, seed)
+        self.made = 0
+
+    def next(self) -> bytes:
+        head, tail = self.pool[self.made % len(self.pool)]
+        self.made += 1
+        return head + self.made.to_bytes(8, "big") + tail
+
+
+def tar_member(name: str, data: bytes) -> bytes:
+    """One regular-file member of a tar (header, data, padding), as tarfile writes it."""
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    pad = -len(data) % tarfile.BLOCKSIZE
+    return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape") + data + b"\0" * pad
+
+
+# ------------------------------------------------------------------------ references
+
+
+def write_references(root: Path, dh_rows: int) -> Path:
+    """bench_resolve's reference files under ``root`` (once) and the species they hold."""
+    species_file = root / "species.tsv"
+    if species_file.is_file():
+        return species_file
+    species = generate_references(root, dh_rows, random.Random(7))
+    tmp = species_file.with_suffix(".tmp")
+    with tmp.open("w") as fh:
+        for sp in species:
+            fh.write("\t".join(map(str, sp)) + "\n")
+    tmp.rename(species_file)  # the marker: the references are complete
+    return species_file
+
+
+def read_species(species_file: Path) -> list[tuple[str, ...]]:
+    with species_file.open() as fh:
+        return [tuple(line.rstrip("\n").split("\t")) for line in fh]
+
+
+REFERENCE_FILES = (
+    "eol/dh21/taxon.tab",
+    "eol/vernacularnames.csv",
+    "eol/scraped_page_ids.csv",
+    "itis/species_level_taxonomy_chains.csv",
+    "inat/dwca/taxa.csv",
+    "inat/dwca/VernacularNames-english.csv",
+)
+
+
+# ------------------------------------------------------------------------ collection
+
+
+@dataclass
+class Collection:
+    images: int = 0
+    species: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    eol_sets: int = 0
+    inat_classes: int = 0
+    bioscan_labels: int = 0
+    holdout_unseen: int = 0
+    holdout_seen_images: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+def zipf_counts(n: int, species: int, s: float) -> list[int]:
+    """``species`` counts summing to ``n``, each at least 1, the rest in proportion to 1/rank^s."""
+    weights = [1 / (r + 1) ** s for r in range(species)]
+    total = sum(weights)
+    extra = n - species
+    counts = [1 + int(extra * w / total) for w in weights]
+    for r in range(n - sum(counts)):  # rounding: the head gets the rest
+        counts[r % species] += 1
+    return counts
+
+
+def write_collection(
+    src: Path, refs: Path, species_file: Path, n: int, args: argparse.Namespace
+) -> Collection:
+    """N images in the source layouts under ``src`` (the references linked from ``refs``)."""
+    started = time.monotonic()
+    rng = random.Random(args.seed * 1_000_003 + n)
+    jpegs = Jpegs(args.distinct_jpegs, args.seed)
+    for rel in REFERENCE_FILES:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).symlink_to(refs / rel)
+    all_species = read_species(species_file)
+    n_species = max(1, n // 20)
+    if n_species > len(all_species):
+        raise SystemExit(
+            f"N = {n} needs {n_species} species; the DH has {len(all_species)}: raise --dh-rows"
+        )
+    chosen = [all_species[i] for i in rng.sample(range(len(all_species)), n_species)]
+    scraped = min(20_000, len(all_species) // 7)  # the page ids scraped_page_ids.csv lists
+    del all_species
+    counts = zipf_counts(n, n_species, args.zipf)
+    sources = rng.choices(list(SOURCE_SHARES), weights=list(SOURCE_SHARES.values()), k=n_species)
+    col = Collection(images=n, species=n_species)
+    by_source: dict[str, list[tuple[tuple[str, ...], int]]] = {s: [] for s in SOURCE_SHARES}
+    for sp, count, source in zip(chosen, counts, sources, strict=True):
+        by_source[source].append((sp, count))
+    col.counts = {s: sum(c for _, c in v) for s, v in by_source.items()}
+
+    # EOL: images of all EOL species shuffled into sets; ~5% of pages are scraped-only ones
+    eol_images: list[int] = []
+    for (*_, page), count in by_source["eol"]:
+        page_id = 90_000_000 + rng.randrange(scraped) if rng.random() < 0.05 else int(page)
+        eol_images.extend([page_id] * count)
+    rng.shuffle(eol_images)
+    n_sets = max(MIN_EOL_SETS, math.ceil(len(eol_images) / EOL_SET_IMAGES))
+    per_set = math.ceil(len(eol_images) / n_sets) if eol_images else 0
+    members_of: dict[int, list[str]] = {}
+    folder = src / "eol/images"
+    folder.mkdir(parents=True, exist_ok=True)
+    content_id = 10_000_000
+    for s in range(n_sets):
+        path = folder / f"images_{s + 1:02d}.tar.gz"
+        with gzip.open(path, "wb", compresslevel=1) as gz:
+            chunk = []
+            for page_id in eol_images[s * per_set : (s + 1) * per_set]:
+                content_id += rng.randint(1, 40)
+                name = f"{content_id}_{page_id}_eol-full-size-copy.jpg"
+                chunk.append(tar_member(name, jpegs.next()))
+                members_of.setdefault(page_id, []).append(name)
+                if len(chunk) == 256:
+                    gz.write(b"".join(chunk))
+                    chunk.clear()
+            gz.write(b"".join(chunk) + b"\0" * (2 * tarfile.BLOCKSIZE))
+        col.bytes += path.stat().st_size
+    col.eol_sets = n_sets
+
+    # iNat21: one class folder per species, numbered in name order
+    inat = sorted(by_source["inat21"])
+    for num, ((k, p, c, o, f, g, e, _), count) in enumerate(inat):
+        folder = src / "inat21/train" / f"{num:05d}_{INAT_KINGDOM[k]}_{p}_{c}_{o}_{f}_{g}_{e}"
+        folder.mkdir(parents=True)
+        for _ in range(count):
+            u = f"{rng.getrandbits(128):032x}"
+            name = f"{u[:8]}-{u[8:12]}-{u[12:16]}-{u[16:20]}-{u[20:]}.jpg"
+            col.bytes += (folder / name).write_bytes(jpegs.next())
+    col.inat_classes = len(inat)
+
+    # BIOSCAN: records in order of the parts; most species and many genera not classified
+    records = []
+    nuc = ["".join(rng.choices("ACGT", k=658)) for _ in range(64)]
+    total = col.counts["bioscan"]
+    labels = set()
+    for (_, _, _, o, f, g, e, _), count in by_source["bioscan"]:
+        for _ in range(count):
+            k = len(records)
+            roll = rng.random()
+            genus = g if roll < 0.9 else "not_classified"
+            spec = f"{g} {e}" if roll < 0.3 else "not_classified"
+            sampleid = f"BIOUG{68_000 + k // 96:05d}-{'ABCDEFGH'[k % 8]}{(k // 8) % 12 + 1:02d}"
+            rec = dict.fromkeys(BIOSCAN_KEYS, "not_classified")
+            rec |= {
+                "sampleid": sampleid,
+                "processid": f"BIOSCAN{1_000_000 + k}-21",
+                "uri": f"BOLD:A{k % 26:02d}{k % 9973:04d}",
+                "name": spec if spec != "not_classified" else genus,
+                "phylum": "Arthropoda",
+                "class": "Insecta",
+                "order": o,
+                "family": f,
+                "genus": genus,
+                "species": spec,
+                "nucraw": nuc[k % len(nuc)],
+                "image_file": f"{sampleid}.jpg",
+                "large_insect_order": o,
+                "chunk_number": 1 + k * BIOSCAN_PARTS // max(1, total),
+                "copyright_license": "CreativeCommons - Attribution Non-Commercial Share-Alike",
+                "copyright_holder": "CBG Photography Group",
+                "photographer": "CBG Robotic Imager",
+            }
+            records.append(rec)
+            labels.add((o, f, genus, spec))
+    rng.shuffle(records)  # the published list is not in part order
+    for rec in records:
+        part = src / "bioscan/images" / f"part{rec['chunk_number']}"
+        part.mkdir(parents=True, exist_ok=True)
+        col.bytes += (part / rec["image_file"]).write_bytes(jpegs.next())
+    meta = src / "bioscan/BIOSCAN_Insect_Dataset_metadata.jsonld"
+    with meta.open("w") as fh:
+        fh.write("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")
+    col.bioscan_labels = len(labels)
+
+    # rare species: tail species held out with all their images, some EOL images listed
+    rare = src / "rarespecies"
+    rare.mkdir()
+    tail = [sp for sp, _ in by_source["eol"] + by_source["inat21"]][-max(1, n_species // 50) :]
+    unseen = {f"{INAT_KINGDOM[k]}-{p}-{c}-{o}-{f}-{g}-{e}": [] for k, p, c, o, f, g, e, _ in tail}
+    seen = {}
+    for (*_, g, e, page), _ in by_source["eol"][: max(1, n_species // 50)]:
+        listed = members_of.get(int(page), [])[:30]
+        if listed:
+            seen[f"{g} {e}"] = [f"rarespecies/images/{m}" for m in listed]
+    (rare / "unseen_in_training.json").write_text(json.dumps(unseen))
+    (rare / "seen_in_training.json").write_text(json.dumps(seen))
+    col.holdout_unseen = len(unseen)
+    col.holdout_seen_images = sum(len(v) for v in seen.values())
+
+    col.bytes += meta.stat().st_size
+    col.seconds = round(time.monotonic() - started, 1)
+    return col
+
+
+# ----------------------------------------------------------------------- measurement
+
+
+@dataclass
+class Run:
+    """One subprocess: what it cost."""
+
+    wall: float
+    cpu: float
+    load: float  # the machine's 1-minute load average at the end: others' work slows wall time
+    driver_peak: int  # bytes
+    worker_peak: int  # bytes, the largest descendant
+    tree_peak: int  # bytes: ru_maxrss of the process and its reaped descendants
+    returncode: int
+
+
+def _hwm(proc: psutil.Process) -> int:
+    """The process's peak RSS so far (VmHWM), else its current RSS."""
+    try:
+        with open(f"/proc/{proc.pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return proc.memory_info().rss
+    except (OSError, psutil.Error):
+        return 0
+
+
+def _cpu(proc: psutil.Process) -> float:
+    try:
+        t = proc.cpu_times()
+        return t.user + t.system
+    except psutil.Error:
+        return 0.0
+
+
+def measured(cmd: list[str], log: Path) -> Run:
+    """Run ``cmd`` (output to ``log``), polling its process tree every POLL_SECONDS."""
+    with log.open("wb") as fh:
+        start = time.perf_counter()
+        popen = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        driver = psutil.Process(popen.pid)
+        peaks: dict[int, int] = {}
+        cpus: dict[int, float] = {}
+        known: dict[int, psutil.Process] = {}
+        try:
+            while True:
+                pid, status, usage = os.wait4(popen.pid, os.WNOHANG)
+                if pid:
+                    break
+                try:
+                    tree = [driver, *driver.children(recursive=True)]
+                except psutil.Error:
+                    tree = [driver]
+                for p in tree:
+                    p = known.setdefault(p.pid, p)  # keep one object: cpu_times are cached per pid
+                    peaks[p.pid] = max(peaks.get(p.pid, 0), _hwm(p))
+                    cpus[p.pid] = max(cpus.get(p.pid, 0.0), _cpu(p))
+                time.sleep(POLL_SECONDS)
+        except BaseException:
+            popen.send_signal(signal.SIGINT)
+            popen.wait()
+            raise
+        wall = time.perf_counter() - start
+    popen.returncode = os.waitstatus_to_exitcode(status)
+    workers = [v for pid, v in peaks.items() if pid != popen.pid]
+    return Run(
+        wall=wall,
+        load=os.getloadavg()[0],
+        cpu=max(usage.ru_utime + usage.ru_stime, sum(cpus.values())),
+        driver_peak=peaks.get(popen.pid, 0),
+        worker_peak=max(workers, default=0),
+        tree_peak=usage.ru_maxrss * 1024,
+        returncode=popen.returncode,
+    )
+
+
+def tol_command() -> list[str]:
+    tol = Path(sys.executable).with_name("tol")
+    return [str(tol)] if tol.is_file() else [sys.executable, "-m", "treeoflife"]
+
+
+def own_commands() -> set[str]:
+    """Stages that ``tol <stage>`` runs alone."""
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    mapping = getattr(cli, "STAGE_COMMANDS", {})
+    return {
+        name
+        for name in stage_names()
+        if name in sub.choices and mapping.get(name, (name,)) == (name,)
+    }
+
+
+def stage_command(name: str, own: set[str]) -> tuple[list[str], str]:
+    if name in own:
+        return [*tol_command(), name], f"tol {name}"
+    if not hasattr(cli, "STAGE_COMMANDS"):
+        raise SystemExit(f"stage {name} has no command of its own, and cli.STAGE_COMMANDS is gone")
+    return [sys.executable, "-c", RUN_ONE_STAGE, name], "cli, alone"
+
+
+def db_size(out: Path) -> int:
+    db = out / "build.sqlite"
+    return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.is_file())
+
+
+def in_stage_seconds(out: Path) -> dict[str, float]:
+    """The seconds each stage recorded itself (its run without process start-up)."""
+    try:
+        with sqlite3.connect(f"file:{out / 'build.sqlite'}?mode=ro", uri=True) as db:
+            rows = db.execute("SELECT stage, summary FROM stages").fetchall()
+        return {s: json.loads(summary).get("seconds") for s, summary in rows}
+    except (sqlite3.Error, ValueError, AttributeError):
+        return {}
+
+
+def is_image_stage(name: str, given: set[str] | None) -> bool:
+    if given is not None:
+        return name in given
+    return name in IMAGE_STAGE_NAMES or any(w in name for w in IMAGE_STAGE_WORDS)
+
+
+def build_stages(n: int, src: Path, out: Path, args: argparse.Namespace) -> dict:
+    """Each stage in its own subprocess, then a no-op ``tol build``."""
+    names = stage_names()
+    own = own_commands()
+    common = ["--out", str(out), "--workers", str(args.workers), "--no-progress"]
+    config = out.parent / "tol.toml"
+    config.write_text(CONFIG)
+    logs = out.parent / "logs"
+    logs.mkdir(exist_ok=True)
+    result: dict = {"stages": [], "failed": None}
+    print(
+        f"{'stage':<10} {'via':<12} {'wall s':>8} {'in-stage':>8} {'cpu s':>8} {'cpu/wall':>8} {'µs/img':>8}"
+        f" {'driver MiB':>10} {'worker MiB':>10} {'db MiB':>8} {'load':>5}",
+        flush=True,
+    )
+    for i, name in enumerate(names):
+        cmd, via = stage_command(name, own)
+        cmd = cmd + common + (["--sources", str(src), "--config", str(config)] if i == 0 else [])
+        log = logs / f"{i:02d}-{name}.log"
+        run = measured(cmd, log)
+        row = {"stage": name, "via": via, **asdict(run), "db_bytes": db_size(out)}
+        row["in_stage_seconds"] = in_stage_seconds(out).get(name)
+        row["image_stage"] = is_image_stage(name, args.image_stage_set)
+        result["stages"].append(row)
+        worker = f"{run.worker_peak / MIB:10.0f}" if run.worker_peak else f"{'-':>10}"
+        inside = row["in_stage_seconds"]
+        inside = f"{inside:8.2f}" if isinstance(inside, (int, float)) else f"{'?':>8}"
+        print(
+            f"{name:<10} {via:<12} {run.wall:8.2f} {inside} {run.cpu:8.2f} {run.cpu / run.wall:8.2f}"
+            f" {run.wall / n * 1e6:8.1f} {run.driver_peak / MIB:10.0f} {worker}"
+            f" {row['db_bytes'] / MIB:8.1f} {run.load:5.1f}",
+            flush=True,
+        )
+        if run.returncode != 0:
+            text = log.read_text(errors="replace").splitlines()
+            result["failed"] = {
+                "stage": name,
+                "returncode": run.returncode,
+                "command": cmd,
+                "log_tail": text[-40:],
+            }
+            print(
+                f"\n{name} FAILED (exit {run.returncode}): {' '.join(cmd)}\n  last lines of {log}:"
+            )
+            print("\n".join("    " + line for line in text[-40:]))
+            return result
+    # twice: the first no-op build after a fresh one may still re-run stages (listed)
+    for attempt in (1, 2):
+        log = logs / f"noop-build-{attempt}.log"
+        noop = measured([*tol_command(), "build", *common], log)
+        text = log.read_text(errors="replace")
+        reran = [s for s in names if f"{s}: running" in text]
+        result[f"noop_build_{attempt}"] = {**asdict(noop), "stages_rerun": reran}
+        print(
+            f"no-op tol build #{attempt}: {noop.wall:.2f} s wall, {noop.cpu:.2f} s cpu"
+            f" (exit {noop.returncode}); stages re-run: {', '.join(reran) or 'none'}",
+            flush=True,
+        )
+    return result
+
+
+# --------------------------------------------------------------------- extrapolation
+
+
+def extrapolate(runs: list[dict], target: int) -> dict:
+    """time = a·N^b per stage from the two largest N, evaluated at ``target``."""
+    (n1, r1), (n2, r2) = sorted((r["n"], r) for r in runs if not r["build"]["failed"])[-2:]
+    nlogn_b = 1 + math.log(math.log(n2) / math.log(n1)) / math.log(n2 / n1)
+    first = {s["stage"]: s for s in r1["build"]["stages"]}
+    out: dict = {"n1": n1, "n2": n2, "target": target, "nlogn_b": nlogn_b, "stages": {}}
+    print(
+        f"\nextrapolation to {target:,} images: time = a·N^b from N = {n1:,} and {n2:,}"
+        f" (N log N gives b = {nlogn_b:.3f}; peak RSS: a straight line through the same two)"
+    )
+    print(
+        f"{'stage':<10} {'b wall':>7} {'b cpu':>7} {'wall@target s':>14} {'cpu@target s':>13}"
+        f" {'peak MiB@target':>16}"
+    )
+    for s2 in r2["build"]["stages"]:
+        s1 = first.get(s2["stage"])
+        if s1 is None:
+            continue
+        fit = {}
+        for key in ("wall", "cpu"):
+            t1, t2 = max(s1[key], 1e-3), max(s2[key], 1e-3)
+            b = math.log(t2 / t1) / math.log(n2 / n1)
+            fit[f"b_{key}"] = b
+            fit[f"{key}_at_target"] = t2 * (target / n2) ** b
+        p1, p2 = (max(s["driver_peak"], s["worker_peak"]) for s in (s1, s2))
+        fit["peak_at_target"] = p2 + (p2 - p1) / (n2 - n1) * (target - n2)
+        fit["image_stage"] = s2["image_stage"]
+        out["stages"][s2["stage"]] = fit
+        worse = [k for k in ("wall", "cpu") if fit[f"b_{k}"] > nlogn_b + 0.05]
+        flag = f"  {' and '.join(worse)} faster than N log N" if worse else ""
+        print(
+            f"{s2['stage']:<10} {fit['b_wall']:7.3f} {fit['b_cpu']:7.3f} {fit['wall_at_target']:14.0f}"
+            f" {fit['cpu_at_target']:13.0f} {fit['peak_at_target'] / MIB:16.0f}{flag}"
+        )
+    fits = out["stages"]
+    other = [k for k, f in fits.items() if not f["image_stage"]]
+    image = [k for k, f in fits.items() if f["image_stage"]]
+    other_s, other_cpu, image_s, image_cpu = (
+        sum(fits[k][f"{m}_at_target"] for k in ks)
+        for ks, m in ((other, "wall"), (other, "cpu"), (image, "wall"), (image, "cpu"))
+    )
+    out |= {
+        "non_image_stages": other,
+        "non_image_seconds": other_s,
+        "non_image_cpu_seconds": other_cpu,
+        "image_seconds": image_s,
+        "image_cpu_seconds": image_cpu,
+    }
+    print(
+        f"non-image stages ({', '.join(other)}): {other_s:,.0f} s wall ({other_cpu:,.0f} s cpu)"
+        f" at {target:,} = {other_s / TARGET_SECONDS:.2f}× the {TARGET_SECONDS // 60}-minute target"
+    )
+    print(
+        f"image stages ({', '.join(image)}): {image_s:,.0f} s wall ({image_cpu:,.0f} s cpu) at {target:,}"
+    )
+    return out
+
+
+def memory_summary(runs: list[dict], fits: dict | None) -> dict:
+    peak, where = 0, ""
+    for r in runs:
+        for s in r["build"]["stages"]:
+            for role in ("driver_peak", "worker_peak"):
+                if s[role] > peak:
+                    peak, where = s[role], f"{s['stage']} {role.split('_')[0]}, N = {r['n']:,}"
+    line = f"max peak RSS: {peak / MIB:,.0f} MiB ({where}) = {peak / MEMORY_TARGET:.2f}× 2 GiB"
+    out = {"max_peak": peak, "where": where}
+    if fits:
+        at, stage = max((f["peak_at_target"], k) for k, f in fits["stages"].items())
+        line += f"; at {fits['target']:,} (linear): {at / MIB:,.0f} MiB ({stage}) = {at / MEMORY_TARGET:.2f}× 2 GiB"
+        out |= {"max_peak_at_target": at, "max_peak_at_target_stage": stage}
+    print(line)
+    return out
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "sizes",
+        type=int,
+        nargs="*",
+        default=[20_000, 100_000],
+        metavar="N",
+        help="images per build (default: 20000 100000, so `make bench` runs it as is)",
+    )
+    ap.add_argument(
+        "--dh-rows",
+        type=int,
+        default=2_500_000,
+        help="bench_resolve's DH size parameter: the taxon.tab has ~1.34× as many rows "
+        "(default 2,500,000: 3.35M rows); it must hold N/20 species (0.8× this)",
+    )
+    ap.add_argument("--workdir", type=Path, help="work directory (kept; reused when it exists)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary work directory")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--zipf", type=float, default=1.0, help="exponent of the species image counts")
+    ap.add_argument("--distinct-jpegs", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--target", type=int, default=10_000_000, help="extrapolate to this N")
+    ap.add_argument(
+        "--image-stages",
+        help="comma-separated stages that count as image work (default: write, verify and "
+        "any stage whose name says image or pixel)",
+    )
+    ap.add_argument("--json", type=Path, help="write every figure here")
+    args = ap.parse_args()
+    args.image_stage_set = set(args.image_stages.split(",")) if args.image_stages else None
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-build-", dir="/tmp"))
+    work.mkdir(parents=True, exist_ok=True)
+    names = stage_names()
+    print(
+        f"cores {os.cpu_count()}, workers {args.workers}; work directory {work}\n"
+        f"stages: {', '.join(names)}; image stages: "
+        + ", ".join(n for n in names if is_image_stage(n, args.image_stage_set))
+    )
+    report: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "stages": names}
+    try:
+        t0 = time.monotonic()
+        refs = work / f"refs-{args.dh_rows}"
+        species_file = write_references(refs, args.dh_rows)
+        dh_rows = sum(1 for _ in (refs / "eol/dh21/taxon.tab").open("rb")) - 1
+        print(f"references: DH taxon.tab {dh_rows:,} rows ({time.monotonic() - t0:.0f} s)")
+        report["dh_rows"] = dh_rows
+        runs = []
+        for n in args.sizes:
+            base = work / f"n{n}-seed{args.seed}"
+            src, out = base / "sources", base / "out"
+            if not (base / "collection.json").is_file():
+                shutil.rmtree(base, ignore_errors=True)
+                col = write_collection(src, refs, species_file, n, args)
+                (base / "collection.json").write_text(json.dumps(asdict(col)))
+            col = Collection(**json.loads((base / "collection.json").read_text()))
+            print(
+                f"\nN = {n:,}: {col.species:,} species; EOL {col.counts['eol']:,} in {col.eol_sets} sets,"
+                f" iNat21 {col.counts['inat21']:,} in {col.inat_classes:,} classes,"
+                f" BIOSCAN {col.counts['bioscan']:,} ({col.bioscan_labels:,} labels);"
+                f" holdout {col.holdout_unseen} unseen species, {col.holdout_seen_images} seen images;"
+                f" {col.bytes / MIB:,.0f} MiB, written in {col.seconds:.0f} s"
+            )
+            shutil.rmtree(out, ignore_errors=True)
+            subprocess.run(["sync"], check=False)
+            build = build_stages(n, src, out, args)
+            runs.append({"n": n, "collection": asdict(col), "build": build})
+            if not args.keep and not args.workdir:
+                shutil.rmtree(base)
+        report["runs"] = runs
+        ok = [r for r in runs if not r["build"]["failed"]]
+        fits = extrapolate(runs, args.target) if len({r["n"] for r in ok}) >= 2 else None
+        report["extrapolation"] = fits
+        report["memory"] = memory_summary(runs, fits)
+    finally:
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1) + "\n")
+        if not args.keep and not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"work directory kept: {work}")
+
+
+if __name__ == "__main__":
+    main()
