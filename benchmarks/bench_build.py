@@ -640,8 +640,8 @@ def main() -> None:
     ap.add_argument("--target", type=int, default=10_000_000, help="extrapolate to this N")
     ap.add_argument(
         "--image-stages",
-        help="comma-separated stages that count as image work (default: write, verify and "
-        "any stage whose name says image or pixel)",
+        help="comma-separated stages that count as image work (default: scan, the image "
+        "pass, write and verify)",
     )
     ap.add_argument("--json", type=Path, help="write every figure here")
     args = ap.parse_args()
