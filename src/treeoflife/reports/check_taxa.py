@@ -1,8 +1,10 @@
 """check-taxa: the reference's checks over a TreeOfLife-10M catalog, and more.
 
 ``check_rows`` is one streaming pass over catalog rows (mappings with the catalog columns,
-plus ``status``, ``source`` and ``conflict`` when the build knows them); it holds counters
-and a few examples, never the rows. A build checks its own rows straight from its database
+plus ``status``, ``source`` and ``conflict`` when the build knows them, and ``count`` when
+a row stands for that many images); it holds counters and a few examples, never the rows.
+Every check depends only on an image's label, so a build checks one row per label with
+its image count (:func:`label_rows`), not one per image. A build checks its own rows straight from its database
 (:func:`check_query`); ``tol check-taxa CSV`` streams any catalog file, and when the
 build's ``build.sqlite`` sits next to it, looks each row's status, source and conflicts
 up there. Thresholds turn the report into a pass/fail for CI.
@@ -70,28 +72,32 @@ def check_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     for row in rows:
         if row.get("split") == "train_small":
             continue
-        n += 1
-        kingdoms[row.get("kingdom", "")] += 1
+        w = row.get("count", 1)  # a row may stand for the images of one label
+        n += w
+        kingdoms[row.get("kingdom", "")] += w
         source = row.get("source") or source_of(row)
         st = row.get("status") or row_status(row)
-        status[st] += 1
-        by_source[source] += 1
-        by_source_status.setdefault(source, Counter())[st] += 1
+        status[st] += w
+        by_source[source] += w
+        by_source_status.setdefault(source, Counter())[st] += w
         g = hierarchy_gaps(row)
         for rank in g:
-            gaps[rank] += 1
-        _count(counts, examples, "hierarchy_gap", bool(g), row)
-        _count(counts, examples, "multi_word_species", len(row.get("species", "").split()) > 1, row)
-        _count(
-            counts,
-            examples,
-            "unknown_value",
-            any(row.get(r) and is_unknown(row.get(r)) for r in RANKS),
-            row,
-        )
-        _count(counts, examples, "missing_common", not row.get("common"), row)
-        _count(counts, examples, "ambiguous", st == "ambiguous", row)
-        _count(counts, examples, "conflict", bool(row.get("conflict")), row)
+            gaps[rank] += w
+        hits = {
+            "hierarchy_gap": bool(g),
+            "multi_word_species": len(row.get("species", "").split()) > 1,
+            "unknown_value": any(row.get(r) and is_unknown(row.get(r)) for r in RANKS),
+            "missing_common": not row.get("common"),
+            "ambiguous": st == "ambiguous",
+            "conflict": bool(row.get("conflict")),
+        }
+        for key, hit in hits.items():
+            if hit:
+                counts[key] += w
+                if len(examples[key]) < EXAMPLES:
+                    examples[key].append(
+                        {k: row.get(k, "") for k in ("treeoflife_id", *RANKS, "common")}
+                    )
     pct = {k: _pct(v, n) for k, v in status.items()}
     return {
         "rows": n,
@@ -108,13 +114,6 @@ def check_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         },
         "examples": examples,
     }
-
-
-def _count(counts: Counter, examples: dict, key: str, hit: bool, row: Mapping[str, str]) -> None:
-    if hit:
-        counts[key] += 1
-        if len(examples[key]) < EXAMPLES:
-            examples[key].append({k: row.get(k, "") for k in ("treeoflife_id", *RANKS, "common")})
 
 
 def _pct(count: int, total: int) -> float:
@@ -142,7 +141,22 @@ _LOOKUP = (
     "AND r.reason = 'label_conflict') FROM images i JOIN taxa t ON t.label_key = i.label_key "
     "WHERE i.treeoflife_id = ?"
 )
-CONFLICT = "EXISTS (SELECT 1 FROM rejects r WHERE r.item = {id} AND r.reason = 'label_conflict')"
+# the labels a reference contradicts (resolve records label_conflict on each of their images)
+_CONFLICTED = (
+    "SELECT i.label_key FROM rejects r JOIN images i ON i.treeoflife_id = r.item "
+    "WHERE r.reason = 'label_conflict'"
+)
+
+
+def label_rows(relation: str) -> str:
+    """The check-taxa rows of a relation with one row per image (``x``: split, treeoflife_id,
+    label_key, source, the ranks, common and status): one row per label with its count."""
+    ranks = ", ".join(f'x."{r}"' for r in RANKS)
+    return (
+        f"SELECT MIN(x.treeoflife_id) AS treeoflife_id, {ranks}, x.common, x.status, x.source, "
+        f"COUNT(*) AS count, x.label_key IN ({_CONFLICTED}) AS conflict "
+        f"FROM ({relation}) x WHERE x.split != 'train_small' GROUP BY x.label_key"
+    )
 
 
 def _with_build_info(rows: Iterable[dict[str, str]], db: sqlite3.Connection) -> Iterator[dict]:

@@ -15,7 +15,6 @@ _SCHEMA = """
 -- joined by key: copying ~1 KB of provenance JSON per sample would be ~10 GB at 10M).
 -- A sample is in a split at most once; a train_small sample is also a train sample.
 {samples}
-CREATE INDEX IF NOT EXISTS samples_by_id ON samples(treeoflife_id);
 
 -- one row per planned shard; status: planned | done | bad (verify found it broken)
 CREATE TABLE IF NOT EXISTS shards (

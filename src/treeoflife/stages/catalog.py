@@ -26,7 +26,7 @@ from treeoflife import atomic
 from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.errors import TolError
-from treeoflife.reports.check_taxa import CONFLICT, check_query, format_report
+from treeoflife.reports.check_taxa import check_query, format_report, label_rows
 from treeoflife.shards import layout, schema
 from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
@@ -63,13 +63,11 @@ _QUERY = (
     "JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
     "WHERE s.split = ? ORDER BY s.shard, s.position"
 )
-# the catalog's rows as check-taxa reads them (train and val: train_small repeats train)
-CHECK_QUERY = (
-    "SELECT s.split, s.treeoflife_id, "
+# the catalog's rows as check-taxa reads them, a row per label (train_small repeats train)
+CHECK_QUERY = label_rows(
+    "SELECT s.split, s.treeoflife_id, s.label_key, s.source, "
     + ", ".join(f's."{r}"' for r in RANKS)
-    + ", s.common, s.taxon_status AS status, s.source, "
-    + CONFLICT.format(id="s.treeoflife_id")
-    + " AS conflict FROM samples s WHERE s.split != 'train_small'"
+    + ", s.common, s.taxon_status AS status FROM samples s"
 )
 BATCH = 50_000
 _RANKS_AT = slice(2 + len(ID_COLUMNS), 2 + len(ID_COLUMNS) + len(RANKS))

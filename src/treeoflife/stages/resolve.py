@@ -41,13 +41,12 @@ PREDICTED_COLUMNS = (*CATALOG_COLUMNS, "class_index")
 RESOLVE_PAGE_CACHE_KIB = 16 * 1024
 
 
-# the predicted catalog's rows as check-taxa reads them, straight from the database
-PREDICTED_CHECK = (
-    "SELECT s.split, i.treeoflife_id, "
+# the predicted catalog's rows as check-taxa reads them, a row per label
+PREDICTED_CHECK = check_taxa.label_rows(
+    "SELECT s.split, i.treeoflife_id, i.label_key, i.source, "
     + ", ".join(f'COALESCE(t."{r}", \'\') AS "{r}"' for r in RANKS)
-    + ", COALESCE(t.common, '') AS common, t.status, i.source, "
-    + check_taxa.CONFLICT.format(id="i.treeoflife_id")
-    + " AS conflict FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+    + ", COALESCE(t.common, '') AS common, t.status "
+    "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
     "LEFT JOIN taxa t ON t.label_key = i.label_key"
 )
 
