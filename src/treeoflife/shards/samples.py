@@ -9,6 +9,7 @@ that a sample's ``.json`` member needs are written here, once.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -33,18 +34,20 @@ _INSERT = (
 )
 
 # the candidates of one split, for plan: FIELDS, then what a shard's bytes also depend on
-# (locator, provenance, the small JPEG's digest) and the JPEG's size; images without a
-# JPEG (the image pass rejected them) are never planned
+# (locator, a digest of the label's provenance, the small JPEG's digest) and the JPEG's
+# size; images without a JPEG (the image pass rejected them) are never planned. SQLite sorts
+# these rows, so the ~1 KB provenance itself stays out: temp.label_digests has its digest.
 CANDIDATES = (
     "SELECT i.treeoflife_id, i.source, i.label_key, "
     + ", ".join(f"i.{c}" for c in ID_COLUMNS)
     + ", "
     + ", ".join(f't."{r}"' for r in RANKS)
     + ", t.common, t.status, "
-    "i.identity_key, i.container, i.member, t.provenance, e.sha256, e.size "
+    "i.identity_key, i.container, i.member, d.digest, e.sha256, e.size "
     "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
     "JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
     "JOIN taxa t ON t.label_key = i.label_key "
+    "JOIN temp.label_digests d ON d.label_key = i.label_key "
     "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) "
     "AND {where} ORDER BY {order}"
 )
@@ -61,6 +64,22 @@ _SHARD_ROWS = (
     "JOIN encode_units u ON u.unit = e.unit "
     "WHERE s.split = ? AND s.shard = ? ORDER BY s.position"
 )
+
+
+def digest_labels(db: sqlite3.Connection) -> None:
+    """temp.label_digests: a sha256 of each label's provenance, for CANDIDATES."""
+    db.create_function("tol_sha256", 1, _sha256, deterministic=True)
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS label_digests (label_key TEXT PRIMARY KEY, digest TEXT)"
+    )
+    db.execute("DELETE FROM temp.label_digests")
+    db.execute(
+        "INSERT INTO temp.label_digests SELECT label_key, tol_sha256(provenance) FROM taxa"
+    )
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def insert(db: sqlite3.Connection, rows: Iterable[tuple]) -> None:

@@ -13,7 +13,8 @@ _SCHEMA = """
 -- what it says (source, ids, ranks, common). write, verify, catalog, check-taxa and report
 -- read it; per-label provenance stays in taxa and the source locator in images (both
 -- joined by key: copying ~1 KB of provenance JSON per sample would be ~10 GB at 10M).
--- A sample is in a split at most once; a train_small sample is also a train sample.
+-- A sample is in a split at most once (plan reads splits, keyed by id); a train_small
+-- sample is also a train sample.
 {samples}
 
 -- one row per planned shard; status: planned | done | bad (verify found it broken)
@@ -48,7 +49,6 @@ def _samples_table() -> str:
         "common TEXT NOT NULL",
         "taxon_status TEXT NOT NULL",
         "PRIMARY KEY (split, shard, position)",
-        "UNIQUE (split, treeoflife_id)",
     ]
     return "CREATE TABLE IF NOT EXISTS samples (\n    " + ",\n    ".join(columns) + "\n);"
 

@@ -69,7 +69,7 @@ CHECK_QUERY = label_rows(
     + ", ".join(f's."{r}"' for r in RANKS)
     + ", s.common, s.taxon_status AS status FROM samples s"
 )
-BATCH = 50_000
+BATCH = 10_000  # rows a parquet row group holds: the driver holds one batch
 _RANKS_AT = slice(2 + len(ID_COLUMNS), 2 + len(ID_COLUMNS) + len(RANKS))
 _COMMON_AT = len(CSV_COLUMNS) - 1
 

@@ -79,7 +79,7 @@ class _SplitPlanner:
         self.shards.append(tuple(row))
 
     def add(self, row: tuple) -> tuple:
-        """The samples row of the next candidate (FIELDS, locator, provenance, JPEG digest, size)."""
+        """The samples row of the next candidate (FIELDS, locator, label and JPEG digests, size)."""
         est = row[-1] + planning.SAMPLE_OVERHEAD
         cfg = self.ctx.config.shards
         if self.shard < 0 or planning.starts_new_shard(
@@ -88,8 +88,9 @@ class _SplitPlanner:
             self._close()
             self.shard, self.count, self.size = self.shard + 1, 0, 0
             self.digest = hashlib.sha256(self.spec.encode())
-        # everything the shard's bytes depend on: fields, locator, provenance, the JPEG
-        self.digest.update(json.dumps(row).encode() + b"\n")
+        # everything the shard's bytes depend on: fields, locator, provenance, the JPEG (the
+        # repr of a tuple of str, int and None is exact and stable, and cheaper than JSON)
+        self.digest.update(repr(row).encode() + b"\n")
         out = (self.split, self.shard, self.count, *row[:_FIELDS])
         self.count += 1
         self.size += est
@@ -127,6 +128,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     db = ctx.db
     schema.ensure(db)
     db.create_function("tol_shuffle", 3, planning.shuffle_key, deterministic=True)
+    samples.digest_labels(db)
     cols = ("split", "shard", "name", "digest", "status", "samples", "bytes", "sha256")
     old = {
         (r[0], r[1]): dict(zip(cols, r, strict=True))
