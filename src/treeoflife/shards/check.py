@@ -5,8 +5,9 @@ as a tar; every key is one of the expected keys, in the expected order, none rep
 every sample has exactly the expected members; every JPEG has the sha256 recorded when its
 image was encoded, every JSON parses and every text is UTF-8. With ``decode`` every JPEG
 is also decoded in full (what a trainer's loader would do; as slow as writing the shard).
-The file is streamed through the digest and the tar reader in one pass, so a worker holds
-one member at a time, never the shard. Returns problems as short sentences; an empty list
+The file is streamed through the digest and the tar reader (:func:`tario.read_members`,
+~10x faster than ``tarfile`` on these small members) in one pass, so a worker holds one
+member at a time, never the shard. Returns problems as short sentences; an empty list
 means the shard is good.
 """
 
@@ -15,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from treeoflife.shards import tario
 from treeoflife.shards.records import member_suffixes
 
 
@@ -100,30 +101,23 @@ def check_shard(task: CheckTask) -> CheckResult:
     with open(path, "rb") as fh:
         stream = _Digesting(fh)
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
-                last = None
-                for info in tar:
-                    tar.members = []  # tarfile keeps every TarInfo: ~60 MB per 10K samples
-                    key, suffix = _split_name(info.name)
-                    if key != last:
-                        if key in found:
-                            problems.append(f"key {key} repeated within the shard")
-                        else:
-                            found[key] = set()
-                            order.append(key)
-                        last = key
-                    if suffix in found[key]:
-                        problems.append(f"member {info.name} repeated")
-                    found[key].add(suffix)
-                    member = tar.extractfile(info)
-                    content = member.read() if member else b""
-                    if len(content) != info.size:
-                        problems.append(f"member {info.name} cut short")
-                        continue
-                    bad = _member_problem(suffix, content, digests.get(key), task.decode)
-                    if bad:
-                        problems.append(f"member {info.name} {bad}")
-        except (tarfile.TarError, EOFError, OSError) as exc:
+            last = None
+            for name, content in tario.read_members(io.BufferedReader(stream, 1 << 20)):
+                key, suffix = _split_name(name)
+                if key != last:
+                    if key in found:
+                        problems.append(f"key {key} repeated within the shard")
+                    else:
+                        found[key] = set()
+                        order.append(key)
+                    last = key
+                if suffix in found[key]:
+                    problems.append(f"member {name} repeated")
+                found[key].add(suffix)
+                bad = _member_problem(suffix, content, digests.get(key), task.decode)
+                if bad:
+                    problems.append(f"member {name} {bad}")
+        except (tario.TarFormatError, OSError) as exc:
             problems.append(f"not a readable tar: {exc}")
         stream.drain()
     if task.bytes is not None and stream.count != task.bytes:

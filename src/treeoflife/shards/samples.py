@@ -73,9 +73,7 @@ def digest_labels(db: sqlite3.Connection) -> None:
         "CREATE TEMP TABLE IF NOT EXISTS label_digests (label_key TEXT PRIMARY KEY, digest TEXT)"
     )
     db.execute("DELETE FROM temp.label_digests")
-    db.execute(
-        "INSERT INTO temp.label_digests SELECT label_key, tol_sha256(provenance) FROM taxa"
-    )
+    db.execute("INSERT INTO temp.label_digests SELECT label_key, tol_sha256(provenance) FROM taxa")
 
 
 def _sha256(text: str) -> str:
