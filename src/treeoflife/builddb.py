@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS stages (
     stage TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
     finished_at TEXT NOT NULL,
-    summary TEXT NOT NULL            -- JSON
+    summary TEXT NOT NULL,           -- JSON
+    outputs TEXT NOT NULL DEFAULT '[]' -- JSON [[path under OUT, size, mtime_ns, sha256], ...]
 );
 
 -- every image a source enumerated (scan)
@@ -202,11 +203,24 @@ def stage_fingerprint(db: sqlite3.Connection, stage: str) -> str | None:
     return row[0] if row else None
 
 
-def record_stage(db: sqlite3.Connection, stage: str, fingerprint: str, summary: dict) -> None:
+def record_stage(
+    db: sqlite3.Connection, stage: str, fingerprint: str, summary: dict, outputs: list | None = None
+) -> None:
     db.execute(
-        "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)",
-        (stage, fingerprint, _now(), json.dumps(summary, sort_keys=True)),
+        "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?, ?)",
+        (
+            stage,
+            fingerprint,
+            _now(),
+            json.dumps(summary, sort_keys=True),
+            json.dumps(outputs or []),
+        ),
     )
+
+
+def stage_outputs(db: sqlite3.Connection, stage: str) -> list:
+    row = db.execute("SELECT outputs FROM stages WHERE stage=?", (stage,)).fetchone()
+    return json.loads(row[0]) if row else []
 
 
 def forget_stages(db: sqlite3.Connection, stages: list[str]) -> None:

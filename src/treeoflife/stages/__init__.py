@@ -40,6 +40,9 @@ class Stage:
     help: str
     run: Callable[[BuildContext], dict[str, Any]]
     inputs: Callable[[BuildContext], Any]  # JSON-able description of what the stage reads
+    # the files it writes (beyond shards, which write tracks itself): a stage is up to date
+    # only while they are present and unchanged
+    outputs: Callable[[BuildContext], list[Path]] = lambda ctx: []
 
 
 def _registry() -> list[Stage]:
@@ -95,7 +98,10 @@ def run_stages(
                 f"stage {stage.name} needs {before} first: run `tol {before} --out {ctx.out}`"
             )
         fp = fingerprint(stage, ctx, previous)
-        if recorded == fp and not force:
+        changed = recorded == fp and changed_outputs(ctx, stage.name)
+        if changed:
+            ctx.log(f"{stage.name}: {changed[0]} is missing or changed since it was written")
+        if recorded == fp and not changed and not force:
             ctx.log(f"{stage.name}: up to date, nothing to do")
             summaries[stage.name] = json.loads(
                 ctx.db.execute(
@@ -110,10 +116,45 @@ def run_stages(
         ctx.log(f"{stage.name}: running")
         summary = stage.run(ctx)
         summary["seconds"] = round(time.monotonic() - started, 2)
-        builddb.record_stage(ctx.db, stage.name, fp, summary)
+        builddb.record_stage(ctx.db, stage.name, fp, summary, describe_outputs(ctx, stage))
         summaries[stage.name] = summary
         previous = fp
     return summaries
+
+
+def describe_outputs(ctx: BuildContext, stage: Stage) -> list[list[Any]]:
+    """(path under OUT, size, mtime_ns, sha256) of each file the stage wrote."""
+    out = []
+    for p in stage.outputs(ctx):
+        if p.is_file():
+            st = p.stat()
+            rel = p.relative_to(ctx.out).as_posix()
+            out.append([rel, st.st_size, st.st_mtime_ns, _sha256(p)])
+    return out
+
+
+def changed_outputs(ctx: BuildContext, stage: str) -> list[str]:
+    """The recorded outputs of a stage that are gone or changed. Cheap when nothing changed:
+    a size and an mtime per file; a digest only where the mtime moved."""
+    bad = []
+    for rel, size, mtime_ns, digest in builddb.stage_outputs(ctx.db, stage):
+        p = ctx.out / rel
+        try:
+            st = p.stat()
+        except OSError:
+            bad.append(rel)
+            continue
+        if st.st_size != size or (st.st_mtime_ns != mtime_ns and _sha256(p) != digest):
+            bad.append(rel)
+    return bad
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def file_signature(paths: list[Path]) -> list[list[Any]]:

@@ -164,7 +164,7 @@ def _check_taxa(ctx: BuildContext, csv_path: Path) -> dict[str, Any]:
     """The check-taxa report on the final catalog's rows (from the database, not the CSV):
     printed, and kept as reports/check-taxa.json."""
     result = check_query(ctx.db, CHECK_QUERY)
-    result["catalog"] = str(csv_path)
+    result["catalog"] = csv_path.name  # relative to OUT: a build does not depend on where it is
     atomic.write_text(
         layout.reports_dir(ctx.out) / "check-taxa.json",
         json.dumps(result, indent=2, sort_keys=True) + "\n",
@@ -173,4 +173,14 @@ def _check_taxa(ctx: BuildContext, csv_path: Path) -> dict[str, Any]:
     return result["counts"]
 
 
-STAGE = Stage(NAME, "write catalog.csv and catalog.parquet from the verified shards", run, inputs)
+STAGE = Stage(
+    NAME,
+    "write catalog.csv and catalog.parquet from the verified shards",
+    run,
+    inputs,
+    lambda ctx: [
+        ctx.out / "catalog.csv",
+        ctx.out / "catalog.parquet",
+        layout.reports_dir(ctx.out) / "check-taxa.json",
+    ],
+)

@@ -159,4 +159,10 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     return {"licensed_images": licensed, "distinct_taxa": stats["distinct_taxa"]}
 
 
-STAGE = Stage(NAME, "write stats, a treemap, the dataset card and licenses", run, inputs)
+def outputs(ctx: BuildContext) -> list[Path]:
+    reports = ctx.out / "reports"
+    names = ("stats.json", "treemap.html", treemap.PLOTLY_JS, "licenses.csv")
+    return [ctx.out / "README.md", *(reports / n for n in names)]
+
+
+STAGE = Stage(NAME, "write stats, a treemap, the dataset card and licenses", run, inputs, outputs)

@@ -83,7 +83,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         _record_label_rejects(db, tally.label_rejects)
     out_csv = write_predicted_catalog(ctx.out, db)
     result = check_taxa.check_query(db, PREDICTED_CHECK)
-    result["catalog"] = str(out_csv)
+    result["catalog"] = out_csv.name  # relative to OUT: a build does not depend on where it is
     atomic.write_text(
         ctx.out / "reports" / "check-taxa-predicted.json",
         json.dumps(result, indent=2, sort_keys=True) + "\n",
@@ -291,4 +291,9 @@ STAGE = Stage(
     "resolve every label to seven ranks + common name; write predicted-catalog.csv",
     run,
     inputs,
+    lambda ctx: [
+        ctx.out / PREDICTED,
+        ctx.out / "reports" / "check-taxa-predicted.json",
+        ctx.out / "reports" / "class-index.json",
+    ],
 )

@@ -6,8 +6,9 @@ planned order with none repeated, and every JPEG's sha256 against the one record
 was encoded — no decode, so verify runs at disk speed; ``tol verify --decode`` also decodes
 every JPEG. A key cannot be in two shards of a split unnoticed: ``samples`` holds each id
 once per split, and every shard must hold exactly its planned keys. Here: sample counts
-equal to the plan (minus image rejects) and to ``sizes.json``, and no ``shard-*.tar`` on
-disk that the plan does not have.
+equal to the plan, ``sizes.json`` of each split equal to the recorded counts (a wrong one
+is reported, and ``tol shard`` rewrites just it), and no ``shard-*.tar`` on disk that the
+plan does not have.
 
 Bad shards are listed in ``OUT/reports/verify.json`` and printed, marked ``bad`` in the
 database (so ``tol shard`` rewrites exactly those), and the command fails.
@@ -109,19 +110,16 @@ def run(ctx: BuildContext) -> dict[str, Any]:
             )
         bar.update()
     bar.close()
-    stray = []
+    stray, sizes_wrong = [], []
     for split in layout.SPLITS:
         folder = layout.split_dir(ctx.out, im.width, im.height, split)
         planned = {r[2]: r for r in shards if r[0] == split}
         for p in sorted(folder.glob(layout.SHARD_GLOB)) if folder.is_dir() else []:
             if p.relative_to(ctx.out).as_posix() not in planned:
                 stray.append(p.relative_to(ctx.out).as_posix())
-        if planned:
-            sizes = _sizes(folder)
-            for name, r in planned.items():
-                got = None if sizes is None else sizes.get(Path(name).name)
-                if got != r[6]:
-                    problems[(r[0], r[1])].append(f"sizes.json says {got}, write recorded {r[6]}")
+        # a wrong sizes.json is write's output to redo, not a reason to rewrite the shards
+        if planned and _sizes(folder) != {Path(n).name: r[6] for n, r in planned.items()}:
+            sizes_wrong.append((folder / "sizes.json").relative_to(ctx.out).as_posix())
     bad = {k: v for k, v in problems.items() if v}
     with builddb.transaction(ctx.db) as db:
         for (split, shard), msgs in bad.items():
@@ -130,10 +128,11 @@ def run(ctx: BuildContext) -> dict[str, Any]:
                 ("; ".join(msgs)[:2000], split, shard),
             )
     report = {
-        "ok": not bad and not stray,
+        "ok": not bad and not stray and not sizes_wrong,
         "shards_checked": len(shards),
         "bad": [{"shard": info[k][2], "problems": v} for k, v in sorted(bad.items())],
         "not_in_plan": stray,
+        "sizes_json_wrong": sizes_wrong,
     }
     atomic.write_bytes(
         layout.reports_dir(ctx.out) / "verify.json", (json.dumps(report, indent=1) + "\n").encode()
@@ -144,9 +143,10 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         ]
         lines += [f"  {b['shard']}: {'; '.join(b['problems'][:3])}" for b in report["bad"]]
         lines += [f"  {s}: not in the plan (`tol shard` removes it)" for s in stray]
+        lines += [f"  {s}: missing or wrong (`tol shard` rewrites it)" for s in sizes_wrong]
         ctx.log("\n".join(lines))
         raise TolError(
-            f"verify found {len(bad) + len(stray)} problems; run `tol shard --out {ctx.out}` to rewrite exactly those"
+            f"verify found {len(bad) + len(stray) + len(sizes_wrong)} problems; run `tol shard --out {ctx.out}` to rewrite exactly those"
         )
     samples = sum(r[6] or 0 for r in shards)
     how = "decoded every JPEG" if ctx.decode else "JPEG digests checked, not decoded"
@@ -157,5 +157,9 @@ def run(ctx: BuildContext) -> dict[str, Any]:
 
 
 STAGE = Stage(
-    NAME, "read every shard back and check digests, members, keys and counts", run, inputs
+    NAME,
+    "read every shard back and check digests, members, keys and counts",
+    run,
+    inputs,
+    lambda ctx: [layout.reports_dir(ctx.out) / "verify.json"],
 )

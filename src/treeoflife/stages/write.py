@@ -295,4 +295,9 @@ def _summary(ctx: BuildContext, written: int, reencoded: int) -> dict[str, Any]:
     return {"written_now": written, "reencoded_now": reencoded, "splits": per_split}
 
 
-STAGE = Stage(NAME, "write the planned shards (resumable, byte-reproducible)", run, inputs)
+def outputs(ctx: BuildContext) -> list[Path]:
+    im = ctx.config.images
+    return [layout.split_dir(ctx.out, im.width, im.height, s) / "sizes.json" for s in layout.SPLITS]
+
+
+STAGE = Stage(NAME, "write the planned shards (resumable, byte-reproducible)", run, inputs, outputs)
