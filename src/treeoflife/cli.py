@@ -187,13 +187,16 @@ def print_summary(out: Path, summaries: dict[str, dict]) -> None:
     splits = summaries.get("catalog", {}).get("splits")
     if splits:
         print("samples:  " + ", ".join(f"{k} {v}" for k, v in sorted(splits.items())))
-    rejected = {
-        **summaries.get("scan", {}).get("rejects", {}),
-        **summaries.get("write", {}).get("image_issues", {}),
-    }
+    from treeoflife.rejects import REASONS
+
+    rejected = summaries.get("scan", {}).get("rejects", {})
     if rejected:
         print(
-            "set aside or repaired: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items()))
+            "set aside or repaired: "
+            + ", ".join(
+                f"{k} ({REASONS[k][0] if k in REASONS else '?'}) {v}"
+                for k, v in sorted(rejected.items())
+            )
         )
 
 
