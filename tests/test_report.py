@@ -16,7 +16,7 @@ from treeoflife.config import Config
 from treeoflife.rejects import REASONS
 from treeoflife.reports.card import dataset_card
 from treeoflife.reports.treemap import treemap_nodes, write_treemap
-from treeoflife.shards import samples, schema
+from treeoflife.shards import samples
 from treeoflife.stages.report import catalog_stats, treemap_counts, write_licenses
 from treeoflife.taxonomy.ranks import RANKS
 
@@ -62,7 +62,6 @@ ROWS = [
 def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     """A build database holding ROWS as planned samples."""
     conn = builddb.connect(tmp_path / "out", create=True)
-    schema.ensure(conn)
     samples.insert(
         conn,
         [

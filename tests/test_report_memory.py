@@ -18,7 +18,7 @@ import pytest
 from treeoflife import builddb
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
 from treeoflife.reports import check_taxa
-from treeoflife.shards import samples, schema
+from treeoflife.shards import samples
 from treeoflife.stages.catalog import CHECK_QUERY
 from treeoflife.stages.report import catalog_stats, treemap_counts
 from treeoflife.taxonomy.ranks import RANKS
@@ -28,7 +28,6 @@ GROWTH_LIMIT = 2_000_000  # bytes; holding the rows would take ~10x this
 
 def _build(out: Path, n: int):
     db = builddb.connect(out, create=True)
-    schema.ensure(db)
     rows = []
     for k in range(n):
         tid = f"{k:08d}-0000-5000-8000-000000000000"

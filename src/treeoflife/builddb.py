@@ -1,7 +1,8 @@
 """``OUT/build.sqlite``: the one record of a build, and the lock that guards it.
 
 Every stage reads what earlier stages recorded here and records what it did; only the
-driver process writes (workers return results). The schema is created in one place, below.
+driver process writes (workers return results). The schema, every stage's relations, is
+created in one place, below, when the database is opened.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from treeoflife.columns import ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.errors import TolError
+from treeoflife.taxonomy.ranks import RANKS
 
 DB_NAME = "build.sqlite"
 LOCK_NAME = ".tol.lock"
 SCHEMA_VERSION = 2  # 2: the image pass moved into scan; samples; rejects.unit
 
-SCHEMA = """
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 -- one row per stage that finished, with the fingerprint of what it read
@@ -123,7 +126,52 @@ CREATE TABLE IF NOT EXISTS rejects (
     unit TEXT,                       -- the scan unit that found it (re-found when it re-runs)
     PRIMARY KEY (item, stage, reason)
 );
+
+-- every planned sample, written once by plan: where it goes (split, shard, position) and
+-- what it says (source, ids, ranks, common). write, verify, catalog, check-taxa and report
+-- read it; per-label provenance stays in taxa and the source locator in images (both
+-- joined by key: copying ~1 KB of provenance JSON per sample would be ~10 GB at 10M).
+-- A sample is in a split at most once (plan reads splits, keyed by id); a train_small
+-- sample is also a train sample.
+{samples}
+
+-- one row per planned shard; status: planned | done | bad (verify found it broken)
+CREATE TABLE IF NOT EXISTS shards (
+    split TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    name TEXT NOT NULL,              -- path relative to OUT
+    planned INTEGER NOT NULL,        -- samples in the plan (before image rejects)
+    est_bytes INTEGER NOT NULL,
+    digest TEXT NOT NULL,            -- sha256 of everything the shard's bytes depend on
+    status TEXT NOT NULL,
+    samples INTEGER,                 -- as written
+    bytes INTEGER,
+    sha256 TEXT,
+    problem TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (split, shard)
+);
+
 """
+
+
+def _samples_table() -> str:
+    columns = [
+        "split TEXT NOT NULL",
+        "shard INTEGER NOT NULL",
+        "position INTEGER NOT NULL",  # order inside the shard
+        "treeoflife_id TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "label_key TEXT NOT NULL",
+        *(f"{c} {'INTEGER' if c in INTEGER_COLUMNS else 'TEXT'}" for c in ID_COLUMNS),
+        *(f'"{r}" TEXT NOT NULL' for r in RANKS),
+        "common TEXT NOT NULL",
+        "taxon_status TEXT NOT NULL",
+        "PRIMARY KEY (split, shard, position)",
+    ]
+    return "CREATE TABLE IF NOT EXISTS samples (\n    " + ",\n    ".join(columns) + "\n);"
+
+
+SCHEMA = _SCHEMA.replace("{samples}", _samples_table())
 
 
 def _now() -> str:

@@ -27,7 +27,7 @@ from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.errors import TolError
 from treeoflife.reports.check_taxa import check_query, format_report, label_rows
-from treeoflife.shards import layout, schema
+from treeoflife.shards import layout
 from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
 
@@ -108,7 +108,6 @@ def _batches(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
-    schema.ensure(ctx.db)
     not_done = ctx.db.execute("SELECT COUNT(*) FROM shards WHERE status != 'done'").fetchone()[0]
     if not_done:
         raise TolError(

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from treeoflife import atomic, builddb, distribute
 from treeoflife.errors import TolError
-from treeoflife.shards import layout, schema
+from treeoflife.shards import layout
 from treeoflife.shards.check import CheckResult, CheckTask, check_shard
 from treeoflife.stages import BuildContext, Stage
 
@@ -34,7 +34,6 @@ NAME = "verify"
 
 def inputs(ctx: BuildContext) -> Any:
     """The shard files as they are on disk now: any change re-runs verify."""
-    schema.ensure(ctx.db)
     im = ctx.config.images
     root = layout.size_dir(ctx.out, im.width, im.height)
     files = sorted(root.glob("*/shard-*.tar")) + sorted(root.glob("*/sizes.json"))
@@ -80,7 +79,6 @@ def _sizes(folder: Path) -> dict[str, int] | None:
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
-    schema.ensure(ctx.db)
     im = ctx.config.images
     shards = ctx.db.execute(
         "SELECT split, shard, name, sha256, bytes, status, samples FROM shards ORDER BY split, shard"

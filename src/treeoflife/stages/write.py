@@ -32,7 +32,7 @@ from treeoflife import atomic, builddb, distribute
 from treeoflife.errors import TolError
 from treeoflife.faults import Fault
 from treeoflife.images import ImageSpec
-from treeoflife.shards import encode, layout, samples, schema
+from treeoflife.shards import encode, layout, samples
 from treeoflife.shards.assemble import Sample, ShardResult, ShardTask, assemble_shard
 from treeoflife.shards.encode import UnitResult, UnitTask
 from treeoflife.shards.records import sample_record
@@ -46,7 +46,6 @@ def inputs(ctx: BuildContext) -> Any:
     """What write reads beyond the plan: shards verify found bad, and shards recorded done
     whose file is gone or changed. (Not the shards merely still to write: a write that
     finished leaves that list empty, and its fingerprint must stay what it recorded.)"""
-    schema.ensure(ctx.db)
     return {
         "config": ctx.config.section_json("images", "shards"),
         "redo": _damaged(ctx),
@@ -255,7 +254,6 @@ def write_sizes(ctx: BuildContext, dirs: dict[str, Path]) -> None:
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
-    schema.ensure(ctx.db)
     fault = Fault()
     dirs = _prepare(ctx)
     reencoded = written = 0
