@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from treeoflife.columns import ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.errors import TolError
@@ -178,8 +179,27 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def connect(out: Path, *, create: bool = False) -> sqlite3.Connection:
-    """Open the build database of ``out`` (creating it when ``create``)."""
+# SQLite's words for a database file that is not (or no longer) a valid database
+DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+def damaged(path: Path, why: object) -> TolError:
+    """The one line a damaged build database gets: no stage can be trusted to read it, and
+    SQLite cannot repair it, so the way out is a new one (the sources are read again)."""
+    return TolError(
+        f"the build database {path} is damaged ({why}); move it away and run "
+        f"`tol build --sources DIR --out {Path(path).parent}` again to rebuild it from the sources"
+    )
+
+
+def connect(out: Path, *, create: bool = False, read_only: bool = False) -> sqlite3.Connection:
+    """Open the build database of ``out`` (creating it when ``create``).
+
+    Opened for writing, it is checked first (``PRAGMA quick_check``: a page-level scan,
+    about a second per few hundred MB), so a damaged file is said in one line before any
+    stage builds on it. ``read_only`` (OUT is not writable: ``tol verify`` on a read-only
+    mount) opens it without creating, locking or checking anything.
+    """
     path = Path(out) / DB_NAME
     if not path.exists():
         if not create:
@@ -187,21 +207,46 @@ def connect(out: Path, *, create: bool = False) -> sqlite3.Connection:
                 f"{out} is not a build directory (no {DB_NAME}); run `tol build` or `tol scan` first"
             )
         Path(out).mkdir(parents=True, exist_ok=True)
+    try:
+        db = open_read_only(path) if read_only else _open_for_writing(path)
+        version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorname in DAMAGED:
+            raise damaged(path, exc) from None
+        raise
+    if version is None and not read_only:
+        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    elif version is None or int(version[0]) != SCHEMA_VERSION:
+        raise TolError(
+            f"{path} was made by another version of treeoflife (schema {version and version[0]}); use a new --out"
+        )
+    return db
+
+
+def _open_for_writing(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
     db.execute("PRAGMA journal_mode=WAL")
+    if path.stat().st_size:
+        problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            db.close()
+            raise damaged(path, " ".join(problems[0].split())[:200])  # the first, on one line
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=OFF")
     db.execute(
         "PRAGMA cache_size=-262144"
     )  # 256 MiB page cache: bulk inserts run several times faster
     db.executescript(SCHEMA)
-    version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    if version is None:
-        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-    elif int(version[0]) != SCHEMA_VERSION:
-        raise TolError(
-            f"{path} was made by another version of treeoflife (schema {version[0]}); use a new --out"
-        )
+    return db
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """Open a build database for reading only. In a folder this process cannot write,
+    SQLite cannot make the WAL's ``-shm`` file, so it is opened as immutable there (no tol
+    command writes a build it cannot lock)."""
+    immutable = "&immutable=1" if not os.access(Path(path).parent, os.W_OK) else ""
+    db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro{immutable}", uri=True)
+    db.execute("PRAGMA query_only=ON")
     return db
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
 import json
 import os
+import signal
+import sqlite3
 import sys
+import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from treeoflife import __version__, builddb, distribute
+from treeoflife import __version__, atomic, builddb, distribute
 from treeoflife.config import Config, check_sources, load_config
 from treeoflife.errors import TolError
 
@@ -126,24 +132,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# commands that can run on a read-only OUT: they read the build and record nothing there
+READING_COMMANDS = frozenset({"verify"})
+
+
+def _read_only(out: Path) -> bool:
+    """OUT exists and this process cannot write it (permissions, or a read-only mount:
+    access(2) says EROFS even to root)."""
+    return out.is_dir() and not os.access(out, os.W_OK)
+
+
+def _read_only_error(out: Path, command: str) -> TolError:
+    return TolError(
+        f"{out} is read-only: `tol {command}` writes there; make it writable or use another --out "
+        f"(`tol verify` and `tol check-taxa` work on a read-only build)"
+    )
+
+
 @contextmanager
 def open_build(args: argparse.Namespace):
-    """Lock OUT, open its database, and settle the config (given now, or stored by an earlier run)."""
+    """Lock OUT, open its database, and settle the config (given now, or stored by an earlier run).
+
+    A given config is read before anything is created, so a mistyped --sources leaves no
+    empty build behind. A read-only OUT is opened for reading, without the lock (it cannot
+    be taken there, and nothing can write such a build), by the commands that only read.
+    """
     from treeoflife.stages import BuildContext
 
     out: Path = args.out.resolve()
+    command = getattr(args, "command", "build")
     given = args.sources is not None or args.config is not None
     if not given and not (out / builddb.DB_NAME).exists():
         raise TolError(
             f"{out} has no build yet: pass --sources DIR (and optionally --config tol.toml)"
         )
-    with builddb.build_lock(out):
-        db = builddb.connect(out, create=given)
+    config = load_config(args.config, args.sources) if given else None
+    read_only = _read_only(out)
+    if read_only and command not in READING_COMMANDS:
+        raise _read_only_error(out, command)
+    with contextlib.nullcontext() if read_only else _locked(out, command):
+        db = builddb.connect(out, create=given, read_only=read_only)
         try:
             stored = builddb.get_meta(db, "config")
-            if given:
-                config = load_config(args.config, args.sources)
+            if config is not None:
+                if read_only and stored != config.to_json():
+                    raise _read_only_error(out, f"{command} --sources/--config")
                 builddb.set_meta(db, "config", config.to_json())
+            elif stored is None:
+                raise TolError(
+                    f"{out} has no recorded build (an earlier command stopped before it began): "
+                    "pass --sources DIR (and optionally --config tol.toml)"
+                )
             else:
                 config = Config.from_json(stored)
                 check_sources(config)
@@ -156,9 +195,26 @@ def open_build(args: argparse.Namespace):
                 workers=workers,
                 progress=progress,
                 decode=getattr(args, "decode", False),
+                read_only=read_only,
             )
         finally:
             db.close()
+
+
+@contextmanager
+def _locked(out: Path, command: str) -> Iterator[None]:
+    """OUT's lock, and the temporaries a killed run left at its top and in reports/ removed
+    (the stages clean the shard and work folders they write)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(builddb.build_lock(out))
+        except OSError as exc:  # a lock file another user owns, a read-only mount
+            if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+                raise _read_only_error(out, command) from None
+            raise
+        atomic.remove_strays(out)
+        atomic.remove_strays(out / "reports")
+        yield
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
@@ -232,17 +288,60 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, what batch schedulers send before they kill a job: raised in the driver like
+    Ctrl-C, so the same clean-up runs (open transaction rolled back, temporaries removed)
+    and the build resumes."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _database_problem(exc: sqlite3.DatabaseError, args: argparse.Namespace) -> TolError | None:
+    """One line for a database error that is the file's or the disk's fault, not ours."""
+    out = Path(getattr(args, "out", None) or ".").resolve()
+    name = getattr(exc, "sqlite_errorname", "")
+    if name in builddb.DAMAGED:
+        return builddb.damaged(out / builddb.DB_NAME, exc)
+    if name == "SQLITE_FULL":
+        return atomic.no_space(out, f"the build database {builddb.DB_NAME}", None)
+    if name in ("SQLITE_READONLY", "SQLITE_CANTOPEN") and _read_only(out):
+        return _read_only_error(out, getattr(args, "command", "build"))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return args.func(args)
     except TolError as exc:
         print(f"tol: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("tol: terminated (SIGTERM); run the same command again to resume", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("tol: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except sqlite3.DatabaseError as exc:
+        problem = _database_problem(exc, args)
+        if problem is None:
+            raise
+        print(f"tol: error: {problem}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if not atomic.is_no_space(exc):
+            raise
+        where = Path(exc.filename).parent if exc.filename else Path(getattr(args, "out", "."))
+        print(f"tol: error: {atomic.no_space(where, 'writing', None)}", file=sys.stderr)
+        return 2
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

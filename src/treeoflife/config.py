@@ -108,6 +108,9 @@ _SECTIONS = {
 }
 # sections read elsewhere (tol fetch; the Dask backend in distribute.py), kept as given
 OTHER_SECTIONS = ("fetch", "distribute")
+# top-level keys of a stored config that a tol.toml cannot set (sources_root can: a path
+# relative to the config file)
+INTERNAL_KEYS = ("explicit_paths", "extra")
 _CHOICES = {
     ("split", "method"): ("stable", "exact"),
     ("images", "resize"): ("stretch", "center_crop", "keep_ratio", "pad"),
@@ -150,9 +153,16 @@ def from_dict(data: dict[str, Any], origin: str = "config") -> Config:
     explicit = data.pop("explicit_paths", None)
     if explicit is None:
         explicit = _explicit_names(kwargs.get("paths"))
-    kwargs["explicit_paths"] = tuple(explicit)
-    kwargs["sources_root"] = str(data.pop("sources_root", ""))
-    kwargs["extra"] = dict(data.pop("extra", {}))
+    kwargs["explicit_paths"] = _internal_names(explicit, origin)
+    kwargs["sources_root"] = data.pop("sources_root", "")
+    if not isinstance(kwargs["sources_root"], str):
+        raise TolError(
+            f"{origin}: sources_root must be a path string, got {kwargs['sources_root']!r}"
+        )
+    kwargs["extra"] = data.pop("extra", {})
+    if not isinstance(kwargs["extra"], dict):
+        raise TolError(f"{origin}: extra must be a table, got {kwargs['extra']!r}")
+    kwargs["extra"] = dict(kwargs["extra"])
     unknown = set(data) - set(OTHER_SECTIONS)
     if unknown:
         known = ", ".join(f"[{n}]" for n in (*_SECTIONS, *OTHER_SECTIONS))
@@ -162,6 +172,17 @@ def from_dict(data: dict[str, Any], origin: str = "config") -> Config:
     cfg = Config(**kwargs)
     _validate(cfg, origin)
     return cfg
+
+
+def _internal_names(values: Any, origin: str) -> tuple[str, ...]:
+    """``explicit_paths`` of a stored config: names of [paths] settings, nothing else (a
+    damaged or hand-edited value would otherwise fail later as a TypeError)."""
+    known = {f.name for f in dataclasses.fields(SourcePaths)}
+    if not isinstance(values, list | tuple) or not all(v in known for v in values):
+        raise TolError(
+            f"{origin}: explicit_paths must be a list of [paths] setting names, got {values!r}"
+        )
+    return tuple(values)
 
 
 def _check_distribute(values: Any, origin: str) -> None:
@@ -224,9 +245,19 @@ def read_toml(path: Path) -> dict[str, Any]:
 def load_config(path: Path | None, sources: Path | None) -> Config:
     """Read ``tol.toml`` (optional) and set the sources root; check explicit paths exist."""
     data: dict[str, Any] = read_toml(path) if path is not None else {}
+    for key in INTERNAL_KEYS:  # what a build records of the config, not settings
+        if key in data:
+            raise TolError(
+                f"{path}: {key} is not a setting (the build records it); sections are "
+                + ", ".join(f"[{n}]" for n in (*_SECTIONS, *OTHER_SECTIONS))
+            )
     if sources is not None:
         data["sources_root"] = str(Path(sources).resolve())
     elif "sources_root" in data:
+        if not isinstance(data["sources_root"], str):
+            raise TolError(
+                f"{path}: sources_root must be a path string, got {data['sources_root']!r}"
+            )
         base = path.parent if path is not None else Path.cwd()
         data["sources_root"] = str((base / data["sources_root"]).resolve())
     cfg = from_dict(data, origin=str(path) if path else "config")

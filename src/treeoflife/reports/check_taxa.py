@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from treeoflife import builddb
 from treeoflife.errors import TolError
 from treeoflife.taxonomy.ranks import RANKS, is_unknown
 
@@ -173,11 +174,12 @@ def check_catalog(csv_path: Path) -> dict[str, Any]:
     db_path = csv_path.parent / "build.sqlite"
     db = None
     if db_path.is_file():
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
+            db = builddb.open_read_only(db_path)  # also in a read-only folder
             db.execute(_LOOKUP, ("",)).fetchall()
         except sqlite3.Error:
-            db.close()
+            if db is not None:
+                db.close()
             db = None
     try:
         rows = read_catalog(csv_path)

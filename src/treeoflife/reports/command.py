@@ -44,8 +44,12 @@ def cmd_check_taxa(args: argparse.Namespace) -> int:
     result["failed"] = failures
     print(check_taxa.format_report(result))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(result, indent=2, sort_keys=True) + "\n"
+            args.json.write_text(text, encoding="utf-8")
+        except OSError as exc:  # a read-only folder, a full disk: the report is printed above
+            raise TolError(f"cannot write --json {args.json}: {exc.strerror}") from None
     if failures:
         print("check-taxa: FAILED: " + "; ".join(failures))
         return 1

@@ -43,6 +43,8 @@ def write_treemap(leaves: list[tuple[tuple[str, ...], int]], dest: Path) -> None
         title=f"{total} images, {' → '.join(DEPTH)}", margin={"t": 40, "l": 0, "r": 0, "b": 0}
     )
     # plotly.js once beside the report, not 3.5 MB inside every HTML file; works offline
-    html = fig.to_html(include_plotlyjs="directory", full_html=True)
+    # a fixed div id: plotly draws a random UUID otherwise, and two builds of the same
+    # sources would differ
+    html = fig.to_html(include_plotlyjs="directory", full_html=True, div_id="treemap")
     atomic.write_text(dest.parent / PLOTLY_JS, get_plotlyjs())
     atomic.write_text(dest, html)

@@ -57,7 +57,7 @@ def assemble_shard(task: ShardTask) -> ShardResult:
     bad: set[str] = set()
     tmp = atomic.temp_path(final)
     try:
-        with open(tmp, "wb", buffering=1 << 20) as fh:
+        with atomic.removed_on_failure(tmp), open(tmp, "wb", buffering=1 << 20) as fh:
             tar = TarWriter(fh)
             for s in task.samples:
                 fd = fds.get(s.work)

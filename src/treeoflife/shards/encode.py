@@ -183,7 +183,7 @@ def encode_unit(task: UnitTask) -> UnitResult:
     reader = _prefetch(items)
     outcomes = []
     try:
-        with open(tmp, "wb") as fh:
+        with atomic.removed_on_failure(tmp), open(tmp, "wb") as fh:
             for member, tid, data in reader:
                 outcomes.append(_outcome(member, tid, data, task.spec, fh))
             fh.flush()

@@ -31,6 +31,7 @@ class BuildContext:
     workers: int = 1
     progress: bool | None = None  # None: show progress bars only on a terminal
     decode: bool = False  # verify also decodes every JPEG (`tol verify --decode`)
+    read_only: bool = False  # OUT cannot be written: stages run record nothing (`tol verify`)
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
 
 
@@ -111,12 +112,14 @@ def run_stages(
             previous = fp
             continue
         later = order[order.index(stage.name) :]
-        builddb.forget_stages(ctx.db, later)
+        if not ctx.read_only:
+            builddb.forget_stages(ctx.db, later)
         started = time.monotonic()
         ctx.log(f"{stage.name}: running")
         summary = stage.run(ctx)
         summary["seconds"] = round(time.monotonic() - started, 2)
-        builddb.record_stage(ctx.db, stage.name, fp, summary, describe_outputs(ctx, stage))
+        if not ctx.read_only:
+            builddb.record_stage(ctx.db, stage.name, fp, summary, describe_outputs(ctx, stage))
         summaries[stage.name] = summary
         previous = fp
     return summaries

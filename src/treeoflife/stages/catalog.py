@@ -120,6 +120,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     n = 0
     counts: dict[str, int] = {}
     with (
+        atomic.removed_on_failure(tmp_csv, tmp_pq),  # both, whatever stops the writing
         open(tmp_csv, "w", newline="", encoding="utf-8") as fh,
         pq.ParquetWriter(tmp_pq, arrow_schema) as pw,
     ):
@@ -145,10 +146,11 @@ def run(ctx: BuildContext) -> dict[str, Any]:
                 counts[row[0]] = counts.get(row[0], 0) + 1
             n += len(batch)
         fh.flush()
-    for tmp, final in ((tmp_csv, csv_path), (tmp_pq, pq_path)):
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        atomic.publish(tmp, final)
+    with atomic.removed_on_failure(tmp_csv, tmp_pq):
+        for tmp, final in ((tmp_csv, csv_path), (tmp_pq, pq_path)):
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            atomic.publish(tmp, final)
     ctx.log(
         f"catalog: {n} rows in {csv_path} and {pq_path.name} ("
         + ", ".join(f"{k} {v}" for k, v in counts.items())

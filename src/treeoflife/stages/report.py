@@ -123,7 +123,7 @@ def write_licenses(manifest: Path, db: sqlite3.Connection, dest: Path) -> int:
     )
     written = 0
     tmp = atomic.temp_path(dest)
-    with tmp.open("w", newline="", encoding="utf-8") as out:
+    with atomic.removed_on_failure(tmp), tmp.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(
             ["treeoflife_id", "eol_content_id", "eol_page_id", "license", "owner", "source_url"]

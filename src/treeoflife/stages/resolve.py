@@ -257,7 +257,7 @@ def write_predicted_catalog(out: Path, db: Any) -> Path:
     class_index = {t: i for i, t in enumerate(taxa)}
     path = Path(out) / PREDICTED
     tmp = atomic.temp_path(path)
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic.removed_on_failure(tmp), tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(PREDICTED_COLUMNS)
         for row in db.execute(query):

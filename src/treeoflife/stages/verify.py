@@ -119,12 +119,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         if planned and _sizes(folder) != {Path(n).name: r[6] for n, r in planned.items()}:
             sizes_wrong.append((folder / "sizes.json").relative_to(ctx.out).as_posix())
     bad = {k: v for k, v in problems.items() if v}
-    with builddb.transaction(ctx.db) as db:
-        for (split, shard), msgs in bad.items():
-            db.execute(
-                "UPDATE shards SET status = 'bad', problem = ? WHERE split = ? AND shard = ?",
-                ("; ".join(msgs)[:2000], split, shard),
-            )
+    if not ctx.read_only:  # a read-only OUT: the verdict is printed, nothing recorded
+        _record(ctx, bad)
     report = {
         "ok": not bad and not stray and not sizes_wrong,
         "shards_checked": len(shards),
@@ -132,9 +128,11 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         "not_in_plan": stray,
         "sizes_json_wrong": sizes_wrong,
     }
-    atomic.write_bytes(
-        layout.reports_dir(ctx.out) / "verify.json", (json.dumps(report, indent=1) + "\n").encode()
-    )
+    if not ctx.read_only:
+        atomic.write_bytes(
+            layout.reports_dir(ctx.out) / "verify.json",
+            (json.dumps(report, indent=1) + "\n").encode(),
+        )
     if not report["ok"]:
         lines = [
             f"verify: {len(bad)} bad shards, {len(stray)} shard files not in the plan (OUT/reports/verify.json)"
@@ -148,10 +146,20 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         )
     samples = sum(r[6] or 0 for r in shards)
     how = "decoded every JPEG" if ctx.decode else "JPEG digests checked, not decoded"
-    if not ctx.config.shards.keep_work:
+    if not ctx.config.shards.keep_work and not ctx.read_only:
         _drop_work_files(ctx)
     ctx.log(f"verify: {len(shards)} shards, {samples} samples, all good ({how})")
     return {"shards": len(shards), "samples": samples, "bad": 0, "decoded": ctx.decode}
+
+
+def _record(ctx: BuildContext, bad: dict[tuple[str, int], list[str]]) -> None:
+    """Mark the bad shards, so that ``tol shard`` rewrites exactly those."""
+    with builddb.transaction(ctx.db) as db:
+        for (split, shard), msgs in bad.items():
+            db.execute(
+                "UPDATE shards SET status = 'bad', problem = ? WHERE split = ? AND shard = ?",
+                ("; ".join(msgs)[:2000], split, shard),
+            )
 
 
 STAGE = Stage(
