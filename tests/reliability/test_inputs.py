@@ -1,0 +1,83 @@
+"""Faulty inputs (issue #10, "Trustworthy rebuilds"): each fault gives either one clear line
+(a setup mistake, exit 2) or a specific reject while the rest of the build goes on.
+
+One table per fault: (fault, what is written into a small collection, expected line or
+reject). ``tests/collection.py`` writes the collection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from collection import jpeg_bytes, write_small_collection
+from treeoflife.cli import main
+
+SMALL = 6 + 2 * 3  # images of write_small_collection
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, list[str]]:
+    """Exit code and stderr lines of one `tol` command."""
+    capsys.readouterr()
+    rc = main([*argv, "--no-progress"])
+    return rc, capsys.readouterr().err.strip().splitlines()
+
+
+def one_line(capsys: pytest.CaptureFixture, src: Path, out: Path, *extra: str) -> str:
+    """The single error line of a scan that must stop (exit 2, no traceback)."""
+    rc, err = run(capsys, "scan", "--sources", str(src), "--out", str(out), *extra)
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith("tol: error: ")
+    return err[0]
+
+
+def rejects_of(out: Path) -> dict[str, str]:
+    with sqlite3.connect(out / "build.sqlite") as db:
+        return dict(db.execute("SELECT item, reason FROM rejects"))
+
+
+def members_of(out: Path) -> set[str]:
+    with sqlite3.connect(out / "build.sqlite") as db:
+        return {m for (m,) in db.execute("SELECT member FROM images")}
+
+
+def write_config(path: Path, **paths: str) -> Path:
+    path.write_text("[paths]\n" + "".join(f'{k} = "{v}"\n' for k, v in paths.items()))
+    return path
+
+
+# --- [paths] of the wrong kind ------------------------------------------------------------
+
+
+def _file_for_folder(src: Path) -> dict[str, str]:
+    (src / "my_eol.tar.gz").write_bytes(b"x")
+    return {"eol_images": "my_eol.tar.gz"}
+
+
+def _folder_for_file(src: Path) -> dict[str, str]:
+    (src / "dh").mkdir()
+    return {"eol_dh": "dh"}
+
+
+def _default_is_a_file(src: Path) -> dict[str, str]:
+    (src / "generic").write_text("not a folder")
+    return {}
+
+
+@pytest.mark.parametrize(
+    ("fault", "setup", "expected"),
+    [
+        ("a file where a folder is expected", _file_for_folder, "paths.eol_images"),
+        ("a folder where a file is expected", _folder_for_file, "paths.eol_dh"),
+        ("a default folder that is a file", _default_is_a_file, "paths.generic"),
+    ],
+)
+def test_paths_of_the_wrong_kind_are_one_line(
+    tmp_path: Path, capsys, fault: str, setup: Callable[[Path], dict[str, str]], expected: str
+) -> None:
+    src = write_small_collection(tmp_path / "src")
+    config = write_config(tmp_path / "tol.toml", **setup(src))
+    line = one_line(capsys, src, tmp_path / "out", "--config", str(config))
+    assert expected in line and "must be a" in line, fault
