@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from collection import jpeg_bytes, write_small_collection
 from treeoflife.cli import main
 
@@ -28,9 +29,9 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, list[str]]:
 def one_line(capsys: pytest.CaptureFixture, src: Path, out: Path, *extra: str) -> str:
     """The single error line of a scan that must stop (exit 2, no traceback)."""
     rc, err = run(capsys, "scan", "--sources", str(src), "--out", str(out), *extra)
-    assert rc == 2 and len(err) == 1, err
-    assert err[0].startswith("tol: error: ")
-    return err[0]
+    errors = [line for line in err if line.startswith("tol: error: ")]
+    assert rc == 2 and len(errors) == 1 and not any("Traceback" in line for line in err), err
+    return errors[0]
 
 
 def rejects_of(out: Path) -> dict[str, str]:
@@ -81,3 +82,46 @@ def test_paths_of_the_wrong_kind_are_one_line(
     config = write_config(tmp_path / "tol.toml", **setup(src))
     line = one_line(capsys, src, tmp_path / "out", "--config", str(config))
     assert expected in line and "must be a" in line, fault
+
+
+# --- label tables in other encodings, or not tables at all --------------------------------
+
+
+def write_generic(src: Path, table: str, content: bytes) -> Path:
+    """A generic source of one image, ``a.jpg``, with its label table as given."""
+    folder = src / "generic"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "a.jpg").write_bytes(jpeg_bytes(1))
+    (folder / table).write_bytes(content)
+    return folder
+
+
+def _csv(encoding: str) -> bytes:
+    return "path,scientific_name,common\na.jpg,Morus alba,mûrier blanc\n".encode(encoding)
+
+
+@pytest.mark.parametrize(
+    ("fault", "table", "content", "expected"),
+    [
+        ("Latin-1 CSV", "labels.csv", _csv("latin-1"), "labels.csv is not UTF-8 text"),
+        ("cp1252 CSV", "labels.csv", _csv("cp1252"), "labels.csv is not UTF-8 text"),
+        ("garbage Parquet", "labels.parquet", b"garbage", "labels.parquet is not a readable"),
+    ],
+)
+def test_unreadable_label_tables_are_one_line_naming_the_file(
+    tmp_path: Path, capsys, fault: str, table: str, content: bytes, expected: str
+) -> None:
+    src = write_small_collection(tmp_path / "src")
+    write_generic(src, table, content)
+    assert expected in one_line(capsys, src, tmp_path / "out"), fault
+
+
+def test_a_label_table_with_a_byte_order_mark_is_read_as_utf8(tmp_path: Path, capsys) -> None:
+    src = write_small_collection(tmp_path / "src")
+    write_generic(src, "labels.csv", b"\xef\xbb\xbf" + _csv("utf-8"))
+    out = tmp_path / "out"
+    assert run(capsys, "scan", "--sources", str(src), "--out", str(out))[0] == 0
+    with sqlite3.connect(out / "build.sqlite") as db:
+        (given,) = db.execute("SELECT given FROM labels WHERE source = 'generic'").fetchone()
+    assert "Morus alba" in given and "mûrier blanc" in given
+    assert "generic/a.jpg" in members_of(out)

@@ -9,6 +9,7 @@ outside ``sources`` knows a naming scheme.
 
 from __future__ import annotations
 
+import csv
 import io
 import tarfile
 import zlib
@@ -17,6 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from treeoflife.errors import TolError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
@@ -241,3 +244,27 @@ def list_archives(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES))
+
+
+def csv_records(path: Path, required: tuple[str, ...], what: str) -> Iterator[dict[str, str]]:
+    """The rows of a source's CSV table, or one line naming the file and what is wrong.
+
+    UTF-8, with or without the byte-order mark spreadsheets write (``utf-8-sig``: a BOM is
+    unambiguous, and read as UTF-8 it would rename the first column). Any other encoding is
+    refused rather than guessed: Latin-1 and cp1252 decode the same bytes to different
+    names, and a wrong guess would put misspelt labels into the dataset.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in required if c not in (reader.fieldnames or ())]
+            if missing:
+                raise TolError(f"{path} is not {what}: missing column(s) {', '.join(missing)}")
+            yield from reader
+    except UnicodeDecodeError as exc:
+        raise TolError(
+            f"{path} is not UTF-8 text (it has the byte 0x{exc.object[exc.start]:02x}): "
+            'save it as UTF-8 ("CSV UTF-8" in a spreadsheet)'
+        ) from None
+    except csv.Error as exc:
+        raise TolError(f"{path} is not a readable CSV table: {exc}") from None

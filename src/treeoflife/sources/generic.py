@@ -7,7 +7,6 @@ have no label and are rejected as such; rows whose file is missing likewise.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,13 @@ from pathlib import Path
 from treeoflife.config import Config
 from treeoflife.errors import TolError
 from treeoflife.ids import identity_key, treeoflife_id
-from treeoflife.sources.base import IMAGE_SUFFIXES, ImageRecord, ScanReject, relative
+from treeoflife.sources.base import (
+    IMAGE_SUFFIXES,
+    ImageRecord,
+    ScanReject,
+    csv_records,
+    relative,
+)
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "generic"
@@ -40,15 +45,20 @@ def input_files(cfg: Config) -> list[Path]:
 
 
 def read_rows(table: Path) -> list[dict[str, str]]:
+    """The label table's rows; a table that cannot be read is one line naming it."""
+    what = "a label table (it needs a 'path' column: image path relative to its folder)"
     if table.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = pq.read_table(table).to_pylist()
+        try:
+            rows = pq.read_table(table).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            raise TolError(f"{table} is not a readable Parquet file: {exc}") from None
+        if rows and "path" not in rows[0]:
+            raise TolError(f"{table} is not {what}: missing column(s) path")
     else:
-        with table.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    if rows and "path" not in rows[0]:
-        raise TolError(f"{table} needs a 'path' column (image path relative to its folder)")
+        rows = list(csv_records(table, ("path",), what))
     return [{k: ("" if v is None else str(v)) for k, v in row.items()} for row in rows]
 
 
