@@ -27,6 +27,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "label_missing": (DROPPED, "the source gives no label for this image"),
     "image_missing": (DROPPED, "the source's metadata lists an image file that does not exist"),
     "duplicate_locator": (DROPPED, "the same image is listed twice by its source"),
+    "path_outside_source": (
+        DROPPED,
+        "the path is absolute, climbs out with '..' or is a symlink leading out of the source's folder",
+    ),
     # image content (shard write)
     "image_corrupt": (DROPPED, "the image data cannot be decoded"),
     "image_truncated": (DROPPED, "the image data ends before the image is complete"),

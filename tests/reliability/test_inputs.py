@@ -125,3 +125,83 @@ def test_a_label_table_with_a_byte_order_mark_is_read_as_utf8(tmp_path: Path, ca
         (given,) = db.execute("SELECT given FROM labels WHERE source = 'generic'").fetchone()
     assert "Morus alba" in given and "mûrier blanc" in given
     assert "generic/a.jpg" in members_of(out)
+
+
+# --- paths that leave their source's folder -----------------------------------------------
+
+
+def _secret(src: Path) -> Path:
+    """A readable image outside every source folder: what must not get in."""
+    secret = src.parent / "secret.jpg"
+    secret.write_bytes(jpeg_bytes(9))
+    return secret
+
+
+def _generic_rows(src: Path, *paths: str) -> None:
+    rows = "".join(f"{p},Morus alba\n" for p in ("a.jpg", *paths))
+    write_generic(src, "labels.csv", ("path,scientific_name\n" + rows).encode())
+
+
+def _absolute(src: Path) -> str:
+    _generic_rows(src, str(_secret(src)))
+    return str(_secret(src))
+
+
+def _climbs_out(src: Path) -> str:
+    _secret(src)
+    _generic_rows(src, "../../secret.jpg")
+    return "generic/../../secret.jpg"
+
+
+def _generic_symlink(src: Path) -> str:
+    _generic_rows(src, "link.jpg")
+    (src / "generic/link.jpg").symlink_to(_secret(src))
+    return "generic/link.jpg"
+
+
+def _symlinked_folder(src: Path) -> str:
+    _generic_rows(src, "photos/b.jpg")
+    _secret(src)
+    (src / "generic/photos").symlink_to(src.parent)
+    return "generic/photos/b.jpg"
+
+
+def _inat_symlink(src: Path) -> str:
+    cls = src / "inat21/train" / sorted(p.name for p in (src / "inat21/train").iterdir())[0]
+    (cls / "link.jpg").symlink_to(_secret(src))
+    return f"inat21/train/{cls.name}/link.jpg"
+
+
+def _bioscan_climbs_out(src: Path) -> str:
+    _secret(src)
+    (src / "bioscan/images/part1").mkdir(parents=True)
+    (src / "bioscan/images/part1/b.jpg").write_bytes(jpeg_bytes(4))
+    (src / "bioscan/BIOSCAN_Insect_Dataset_metadata.jsonld").write_text(
+        '[{"image_file": "b.jpg", "chunk_number": 1, "order": "Diptera"},'
+        ' {"image_file": "../../../secret.jpg", "chunk_number": 1, "order": "Diptera"}]'
+    )
+    return "bioscan/images/part1/../../../secret.jpg"
+
+
+OUTSIDE = [
+    ("an absolute path in labels.csv", _absolute),
+    ("a path that climbs out with ../", _climbs_out),
+    ("a symlink in generic/ leading out", _generic_symlink),
+    ("a symlinked folder in generic/ leading out", _symlinked_folder),
+    ("a symlink in an iNat21 class folder leading out", _inat_symlink),
+    ("a BIOSCAN image_file that climbs out", _bioscan_climbs_out),
+]
+
+
+@pytest.mark.parametrize(("fault", "plant"), OUTSIDE)
+def test_paths_outside_their_source_are_rejected(
+    tmp_path: Path, capsys, fault: str, plant: Callable[[Path], str]
+) -> None:
+    src = write_small_collection(tmp_path / "src")
+    item = plant(src)
+    out = tmp_path / "out"
+    assert run(capsys, "scan", "--sources", str(src), "--out", str(out))[0] == 0
+    assert rejects_of(out).get(item) == "path_outside_source", fault
+    members = members_of(out)
+    assert not any("secret" in m or m.startswith("/") for m in members), fault
+    assert len(members - {item}) >= SMALL, fault  # the rest is there

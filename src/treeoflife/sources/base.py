@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import tarfile
 import zlib
 from collections import deque
@@ -70,6 +71,39 @@ def relative(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+class Confinement:
+    """Whether a path a source names stays inside that source's folder.
+
+    A label table or metadata file names its images by path; ``/etc/passwd``,
+    ``../../secret.jpg`` or a symlink to somewhere else would read any file on the machine
+    into the dataset. Every path a source names, and every symlink found in its folder, is
+    checked here (rejected as ``path_outside_source``). Folders are resolved once each, so a
+    file costs one ``lstat``.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(os.path.abspath(folder))
+        self.real = self.folder.resolve()
+        self._dirs: dict[Path, bool] = {}
+
+    def _inside(self, real: Path) -> bool:
+        return real == self.real or real.is_relative_to(self.real)
+
+    def contains(self, path: Path) -> bool:
+        """True when ``path`` (absolute, or relative to the folder) is in the folder, its
+        folders and, if it is a symlink, its target too."""
+        path = Path(os.path.normpath(self.folder / path))  # drops "..", keeps symlinks
+        if not path.is_relative_to(self.folder):
+            return False
+        parent = path.parent
+        inside = self._dirs.get(parent)
+        if inside is None:
+            inside = self._dirs[parent] = self._inside(parent.resolve())
+        if inside and path.is_symlink():
+            inside = self._inside(path.resolve())
+        return inside
 
 
 class ArchiveError(Exception):

@@ -16,6 +16,7 @@ from treeoflife.errors import TolError
 from treeoflife.ids import identity_key, treeoflife_id
 from treeoflife.sources.base import (
     IMAGE_SUFFIXES,
+    Confinement,
     ImageRecord,
     ScanReject,
     csv_records,
@@ -68,6 +69,7 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
     if table is None:
         return
     root = Path(cfg.sources_root)
+    confined = Confinement(folder)
     listed: set[str] = set()
     for row in read_rows(table):
         rel = row["path"].strip()
@@ -80,6 +82,9 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             yield ScanReject(member, "duplicate_locator", f"listed twice in {table.name}")
             continue
         listed.add(member)
+        if not confined.contains(path):
+            yield ScanReject(member, "path_outside_source", f"listed in {table.name}")
+            continue
         if not path.is_file():
             yield ScanReject(member, "image_missing", f"listed in {table.name}")
             continue
@@ -107,5 +112,9 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             mtime_ns=st.st_mtime_ns,
         )
     for p in input_files(cfg)[1:]:
-        if relative(p, root) not in listed:
+        if relative(p, root) in listed:
+            continue
+        if not confined.contains(p):
+            yield ScanReject(relative(p, root), "path_outside_source", "a symlink")
+        else:
             yield ScanReject(relative(p, root), "label_missing", f"not listed in {table.name}")
