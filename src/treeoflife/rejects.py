@@ -22,6 +22,10 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "metadata_truncated": (DROPPED, "a metadata file ends early; records after the cut are lost"),
     "member_name_unparsed": (DROPPED, "the file name does not follow the source's naming scheme"),
+    "file_name_not_utf8": (
+        DROPPED,
+        "the file or member name is not UTF-8 (shown with \\x escapes); rename it to include it",
+    ),
     "empty_file": (DROPPED, "the image file has zero bytes"),
     "not_an_image_file": (DROPPED, "the file's extension is not an image type"),
     "label_missing": (DROPPED, "the source gives no label for this image"),

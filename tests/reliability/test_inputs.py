@@ -7,7 +7,10 @@ reject). ``tests/collection.py`` writes the collection.
 
 from __future__ import annotations
 
+import io
+import os
 import sqlite3
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -205,3 +208,76 @@ def test_paths_outside_their_source_are_rejected(
     members = members_of(out)
     assert not any("secret" in m or m.startswith("/") for m in members), fault
     assert len(members - {item}) >= SMALL, fault  # the rest is there
+
+
+# --- names that are not UTF-8 -------------------------------------------------------------
+
+
+def _raw(path: Path, name: bytes) -> bytes:
+    """A path whose last part is the raw bytes ``name`` (POSIX names are bytes)."""
+    return os.fsencode(path) + b"/" + name
+
+
+def _inat_file(src: Path) -> str:
+    cls = sorted((src / "inat21/train").iterdir())[0]
+    Path(os.fsdecode(_raw(cls, b"caf\xe9.jpg"))).write_bytes(jpeg_bytes(5))
+    return f"inat21/train/{cls.name}/caf\\xe9.jpg"
+
+
+def _inat_folder(src: Path) -> str:
+    cls = os.fsdecode(_raw(src / "inat21/train", b"00009_Animalia_A_B_C_D_E_caf\xe9"))
+    Path(cls).mkdir()
+    (Path(cls) / "x.jpg").write_bytes(jpeg_bytes(6))
+    return "inat21/train/00009_Animalia_A_B_C_D_E_caf\\xe9"
+
+
+def _generic_file(src: Path) -> str:
+    _generic_rows(src)
+    Path(os.fsdecode(_raw(src / "generic", b"caf\xe9.jpg"))).write_bytes(jpeg_bytes(7))
+    return "generic/caf\\xe9.jpg"
+
+
+def _tar_member(src: Path) -> str:
+    write_tar(src / "eol/images/images_02.tar", [(os.fsdecode(b"caf\xe9.jpg"), jpeg_bytes(8))])
+    return "eol/images/images_02.tar#caf\\xe9.jpg"
+
+
+def _archive_name(src: Path) -> str:
+    write_tar(Path(os.fsdecode(_raw(src / "eol/images", b"set_\xe9.tar"))), [])
+    return "eol/images/set_\\xe9.tar"
+
+
+def write_tar(path: Path, members: list[tuple[str, bytes]], links: tuple[str, ...] = ()) -> None:
+    """A plain tar of ``members`` in order (names may repeat), then ``links``: each name
+    a symlink (``s:``) or hard link (``h:``) to the first member."""
+    with tarfile.open(path, "w", encoding="utf-8", errors="surrogateescape") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for link in links:
+            info = tarfile.TarInfo(link[2:])
+            info.type = tarfile.SYMTYPE if link[0] == "s" else tarfile.LNKTYPE
+            info.linkname = members[0][0]
+            tar.addfile(info)
+
+
+NOT_UTF8 = [
+    ("an iNat21 image file name", _inat_file),
+    ("an iNat21 class folder name", _inat_folder),
+    ("a file name in generic/", _generic_file),
+    ("a tar member name", _tar_member),
+    ("an archive file name", _archive_name),
+]
+
+
+@pytest.mark.parametrize(("fault", "plant"), NOT_UTF8)
+def test_names_that_are_not_utf8_are_rejected(
+    tmp_path: Path, capsys, fault: str, plant: Callable[[Path], str]
+) -> None:
+    src = write_small_collection(tmp_path / "src")
+    item = plant(src)
+    out = tmp_path / "out"
+    assert run(capsys, "scan", "--sources", str(src), "--out", str(out))[0] == 0, fault
+    assert rejects_of(out).get(item) == "file_name_not_utf8", fault
+    assert len(members_of(out)) >= SMALL, fault

@@ -66,6 +66,22 @@ class ScanReject:
     detail: str = ""
 
 
+def name_not_utf8(item: str) -> ScanReject | None:
+    """A reject for a file or member name that is not UTF-8, else None.
+
+    POSIX names are bytes; Python hands undecodable ones over with surrogate escapes, which
+    cannot be written to the database, hashed into an id or put in a catalog. Every name is
+    checked here before it is used (``file_name_not_utf8``, the name shown with ``\\x..``
+    escapes), so the rest of the build goes on.
+    """
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = item.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return ScanReject(shown, "file_name_not_utf8", "rename it in UTF-8 to include it")
+    return None
+
+
 def relative(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()

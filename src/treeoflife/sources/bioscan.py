@@ -22,6 +22,7 @@ from treeoflife.sources.base import (
     Confinement,
     ImageRecord,
     ScanReject,
+    name_not_utf8,
     relative,
 )
 
@@ -291,7 +292,9 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
         for p in sorted(part_dir.iterdir()):
             rel = relative(p, root)
             if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES) and rel not in listed:
-                yield ScanReject(rel, "label_missing", "not in the BIOSCAN metadata")
+                yield name_not_utf8(rel) or ScanReject(
+                    rel, "label_missing", "not in the BIOSCAN metadata"
+                )
 
 
 def _record_name(meta_item: str, index: int, record: Any) -> str:

@@ -20,6 +20,7 @@ from treeoflife.sources.base import (
     ImageRecord,
     ScanReject,
     csv_records,
+    name_not_utf8,
     relative,
 )
 from treeoflife.taxonomy.ranks import RANKS
@@ -114,7 +115,10 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
     for p in input_files(cfg)[1:]:
         if relative(p, root) in listed:
             continue
-        if not confined.contains(p):
+        bad_name = name_not_utf8(relative(p, root))  # a UTF-8 table cannot list it
+        if bad_name is not None:
+            yield bad_name
+        elif not confined.contains(p):
             yield ScanReject(relative(p, root), "path_outside_source", "a symlink")
         else:
             yield ScanReject(relative(p, root), "label_missing", f"not listed in {table.name}")

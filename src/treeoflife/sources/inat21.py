@@ -13,6 +13,7 @@ from treeoflife.sources.base import (
     Confinement,
     ImageRecord,
     ScanReject,
+    name_not_utf8,
     relative,
 )
 from treeoflife.taxonomy.ranks import RANKS
@@ -43,6 +44,10 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
         if not confined.contains(folder):
             yield ScanReject(rel_folder, "path_outside_source", "a symlink")
             continue
+        bad_name = name_not_utf8(rel_folder)
+        if bad_name is not None:
+            yield bad_name
+            continue
         if parsed is None:
             yield ScanReject(
                 rel_folder,
@@ -55,6 +60,10 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             entries = sorted((e for e in it if e.is_file()), key=lambda e: e.name)
         for entry in entries:
             member = f"{rel_folder}/{entry.name}"
+            bad_name = name_not_utf8(member)
+            if bad_name is not None:
+                yield bad_name
+                continue
             if entry.is_symlink() and not confined.contains(Path(entry.path)):
                 yield ScanReject(member, "path_outside_source", "a symlink")
                 continue
