@@ -26,6 +26,10 @@ REASONS: dict[str, tuple[str, str]] = {
         DROPPED,
         "the file or member name is not UTF-8 (shown with \\x escapes); rename it to include it",
     ),
+    "archive_member_link": (
+        DROPPED,
+        "the archive member is a symbolic or hard link, not image data",
+    ),
     "empty_file": (DROPPED, "the image file has zero bytes"),
     "not_an_image_file": (DROPPED, "the file's extension is not an image type"),
     "label_missing": (DROPPED, "the source gives no label for this image"),

@@ -281,3 +281,55 @@ def test_names_that_are_not_utf8_are_rejected(
     assert run(capsys, "scan", "--sources", str(src), "--out", str(out))[0] == 0, fault
     assert rejects_of(out).get(item) == "file_name_not_utf8", fault
     assert len(members_of(out)) >= SMALL, fault
+
+
+# --- tar members that are links or repeat a name ------------------------------------------
+
+FIRST, SECOND = jpeg_bytes(21, (64, 48)), jpeg_bytes(22, (96, 80))
+NAME_A = "5000_77_eol-full-size-copy.jpg"
+SET = "eol/images/images_02.tar"
+
+
+@pytest.mark.parametrize(
+    ("fault", "members", "links", "item", "reason"),
+    [
+        (
+            "a symbolic link",
+            [(NAME_A, FIRST)],
+            ("s:5001_77_eol-full-size-copy.jpg",),
+            f"{SET}#5001_77_eol-full-size-copy.jpg",
+            "archive_member_link",
+        ),
+        (
+            "a hard link",
+            [(NAME_A, FIRST)],
+            ("h:5002_77_eol-full-size-copy.jpg",),
+            f"{SET}#5002_77_eol-full-size-copy.jpg",
+            "archive_member_link",
+        ),
+        (
+            "a repeated name",
+            [(NAME_A, FIRST), (NAME_A, SECOND)],
+            (),
+            f"{SET}#{NAME_A}",
+            "duplicate_locator",
+        ),
+    ],
+)
+def test_links_and_repeated_names_in_archives_are_rejected(
+    tmp_path: Path, capsys, fault: str, members, links, item: str, reason: str
+) -> None:
+    src = write_small_collection(tmp_path / "src")
+    write_tar(src / SET, members, links)
+    out = tmp_path / "out"
+    assert run(capsys, "scan", "--sources", str(src), "--out", str(out), "--workers", "2")[0] == 0
+    assert rejects_of(out).get(item) == reason, fault
+    with sqlite3.connect(out / "build.sqlite") as db:
+        sizes = db.execute(
+            "SELECT i.size_bytes, e.source_bytes FROM images i JOIN encoded e USING "
+            "(treeoflife_id) WHERE i.member = ?",
+            (NAME_A,),
+        ).fetchall()
+    # the image is the first copy, and its recorded size is that of the copy encoded
+    assert sizes == [(len(FIRST), len(FIRST))], fault
+    assert len(members_of(out)) == SMALL + 1, fault

@@ -130,7 +130,24 @@ class ArchiveError(Exception):
 
 
 def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInfo, bytes | None]]:
-    """Stream a tar archive once, in order: regular members, with their bytes when ``read``.
+    """The image members of an archive (see :func:`iter_members`), with their bytes when
+    ``read``; links and repeated names are left out."""
+    for info, data, problem in iter_members(path, read=read):
+        if problem is None:
+            yield info, data
+
+
+def iter_members(
+    path: Path, *, read: bool = False
+) -> Iterator[tuple[tarfile.TarInfo, bytes | None, tuple[str, str] | None]]:
+    """Stream a tar archive once, in order: ``(info, bytes, problem)`` of each member that
+    is a file or a link; bytes of a file when ``read``, problem ``(reason, detail)`` or None.
+
+    A symbolic or hard link is not image data (``archive_member_link``; following it would
+    read elsewhere, or the same bytes again). A name that comes again is the same image
+    twice: the first member of a name is the image, later ones are ``duplicate_locator``
+    (a stream cannot know a later copy exists, and every stripe of an archive reads all its
+    headers, so each one agrees on which copy counts). Directories are skipped.
 
     Raises ArchiveError (archive_unreadable / archive_truncated) where the stream breaks;
     every member yielded before that is complete.
@@ -138,7 +155,8 @@ def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInf
     # A member is yielded only once the next header (or the clean end) has been read, so a
     # member whose data the stream cuts off is never reported as complete.
     count = 0
-    pending: tuple[tarfile.TarInfo, bytes | None] | None = None
+    pending: tuple[tarfile.TarInfo, bytes | None, tuple[str, str] | None] | None = None
+    seen: set[str] = set()  # member names: ~100 B each, ~10 MB for a 100K-member set
     try:
         # tarfile's random-access mode over a forward-only stream (see _GzipStream): a
         # member's data is one read, and skipped data is never copied; its stream mode
@@ -150,15 +168,28 @@ def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInf
                     count += 1
                     yield pending
                     pending = None
+                if info.issym() or info.islnk():
+                    kind = "symbolic" if info.issym() else "hard"
+                    pending = (
+                        info,
+                        None,
+                        ("archive_member_link", f"a {kind} link to {info.linkname}"),
+                    )
+                    continue
                 if not info.isfile():
                     continue
+                if info.name in seen:
+                    detail = "a second member of this name; the first one is used"
+                    pending = (info, None, ("duplicate_locator", detail))
+                    continue
+                seen.add(info.name)
                 data = None
                 if read:
                     fh = tar.extractfile(info)
                     data = fh.read() if fh is not None else b""
                     if len(data) != info.size:
                         raise EOFError("member data ends early")
-                pending = (info, data)
+                pending = (info, data, None)
             if getattr(raw, "truncated", False) or (
                 not _compressed(path) and tar.offset > path.stat().st_size
             ):

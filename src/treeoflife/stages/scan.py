@@ -212,9 +212,11 @@ class _Pass:
         for o in res.outcomes:
             tid = o.treeoflife_id
             if archive is not None:
-                found = name_not_utf8(f"{archive.container}#{o.member}") or archive.identify(
-                    o.member, o.source_bytes
-                )
+                item = f"{archive.container}#{o.member}"
+                bad = name_not_utf8(item)
+                if bad is None and o.member_reject is not None:
+                    bad = ScanReject(item, *o.member_reject)
+                found = bad or archive.identify(o.member, o.source_bytes)
                 if isinstance(found, ScanReject):
                     rejects.append((found.item, found.reason, found.detail))
                     continue
