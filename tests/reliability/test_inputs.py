@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sqlite3
 import tarfile
 from collections.abc import Callable
@@ -333,3 +334,43 @@ def test_links_and_repeated_names_in_archives_are_rejected(
     # the image is the first copy, and its recorded size is that of the copy encoded
     assert sizes == [(len(FIRST), len(FIRST))], fault
     assert len(members_of(out)) == SMALL + 1, fault
+
+
+# --- control characters in labels ---------------------------------------------------------
+
+
+def shard_texts(out: Path) -> list[str]:
+    """Every text member of every shard of a build."""
+    texts = []
+    for shard in sorted(out.rglob("shard-*.tar")):
+        with tarfile.open(shard) as tar:
+            for info in tar:
+                if info.name.endswith(".txt"):
+                    texts.append(tar.extractfile(info).read().decode())
+    return texts
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\t|\r(?!\n)")
+
+
+@pytest.mark.parametrize(
+    ("fault", "row", "expected"),
+    [
+        ("a NUL in the common name", "a.jpg,Morus alba,white\x00mulberry", "white mulberry"),
+        ("a BEL in the common name", "a.jpg,Morus alba,white\x07mulberry", "white mulberry"),
+        ("a DEL and a tab", "a.jpg,Morus alba,white\x7f\tmulberry ", "white mulberry"),
+    ],
+)
+def test_control_characters_in_labels_never_reach_the_catalog_or_captions(
+    tmp_path: Path, capsys, fault: str, row: str, expected: str
+) -> None:
+    src = write_small_collection(tmp_path / "src")
+    write_generic(src, "labels.csv", f"path,scientific_name,common\n{row}\n".encode())
+    out = tmp_path / "out"
+    assert run(capsys, "build", "--sources", str(src), "--out", str(out), "--workers", "1")[0] == 0
+    catalog = (out / "catalog.csv").read_text()
+    assert not CONTROL.search(catalog), fault
+    assert expected in catalog, fault
+    texts = shard_texts(out)
+    assert texts and not any(CONTROL.search(t) for t in texts), fault
+    assert any(expected in t for t in texts), fault
