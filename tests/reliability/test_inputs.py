@@ -7,6 +7,7 @@ reject). ``tests/collection.py`` writes the collection.
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -374,3 +375,31 @@ def test_control_characters_in_labels_never_reach_the_catalog_or_captions(
     texts = shard_texts(out)
     assert texts and not any(CONTROL.search(t) for t in texts), fault
     assert any(expected in t for t in texts), fault
+
+
+# --- the rest of the build goes on --------------------------------------------------------
+
+
+def test_a_build_with_every_rejected_fault_completes(tmp_path: Path, capsys) -> None:
+    """All reject faults at once: `tol build` finishes, each is a reject, the rest is in."""
+    src = write_small_collection(tmp_path / "src")
+    planted = {
+        _climbs_out(src): "path_outside_source",
+        _inat_symlink(src): "path_outside_source",
+        _inat_file(src): "file_name_not_utf8",
+        _tar_member(src): "file_name_not_utf8",
+    }
+    write_tar(
+        src / "eol/images/images_03.tar",
+        [(NAME_A, FIRST), (NAME_A, SECOND)],
+        ("s:5001_77_eol-full-size-copy.jpg",),
+    )
+    planted[f"eol/images/images_03.tar#{NAME_A}"] = "duplicate_locator"
+    planted["eol/images/images_03.tar#5001_77_eol-full-size-copy.jpg"] = "archive_member_link"
+    out = tmp_path / "out"
+    assert run(capsys, "build", "--sources", str(src), "--out", str(out), "--workers", "2")[0] == 0
+    rejects = rejects_of(out)
+    assert {item: rejects.get(item) for item in planted} == planted
+    with (out / "catalog.csv").open(newline="") as fh:
+        ids = {row["treeoflife_id"] for row in csv.DictReader(fh)}  # train_small repeats
+    assert len(ids) == SMALL + 1 + 1  # the collection, generic/a.jpg, the first copy of NAME_A
