@@ -13,7 +13,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from treeoflife import distribute
 from treeoflife.errors import TolError
@@ -40,6 +40,13 @@ class SourcePaths:
     tol10m_images: str = "tol10m"
     tol10m_catalog: str = "tol10m/catalog.csv"
     generic: str = "generic"
+
+    # The entries that are folders; every other entry is a file. Adapters test what they
+    # expect (``is_dir()`` / ``is_file()``) and take anything else for an absent source, so
+    # a path of the wrong kind would silently empty a source: ``check_sources`` refuses it.
+    FOLDERS: ClassVar[frozenset[str]] = frozenset(
+        {"eol_images", "inat21", "bioscan_images", "tol10m_images", "generic"}
+    )
 
 
 @dataclass(frozen=True)
@@ -278,4 +285,13 @@ def check_sources(cfg: Config) -> None:
         if not p.exists():
             raise TolError(
                 f"paths.{name} = {p} does not exist (set in the config, so it is required)"
+            )
+    for f in dataclasses.fields(SourcePaths):
+        # defaults too: a file where a folder belongs is a mistake, not an absent source
+        p = cfg.source_path(f.name)
+        want_dir = f.name in SourcePaths.FOLDERS
+        if p.exists() and p.is_dir() != want_dir:
+            raise TolError(
+                f"paths.{f.name} = {p} is a {'file' if want_dir else 'folder'}, "
+                f"but must be a {'folder' if want_dir else 'file'} (see docs/sources.md)"
             )

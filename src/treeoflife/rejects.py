@@ -22,11 +22,23 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "metadata_truncated": (DROPPED, "a metadata file ends early; records after the cut are lost"),
     "member_name_unparsed": (DROPPED, "the file name does not follow the source's naming scheme"),
+    "file_name_not_utf8": (
+        DROPPED,
+        "the file or member name is not UTF-8 (shown with \\x escapes); rename it to include it",
+    ),
+    "archive_member_link": (
+        DROPPED,
+        "the archive member is a symbolic or hard link, not image data",
+    ),
     "empty_file": (DROPPED, "the image file has zero bytes"),
     "not_an_image_file": (DROPPED, "the file's extension is not an image type"),
     "label_missing": (DROPPED, "the source gives no label for this image"),
     "image_missing": (DROPPED, "the source's metadata lists an image file that does not exist"),
     "duplicate_locator": (DROPPED, "the same image is listed twice by its source"),
+    "path_outside_source": (
+        DROPPED,
+        "the path is absolute, climbs out with '..' or is a symlink leading out of the source's folder",
+    ),
     # image content (shard write)
     "image_corrupt": (DROPPED, "the image data cannot be decoded"),
     "image_truncated": (DROPPED, "the image data ends before the image is complete"),

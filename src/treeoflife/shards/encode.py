@@ -29,7 +29,7 @@ from pathlib import Path
 
 from treeoflife import atomic
 from treeoflife.images import ImageSpec, process_image
-from treeoflife.sources.base import ArchiveError, iter_tar, read_file
+from treeoflife.sources.base import ArchiveError, iter_members, read_file
 
 LOOSE_BATCH = 256  # loose files per unit
 STRIPE_BLOCK = 64  # consecutive archive members that go to the same stripe
@@ -61,6 +61,9 @@ class ImageOutcome:
     source_size: tuple[int, int] | None
     reject: tuple[str, str] | None
     notes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # an archive member that is no image of its own (a link, a repeated name): recorded by
+    # its name and never identified, so it cannot take the place of the image it repeats
+    member_reject: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,20 +86,24 @@ def in_stripe(index: int, stripe: int, stripes: int) -> bool:
     return (index // STRIPE_BLOCK) % stripes == stripe
 
 
-def _loose(task: UnitTask) -> Iterator[tuple[str, str | None, bytes | None]]:
+Item = tuple[str, str | None, bytes | None, tuple[str, str] | None]  # member, id, bytes, problem
+
+
+def _loose(task: UnitTask) -> Iterator[Item]:
     root = Path(task.root)
     for tid, member in task.members or ():
         try:
-            yield member, tid, read_file(root, member)
+            yield member, tid, read_file(root, member), None
         except OSError:
-            yield member, tid, None
+            yield member, tid, None, None
 
 
-def _archive(task: UnitTask, broken: list) -> Iterator[tuple[str, str | None, bytes | None]]:
+def _archive(task: UnitTask, broken: list) -> Iterator[Item]:
     try:
-        for index, (info, data) in enumerate(iter_tar(Path(task.root) / task.container, read=True)):
+        members = iter_members(Path(task.root) / task.container, read=True)
+        for index, (info, data, problem) in enumerate(members):
             if in_stripe(index, task.stripe, task.stripes):
-                yield info.name, None, data or b""
+                yield info.name, None, data or b"", problem
     except ArchiveError as exc:
         broken.append((exc.reason, exc.detail))
 
@@ -184,14 +191,16 @@ def encode_unit(task: UnitTask) -> UnitResult:
     outcomes = []
     try:
         with atomic.removed_on_failure(tmp), open(tmp, "wb") as fh:
-            for member, tid, data in reader:
+            for member, tid, data, problem in reader:
+                if problem is not None:
+                    outcomes.append(
+                        ImageOutcome(member, tid, 0, *(None,) * 5, None, member_reject=problem)
+                    )
+                    continue
                 outcomes.append(_outcome(member, tid, data, task.spec, fh))
             fh.flush()
             os.fsync(fh.fileno())
             size = fh.tell()
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     finally:
         with contextlib.suppress(Exception):
             reader.close()  # stops the read-ahead thread now, also on an error

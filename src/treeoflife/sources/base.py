@@ -9,7 +9,9 @@ outside ``sources`` knows a naming scheme.
 
 from __future__ import annotations
 
+import csv
 import io
+import os
 import tarfile
 import zlib
 from collections import deque
@@ -17,6 +19,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from treeoflife.errors import TolError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
@@ -62,11 +66,60 @@ class ScanReject:
     detail: str = ""
 
 
+def name_not_utf8(item: str) -> ScanReject | None:
+    """A reject for a file or member name that is not UTF-8, else None.
+
+    POSIX names are bytes; Python hands undecodable ones over with surrogate escapes, which
+    cannot be written to the database, hashed into an id or put in a catalog. Every name is
+    checked here before it is used (``file_name_not_utf8``, the name shown with ``\\x..``
+    escapes), so the rest of the build goes on.
+    """
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = item.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return ScanReject(shown, "file_name_not_utf8", "rename it in UTF-8 to include it")
+    return None
+
+
 def relative(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+class Confinement:
+    """Whether a path a source names stays inside that source's folder.
+
+    A label table or metadata file names its images by path; ``/etc/passwd``,
+    ``../../secret.jpg`` or a symlink to somewhere else would read any file on the machine
+    into the dataset. Every path a source names, and every symlink found in its folder, is
+    checked here (rejected as ``path_outside_source``). Folders are resolved once each, so a
+    file costs one ``lstat``.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(os.path.abspath(folder))
+        self.real = self.folder.resolve()
+        self._dirs: dict[Path, bool] = {}
+
+    def _inside(self, real: Path) -> bool:
+        return real == self.real or real.is_relative_to(self.real)
+
+    def contains(self, path: Path) -> bool:
+        """True when ``path`` (absolute, or relative to the folder) is in the folder, its
+        folders and, if it is a symlink, its target too."""
+        path = Path(os.path.normpath(self.folder / path))  # drops "..", keeps symlinks
+        if not path.is_relative_to(self.folder):
+            return False
+        parent = path.parent
+        inside = self._dirs.get(parent)
+        if inside is None:
+            inside = self._dirs[parent] = self._inside(parent.resolve())
+        if inside and path.is_symlink():
+            inside = self._inside(path.resolve())
+        return inside
 
 
 class ArchiveError(Exception):
@@ -77,7 +130,24 @@ class ArchiveError(Exception):
 
 
 def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInfo, bytes | None]]:
-    """Stream a tar archive once, in order: regular members, with their bytes when ``read``.
+    """The image members of an archive (see :func:`iter_members`), with their bytes when
+    ``read``; links and repeated names are left out."""
+    for info, data, problem in iter_members(path, read=read):
+        if problem is None:
+            yield info, data
+
+
+def iter_members(
+    path: Path, *, read: bool = False
+) -> Iterator[tuple[tarfile.TarInfo, bytes | None, tuple[str, str] | None]]:
+    """Stream a tar archive once, in order: ``(info, bytes, problem)`` of each member that
+    is a file or a link; bytes of a file when ``read``, problem ``(reason, detail)`` or None.
+
+    A symbolic or hard link is not image data (``archive_member_link``; following it would
+    read elsewhere, or the same bytes again). A name that comes again is the same image
+    twice: the first member of a name is the image, later ones are ``duplicate_locator``
+    (a stream cannot know a later copy exists, and every stripe of an archive reads all its
+    headers, so each one agrees on which copy counts). Directories are skipped.
 
     Raises ArchiveError (archive_unreadable / archive_truncated) where the stream breaks;
     every member yielded before that is complete.
@@ -85,7 +155,8 @@ def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInf
     # A member is yielded only once the next header (or the clean end) has been read, so a
     # member whose data the stream cuts off is never reported as complete.
     count = 0
-    pending: tuple[tarfile.TarInfo, bytes | None] | None = None
+    pending: tuple[tarfile.TarInfo, bytes | None, tuple[str, str] | None] | None = None
+    seen: set[str] = set()  # member names: ~100 B each, ~10 MB for a 100K-member set
     try:
         # tarfile's random-access mode over a forward-only stream (see _GzipStream): a
         # member's data is one read, and skipped data is never copied; its stream mode
@@ -97,15 +168,28 @@ def iter_tar(path: Path, *, read: bool = False) -> Iterator[tuple[tarfile.TarInf
                     count += 1
                     yield pending
                     pending = None
+                if info.issym() or info.islnk():
+                    kind = "symbolic" if info.issym() else "hard"
+                    pending = (
+                        info,
+                        None,
+                        ("archive_member_link", f"a {kind} link to {info.linkname}"),
+                    )
+                    continue
                 if not info.isfile():
                     continue
+                if info.name in seen:
+                    detail = "a second member of this name; the first one is used"
+                    pending = (info, None, ("duplicate_locator", detail))
+                    continue
+                seen.add(info.name)
                 data = None
                 if read:
                     fh = tar.extractfile(info)
                     data = fh.read() if fh is not None else b""
                     if len(data) != info.size:
                         raise EOFError("member data ends early")
-                pending = (info, data)
+                pending = (info, data, None)
             if getattr(raw, "truncated", False) or (
                 not _compressed(path) and tar.offset > path.stat().st_size
             ):
@@ -241,3 +325,27 @@ def list_archives(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES))
+
+
+def csv_records(path: Path, required: tuple[str, ...], what: str) -> Iterator[dict[str, str]]:
+    """The rows of a source's CSV table, or one line naming the file and what is wrong.
+
+    UTF-8, with or without the byte-order mark spreadsheets write (``utf-8-sig``: a BOM is
+    unambiguous, and read as UTF-8 it would rename the first column). Any other encoding is
+    refused rather than guessed: Latin-1 and cp1252 decode the same bytes to different
+    names, and a wrong guess would put misspelt labels into the dataset.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in required if c not in (reader.fieldnames or ())]
+            if missing:
+                raise TolError(f"{path} is not {what}: missing column(s) {', '.join(missing)}")
+            yield from reader
+    except UnicodeDecodeError as exc:
+        raise TolError(
+            f"{path} is not UTF-8 text (it has the byte 0x{exc.object[exc.start]:02x}): "
+            'save it as UTF-8 ("CSV UTF-8" in a spreadsheet)'
+        ) from None
+    except csv.Error as exc:
+        raise TolError(f"{path} is not a readable CSV table: {exc}") from None

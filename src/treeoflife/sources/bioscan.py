@@ -17,7 +17,14 @@ from typing import Any, BinaryIO, TextIO
 from treeoflife.config import Config
 from treeoflife.errors import TolError
 from treeoflife.ids import identity_key, treeoflife_id
-from treeoflife.sources.base import IMAGE_SUFFIXES, ImageRecord, ScanReject, relative
+from treeoflife.sources.base import (
+    IMAGE_SUFFIXES,
+    Confinement,
+    ImageRecord,
+    ScanReject,
+    name_not_utf8,
+    relative,
+)
 
 NAME = "bioscan"
 # ranks BIOSCAN gives; everything above order is fixed for this insect collection
@@ -272,9 +279,11 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
     images = cfg.source_path("bioscan_images")
     meta_item = relative(meta, root)
     listed: set[str] = set()
+    confined = Confinement(images)
     try:
         for index, record in enumerate(metadata_records(meta)):
-            yield _item(record, _record_name(meta_item, index, record), root, images, listed)
+            name = _record_name(meta_item, index, record)
+            yield _item(record, name, root, images, listed, confined)
     except ListBreak as exc:
         # the records before the break are in; images after it are rejected below
         yield ScanReject(meta_item, exc.reason, exc.detail)
@@ -283,7 +292,9 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
         for p in sorted(part_dir.iterdir()):
             rel = relative(p, root)
             if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES) and rel not in listed:
-                yield ScanReject(rel, "label_missing", "not in the BIOSCAN metadata")
+                yield name_not_utf8(rel) or ScanReject(
+                    rel, "label_missing", "not in the BIOSCAN metadata"
+                )
 
 
 def _record_name(meta_item: str, index: int, record: Any) -> str:
@@ -293,7 +304,7 @@ def _record_name(meta_item: str, index: int, record: Any) -> str:
 
 
 def _item(
-    record: Any, name: str, root: Path, images: Path, listed: set[str]
+    record: Any, name: str, root: Path, images: Path, listed: set[str], confined: Confinement
 ) -> ImageRecord | ScanReject:
     """One metadata record as an image, or why it is not one; adds its image to ``listed``."""
     if not isinstance(record, dict):
@@ -306,10 +317,13 @@ def _item(
             "label_missing",
             "record has no image_file or no chunk_number that is a part number",
         )
-    member = relative(images / f"part{record['chunk_number']}" / image_file, root)
+    path = images / f"part{record['chunk_number']}" / image_file
+    member = relative(path, root)
     if member in listed:
         return ScanReject(member, "duplicate_locator", "listed twice in the metadata")
     listed.add(member)
+    if not confined.contains(path):
+        return ScanReject(member, "path_outside_source", f"image_file of {name}")
     try:
         st = (root / member).stat()
         size = st.st_size

@@ -7,7 +7,6 @@ have no label and are rejected as such; rows whose file is missing likewise.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,15 @@ from pathlib import Path
 from treeoflife.config import Config
 from treeoflife.errors import TolError
 from treeoflife.ids import identity_key, treeoflife_id
-from treeoflife.sources.base import IMAGE_SUFFIXES, ImageRecord, ScanReject, relative
+from treeoflife.sources.base import (
+    IMAGE_SUFFIXES,
+    Confinement,
+    ImageRecord,
+    ScanReject,
+    csv_records,
+    name_not_utf8,
+    relative,
+)
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "generic"
@@ -40,15 +47,20 @@ def input_files(cfg: Config) -> list[Path]:
 
 
 def read_rows(table: Path) -> list[dict[str, str]]:
+    """The label table's rows; a table that cannot be read is one line naming it."""
+    what = "a label table (it needs a 'path' column: image path relative to its folder)"
     if table.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = pq.read_table(table).to_pylist()
+        try:
+            rows = pq.read_table(table).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            raise TolError(f"{table} is not a readable Parquet file: {exc}") from None
+        if rows and "path" not in rows[0]:
+            raise TolError(f"{table} is not {what}: missing column(s) path")
     else:
-        with table.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    if rows and "path" not in rows[0]:
-        raise TolError(f"{table} needs a 'path' column (image path relative to its folder)")
+        rows = list(csv_records(table, ("path",), what))
     return [{k: ("" if v is None else str(v)) for k, v in row.items()} for row in rows]
 
 
@@ -58,6 +70,7 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
     if table is None:
         return
     root = Path(cfg.sources_root)
+    confined = Confinement(folder)
     listed: set[str] = set()
     for row in read_rows(table):
         rel = row["path"].strip()
@@ -70,6 +83,9 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             yield ScanReject(member, "duplicate_locator", f"listed twice in {table.name}")
             continue
         listed.add(member)
+        if not confined.contains(path):
+            yield ScanReject(member, "path_outside_source", f"listed in {table.name}")
+            continue
         if not path.is_file():
             yield ScanReject(member, "image_missing", f"listed in {table.name}")
             continue
@@ -97,5 +113,12 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             mtime_ns=st.st_mtime_ns,
         )
     for p in input_files(cfg)[1:]:
-        if relative(p, root) not in listed:
+        if relative(p, root) in listed:
+            continue
+        bad_name = name_not_utf8(relative(p, root))  # a UTF-8 table cannot list it
+        if bad_name is not None:
+            yield bad_name
+        elif not confined.contains(p):
+            yield ScanReject(relative(p, root), "path_outside_source", "a symlink")
+        else:
             yield ScanReject(relative(p, root), "label_missing", f"not listed in {table.name}")

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from treeoflife.config import Config
 from treeoflife.ids import identity_key, treeoflife_id
-from treeoflife.sources.base import IMAGE_SUFFIXES, ImageRecord, ScanReject, relative
+from treeoflife.sources.base import (
+    IMAGE_SUFFIXES,
+    Confinement,
+    ImageRecord,
+    ScanReject,
+    name_not_utf8,
+    relative,
+)
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "inat21"
@@ -30,9 +37,17 @@ def input_files(cfg: Config) -> list[Path]:
 
 def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
     root = Path(cfg.sources_root)
+    confined = Confinement(cfg.source_path("inat21"))
     for folder in input_files(cfg):
         parsed = parse_class_folder(folder.name)
         rel_folder = relative(folder, root)
+        if not confined.contains(folder):
+            yield ScanReject(rel_folder, "path_outside_source", "a symlink")
+            continue
+        bad_name = name_not_utf8(rel_folder)
+        if bad_name is not None:
+            yield bad_name
+            continue
         if parsed is None:
             yield ScanReject(
                 rel_folder,
@@ -45,6 +60,13 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             entries = sorted((e for e in it if e.is_file()), key=lambda e: e.name)
         for entry in entries:
             member = f"{rel_folder}/{entry.name}"
+            bad_name = name_not_utf8(member)
+            if bad_name is not None:
+                yield bad_name
+                continue
+            if entry.is_symlink() and not confined.contains(Path(entry.path)):
+                yield ScanReject(member, "path_outside_source", "a symlink")
+                continue
             if not entry.name.lower().endswith(IMAGE_SUFFIXES):
                 yield ScanReject(member, "not_an_image_file")
                 continue

@@ -6,7 +6,6 @@ already have a treeoflife_id, and rebuilding must not change it.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -14,7 +13,14 @@ from pathlib import Path
 from treeoflife.config import Config
 from treeoflife.errors import TolError
 from treeoflife.ids import identity_key
-from treeoflife.sources.base import Archive, ImageRecord, ScanReject, list_archives, relative
+from treeoflife.sources.base import (
+    Archive,
+    ImageRecord,
+    ScanReject,
+    csv_records,
+    list_archives,
+    relative,
+)
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "tol10m"
@@ -28,14 +34,8 @@ def input_files(cfg: Config) -> list[Path]:
 
 
 def load_catalog(path: Path) -> dict[str, dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"treeoflife_id", *RANKS} - set(reader.fieldnames or ())
-        if missing:
-            raise TolError(
-                f"{path} is not a TreeOfLife-10M catalog: missing columns {', '.join(sorted(missing))}"
-            )
-        return {row["treeoflife_id"]: row for row in reader}
+    rows = csv_records(path, ("treeoflife_id", *RANKS), "a TreeOfLife-10M catalog")
+    return {row["treeoflife_id"]: row for row in rows}
 
 
 def identify(

@@ -28,7 +28,7 @@ from treeoflife.taxonomy import holdout as rare
 from treeoflife.taxonomy.build import LoadReport, load_references, reference_paths
 from treeoflife.taxonomy.lineage import EMPTY, Lineage
 from treeoflife.taxonomy.query import make_queries
-from treeoflife.taxonomy.ranks import RANKS
+from treeoflife.taxonomy.ranks import RANKS, label_text
 from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
 
 NAME = "resolve"
@@ -170,8 +170,8 @@ def _taxa_rows(results: Iterable[Resolution], tally: _Tally) -> Iterator[tuple]:
         )
         yield (
             r.label_key,
-            *r.ranks,
-            r.common,
+            *(label_text(v) for v in r.ranks),  # references' names too
+            label_text(r.common),
             r.status,
             json.dumps(r.provenance, sort_keys=True, ensure_ascii=False),
         )

@@ -35,7 +35,7 @@ from treeoflife.images import ImageSpec
 from treeoflife.shards import encode, layout
 from treeoflife.shards.encode import UnitResult, UnitTask
 from treeoflife.sources import ADAPTERS
-from treeoflife.sources.base import Archive, ImageRecord, ScanReject
+from treeoflife.sources.base import Archive, ImageRecord, ScanReject, name_not_utf8
 from treeoflife.stages import BuildContext, Stage, file_signature
 
 NAME = "scan"
@@ -153,7 +153,11 @@ class _Pass:
             group: list[ImageRecord] = []
             for item in adapter.scan(self.ctx.config):
                 if isinstance(item, Archive):
-                    archives.append(item)
+                    bad_name = name_not_utf8(item.container)
+                    if bad_name is None:
+                        archives.append(item)
+                    else:
+                        builddb.add_reject(self.ctx.db, bad_name.item, NAME, bad_name.reason)
                 elif isinstance(item, ScanReject):
                     builddb.add_reject(self.ctx.db, item.item, NAME, item.reason, item.detail)
                 else:
@@ -208,7 +212,11 @@ class _Pass:
         for o in res.outcomes:
             tid = o.treeoflife_id
             if archive is not None:
-                found = archive.identify(o.member, o.source_bytes)
+                item = f"{archive.container}#{o.member}"
+                bad = name_not_utf8(item)
+                if bad is None and o.member_reject is not None:
+                    bad = ScanReject(item, *o.member_reject)
+                found = bad or archive.identify(o.member, o.source_bytes)
                 if isinstance(found, ScanReject):
                     rejects.append((found.item, found.reason, found.detail))
                     continue

@@ -21,7 +21,7 @@ from treeoflife.taxonomy.lineage import (
     lowest,
     name_at,
 )
-from treeoflife.taxonomy.ranks import RANKS
+from treeoflife.taxonomy.ranks import RANKS, label_text
 from treeoflife.taxonomy.reference import NameKey, name_key
 
 # a uninomial of unknown rank is looked up at every rank above species
@@ -83,7 +83,7 @@ class LabelQuery:
 
 def make_query(label_key: str, source: str, given: Mapping[str, Any]) -> LabelQuery:
     """Clean a label's given ranks (genus before species, which may repeat it)."""
-    ranks = given.get("ranks") or {}
+    ranks = {r: label_text(v) for r, v in (given.get("ranks") or {}).items()}
     values: dict[str, str] = {}
     notes: dict[int, str] = {}
     order = [r for r in RANKS if r != "species"] + ["species"]
@@ -99,8 +99,8 @@ def make_query(label_key: str, source: str, given: Mapping[str, Any]) -> LabelQu
         given=tuple(values[r] for r in RANKS),
         notes=notes or NO_NOTES,
         page_id=int(page) if page not in (None, "") else None,
-        name=str(given.get("name") or ""),
-        common=" ".join(str(given.get("common") or "").split()),
+        name=label_text(given.get("name")),
+        common=label_text(given.get("common")),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 RANKS: tuple[str, ...] = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
 
 # Values that sources use for "we do not know this rank" (compared case-insensitively,
@@ -41,6 +43,23 @@ KINGDOM_SYNONYMS: dict[str, str] = {
     "archaea": "Archaea",
     "viruses": "Viruses",
 }
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\s]+")
+
+
+def label_text(value: object) -> str:
+    """A label value as text, with control characters (NUL, tab, CR, ...) made spaces,
+    runs of spaces made one, and no space at either end.
+
+    Stripped, not rejected: a control character in a name is an artifact of how a file was
+    written (a spreadsheet cell's tab or line break, a C string's NUL), not part of the
+    name, and the rest of the label is what the source meant; rejecting the image would
+    drop it for formatting. Left in, it breaks ``catalog.csv`` rows and the one-line
+    captions. Replaced by a space, so ``Morus\talba`` stays two words. Every label value a
+    source gives and every value a label resolves to passes through here.
+    """
+    return "" if value is None else _CONTROL.sub(" ", str(value)).strip()
 
 
 def is_unknown(value: object) -> bool:
