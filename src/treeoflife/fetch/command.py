@@ -57,9 +57,13 @@ through (--label-columns, default any of scientific_name, the seven ranks and co
 into SRC/generic/labels.csv next to SRC/generic/images/.
 
 Every URL's outcome is kept in a state file next to the output: a re-run fetches only
-what is not done, and never forgets a failure. Failures (HTTP status, timeout,
-connection, not_an_image, too_large, …) are listed in fetch-images-failures.csv and
-retried only with --retry-failed.
+what is not done, and never forgets a failure. The list may be edited between runs:
+images already fetched for URLs still listed are kept. An image set or image that was
+deleted or changed on disk since it was written is done again. Failures (HTTP status,
+timeout, connection, not_an_image, too_large, bad_url, …) are listed in
+fetch-images-failures.csv and retried only with --retry-failed. Redirects are followed
+(to another host too, e.g. a CDN) unless --same-host-redirects; credentials in a URL
+(user:pass@) are dropped when the list is read and never written anywhere.
 """
 
 _POLICY_KEYS = {f.name for f in fields(Policy)} - {"user_agent"}
@@ -149,6 +153,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backoff", type=float, default=1.0, help="first wait between tries, doubling")
     p.add_argument("--max-bytes", type=int, default=50 * 1024 * 1024, help="largest image accepted")
     p.add_argument("--retry-failed", action="store_true", help="try earlier failures again")
+    p.add_argument(
+        "--same-host-redirects",
+        action="store_true",
+        help="refuse a redirect to another host (default: follow it, e.g. to a CDN)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_fetch_images)
 
@@ -254,6 +263,7 @@ def cmd_fetch_images(args: argparse.Namespace) -> int:
         tries=args.tries,
         backoff=args.backoff,
         max_bytes=args.max_bytes,
+        same_host_redirects=args.same_host_redirects,
     )
     if policy.concurrency < 1 or policy.per_host < 1 or policy.tries < 1:
         raise TolError("--concurrency, --per-host and --tries must be at least 1")

@@ -39,6 +39,27 @@ class FetchError(TolError):
     """A download that could not be completed or verified; the message says why."""
 
 
+class RedirectError(FetchError):
+    """A redirect that is not followed; ``reason`` is the code ``fetch-images`` records."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+# scheme://userinfo@ — userinfo ends at the last "@" before the path, query or fragment
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s'\"]*@")
+
+
+def strip_credentials(text: str) -> str:
+    """``text`` (a URL, or a message quoting URLs) without any ``user:pass@``.
+
+    Credentials must never reach a file we write (labels, failure lists, state); this is
+    the one place that knows how to find them, and it works on URLs ``urlsplit`` refuses.
+    """
+    return _USERINFO.sub(r"\1", text)
+
+
 @dataclass(frozen=True)
 class Policy:
     """How hard to try. Defaults suit multi-GB files on a slow link; tests shrink them."""
@@ -152,8 +173,15 @@ def open_url(
     timeout: float,
     max_redirects: int = 10,
     user_agent: str = USER_AGENT,
+    same_host: bool = False,
 ) -> Response:
-    """GET ``url``, following at most ``max_redirects`` redirects; the caller closes it."""
+    """GET ``url``, following at most ``max_redirects`` redirects; the caller closes it.
+
+    ``same_host`` refuses a redirect to another host (RedirectError) for lists whose
+    images must come from the host they name; by default redirects are followed, as
+    image URLs commonly point at a CDN.
+    """
+    first_host = urlsplit(url).hostname
     for _ in range(max_redirects + 1):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -177,10 +205,19 @@ def open_url(
             conn.close()
             if not location:
                 raise FetchError(f"{url} answered HTTP {resp.status} without a Location to follow")
-            url = urljoin(url, location)
+            target_url = urljoin(url, location)
+            if same_host and urlsplit(target_url).hostname != first_host:
+                raise RedirectError(
+                    f"{strip_credentials(url)} redirects to another host "
+                    f"({urlsplit(target_url).hostname}), refused by --same-host-redirects",
+                    "redirect_other_host",
+                )
+            url = target_url
             continue
         return Response(resp, conn, url)
-    raise FetchError(f"too many redirects (more than {max_redirects}) fetching {url}")
+    raise RedirectError(
+        f"too many redirects (more than {max_redirects}) fetching {url}", "too_many_redirects"
+    )
 
 
 def sha256_file(path: Path) -> str:
