@@ -10,3 +10,6 @@ TESTS = Path(__file__).resolve().parent.parent
 for folder in (TESTS, TESTS / "shards"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
+
+# the misbehaving HTTP server of tests/fetch, for the fetch-images faults
+from fetch.conftest import server  # noqa: E402, F401
