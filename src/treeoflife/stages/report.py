@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,8 @@ def write_licenses(manifest: Path, db: sqlite3.Connection, dest: Path) -> int:
         for row in db.execute(query):
             writer.writerow(row)
             written += 1
+        out.flush()
+        os.fsync(out.fileno())
     db.execute("DROP TABLE temp.manifest")
     atomic.publish(tmp, dest)
     return written
