@@ -75,6 +75,8 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
                 *(r.get(c) for c in ID_COLUMNS),
                 *(r[f] for f in (*RANKS, "common")),
                 "resolved",
+                *(f"id:{r['treeoflife_id']}", None, f"{r['treeoflife_id']}.jpg"),  # locator
+                *("0" * 64, 640, 480, "[]"),  # the small JPEG's digest, source size, notes
             )
             for k, r in enumerate(ROWS)
         ],

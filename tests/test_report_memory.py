@@ -36,6 +36,7 @@ def _build(out: Path, n: int):
         ids = (k, k % 5000, None, None, None, None, None)
         rows.append(("train", k // 1000, k % 1000, tid, "eol", f"eol:page:{k % 5000}"))
         rows[-1] += (*ids, *ranks, f"bird {k}", "resolved")
+        rows[-1] += (f"eol:{k}", "a.tar.gz", f"{k}.jpg", "0" * 64, 640, 480, "[]")
     with builddb.transaction(db):
         samples.insert(db, rows)
     with (out / "catalog.csv").open("w", newline="") as fh:

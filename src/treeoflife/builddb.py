@@ -167,6 +167,15 @@ def _samples_table() -> str:
         *(f'"{r}" TEXT NOT NULL' for r in RANKS),
         "common TEXT NOT NULL",
         "taxon_status TEXT NOT NULL",
+        # copied from images and encoded when planned: catalog reads one relation in shard
+        # order instead of two random lookups per sample (~4x faster at 300K samples)
+        "identity_key TEXT NOT NULL",
+        "container TEXT",
+        "member TEXT NOT NULL",
+        "image_sha256 TEXT NOT NULL",  # of the small JPEG
+        "source_width INTEGER",
+        "source_height INTEGER",
+        "image_notes TEXT NOT NULL",
         "PRIMARY KEY (split, shard, position)",
     ]
     return "CREATE TABLE IF NOT EXISTS samples (\n    " + ",\n    ".join(columns) + "\n);"

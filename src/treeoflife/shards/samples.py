@@ -26,6 +26,13 @@ FIELDS: tuple[str, ...] = (
     *RANKS,
     "common",
     "taxon_status",
+    "identity_key",
+    "container",
+    "member",
+    "image_sha256",
+    "source_width",
+    "source_height",
+    "image_notes",
 )
 _QUOTED = ", ".join(f'"{f}"' for f in FIELDS)
 _INSERT = (
@@ -33,17 +40,17 @@ _INSERT = (
     f"VALUES ({', '.join('?' * (3 + len(FIELDS)))})"
 )
 
-# the candidates of one split, for plan: FIELDS, then what a shard's bytes also depend on
-# (locator, a digest of the label's provenance, the small JPEG's digest) and the JPEG's
-# size; images without a JPEG (the image pass rejected them) are never planned. SQLite sorts
+# the candidates of one split, for plan: FIELDS (with the locator and the JPEG's digest),
+# then what a shard's bytes also depend on (a digest of the label's provenance) and the
+# JPEG's size; images without a JPEG (the image pass rejected them) are never planned. SQLite sorts
 # these rows, so the ~1 KB provenance itself stays out: temp.label_digests has its digest.
 CANDIDATES = (
     "SELECT i.treeoflife_id, i.source, i.label_key, "
     + ", ".join(f"i.{c}" for c in ID_COLUMNS)
     + ", "
     + ", ".join(f't."{r}"' for r in RANKS)
-    + ", t.common, t.status, "
-    "i.identity_key, i.container, i.member, d.digest, e.sha256, e.size "
+    + ", t.common, t.status, i.identity_key, i.container, i.member, "
+    "e.sha256, e.width, e.height, e.notes, d.digest, e.size "
     "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
     "JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
     "JOIN taxa t ON t.label_key = i.label_key "
@@ -56,10 +63,8 @@ CANDIDATES = (
 _SHARD_ROWS = (
     "SELECT "
     + ", ".join(f's."{f}"' for f in FIELDS)
-    + ", i.identity_key, i.container, i.member, t.provenance, "
-    "e.offset, e.size, e.sha256, u.unit, u.work "
-    "FROM samples s JOIN images i ON i.treeoflife_id = s.treeoflife_id "
-    "JOIN taxa t ON t.label_key = s.label_key "
+    + ", t.provenance, e.offset, e.size, e.sha256, u.unit, u.work "
+    "FROM samples s JOIN taxa t ON t.label_key = s.label_key "
     "JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
     "JOIN encode_units u ON u.unit = e.unit "
     "WHERE s.split = ? AND s.shard = ? ORDER BY s.position"

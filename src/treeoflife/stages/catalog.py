@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,11 @@ _QUERY = (
     + ", "
     + ", ".join(f's."{r}"' for r in RANKS)
     + ", s.common, "
-    "sh.name AS shard, s.position, e.sha256 AS image_sha256, s.source, i.identity_key, "
-    "i.container, i.member, s.label_key, s.taxon_status, t.provenance, e.notes AS image_notes, "
-    "e.width AS source_width, e.height AS source_height "
+    "sh.name AS shard, s.position, s.image_sha256, s.source, s.identity_key, s.container, "
+    "s.member, s.label_key, s.taxon_status, t.provenance, s.image_notes, s.source_width, "
+    "s.source_height "
     "FROM samples s JOIN shards sh ON sh.split = s.split AND sh.shard = s.shard "
-    "JOIN images i ON i.treeoflife_id = s.treeoflife_id JOIN taxa t ON t.label_key = s.label_key "
-    "JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
+    "JOIN taxa t ON t.label_key = s.label_key "
     "WHERE s.split = ? ORDER BY s.shard, s.position"
 )
 # the catalog's rows as check-taxa reads them, a row per label (train_small repeats train)
@@ -77,6 +77,8 @@ _COMMON_AT = len(CSV_COLUMNS) - 1
 def _published(row: tuple) -> tuple:
     """A catalog row as the published catalog has it: ``common`` never empty (it is the
     sample's ``common_name.txt``), the database's own empty label kept in check-taxa."""
+    if row[_COMMON_AT]:
+        return row
     ranks = dict(zip(RANKS, row[_RANKS_AT], strict=True))
     return (*row[:_COMMON_AT], common_name(ranks, row[_COMMON_AT]), *row[_COMMON_AT + 1 :])
 
@@ -129,9 +131,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         for batch in _batches(map(_published, _rows(ctx)), BATCH):
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
-            w.writerows(
-                tuple("" if v is None else v for v in row[: len(CSV_COLUMNS)]) for row in batch
-            )
+            w.writerows(row[: len(CSV_COLUMNS)] for row in batch)  # csv writes None as ""
             fh.write(buf.getvalue())
             cols = list(zip(*batch, strict=True))
             pw.write_table(
@@ -142,8 +142,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
                     }
                 )
             )
-            for row in batch:
-                counts[row[0]] = counts.get(row[0], 0) + 1
+            for split, k in Counter(cols[0]).items():
+                counts[split] = counts.get(split, 0) + k
             n += len(batch)
         fh.flush()
     with atomic.removed_on_failure(tmp_csv, tmp_pq):

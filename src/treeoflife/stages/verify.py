@@ -46,9 +46,8 @@ def _tasks(ctx: BuildContext, shards: list[tuple], decode: bool) -> Iterator[Che
     """One task per shard, made as the pool asks for it (a task carries its shard's keys)."""
     for split, shard, name, sha, size in shards:
         rows = ctx.db.execute(
-            "SELECT s.treeoflife_id, e.sha256 FROM samples s "
-            "JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
-            "WHERE s.split = ? AND s.shard = ? ORDER BY s.position",
+            "SELECT treeoflife_id, image_sha256 FROM samples "
+            "WHERE split = ? AND shard = ? ORDER BY position",
             (split, shard),
         ).fetchall()
         keys = tuple(r[0] for r in rows)
