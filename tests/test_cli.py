@@ -49,6 +49,8 @@ def test_each_subcommand_has_help_that_explains(command: str, capsys) -> None:
         ('[distribute]\nschedular = "tcp://h:8786"\n', "unknown setting distribute.schedular"),
         ('distribute = "tcp://h:8786"\n', "[distribute] must be a table"),
         ("[distribute]\nconnect_timeout = 5\n", None),  # scan runs no workers: no probe
+        ('[distribute]\nconnect_timeout = "soon"\n', "distribute.connect_timeout must be a float"),
+        ('[fetch.eol_dh]\nsha = "x"\n', "[fetch.eol_dh] has unknown setting sha"),
         ('[paths]\neol_dh = "nowhere/taxon.tab"\n', "paths.eol_dh"),
         ("this is = = not toml", "not valid TOML"),
     ],

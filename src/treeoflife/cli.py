@@ -225,7 +225,7 @@ def cmd_stages(args: argparse.Namespace) -> int:
         raise TolError(f"`tol {args.command}` is not available in this version yet")
     with open_build(args) as ctx:
         if {"scan", "write", "verify"} & set(names):  # the stages that run worker tasks
-            distribute.check_reachable(ctx.config.extra.get("distribute"))
+            distribute.check_reachable(ctx.config.distribute)
         # `tol verify` is a request to read every shard now (bit rot keeps size and mtime);
         # inside `tol build`, verify re-reads only when the shards changed
         force = args.force or args.command == "verify"

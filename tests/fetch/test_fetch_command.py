@@ -206,7 +206,7 @@ def test_catalogue_overrides_new_entries_and_list(server, tmp_path, capsys):
         ('[fetch.eol_dh]\nurl = "ftp://x"\n', "must be an http"),
         ('[fetch.eol_dh]\nsha = "x"\n', "unknown setting sha"),
         ('[fetch.new]\nurl = "http://x/y"\n', "needs at least url and target"),
-        ("[fetch]\ntimeot = 3\n", "unknown setting timeot"),
+        ("[fetch]\ntimeot = 3\n", "unknown setting fetch.timeot"),
         ('[fetch.eol_dh]\ntarget = "../up"\n', "inside the sources root"),
     ],
 )

@@ -316,7 +316,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     disable = None if ctx.progress is None else not ctx.progress
     bar = tqdm(desc="scan", unit=" img", disable=disable, smoothing=0.05)
     read = units = 0
-    settings = dict(ctx.config.extra.get("distribute", {}))
+    settings = ctx.config.distribute
     fault = Fault()
     with distribute.executor(workers=ctx.workers, settings=settings) as ex:
         for res in in_order(ex.run(encode.encode_unit, scan.tasks())):

@@ -97,7 +97,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         check_shard,
         tasks,
         workers=ctx.workers,
-        settings=dict(ctx.config.extra.get("distribute", {})),
+        settings=ctx.config.distribute,
     ):
         res: CheckResult
         row = info[(res.split, res.shard)]

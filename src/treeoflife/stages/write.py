@@ -258,9 +258,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     dirs = _prepare(ctx)
     reencoded = written = 0
     damaged: set[str] = set()
-    with distribute.executor(
-        workers=ctx.workers, settings=dict(ctx.config.extra.get("distribute", {}))
-    ) as ex:
+    with distribute.executor(workers=ctx.workers, settings=ctx.config.distribute) as ex:
         for _ in range(MAX_ROUNDS):
             reencoded += _reencode(ctx, ex, _missing_work(ctx, damaged))
             now, damaged = _assemble(ctx, fault, ex)
