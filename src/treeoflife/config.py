@@ -57,7 +57,10 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
-class ImageConfig:
+class ImageSpec:
+    """The ``[images]`` section: the output an image is turned into (picklable; it goes into
+    worker tasks, and its repr into work-unit ids). Public as ``treeoflife.images.ImageSpec``."""
+
     width: int = 224
     height: int = 224
     resize: str = "stretch"  # stretch | center_crop | keep_ratio | pad
@@ -114,7 +117,7 @@ class Config:
     sources_root: str = ""
     paths: SourcePaths = field(default_factory=SourcePaths)
     split: SplitConfig = field(default_factory=SplitConfig)
-    images: ImageConfig = field(default_factory=ImageConfig)
+    images: ImageSpec = field(default_factory=ImageSpec)
     shards: ShardConfig = field(default_factory=ShardConfig)
     distribute: DistributeConfig = field(default_factory=DistributeConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
@@ -152,7 +155,7 @@ class Config:
 _SECTIONS = {
     "paths": SourcePaths,
     "split": SplitConfig,
-    "images": ImageConfig,
+    "images": ImageSpec,
     "shards": ShardConfig,
     "distribute": DistributeConfig,
     "fetch": FetchConfig,

@@ -308,7 +308,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         db.execute("DELETE FROM temp.scan_seen")
         # what enumeration finds is found anew; a unit's rejects go when it is read again
         db.execute("DELETE FROM rejects WHERE stage = ? AND unit IS NULL", (NAME,))
-    spec = ImageSpec.from_config(ctx.config.images)
+    spec = ctx.config.images
     scan = _Pass(ctx, spec)
     removed_tmp = atomic.remove_strays(scan.work_dir)
     if removed_tmp:

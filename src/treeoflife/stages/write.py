@@ -31,7 +31,6 @@ from tqdm import tqdm
 from treeoflife import atomic, builddb, distribute
 from treeoflife.errors import TolError
 from treeoflife.faults import Fault
-from treeoflife.images import ImageSpec
 from treeoflife.shards import encode, layout, samples
 from treeoflife.shards.assemble import Sample, ShardResult, ShardTask, assemble_shard
 from treeoflife.shards.encode import UnitResult, UnitTask
@@ -139,7 +138,7 @@ def _missing_work(ctx: BuildContext, damaged: set[str]) -> list[tuple]:
 
 def _reencode(ctx: BuildContext, ex: distribute.Executor, units: list[tuple]) -> int:
     """Run units of the image pass again, from the sources; record where their JPEGs are now."""
-    spec = ImageSpec.from_config(ctx.config.images)
+    spec = ctx.config.images
     tasks = []
     for seq, (unit, container, stripe, stripes, work) in enumerate(units):
         members = None
