@@ -371,4 +371,5 @@ STAGE = Stage(
     "find every source image and read it once: stable id, source digest, size, small JPEG",
     run,
     inputs,
+    uses_workers=True,
 )

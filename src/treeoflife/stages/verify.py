@@ -168,4 +168,5 @@ STAGE = Stage(
     run,
     inputs,
     lambda ctx: [layout.reports_dir(ctx.out) / "verify.json"],
+    uses_workers=True,
 )

@@ -295,4 +295,11 @@ def outputs(ctx: BuildContext) -> list[Path]:
     return [layout.split_dir(ctx.out, im.width, im.height, s) / "sizes.json" for s in layout.SPLITS]
 
 
-STAGE = Stage(NAME, "write the planned shards (resumable, byte-reproducible)", run, inputs, outputs)
+STAGE = Stage(
+    NAME,
+    "write the planned shards (resumable, byte-reproducible)",
+    run,
+    inputs,
+    outputs,
+    uses_workers=True,
+)
