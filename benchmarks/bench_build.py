@@ -66,7 +66,7 @@ from PIL import Image
 from bench_resolve import generate as generate_references
 from treeoflife import cli
 from treeoflife.sample.bioscan import BIOSCAN_KEYS
-from treeoflife.stages import stage_names
+from treeoflife.stages import all_stages, stage_names
 
 MIB = 1024 * 1024
 SOURCE_SHARES = {"eol": 0.62, "inat21": 0.27, "bioscan": 0.11}
@@ -92,7 +92,6 @@ RUN_ONE_STAGE = (
     "from treeoflife import cli\n"
     "name = sys.argv[1]\n"
     "cli.STAGE_COMMANDS[name] = (name,)\n"
-    "cli.STAGE_HELP.setdefault(name, name)\n"
     "sys.exit(cli.main(sys.argv[1:]))\n"
 )
 
@@ -474,7 +473,8 @@ def build_stages(n: int, src: Path, out: Path, args: argparse.Namespace) -> dict
     """Each stage in its own subprocess, then a no-op ``tol build``."""
     names = stage_names()
     own = own_commands()
-    common = ["--out", str(out), "--workers", str(args.workers), "--no-progress"]
+    common = ["--out", str(out), "--no-progress"]
+    with_workers = {s.name for s in all_stages() if s.uses_workers}  # only those take --workers
     config = out.parent / "tol.toml"
     config.write_text(CONFIG)
     logs = out.parent / "logs"
@@ -488,6 +488,7 @@ def build_stages(n: int, src: Path, out: Path, args: argparse.Namespace) -> dict
     for i, name in enumerate(names):
         cmd, via = stage_command(name, own)
         cmd = cmd + common + (["--sources", str(src), "--config", str(config)] if i == 0 else [])
+        cmd += ["--workers", str(args.workers)] if name in with_workers else []
         log = logs / f"{i:02d}-{name}.log"
         run = measured(cmd, log)
         row = {"stage": name, "via": via, **asdict(run), "db_bytes": db_size(out)}
@@ -519,7 +520,7 @@ def build_stages(n: int, src: Path, out: Path, args: argparse.Namespace) -> dict
     # twice: the first no-op build after a fresh one may still re-run stages (listed)
     for attempt in (1, 2):
         log = logs / f"noop-build-{attempt}.log"
-        noop = measured([*tol_command(), "build", *common], log)
+        noop = measured([*tol_command(), "build", *common, "--workers", str(args.workers)], log)
         text = log.read_text(errors="replace")
         reran = [s for s in names if f"{s}: running" in text]
         result[f"noop_build_{attempt}"] = {**asdict(noop), "stages_rerun": reran}

@@ -158,16 +158,16 @@ def fill_taxa(out: Path) -> None:
 def tol_shard_seconds(src: Path, workers: int, out: Path) -> float:
     """Seconds of ``tol shard`` in a fresh build of ``src`` (scan, split and resolve first)."""
     shutil.rmtree(out, ignore_errors=True)
-    args = ["--out", str(out), "--workers", str(workers), "--no-progress"]
+    args = ["--out", str(out), "--no-progress"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        main(["scan", *args, "--sources", str(src)])
+        main(["scan", *args, "--sources", str(src), "--workers", str(workers)])
         main(["split", *args])
         if main(["resolve", *args]) != 0:
             raise SystemExit("resolve failed")
         fill_taxa(out)
         os.sync()  # nothing of the setup left to write back while timing
         start = time.perf_counter()
-        status = main(["shard", *args])
+        status = main(["shard", *args, "--workers", str(workers)])
         seconds = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"tol shard failed in {out}")

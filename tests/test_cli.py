@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from treeoflife import builddb
-from treeoflife.cli import build_parser, main
+from treeoflife import builddb, cli
+from treeoflife.cli import STAGE_COMMANDS, build_parser, main
+from treeoflife.stages import all_stages
 
 
 def subcommands() -> list[str]:
@@ -37,6 +39,50 @@ def test_each_subcommand_has_help_that_explains(command: str, capsys) -> None:
     assert len(text.splitlines()) >= 3
 
 
+def help_of(command: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return capsys.readouterr().out
+
+
+def test_stage_commands_explain_their_stages_and_only_worker_stages_take_workers(
+    capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping: the stage help appears verbatim
+    stages = {s.name: s for s in all_stages()}
+    with_workers = set()
+    for command, names in STAGE_COMMANDS.items():
+        text = help_of(command, capsys)
+        for name in names:
+            assert stages[name].help.lower() in text.lower()
+        if "--workers" in text:
+            with_workers.add(command)
+        assert ("--workers" in text) == any(stages[n].uses_workers for n in names)
+    assert with_workers == {"scan", "shard", "verify"}  # scan, write and verify run worker tasks
+    assert "--workers" in help_of("build", capsys)
+
+
+def test_help_and_workers_come_from_the_stage_objects(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")
+    changed = [
+        dataclasses.replace(s, help="count every word twice", uses_workers=True)
+        if s.name == "catalog"
+        else dataclasses.replace(s, uses_workers=False)
+        for s in all_stages()
+    ]
+    monkeypatch.setattr(cli, "all_stages", lambda: changed)
+    catalog = help_of("catalog", capsys)
+    assert "Count every word twice." in catalog and "--workers" in catalog
+    assert "--workers" not in help_of("verify", capsys)
+
+
+def test_a_stage_without_workers_refuses_the_option(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["split", "--out", str(tmp_path), "--workers", "2"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --workers 2" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("toml", "words"),
     [
@@ -49,6 +95,8 @@ def test_each_subcommand_has_help_that_explains(command: str, capsys) -> None:
         ('[distribute]\nschedular = "tcp://h:8786"\n', "unknown setting distribute.schedular"),
         ('distribute = "tcp://h:8786"\n', "[distribute] must be a table"),
         ("[distribute]\nconnect_timeout = 5\n", None),  # scan runs no workers: no probe
+        ('[distribute]\nconnect_timeout = "soon"\n', "distribute.connect_timeout must be a float"),
+        ('[fetch.eol_dh]\nsha = "x"\n', "[fetch.eol_dh] has unknown setting sha"),
         ('[paths]\neol_dh = "nowhere/taxon.tab"\n', "paths.eol_dh"),
         ("this is = = not toml", "not valid TOML"),
     ],

@@ -19,8 +19,10 @@ from pathlib import Path
 from treeoflife import __version__, atomic, builddb, distribute
 from treeoflife.config import Config, check_sources, load_config
 from treeoflife.errors import TolError
+from treeoflife.stages import Stage, all_stages
 
-# subcommand -> the stages it runs, in build order
+# subcommand -> the stages it runs, in build order; each stage's help and whether it runs
+# worker tasks (and so takes --workers) come from its Stage (treeoflife.stages)
 STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "scan": ("scan",),
     "split": ("split",),
@@ -30,20 +32,11 @@ STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "catalog": ("catalog",),
     "report": ("report",),
 }
-STAGE_HELP = {
-    "scan": "enumerate every source image into OUT/build.sqlite with a stable treeoflife_id",
-    "split": "assign train / val / train_small from the seed (stable or exact method)",
-    "resolve": "resolve every label to seven ranks + common name; write predicted-catalog.csv",
-    "shard": "plan and write the webdataset shards (resumable; rewrites only what is not done)",
-    "verify": "read every shard back and check digests, members, keys and counts",
-    "catalog": "write catalog.csv and catalog.parquet from the verified shards",
-    "report": "write the reports: stats, treemaps, dataset card, licenses",
-}
 # other packages' commands: modules with add_parsers(subparsers)
 COMMAND_MODULES = ("treeoflife.fetch.command", "treeoflife.reports.command")
 
 
-def _add_build_options(p: argparse.ArgumentParser, *, needs_sources: bool) -> None:
+def _add_build_options(p: argparse.ArgumentParser, *, needs_sources: bool, workers: bool) -> None:
     p.add_argument(
         "--out",
         type=Path,
@@ -61,16 +54,30 @@ def _add_build_options(p: argparse.ArgumentParser, *, needs_sources: bool) -> No
         type=Path,
         help="build config tol.toml (paths, split, images, shards; distribute for a Dask or Slurm cluster)",
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="parallel image workers (default: all cores; output is identical for any number)",
-    )
+    if workers:
+        p.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="parallel image workers (default: all cores; output is identical for any number)",
+        )
     p.add_argument(
         "--force", action="store_true", help="re-run the stages even if they are up to date"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _stage_commands() -> dict[str, list[Stage]]:
+    """Each stage command and the stages of this version it runs (none: not available yet)."""
+    stages = {s.name: s for s in all_stages()}
+    return {
+        command: [stages[n] for n in names if n in stages]
+        for command, names in STAGE_COMMANDS.items()
+    }
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,19 +90,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"treeoflife {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    commands = _stage_commands()
     p = sub.add_parser(
         "build",
-        help="run every stage: scan, split, resolve, shard, verify, catalog, report",
+        help=f"run every stage: {', '.join(STAGE_COMMANDS)}",
         description="Run every stage in order; stages whose inputs did not change are skipped.",
     )
-    _add_build_options(p, needs_sources=False)
+    _add_build_options(p, needs_sources=False, workers=any(s.uses_workers for s in all_stages()))
     p.set_defaults(func=cmd_stages, stages=None)
 
-    for name, stages in STAGE_COMMANDS.items():
-        p = sub.add_parser(
-            name, help=STAGE_HELP[name], description=STAGE_HELP[name].capitalize() + "."
-        )
-        _add_build_options(p, needs_sources=False)
+    for name, stages in commands.items():
+        if not stages:
+            text = "not available in this version yet"
+            description = _sentence(text)
+        elif len(stages) == 1:
+            text = stages[0].help
+            description = _sentence(text)
+        else:
+            text = "; ".join(s.help for s in stages)
+            description = f"Runs the stages {' and '.join(s.name for s in stages)}. " + " ".join(
+                f"{s.name}: {s.help}." for s in stages
+            )
+        p = sub.add_parser(name, help=text, description=description)
+        _add_build_options(p, needs_sources=False, workers=any(s.uses_workers for s in stages))
         if name == "verify":
             p.add_argument(
                 "--decode",
@@ -103,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help="also decode every JPEG in full (as slow as writing the shards); "
                 "without it verify checks each JPEG's sha256 at disk speed",
             )
-        p.set_defaults(func=cmd_stages, stages=stages)
+        p.set_defaults(func=cmd_stages, stages=STAGE_COMMANDS[name])
 
     p = sub.add_parser(
         "sample",
@@ -186,7 +203,7 @@ def open_build(args: argparse.Namespace):
             else:
                 config = Config.from_json(stored)
                 check_sources(config)
-            workers = max(1, args.workers)
+            workers = max(1, getattr(args, "workers", 1))  # only stages with workers take it
             progress = False if getattr(args, "no_progress", False) else None
             yield BuildContext(
                 out=out,
@@ -218,14 +235,15 @@ def _locked(out: Path, command: str) -> Iterator[None]:
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
-    from treeoflife.stages import run_stages, stage_names
+    from treeoflife.stages import run_stages
 
-    names = [s for s in (args.stages or stage_names()) if s in stage_names()]
-    if args.stages and not names:
+    stages = [s for s in all_stages() if args.stages is None or s.name in args.stages]
+    if not stages:
         raise TolError(f"`tol {args.command}` is not available in this version yet")
+    names = [s.name for s in stages]
     with open_build(args) as ctx:
-        if {"scan", "write", "verify"} & set(names):  # the stages that run worker tasks
-            distribute.check_reachable(ctx.config.extra.get("distribute"))
+        if any(s.uses_workers for s in stages):
+            distribute.check_reachable(ctx.config.distribute)
         # `tol verify` is a request to read every shard now (bit rot keeps size and mtime);
         # inside `tol build`, verify re-reads only when the shards changed
         force = args.force or args.command == "verify"

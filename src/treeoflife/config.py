@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from treeoflife import distribute
 from treeoflife.errors import TolError
 
 
@@ -58,7 +57,10 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
-class ImageConfig:
+class ImageSpec:
+    """The ``[images]`` section: the output an image is turned into (picklable; it goes into
+    worker tasks, and its repr into work-unit ids). Public as ``treeoflife.images.ImageSpec``."""
+
     width: int = 224
     height: int = 224
     resize: str = "stretch"  # stretch | center_crop | keep_ratio | pad
@@ -77,16 +79,50 @@ class ShardConfig:
 
 
 @dataclass(frozen=True)
+class DistributeConfig:
+    """Where worker tasks run (see :mod:`treeoflife.distribute`); nothing set: this machine.
+
+    The environment variable ``TOL_DASK_SCHEDULER`` overrides ``scheduler``.
+    """
+
+    scheduler: str = ""  # address of a running `distributed` scheduler, "tcp://host:8786"
+    # keyword arguments of dask_jobqueue.SLURMCluster, plus jobs (how many to start)
+    slurm: dict[str, Any] = field(default_factory=dict)
+    # seconds; Dask's own default (30 s, then a traceback) reads as a hang at the terminal
+    connect_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """``tol fetch``: how hard to try (plain ``[fetch]`` settings) and ``[fetch.<name>]``
+    overrides of the catalogue (checked against its fields by :mod:`treeoflife.fetch.catalogue`).
+
+    The defaults suit multi-GB files on a slow link; tests shrink them.
+    """
+
+    timeout: float = 60.0  # seconds without progress (connect or read) before a try fails
+    deadline: float = 6 * 3600.0  # seconds for the whole file: every try and every wait
+    tries: int = 8
+    backoff: float = 2.0  # first wait; doubles each retry
+    max_backoff: float = 120.0
+    max_redirects: int = 10
+    max_unpacked_bytes: int = 200 * 1024**3  # an archive's whole uncompressed size
+    max_ratio: float = 1000.0  # uncompressed / compressed, a whole archive
+    # entry name -> the fields it overrides (the sub-tables of [fetch])
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     sources_root: str = ""
     paths: SourcePaths = field(default_factory=SourcePaths)
     split: SplitConfig = field(default_factory=SplitConfig)
-    images: ImageConfig = field(default_factory=ImageConfig)
+    images: ImageSpec = field(default_factory=ImageSpec)
     shards: ShardConfig = field(default_factory=ShardConfig)
+    distribute: DistributeConfig = field(default_factory=DistributeConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
     # path names the user set explicitly; those must exist
     explicit_paths: tuple[str, ...] = ()
-    # sections other packages own (e.g. [fetch]); kept as given
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def source_path(self, name: str) -> Path:
         """Absolute path of an input by its name in [paths]."""
@@ -95,11 +131,20 @@ class Config:
         return p if p.is_absolute() else Path(self.sources_root) / p
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        d = dataclasses.asdict(self)
+        fetch = d["fetch"]  # in the shape tol.toml has it: the entries are sub-tables
+        d["fetch"] = {**{k: v for k, v in fetch.items() if k != "entries"}, **fetch["entries"]}
+        return json.dumps(d, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Config:
-        return from_dict(json.loads(text), origin="build.sqlite")
+        data = json.loads(text)
+        # builds recorded before [distribute] and [fetch] were typed kept them under "extra"
+        legacy = data.pop("extra", {})
+        if not isinstance(legacy, dict):
+            raise TolError(f"build.sqlite: extra must be a table, got {legacy!r}")
+        data.update(legacy)
+        return from_dict(data, origin="build.sqlite")
 
     def section_json(self, *names: str) -> str:
         """Canonical JSON of some sections, for stage fingerprints."""
@@ -110,14 +155,14 @@ class Config:
 _SECTIONS = {
     "paths": SourcePaths,
     "split": SplitConfig,
-    "images": ImageConfig,
+    "images": ImageSpec,
     "shards": ShardConfig,
+    "distribute": DistributeConfig,
+    "fetch": FetchConfig,
 }
-# sections read elsewhere (tol fetch; the Dask backend in distribute.py), kept as given
-OTHER_SECTIONS = ("fetch", "distribute")
 # top-level keys of a stored config that a tol.toml cannot set (sources_root can: a path
 # relative to the config file)
-INTERNAL_KEYS = ("explicit_paths", "extra")
+INTERNAL_KEYS = ("explicit_paths",)
 _CHOICES = {
     ("split", "method"): ("stable", "exact"),
     ("images", "resize"): ("stretch", "center_crop", "keep_ratio", "pad"),
@@ -129,18 +174,28 @@ def _section(kind: type, values: dict[str, Any], name: str, origin: str) -> Any:
     if not isinstance(values, dict):
         raise TolError(f"{origin}: [{name}] must be a table, got {values!r}")
     known = {f.name: f for f in dataclasses.fields(kind)}
-    out = {}
+    out: dict[str, Any] = {}
+    if kind is FetchConfig:
+        # sub-tables of [fetch] not named like a setting are catalogue entries
+        known.pop("entries")
+        entries = {k: v for k, v in values.items() if k not in known and isinstance(v, dict)}
+        values = {k: v for k, v in values.items() if k not in entries}
+        out["entries"] = entries
     for key, value in values.items():
         if key not in known:
+            hint = " (entries are [fetch.<name>] tables)" if kind is FetchConfig else ""
             raise TolError(
-                f"{origin}: unknown setting {name}.{key}; known settings are {', '.join(sorted(known))}"
+                f"{origin}: unknown setting {name}.{key}; known settings are "
+                f"{', '.join(sorted(known))}{hint}"
             )
-        default = known[key].default
+        f = known[key]
+        default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
         expected = type(default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
-            raise TolError(f"{origin}: {name}.{key} must be a {expected.__name__}, got {value!r}")
+            what = "table" if expected is dict else expected.__name__
+            raise TolError(f"{origin}: {name}.{key} must be a {what}, got {value!r}")
         choices = _CHOICES.get((name, key))
         if choices and value not in choices:
             raise TolError(
@@ -166,16 +221,9 @@ def from_dict(data: dict[str, Any], origin: str = "config") -> Config:
         raise TolError(
             f"{origin}: sources_root must be a path string, got {kwargs['sources_root']!r}"
         )
-    kwargs["extra"] = data.pop("extra", {})
-    if not isinstance(kwargs["extra"], dict):
-        raise TolError(f"{origin}: extra must be a table, got {kwargs['extra']!r}")
-    kwargs["extra"] = dict(kwargs["extra"])
-    unknown = set(data) - set(OTHER_SECTIONS)
-    if unknown:
-        known = ", ".join(f"[{n}]" for n in (*_SECTIONS, *OTHER_SECTIONS))
-        raise TolError(f"{origin}: unknown section [{sorted(unknown)[0]}]; sections are {known}")
-    kwargs["extra"].update(data)
-    _check_distribute(kwargs["extra"].get("distribute"), origin)
+    if data:
+        known = ", ".join(f"[{n}]" for n in _SECTIONS)
+        raise TolError(f"{origin}: unknown section [{sorted(data)[0]}]; sections are {known}")
     cfg = Config(**kwargs)
     _validate(cfg, origin)
     return cfg
@@ -192,20 +240,6 @@ def _internal_names(values: Any, origin: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _check_distribute(values: Any, origin: str) -> None:
-    """A misspelt key here would silently run the build on this machine instead of the cluster."""
-    if values is None:
-        return
-    if not isinstance(values, dict):
-        raise TolError(f"{origin}: [distribute] must be a table, got {values!r}")
-    for key in values:
-        if key not in distribute.SETTINGS:
-            raise TolError(
-                f"{origin}: unknown setting distribute.{key}; known settings are "
-                + ", ".join(sorted(distribute.SETTINGS))
-            )
-
-
 def _explicit_names(paths: SourcePaths | None) -> list[str]:
     if paths is None:
         return []
@@ -218,7 +252,7 @@ def _explicit_names(paths: SourcePaths | None) -> list[str]:
 
 
 def _validate(cfg: Config, origin: str) -> None:
-    im, sp, sh = cfg.images, cfg.split, cfg.shards
+    im, sp, sh, di, fe = cfg.images, cfg.split, cfg.shards, cfg.distribute, cfg.fetch
     if not (16 <= im.width <= 8192 and 16 <= im.height <= 8192):
         raise TolError(f"{origin}: images.width and images.height must be between 16 and 8192")
     if not 1 <= im.quality <= 100:
@@ -237,6 +271,27 @@ def _validate(cfg: Config, origin: str) -> None:
         raise TolError(
             f"{origin}: shards.caption must be one of {', '.join(CAPTION_MEMBERS)}, got {sh.caption!r}"
         )
+    if di.connect_timeout <= 0:
+        raise TolError(
+            f"{origin}: distribute.connect_timeout must be a positive number of seconds, "
+            f"got {di.connect_timeout:g}"
+        )
+    jobs = di.slurm.get("jobs", 1)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise TolError(f"{origin}: distribute.slurm.jobs must be a positive integer, got {jobs!r}")
+    for f in dataclasses.fields(fe):
+        value = getattr(fe, f.name)
+        if f.name != "entries" and value < 0:
+            raise TolError(f"{origin}: fetch.{f.name} must not be negative, got {value!r}")
+    if fe.tries < 1:
+        raise TolError(f"{origin}: fetch.tries must be at least 1, got {fe.tries}")
+    if fe.entries:
+        from treeoflife.fetch.catalogue import load_catalogue  # imports this module
+
+        try:
+            load_catalogue(fe.entries, cfg.paths)  # checks each [fetch.<name>] field
+        except TolError as exc:
+            raise TolError(f"{origin}: {exc}") from None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -249,14 +304,15 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise TolError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-def load_config(path: Path | None, sources: Path | None) -> Config:
-    """Read ``tol.toml`` (optional) and set the sources root; check explicit paths exist."""
+def parse_config(path: Path | None, sources: Path | None) -> Config:
+    """Read ``tol.toml`` (optional) and set the sources root (``sources``, else the config's
+    ``sources_root`` relative to the config file), without looking at the sources."""
     data: dict[str, Any] = read_toml(path) if path is not None else {}
     for key in INTERNAL_KEYS:  # what a build records of the config, not settings
         if key in data:
             raise TolError(
                 f"{path}: {key} is not a setting (the build records it); sections are "
-                + ", ".join(f"[{n}]" for n in (*_SECTIONS, *OTHER_SECTIONS))
+                + ", ".join(f"[{n}]" for n in _SECTIONS)
             )
     if sources is not None:
         data["sources_root"] = str(Path(sources).resolve())
@@ -267,7 +323,12 @@ def load_config(path: Path | None, sources: Path | None) -> Config:
             )
         base = path.parent if path is not None else Path.cwd()
         data["sources_root"] = str((base / data["sources_root"]).resolve())
-    cfg = from_dict(data, origin=str(path) if path else "config")
+    return from_dict(data, origin=str(path) if path else "config")
+
+
+def load_config(path: Path | None, sources: Path | None) -> Config:
+    """:func:`parse_config`, then check the sources root and the explicit paths exist."""
+    cfg = parse_config(path, sources)
     check_sources(cfg)
     return cfg
 

@@ -14,12 +14,13 @@ the executor or the number of workers.
   only then (``pip install treeoflife[cluster]``). Workers must see the same absolute paths.
   One client (and Slurm cluster) serves every run of an :class:`Executor`; a scheduler that
   does not answer within ``[distribute] connect_timeout`` seconds (default 10) is a
-  :class:`TolError`, not a hang.
+  :class:`TolError`, not a hang. The settings are :class:`treeoflife.config.DistributeConfig`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import multiprocessing
 import os
@@ -30,38 +31,33 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
+from treeoflife.config import DistributeConfig
 from treeoflife.errors import TolError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-# the keys of the [distribute] config section (checked when the config is read)
-SETTINGS = ("scheduler", "slurm", "connect_timeout")
 SCHEDULER_ENV = "TOL_DASK_SCHEDULER"
-# Dask's own default (30 s, then a traceback) reads as a hang at the terminal
-CONNECT_TIMEOUT = 10.0
 
 
-def backend(settings: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The executor settings from the ``[distribute]`` config section and the environment."""
-    out = dict(settings or {})
+def backend(settings: DistributeConfig | None) -> DistributeConfig:
+    """The executor settings: the ``[distribute]`` config section, and the environment."""
+    cfg = settings or DistributeConfig()
     env = os.environ.get(SCHEDULER_ENV)
-    if env:
-        out["scheduler"] = env
-    return out
+    return dataclasses.replace(cfg, scheduler=env) if env else cfg
 
 
-def uses_dask(cfg: Mapping[str, Any]) -> bool:
-    return bool(cfg.get("scheduler") or cfg.get("slurm"))
+def uses_dask(cfg: DistributeConfig) -> bool:
+    return bool(cfg.scheduler or cfg.slurm)
 
 
-def check_reachable(settings: Mapping[str, Any] | None) -> None:
+def check_reachable(settings: DistributeConfig | None) -> None:
     """Raise the :class:`TolError` of an unreachable or malformed Dask scheduler address now,
     before the stages that need no workers have run (they can take hours)."""
     cfg = backend(settings)
-    if cfg.get("slurm"):
+    if cfg.slurm:
         _check_slurm()
-    elif cfg.get("scheduler"):
+    elif cfg.scheduler:
         _DaskSession.start(cfg).close()
 
 
@@ -70,7 +66,7 @@ def run_tasks(
     tasks: Iterable[T],
     *,
     workers: int = 1,
-    settings: Mapping[str, Any] | None = None,
+    settings: DistributeConfig | None = None,
 ) -> Iterator[R]:
     """Run ``fn`` over ``tasks``, yielding results as they complete.
 
@@ -85,7 +81,7 @@ class Executor:
     """Runs task batches on one backend; a process pool is started once, on first use, and
     kept for every later :meth:`run` (process start and imports cost ~0.5 s a worker)."""
 
-    def __init__(self, workers: int, settings: Mapping[str, Any] | None):
+    def __init__(self, workers: int, settings: DistributeConfig | None):
         self.workers = workers
         self.cfg = backend(settings)
         self._pool: ProcessPoolExecutor | None = None
@@ -119,7 +115,7 @@ class Executor:
 
 
 @contextlib.contextmanager
-def executor(*, workers: int = 1, settings: Mapping[str, Any] | None = None) -> Iterator[Executor]:
+def executor(*, workers: int = 1, settings: DistributeConfig | None = None) -> Iterator[Executor]:
     """An :class:`Executor` for several :meth:`Executor.run` calls sharing one pool."""
     ex = Executor(workers, settings)
     try:
@@ -165,17 +161,17 @@ class _DaskSession:
         self.cluster = cluster
 
     @classmethod
-    def start(cls, cfg: Mapping[str, Any]) -> _DaskSession:
+    def start(cls, cfg: DistributeConfig) -> _DaskSession:
         try:
             from distributed import Client
         except ImportError:
             raise TolError(
                 "the Dask backend needs `pip install treeoflife[cluster]` (distributed, dask-jobqueue)"
             ) from None
-        if cfg.get("slurm"):
-            cluster = _slurm_cluster(cfg["slurm"])
+        if cfg.slurm:
+            cluster = _slurm_cluster(cfg.slurm)
             return cls(Client(cluster), cluster)
-        return cls(_connect(cfg["scheduler"], _connect_timeout(cfg)))
+        return cls(_connect(cfg.scheduler, cfg.connect_timeout))
 
     def run(self, fn: Callable, tasks: Iterable, workers: int) -> Iterator:
         """Like :func:`_bounded`: a few tasks per worker thread in flight, results as they
@@ -228,23 +224,12 @@ def _slurm_cluster(settings: Mapping[str, Any]) -> Any:
     return cluster
 
 
-def _connect_timeout(cfg: Mapping[str, Any]) -> float:
-    value = cfg.get("connect_timeout", CONNECT_TIMEOUT)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise TolError(
-            f"distribute.connect_timeout must be a positive number of seconds, got {value!r}"
-        )
-    return float(value)
-
-
-def _connect(address: Any, timeout: float) -> Any:
+def _connect(address: str, timeout: float) -> Any:
     """A client of the scheduler at ``address``, or a :class:`TolError` that says where the
     address came from (a stale ``TOL_DASK_SCHEDULER`` is easy to forget)."""
     from distributed import Client
 
     origin = SCHEDULER_ENV if os.environ.get(SCHEDULER_ENV) else "distribute.scheduler"
-    if not isinstance(address, str):
-        raise TolError(f'{origin} must be an address such as "tcp://host:8786", got {address!r}')
     try:
         return Client(address, timeout=timeout)
     except ValueError as exc:

@@ -74,7 +74,3 @@ REASONS: dict[str, tuple[str, str]] = {
 def outcome(code: str) -> str:
     """The default outcome of a reason code; unknown codes are a programming error."""
     return REASONS[code][0]
-
-
-def explain(code: str) -> str:
-    return REASONS[code][1]

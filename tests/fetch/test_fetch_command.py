@@ -125,7 +125,7 @@ def test_fetch_then_fetch_images_then_scan(server, tmp_path, capsys):
         assert tf.getnames() == [f"{9000 + i}_328672_eol-full-size-copy.jpg" for i in (0, 1, 2, 3)]
 
     out = tmp_path / "out"
-    assert tol("scan", "--sources", src, "--out", out, "--no-progress", "--workers", "1") == 0
+    assert tol("scan", "--sources", src, "--out", out, "--no-progress") == 0
     db = sqlite3.connect(out / "build.sqlite")
     assert (
         db.execute("SELECT COUNT(*) FROM images WHERE source='eol'").fetchone()[0] == N_IMAGES - 1
@@ -206,7 +206,7 @@ def test_catalogue_overrides_new_entries_and_list(server, tmp_path, capsys):
         ('[fetch.eol_dh]\nurl = "ftp://x"\n', "must be an http"),
         ('[fetch.eol_dh]\nsha = "x"\n', "unknown setting sha"),
         ('[fetch.new]\nurl = "http://x/y"\n', "needs at least url and target"),
-        ("[fetch]\ntimeot = 3\n", "unknown setting timeot"),
+        ("[fetch]\ntimeot = 3\n", "unknown setting fetch.timeot"),
         ('[fetch.eol_dh]\ntarget = "../up"\n', "inside the sources root"),
     ],
 )
@@ -261,6 +261,6 @@ def test_generic_images_are_scanned(server, tmp_path, capsys):
         (src / "generic" / r["path"]).is_file() and r["path"].endswith(".jpg") for r in labels
     )
     out = tmp_path / "out"
-    assert tol("scan", "--sources", src, "--out", out, "--no-progress", "--workers", "1") == 0
+    assert tol("scan", "--sources", src, "--out", out, "--no-progress") == 0
     db = sqlite3.connect(out / "build.sqlite")
     assert db.execute("SELECT COUNT(*) FROM images WHERE source='generic'").fetchone()[0] == 6

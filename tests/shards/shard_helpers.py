@@ -163,14 +163,19 @@ def tol(*args: str) -> int:
 
 def build(src: Path, out: Path, workers: int = 1) -> None:
     """scan → split → (taxa) → shard → verify → catalog, with the stand-in resolve."""
-    common = ["--out", str(out), "--workers", str(workers)]
-    assert tol("scan", *common, "--sources", str(src), "--config", str(src / "tol.toml")) == 0
+    common = ["--out", str(out)]
+    config = str(src / "tol.toml")
+    assert (
+        tol("scan", *common, "--sources", str(src), "--config", config, "--workers", str(workers))
+        == 0
+    )
     assert tol("split", *common) == 0
     if has_resolve():
         assert tol("resolve", *common) == 0
     fill_taxa(out)
-    for cmd in ("shard", "verify", "catalog"):
-        assert tol(cmd, *common) == 0, cmd
+    for cmd in ("shard", "verify"):
+        assert tol(cmd, *common, "--workers", str(workers)) == 0, cmd
+    assert tol("catalog", *common) == 0
 
 
 def shard_files(out: Path) -> dict[str, bytes]:

@@ -45,7 +45,7 @@ def prepared(sources: Path, out: Path, scan_faults: list[str] = (), workers: int
         assert res.returncode == -signal.SIGKILL, res.stderr
     res = tol_subprocess(out, workers, None, scan_command(sources))
     assert res.returncode == 0, res.stderr
-    common = ["--out", str(out), "--workers", "1"]
+    common = ["--out", str(out)]
     assert tol("split", *common) == 0
     if has_resolve():
         assert tol("resolve", *common) == 0

@@ -141,17 +141,12 @@ def _value(name: str, key: str, value: Any) -> Any:
 
 
 def load_catalogue(
-    overrides: dict[str, Any] | None = None, paths: SourcePaths | None = None
+    overrides: dict[str, dict[str, Any]] | None = None, paths: SourcePaths | None = None
 ) -> dict[str, Entry]:
-    """The default catalogue with the ``[fetch]`` table of tol.toml applied.
-
-    ``[fetch]`` may also hold plain settings (numbers, strings: policy knobs); only its
-    sub-tables are entries.
-    """
+    """The default catalogue with the ``[fetch.<name>]`` tables of tol.toml applied
+    (``overrides``: :attr:`treeoflife.config.FetchConfig.entries`)."""
     catalogue = default_catalogue(paths)
     for name, table in (overrides or {}).items():
-        if not isinstance(table, dict):
-            continue  # a setting such as timeout = 30, read by the command
         unknown = sorted(set(table) - set(_FIELDS))
         if unknown:
             raise TolError(

@@ -7,9 +7,8 @@ import json
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
 
-from treeoflife.config import from_dict, read_toml
+from treeoflife.config import FetchConfig, parse_config
 from treeoflife.errors import TolError
 from treeoflife.fetch.catalogue import load_catalogue, select
 from treeoflife.fetch.http import Policy
@@ -65,9 +64,6 @@ fetch-images-failures.csv and retried only with --retry-failed. Redirects are fo
 (to another host too, e.g. a CDN) unless --same-host-redirects; credentials in a URL
 (user:pass@) are dropped when the list is read and never written anywhere.
 """
-
-_POLICY_KEYS = {f.name for f in fields(Policy)} - {"user_agent"}
-_LIMIT_KEYS = {"max_unpacked_bytes": "max_total", "max_ratio": "max_ratio"}
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -162,66 +158,30 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_fetch_images)
 
 
-def _settings(config: Path | None) -> tuple[dict[str, Any], dict[str, Any], Path | None]:
-    """([fetch] table, whole config, sources_root from the config) of an optional tol.toml."""
-    if config is None:
-        return {}, {}, None
-    data = read_toml(config)
-    fetch = data.get("fetch", {})
-    if not isinstance(fetch, dict):
-        raise TolError(f"{config}: [fetch] must be a table")
-    root = data.get("sources_root")
-    return fetch, data, (config.parent / root).resolve() if isinstance(root, str) else None
-
-
-def policy_from(settings: dict[str, Any], args: argparse.Namespace) -> tuple[Policy, Limits]:
-    """Download policy and unpack limits: defaults < [fetch] settings < command-line flags."""
-    values: dict[str, Any] = {}
-    limits: dict[str, Any] = {}
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            continue
-        if key in _POLICY_KEYS:
-            values[key] = value
-        elif key in _LIMIT_KEYS:
-            limits[_LIMIT_KEYS[key]] = value
-        else:
-            known = sorted(_POLICY_KEYS | set(_LIMIT_KEYS))
-            raise TolError(
-                f"[fetch] has unknown setting {key}; known settings are {', '.join(known)} "
-                "(entries are [fetch.<name>] tables)"
-            )
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            raise TolError(f"[fetch] {key} must be a non-negative number, got {value!r}")
+def policy_from(settings: FetchConfig, args: argparse.Namespace) -> tuple[Policy, Limits]:
+    """Download policy and unpack limits: the [fetch] settings, then command-line flags."""
+    values = {f.name: getattr(settings, f.name) for f in fields(Policy) if f.name != "user_agent"}
     for key in ("timeout", "deadline", "tries"):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
-    if values.get("tries", 1) < 1:
+    if values["tries"] < 1:
         raise TolError("tries must be at least 1")
-    policy = replace(
-        Policy(),
-        **{k: (int(v) if k in ("tries", "max_redirects") else float(v)) for k, v in values.items()},
-    )
-    return policy, replace(Limits(), **limits)
+    limits = Limits(max_total=settings.max_unpacked_bytes, max_ratio=settings.max_ratio)
+    return replace(Policy(), **values), limits
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from treeoflife.fetch.reference import fetch_all
 
-    settings, data, config_root = _settings(args.config)
-    paths = (
-        from_dict({"paths": data["paths"]}, origin=str(args.config)).paths
-        if "paths" in data
-        else None
-    )
-    catalogue = load_catalogue(settings, paths)
+    config = parse_config(args.config, args.sources)
+    catalogue = load_catalogue(config.fetch.entries, config.paths)
     if args.list:
         print_catalogue(catalogue)
         return 0
-    root = args.sources or config_root
-    if root is None:
+    if not config.sources_root:
         raise TolError("no sources given: pass --sources DIR (where the reference inputs go)")
-    policy, limits = policy_from(settings, args)
+    root = Path(config.sources_root)
+    policy, limits = policy_from(config.fetch, args)
     entries = select(catalogue, args.what)
     print(f"fetch into {root.resolve()}", file=sys.stderr)
     results = fetch_all(

@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from treeoflife import __version__
+from treeoflife.config import FetchConfig
 from treeoflife.errors import TolError
 
 USER_AGENT = f"treeoflife/{__version__} (tol fetch)"
@@ -62,14 +63,14 @@ def strip_credentials(text: str) -> str:
 
 @dataclass(frozen=True)
 class Policy:
-    """How hard to try. Defaults suit multi-GB files on a slow link; tests shrink them."""
+    """How hard to try (the ``[fetch]`` settings: :class:`treeoflife.config.FetchConfig`)."""
 
-    timeout: float = 60.0  # seconds without progress (connect or read) before a try fails
-    deadline: float = 6 * 3600.0  # seconds for the whole file: every try and every wait
-    tries: int = 8
-    backoff: float = 2.0  # first wait; doubles each retry
-    max_backoff: float = 120.0
-    max_redirects: int = 10
+    timeout: float = FetchConfig.timeout  # seconds without progress before a try fails
+    deadline: float = FetchConfig.deadline  # seconds for the whole file, tries and waits
+    tries: int = FetchConfig.tries
+    backoff: float = FetchConfig.backoff  # first wait; doubles each retry
+    max_backoff: float = FetchConfig.max_backoff
+    max_redirects: int = FetchConfig.max_redirects
     user_agent: str = USER_AGENT
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from treeoflife.config import FetchConfig
 from treeoflife.fetch.http import FetchError
 
 COPY_BLOCK = 1 << 20
@@ -34,8 +35,8 @@ class UnsafeArchive(FetchError):
 class Limits:
     """Bounds against decompression bombs; the reference files stay far below them."""
 
-    max_total: int = 200 * 1024**3  # bytes uncompressed, whole archive
-    max_ratio: float = 1000.0  # uncompressed / compressed, whole archive
+    max_total: int = FetchConfig.max_unpacked_bytes  # bytes uncompressed, whole archive
+    max_ratio: float = FetchConfig.max_ratio  # uncompressed / compressed, whole archive
     max_members: int = 1_000_000
 
 

@@ -4,6 +4,7 @@
 same JPEG bytes in any worker, on any machine with the same Pillow/libjpeg.
 """
 
-from treeoflife.images.codec import Encoded, ImageSpec, process_image
+from treeoflife.config import ImageSpec  # the [images] settings; ImageSpec() is the default
+from treeoflife.images.codec import Encoded, process_image
 
 __all__ = ["Encoded", "ImageSpec", "process_image"]

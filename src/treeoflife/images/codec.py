@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps
 
+from treeoflife.config import ImageSpec
 from treeoflife.images import geometry
 
 ORIENTATION_TAG = 0x0112
@@ -46,23 +47,6 @@ _SUFFIX_FORMAT = {
     "tiff": "TIFF",
     "webp": "WEBP",
 }
-
-
-@dataclass(frozen=True)
-class ImageSpec:
-    """The output an image is turned into (the ``[images]`` config, picklable)."""
-
-    width: int = 224
-    height: int = 224
-    resize: str = "stretch"
-    quality: int = 95
-    max_image_pixels: int = 89_478_485
-
-    @classmethod
-    def from_config(cls, images: object) -> ImageSpec:
-        return cls(
-            images.width, images.height, images.resize, images.quality, images.max_image_pixels
-        )
 
 
 @dataclass(frozen=True)

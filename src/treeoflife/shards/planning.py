@@ -20,7 +20,6 @@ one sample). Shards are numbered from 0 with no gaps.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
 
 # bytes a sample adds to a tar beyond its JPEG: 13 headers, padding, texts, json
 SAMPLE_OVERHEAD = 13 * 512 + 13 * 256 + 2048
@@ -33,14 +32,3 @@ def shuffle_key(seed: int, split: str, treeoflife_id: str) -> str:
 def starts_new_shard(count: int, size: int, est: int, max_samples: int, max_bytes: int) -> bool:
     """Whether the next sample (estimated ``est`` bytes) opens a new shard."""
     return count > 0 and (count >= max_samples or size + est > max_bytes)
-
-
-def cut(estimates: Iterable[int], max_samples: int, max_bytes: int) -> Iterator[int]:
-    """The shard number of each sample, in order."""
-    shard, count, size = 0, 0, 0
-    for est in estimates:
-        if starts_new_shard(count, size, est, max_samples, max_bytes):
-            shard, count, size = shard + 1, 0, 0
-        count += 1
-        size += est
-        yield shard

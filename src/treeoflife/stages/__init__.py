@@ -38,12 +38,15 @@ class BuildContext:
 @dataclass(frozen=True)
 class Stage:
     name: str
-    help: str
+    help: str  # one line, lower case, no full stop: `tol <command> --help` shows it
     run: Callable[[BuildContext], dict[str, Any]]
     inputs: Callable[[BuildContext], Any]  # JSON-able description of what the stage reads
     # the files it writes (beyond shards, which write tracks itself): a stage is up to date
     # only while they are present and unchanged
     outputs: Callable[[BuildContext], list[Path]] = lambda ctx: []
+    # runs worker tasks (treeoflife.distribute): its command takes --workers, and a Dask
+    # scheduler is checked before the build starts
+    uses_workers: bool = False
 
 
 def _registry() -> list[Stage]:

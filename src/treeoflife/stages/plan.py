@@ -19,7 +19,6 @@ import json
 from typing import Any
 
 from treeoflife import builddb
-from treeoflife.images import ImageSpec
 from treeoflife.shards import layout, planning, samples
 from treeoflife.stages import BuildContext, Stage
 
@@ -61,7 +60,7 @@ class _SplitPlanner:
     def __init__(self, ctx: BuildContext, split: str, old: dict):
         self.ctx, self.split, self.old = ctx, split, old
         im = ctx.config.images
-        self.spec = json.dumps([repr(ImageSpec.from_config(im)), ctx.config.shards.caption])
+        self.spec = json.dumps([repr(im), ctx.config.shards.caption])
         self.shards: list[tuple] = []
         self.shard, self.count, self.size = -1, 0, 0
         self.digest = hashlib.sha256()

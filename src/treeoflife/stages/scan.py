@@ -308,7 +308,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         db.execute("DELETE FROM temp.scan_seen")
         # what enumeration finds is found anew; a unit's rejects go when it is read again
         db.execute("DELETE FROM rejects WHERE stage = ? AND unit IS NULL", (NAME,))
-    spec = ImageSpec.from_config(ctx.config.images)
+    spec = ctx.config.images
     scan = _Pass(ctx, spec)
     removed_tmp = atomic.remove_strays(scan.work_dir)
     if removed_tmp:
@@ -316,7 +316,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     disable = None if ctx.progress is None else not ctx.progress
     bar = tqdm(desc="scan", unit=" img", disable=disable, smoothing=0.05)
     read = units = 0
-    settings = dict(ctx.config.extra.get("distribute", {}))
+    settings = ctx.config.distribute
     fault = Fault()
     with distribute.executor(workers=ctx.workers, settings=settings) as ex:
         for res in in_order(ex.run(encode.encode_unit, scan.tasks())):
@@ -371,4 +371,5 @@ STAGE = Stage(
     "find every source image and read it once: stable id, source digest, size, small JPEG",
     run,
     inputs,
+    uses_workers=True,
 )

@@ -96,7 +96,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         check_shard,
         tasks,
         workers=ctx.workers,
-        settings=dict(ctx.config.extra.get("distribute", {})),
+        settings=ctx.config.distribute,
     ):
         res: CheckResult
         row = info[(res.split, res.shard)]
@@ -167,4 +167,5 @@ STAGE = Stage(
     run,
     inputs,
     lambda ctx: [layout.reports_dir(ctx.out) / "verify.json"],
+    uses_workers=True,
 )

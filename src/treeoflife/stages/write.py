@@ -31,7 +31,6 @@ from tqdm import tqdm
 from treeoflife import atomic, builddb, distribute
 from treeoflife.errors import TolError
 from treeoflife.faults import Fault
-from treeoflife.images import ImageSpec
 from treeoflife.shards import encode, layout, samples
 from treeoflife.shards.assemble import Sample, ShardResult, ShardTask, assemble_shard
 from treeoflife.shards.encode import UnitResult, UnitTask
@@ -139,7 +138,7 @@ def _missing_work(ctx: BuildContext, damaged: set[str]) -> list[tuple]:
 
 def _reencode(ctx: BuildContext, ex: distribute.Executor, units: list[tuple]) -> int:
     """Run units of the image pass again, from the sources; record where their JPEGs are now."""
-    spec = ImageSpec.from_config(ctx.config.images)
+    spec = ctx.config.images
     tasks = []
     for seq, (unit, container, stripe, stripes, work) in enumerate(units):
         members = None
@@ -258,9 +257,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     dirs = _prepare(ctx)
     reencoded = written = 0
     damaged: set[str] = set()
-    with distribute.executor(
-        workers=ctx.workers, settings=dict(ctx.config.extra.get("distribute", {}))
-    ) as ex:
+    with distribute.executor(workers=ctx.workers, settings=ctx.config.distribute) as ex:
         for _ in range(MAX_ROUNDS):
             reencoded += _reencode(ctx, ex, _missing_work(ctx, damaged))
             now, damaged = _assemble(ctx, fault, ex)
@@ -298,4 +295,11 @@ def outputs(ctx: BuildContext) -> list[Path]:
     return [layout.split_dir(ctx.out, im.width, im.height, s) / "sizes.json" for s in layout.SPLITS]
 
 
-STAGE = Stage(NAME, "write the planned shards (resumable, byte-reproducible)", run, inputs, outputs)
+STAGE = Stage(
+    NAME,
+    "write the planned shards (resumable, byte-reproducible)",
+    run,
+    inputs,
+    outputs,
+    uses_workers=True,
+)
