@@ -64,20 +64,15 @@ def _strays(ctx: BuildContext) -> list[str]:
 
 
 def _damaged(ctx: BuildContext) -> list[str]:
-    out = []
-    for name, status, size in ctx.db.execute(
-        "SELECT name, status, bytes FROM shards WHERE status != 'planned' ORDER BY split, shard"
-    ):
-        p = ctx.out / name
-        if status != "done" or not p.is_file() or p.stat().st_size != size:
-            out.append(name)
-    return out
+    """Shards verify found bad, or recorded done whose file is gone or has another size."""
+    return _not_done(ctx, "WHERE status != 'planned'")
 
 
-def _not_done(ctx: BuildContext) -> list[str]:
+def _not_done(ctx: BuildContext, where: str = "") -> list[str]:
+    """Shards to write: not recorded done, or whose file is gone or has another size."""
     out = []
     for name, status, size in ctx.db.execute(
-        "SELECT name, status, bytes FROM shards ORDER BY split, shard"
+        f"SELECT name, status, bytes FROM shards {where} ORDER BY split, shard"
     ):
         p = ctx.out / name
         if status != "done" or not p.is_file() or p.stat().st_size != size:
