@@ -261,16 +261,13 @@ def print_summary(out: Path, summaries: dict[str, dict]) -> None:
     splits = summaries.get("catalog", {}).get("splits")
     if splits:
         print("samples:  " + ", ".join(f"{k} {v}" for k, v in sorted(splits.items())))
-    from treeoflife.rejects import REASONS
+    from treeoflife import rejects
 
     rejected = summaries.get("scan", {}).get("rejects", {})
     if rejected:
         print(
             "set aside or repaired: "
-            + ", ".join(
-                f"{k} ({REASONS[k][0] if k in REASONS else '?'}) {v}"
-                for k, v in sorted(rejected.items())
-            )
+            + ", ".join(f"{k} ({rejects.outcome(k)}) {v}" for k, v in sorted(rejected.items()))
         )
 
 
