@@ -129,9 +129,9 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 
 -- every planned sample, written once by plan: where it goes (split, shard, position) and
--- what it says (source, ids, ranks, common). write, verify, catalog, check-taxa and report
--- read it; per-label provenance stays in taxa and the source locator in images (both
--- joined by key: copying ~1 KB of provenance JSON per sample would be ~10 GB at 10M).
+-- what it says (source, ids, ranks, common, status, locator, small-JPEG digest). write,
+-- verify, catalog, check-taxa and report read it; per-label provenance stays in taxa,
+-- joined by label (copying ~1 KB of provenance JSON per sample would be ~10 GB at 10M).
 -- A sample is in a split at most once (plan reads splits, keyed by id); a train_small
 -- sample is also a train sample.
 {samples}

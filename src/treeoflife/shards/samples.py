@@ -1,10 +1,11 @@
 """The ``samples`` relation: every planned sample, written once by ``plan``, read by the rest.
 
 ``plan`` inserts one row per (split, sample) with what the sample says (source, ids, ranks,
-common); ``write`` reads a shard's rows with their JPEG location to assemble it, ``verify``
-the expected keys and digests, ``catalog``, check-taxa and ``report`` stream rows and SQL
-aggregates. The joins with ``images`` (source locator) and ``taxa`` (per-label provenance)
-that a sample's ``.json`` member needs are written here, once.
+common, status) and what later stages need of its image (locator, small-JPEG digest, source
+size, repair notes); ``write`` reads a shard's rows with their JPEG's place in a work file
+to assemble it, ``verify`` the expected keys and digests, ``catalog``, check-taxa and
+``report`` stream rows and SQL aggregates. Per-label provenance stays in ``taxa``; the
+queries that join it, and the work-file location, are written here, once.
 """
 
 from __future__ import annotations

@@ -43,9 +43,9 @@ def catalog_stats(db: sqlite3.Connection) -> dict[str, Any]:
     *complete, with_common = db.execute(
         f"SELECT {known}, SUM(s.common != '') FROM samples s {where}"
     ).fetchone()
+    ranks = ", ".join(f's."{r}"' for r in RANKS)
     (distinct,) = db.execute(
-        f"SELECT COUNT(*) FROM (SELECT DISTINCT {', '.join(f's.{chr(34)}{r}{chr(34)}' for r in RANKS)} "
-        f"FROM samples s {where})"
+        f"SELECT COUNT(*) FROM (SELECT DISTINCT {ranks} FROM samples s {where})"
     ).fetchone()
     group = f"FROM samples s {where} GROUP BY 1 ORDER BY 1"
     n = n or 1

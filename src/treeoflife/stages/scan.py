@@ -115,12 +115,14 @@ class _Pass:
         self.work_dir = layout.work_dir(ctx.out)
         self.done = {u for (u,) in ctx.db.execute("SELECT unit FROM encode_units")}
         self.current: set[str] = set()
-        self.archives: dict[int, Archive] = {}  # by task seq
-        self.handed_out: dict[int, UnitTask] = {}  # tasks whose result is not applied yet
+        # by task seq: the tasks whose result is not applied yet, and their archive if any
+        self.handed_out: dict[int, tuple[UnitTask, Archive | None]] = {}
         self.counts: Counter = Counter()
         self.seq = 0
 
-    def _task(self, unit: str, container: str | None, members, stripe=0, stripes=1) -> UnitTask:
+    def _task(
+        self, unit: str, container: str | None, members, stripe=0, stripes=1, archive=None
+    ) -> UnitTask:
         task = UnitTask(
             self.seq,
             unit,
@@ -132,7 +134,7 @@ class _Pass:
             self.spec,
             str(self.work_dir / f"{unit[:32]}.jpgs"),
         )
-        self.handed_out[self.seq] = task
+        self.handed_out[self.seq] = (task, archive)
         self.seq += 1
         return task
 
@@ -197,13 +199,11 @@ class _Pass:
                         (unit,),
                     )
                     continue
-                self.archives[self.seq] = archive
-                yield self._task(unit, archive.container, None, k, stripes)
+                yield self._task(unit, archive.container, None, k, stripes, archive)
 
     def apply(self, res: UnitResult) -> int:
         """Record one unit's result; the number of images it read."""
-        archive = self.archives.pop(res.seq, None)
-        task = self.handed_out.pop(res.seq)
+        task, archive = self.handed_out.pop(res.seq)
         records: list[ImageRecord] = []
         rows: list[tuple] = []
         rejects: list[tuple[str, str, str]] = []
