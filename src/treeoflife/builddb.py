@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS stages (
 CREATE TABLE IF NOT EXISTS images (
     treeoflife_id TEXT PRIMARY KEY,
     identity_key TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL,            -- eol | inat21 | bioscan | tol10m | generic
+    source TEXT NOT NULL,            -- eol | inat21 | bioscan | tol10m | generic | bioscan5m | gbif
     container TEXT,                  -- archive path relative to the sources root, or NULL
     member TEXT NOT NULL,            -- member name in the archive, or path relative to the root
     label_key TEXT NOT NULL,         -- -> labels.label_key

@@ -39,12 +39,23 @@ class SourcePaths:
     tol10m_images: str = "tol10m"
     tol10m_catalog: str = "tol10m/catalog.csv"
     generic: str = "generic"
+    gbif_occurrence: str = "gbif/occurrence"
+    bioscan5m_metadata: str = "bioscan5m/metadata/csv/BIOSCAN_5M_Insect_Dataset_metadata.csv"
+    bioscan5m_images: str = "bioscan5m/images/cropped_256"
 
     # The entries that are folders; every other entry is a file. Adapters test what they
     # expect (``is_dir()`` / ``is_file()``) and take anything else for an absent source, so
     # a path of the wrong kind would silently empty a source: ``check_sources`` refuses it.
     FOLDERS: ClassVar[frozenset[str]] = frozenset(
-        {"eol_images", "inat21", "bioscan_images", "tol10m_images", "generic"}
+        {
+            "eol_images",
+            "inat21",
+            "bioscan_images",
+            "tol10m_images",
+            "generic",
+            "gbif_occurrence",
+            "bioscan5m_images",
+        }
     )
 
 

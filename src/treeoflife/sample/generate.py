@@ -14,9 +14,11 @@ from pathlib import Path
 
 from treeoflife.sample import (
     bioscan,
+    bioscan5m,
     eol_hierarchy,
     eol_images,
     expected,
+    gbif,
     generic,
     inat,
     itis,
@@ -44,6 +46,8 @@ def generate(dest: Path) -> dict:
         *bioscan.write(dest, taxa, names),
         *tol10m.write(dest, species, names, first_content_id=eol.last_content_id),
         *generic.write(dest, taxa, names),
+        *bioscan5m.write(dest, taxa, names),
+        *gbif.write(dest, species, names),
     ]
     rarespecies.write(dest, eol.rare)
     eol_hierarchy.write(dest, taxa)

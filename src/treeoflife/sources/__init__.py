@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from treeoflife.sources import bioscan, eol, generic, inat21, tol10m
+from treeoflife.sources import bioscan, bioscan5m, eol, gbif, generic, inat21, tol10m
 
-ADAPTERS: tuple[ModuleType, ...] = (eol, inat21, bioscan, tol10m, generic)
+# new adapters go last: the order of the scan's units (and so of a resumed scan) follows it
+ADAPTERS: tuple[ModuleType, ...] = (eol, inat21, bioscan, tol10m, generic, bioscan5m, gbif)

@@ -9,10 +9,13 @@ outside ``sources`` knows a naming scheme.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
+import sqlite3
 import tarfile
+import tempfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -40,6 +43,10 @@ class ImageRecord:
     size_bytes: int
     columns: Mapping[str, Any] = field(default_factory=dict)  # catalog id columns
     mtime_ns: int = 0  # of a loose file: with its size, what says its bytes changed
+    # where the image came from, as its source says: license, rights_holder, creator,
+    # source_url and the source's own ids (GBIF: gbif_id, occurrence_id, media_url). For the
+    # provenance relation; sources that know nothing of it leave it empty.
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -349,3 +356,86 @@ def csv_records(path: Path, required: tuple[str, ...], what: str) -> Iterator[di
         ) from None
     except csv.Error as exc:
         raise TolError(f"{path} is not a readable CSV table: {exc}") from None
+
+
+class DiskSet:
+    """A set of strings kept in a temporary SQLite file, for sources listing millions of
+    images (BIOSCAN-5M, GBIF downloads): a Python set of 10M names would take ~1 GB, this
+    takes SQLite's page cache. ``add`` says whether the value is new."""
+
+    def __init__(self, folder: Path):
+        self.db = sqlite3.connect(Path(folder) / "seen.sqlite", isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-32768"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute("CREATE TABLE seen (value TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.db.execute("BEGIN")
+        self._pending = 0
+
+    def add(self, value: str) -> bool:
+        new = self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (value,)).rowcount == 1
+        self._pending += 1
+        if self._pending >= 50_000:  # keep the transaction (and its journal-less undo) small
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
+            self._pending = 0
+        return new
+
+    def __contains__(self, value: str) -> bool:
+        return self.db.execute("SELECT 1 FROM seen WHERE value = ?", (value,)).fetchone() is not None
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("COMMIT")
+        self.db.close()
+
+
+@contextlib.contextmanager
+def disk_set() -> Iterator[DiskSet]:
+    """A :class:`DiskSet` in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="tol-seen-") as tmp:
+        seen = DiskSet(Path(tmp))
+        try:
+            yield seen
+        finally:
+            seen.close()
+
+
+def tsv_header(fh: io.TextIOBase, path: Path, required: tuple[str, ...], what: str) -> list[str]:
+    """The header of a tab-separated Darwin Core file, or one line naming what is missing."""
+    header = fh.readline().rstrip("\r\n").split("\t")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise TolError(f"{path} is not {what}: missing column(s) {', '.join(missing)}")
+    return header
+
+
+def tsv_rows(
+    path: Path, required: tuple[str, ...], what: str, wanted: tuple[str, ...] = ()
+) -> Iterator[dict[str, str]]:
+    """The rows of a tab-separated Darwin Core text file (a GBIF download's
+    ``occurrence.txt``, ``multimedia.txt``), one at a time: the ``required`` and ``wanted``
+    columns only (a wanted column the file lacks is empty), since an occurrence row has
+    some 250 columns a build never reads.
+
+    GBIF writes these files without quoting (a ``"`` is part of a value) and with no tab
+    or newline inside a value, so a line is a row and a tab a separator. A short row is
+    padded, as DwC-A readers do.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = tsv_header(fh, path, required, what)
+            names = tuple(dict.fromkeys((*required, *wanted)))
+            at = [header.index(c) if c in header else None for c in names]
+            for line in fh:
+                values = line.rstrip("\r\n").split("\t")
+                n = len(values)
+                if n == 1 and not values[0]:
+                    continue  # a blank line (the file's last newline doubled)
+                yield {
+                    c: (values[i] if i is not None and i < n else "")
+                    for c, i in zip(names, at, strict=True)
+                }
+    except UnicodeDecodeError as exc:
+        raise TolError(
+            f"{path} is not UTF-8 text (it has the byte 0x{exc.object[exc.start]:02x})"
+        ) from None
