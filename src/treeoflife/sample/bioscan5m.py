@@ -20,11 +20,33 @@ from treeoflife.sources.bioscan5m import image_path
 
 METADATA = "bioscan5m/metadata/csv/BIOSCAN_5M_Insect_Dataset_metadata.csv"
 IMAGES = "bioscan5m/images/cropped_256"
-COLUMNS = (
-    "processid sampleid taxon phylum class order family subfamily genus species dna_bin "
-    "dna_barcode country province_state coord-lat coord-lon image_measurement_value "
-    "area_fraction scale_factor inferred_ranks split index_bioscan_1M_insect chunk"
-).split()
+COLUMNS = tuple(
+    [
+        "processid",
+        "sampleid",
+        "taxon",
+        "phylum",
+        "class",
+        "order",
+        "family",
+        "subfamily",
+        "genus",
+        "species",
+        "dna_bin",
+        "dna_barcode",
+        "country",
+        "province_state",
+        "coord-lat",
+        "coord-lon",
+        "image_measurement_value",
+        "area_fraction",
+        "scale_factor",
+        "inferred_ranks",
+        "split",
+        "index_bioscan_1M_insect",
+        "chunk",
+    ]
+)
 SPLITS = ("pretrain", "pretrain", "train", "val", "test", "key_unseen")
 SITES = (("Canada", "Ontario", 43.53, -80.22), ("Costa Rica", "Guanacaste", 10.84, -85.61))
 

@@ -34,13 +34,18 @@ MEDIA_LICENSES = (
 RECORD_LICENSES = {MEDIA_LICENSES[0]: "CC_BY_NC_4_0", MEDIA_LICENSES[1]: "CC_BY_4_0"}
 RECORD_LICENSES[MEDIA_LICENSES[2]] = "CC0_1_0"
 
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 # multimedia.txt of a GBIF DwC-A download (the GBIF Multimedia extension's terms)
-MULTIMEDIA_COLUMNS = (
+MULTIMEDIA_COLUMNS = _names(
     "gbifID type format identifier references title description source audience created "
     "creator contributor publisher license rightsHolder"
-).split()
+)
 # occurrence.txt of a GBIF DwC-A download (interpreted record), as GBIF writes it
-OCCURRENCE_COLUMNS = """
+OCCURRENCE_COLUMNS = _names("""
 gbifID abstract accessRights accrualMethod accrualPeriodicity accrualPolicy alternative
 audience available bibliographicCitation conformsTo contributor coverage created creator date
 dateAccepted dateCopyrighted dateSubmitted description educationLevel extent format hasFormat
@@ -86,7 +91,7 @@ familyKey genusKey subgenusKey speciesKey species acceptedScientificName
 verbatimScientificName typifiedName protocol lastParsed lastCrawled repatriated
 relativeOrganismQuantity level0Gid level0Name level1Gid level1Name level2Gid level2Name
 level3Gid level3Name iucnRedListCategory
-""".split()
+""")
 OBSERVERS = ("Kim, Hyun-tae", "chipkrilowicz", "rook70031", "Sara Bárrios", "benmhogan")
 
 

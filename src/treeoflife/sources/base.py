@@ -381,7 +381,9 @@ class DiskSet:
         return new
 
     def __contains__(self, value: str) -> bool:
-        return self.db.execute("SELECT 1 FROM seen WHERE value = ?", (value,)).fetchone() is not None
+        return (
+            self.db.execute("SELECT 1 FROM seen WHERE value = ?", (value,)).fetchone() is not None
+        )
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -218,7 +218,9 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             yield ScanReject(item, "image_missing", "the media row has no identifier URL")
             continue
         if occ is None:
-            yield ScanReject(item, "label_missing", f"occurrence {gbif_id} is not in occurrence.txt")
+            yield ScanReject(
+                item, "label_missing", f"occurrence {gbif_id} is not in occurrence.txt"
+            )
             continue
         if not first:
             yield ScanReject(item, "duplicate_locator", "the same URL twice for one occurrence")

@@ -1,4 +1,5 @@
-"""``tol fetch-images``: images from a URL list into an EOL-style or generic source.
+"""``tol fetch-images``: images from a URL list into an EOL-style or generic source, or
+the media of a GBIF occurrence download into the GBIF source (``--gbif DIR``).
 
 A URL list (the EOL media manifest, or any CSV/Parquet with a URL column) becomes either
 EOL image sets — ``eol/images/images_NNNN.tar[.gz]`` of
@@ -18,7 +19,14 @@ set or image deleted or changed on disk is done again. Failures carry a reason
 ``retry_failed``. Downloads run on a bounded thread pool (threads, not
 ``treeoflife.distribute``'s processes: the work is waiting on sockets, and the per-host
 gate must be shared), with at most ``per_host`` connections (and an optional delay
-between request starts) per host.
+between request starts) per host. With a Dask scheduler configured (``[distribute]``, as
+for a build) the rows are cut into shards run on the cluster instead (``cluster``), the
+per-host limit held cluster-wide.
+
+A GBIF download (``--gbif DIR``, :func:`fetch_images` ``fmt="gbif"``) is its own URL list:
+every StillImage row of ``DIR/multimedia.txt``; each image is written to
+``DIR/images/<id[:2]>/<id>.<type>``, named by its treeoflife_id, where the GBIF source
+reads it, and the state and failures are kept in ``DIR`` too.
 """
 
 from __future__ import annotations
@@ -31,9 +39,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from treeoflife.distribute import _bounded
+from treeoflife.config import DistributeConfig
+from treeoflife.distribute import _bounded, backend, uses_dask
 from treeoflife.errors import TolError
 from treeoflife.fetch.images import sets, state
+from treeoflife.fetch.images.cluster import ShardDone, run_sharded
 from treeoflife.fetch.images.download import (
     DEFAULT_IMAGE_POLICY,
     HostGate,
@@ -43,7 +53,7 @@ from treeoflife.fetch.images.download import (
     sniff,
 )
 from treeoflife.fetch.images.state import FAILURES_CSV, Layout
-from treeoflife.fetch.images.urls import ROW_REASONS, Job, read_jobs
+from treeoflife.fetch.images.urls import ROW_REASONS, Job, read_gbif_jobs, read_jobs
 
 __all__ = [
     "DEFAULT_IMAGE_POLICY",
@@ -73,8 +83,8 @@ def _work(
 
 
 def fetch_images(
-    urls: Path,
-    sources: Path,
+    urls: Path | None,
+    sources: Path | None,
     *,
     fmt: str = "eol",
     url_column: str | None = None,
@@ -86,17 +96,37 @@ def fetch_images(
     policy: ImagePolicy = DEFAULT_IMAGE_POLICY,
     progress: bool | None = None,
     log: Callable[[str], None] = print,
+    gbif: Path | None = None,
+    workers: int = 1,
+    distribute: DistributeConfig | None = None,
+    shard_size: int = 1000,
 ) -> dict[str, Any]:
-    """Fetch every URL of the list not yet done; return a summary of this run and the total."""
+    """Fetch every URL of the list not yet done; return a summary of this run and the total.
+
+    ``gbif``: the folder of an unpacked GBIF occurrence download, instead of ``urls`` and
+    ``sources`` (``fmt`` is then ``gbif``). ``distribute``: the ``[distribute]`` settings;
+    with a Dask scheduler there, shards of ``shard_size`` rows run on the cluster.
+    """
     from tqdm import tqdm
 
-    if fmt not in ("eol", "generic"):
+    if gbif is not None:
+        fmt = "gbif"
+    if fmt not in ("eol", "generic", "gbif"):
         raise TolError(f"--format must be eol or generic, got {fmt!r}")
-    if set_size < 1:
-        raise TolError("--set-size must be at least 1")
-    folder = sources / ("eol/images" if fmt == "eol" else "generic")
+    if set_size < 1 or shard_size < 1:
+        raise TolError("--set-size and --shard-size must be at least 1")
+    if fmt == "gbif":
+        if gbif is None:
+            raise TolError("fetch-images --gbif needs the folder of a GBIF download")
+        folder = Path(gbif)
+        labels, jobs = [], read_gbif_jobs(folder)
+    else:
+        if urls is None or sources is None:
+            raise TolError("fetch-images needs a URL list and --out-sources (or --gbif DIR)")
+        folder = sources / ("eol/images" if fmt == "eol" else "generic")
+        labels, jobs = read_jobs(urls, fmt, url_column, label_columns)
     layout = Layout(fmt, folder, prefix)
-    labels, jobs = read_jobs(urls, fmt, url_column, label_columns)
+    cluster = backend(distribute)
     settings = {
         "format": fmt,
         "set_size": set_size if fmt == "eol" else None,
@@ -107,6 +137,8 @@ def fetch_images(
         layout, labels, jobs, settings, functools.partial(sets.stage_moved, layout, gz)
     )
     try:
+        if folded := state.fold_journals(db, layout.journals):
+            log(f"fetch-images: took {folded} outcomes from the shards of an interrupted run")
         if retry_failed and (retried := state.retry_failures(db)):
             log(f"fetch-images: retrying {retried} earlier failures")
         counts: Counter = Counter()
@@ -126,6 +158,19 @@ def fetch_images(
             for r in db.execute("SELECT idx / ? FROM items WHERE status='pending'", (set_size,))
         )
         gate = HostGate(policy.per_host, policy.delay)
+        if uses_dask(cluster):
+            outcomes = run_sharded(
+                state.pending(db),
+                layout,
+                policy,
+                workers=workers,
+                settings=cluster,
+                shard_size=shard_size,
+            )
+        else:
+            work = functools.partial(_work, layout=layout, policy=policy, gate=gate)
+            pool = ThreadPoolExecutor(max_workers=max(1, policy.concurrency))
+            outcomes = _bounded(pool.submit, work, state.pending(db), 2 * policy.concurrency)
         bar = tqdm(
             total=todo,
             desc="fetch-images",
@@ -135,27 +180,35 @@ def fetch_images(
         since_commit = 0
         db.execute("BEGIN")
         try:
-            with ThreadPoolExecutor(max_workers=max(1, policy.concurrency)) as pool:
-                work = functools.partial(_work, layout=layout, policy=policy, gate=gate)
-                for out in _bounded(pool.submit, work, state.pending(db), 2 * policy.concurrency):
-                    state.record(db, out)
-                    counts["done" if out.ok else out.reason] += 1
-                    bar.update()
-                    since_commit += 1
-                    s = out.idx // set_size
-                    outstanding[s] -= 1
-                    if fmt == "eol" and outstanding[s] == 0:
-                        db.execute("COMMIT")
-                        sets_written += bool(sets.write_set(db, layout, s, set_size, gz))
-                        db.execute("BEGIN")
-                        since_commit = 0
-                    elif since_commit >= 200:
-                        db.execute("COMMIT")
-                        db.execute("BEGIN")
-                        since_commit = 0
+            for out in outcomes:
+                if isinstance(out, ShardDone):  # a cluster shard is in: its journal can go
+                    db.execute("COMMIT")
+                    Path(out.journal).unlink(missing_ok=True)
+                    db.execute("BEGIN")
+                    since_commit = 0
+                    for host, n in out.max_per_host.items():
+                        gate.max_active[host] = max(gate.max_active[host], n)
+                    continue
+                state.record(db, out)
+                counts["done" if out.ok else out.reason] += 1
+                bar.update()
+                since_commit += 1
+                s = out.idx // set_size
+                outstanding[s] -= 1
+                if fmt == "eol" and outstanding[s] == 0:
+                    db.execute("COMMIT")
+                    sets_written += bool(sets.write_set(db, layout, s, set_size, gz))
+                    db.execute("BEGIN")
+                    since_commit = 0
+                elif since_commit >= 200:
+                    db.execute("COMMIT")
+                    db.execute("BEGIN")
+                    since_commit = 0
         finally:
             if db.in_transaction:
                 db.execute("COMMIT")
+            if not uses_dask(cluster):
+                pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
         failed_total = state.write_failures(db, layout.failures)
         labels_rows = state.write_labels(db, layout, labels) if fmt == "generic" else None

@@ -31,7 +31,8 @@ def store(layout: Layout, name: str, data: bytes, kind: str) -> tuple[str, int |
     """Put a fetched image where it belongs, atomically: (its path for the record, mtime).
 
     EOL images are staged under their member name (unique in a list, and unchanged when
-    the list is edited, unlike the row number); generic ones are the source's files.
+    the list is edited, unlike the row number); generic and GBIF ones are the source's
+    files, ``images/<name[:2]>/<name>.<type>``.
     """
     if layout.fmt == "eol":
         dest = layout.staging / name
@@ -40,7 +41,7 @@ def store(layout: Layout, name: str, data: bytes, kind: str) -> tuple[str, int |
         rel = f"images/{name[:2]}/{name}.{kind}"
         dest = layout.folder / rel
     atomic.write_bytes(dest, data)
-    return rel, (dest.stat().st_mtime_ns if layout.fmt == "generic" else None)
+    return rel, (dest.stat().st_mtime_ns if layout.fmt != "eol" else None)
 
 
 def _old_members(path: Path) -> Iterator[tuple[str, bytes]]:

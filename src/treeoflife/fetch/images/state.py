@@ -11,6 +11,7 @@ also checked against the files on disk before a run (``sets.check_sets``,
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -67,6 +68,11 @@ class Layout:
     @property
     def staging(self) -> Path:
         return self.folder / f".{self.prefix}.fetch-staging"
+
+    @property
+    def journals(self) -> Path:
+        """Where the shards of a run on a Dask cluster journal their outcomes."""
+        return self.folder / f".{self.prefix}.fetch-shards"
 
     @property
     def failures(self) -> Path:
@@ -187,8 +193,8 @@ def _follow_list(
         (set_size, set_size, *ROW_REASONS),
     )
     db.execute("DROP TABLE items_old")
-    for rel in gone:  # a generic image file, or an EOL image staged for its set
-        folder = layout.folder if layout.fmt == "generic" else layout.staging
+    for rel in gone:  # a generic or GBIF image file, or an EOL image staged for its set
+        folder = layout.staging if layout.fmt == "eol" else layout.folder
         (folder / rel).unlink(missing_ok=True)
 
 
@@ -306,3 +312,41 @@ def write_labels(db: sqlite3.Connection, layout: Layout, labels: list[str]) -> i
         ["path", *labels, "url"],
         ([rel, *(json.loads(lab).get(c, "") for c in labels), url] for rel, lab, url in rows),
     )
+
+
+def journal_line(url: str, name: str, out: Outcome) -> str:
+    """One shard journal line: an outcome, with the URL and name it is for."""
+    return json.dumps({"url": url, "name": name, **dataclasses.asdict(out)}) + "\n"
+
+
+def fold_journals(db: sqlite3.Connection, folder: Path) -> int:
+    """Record what the shards of a run that was killed had journaled, then drop the journals.
+
+    A shard run on a Dask worker appends each outcome to its journal as it comes, and the
+    driver records the shard once the whole shard is back; a kill in between leaves the
+    journal. An outcome is taken only for a row still pending with the same URL and name
+    (the list may have been edited since); a line cut short by the kill is skipped. Returns
+    how many outcomes were taken.
+    """
+    paths = sorted(folder.glob("shard-*.jsonl")) if folder.is_dir() else []
+    taken = 0
+    db.execute("BEGIN")
+    for path in paths:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                    url, name = rec.pop("url"), rec.pop("name")
+                    out = Outcome(**rec)
+                except (ValueError, KeyError, TypeError):
+                    continue  # the line a kill cut short
+                if db.execute(
+                    "SELECT 1 FROM items WHERE idx=? AND url=? AND name=? AND status='pending'",
+                    (out.idx, url, name),
+                ).fetchone():
+                    record(db, out)
+                    taken += 1
+    db.execute("COMMIT")
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return taken

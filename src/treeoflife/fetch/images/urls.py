@@ -147,3 +147,35 @@ def read_jobs(
             yield Job(idx, url, name, lab, problem, detail)
 
     return labels, jobs()
+
+
+def read_gbif_jobs(folder: Path) -> Iterator[Job]:
+    """One Job per StillImage row of a GBIF download's ``multimedia.txt``, in file order.
+
+    The name is the image's treeoflife_id, so the file lands where the GBIF source looks
+    for it (``images/<id[:2]>/<id>.<type>``, see :func:`treeoflife.sources.gbif.image_stem`).
+    The same (occurrence, URL) listed again is a ``duplicate``; "seen" is kept on disk, as
+    a download lists up to hundreds of millions of media rows.
+    """
+    from treeoflife.sources import gbif
+    from treeoflife.sources.base import disk_set
+
+    if not gbif.present(folder):
+        raise TolError(
+            f"{folder} is not an unpacked GBIF occurrence download: it needs "
+            f"{gbif.OCCURRENCE} and {gbif.MULTIMEDIA} (the Darwin Core Archive format)"
+        )
+    with disk_set() as seen:
+        rows = (r for r in gbif.media_rows(folder) if gbif.is_still_image(r))
+        for idx, row in enumerate(rows):
+            raw = row["identifier"].strip()
+            name = gbif.image_stem(row["gbifID"], raw).rsplit("/", 1)[1]
+            url = strip_credentials(raw)
+            problem = detail = ""
+            if not url:
+                problem, detail = "no_url", _ROW_DETAIL["no_url"]
+            elif why := url_problem(url):
+                problem, detail = "bad_url", why
+            elif not seen.add(name):
+                problem, detail = "duplicate", _ROW_DETAIL["duplicate"]
+            yield Job(idx, url, name, {}, problem, detail)
