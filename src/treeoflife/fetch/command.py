@@ -63,6 +63,19 @@ timeout, connection, not_an_image, too_large, bad_url, …) are listed in
 fetch-images-failures.csv and retried only with --retry-failed. Redirects are followed
 (to another host too, e.g. a CDN) unless --same-host-redirects; credentials in a URL
 (user:pass@) are dropped when the list is read and never written anywhere.
+
+--gbif DIR fetches the media of an unpacked GBIF occurrence download instead of a URL
+list: every StillImage row of DIR/multimedia.txt, into DIR/images/<id[:2]>/<id>.<type>
+(named by the image's treeoflife_id), where `tol build` reads them with the occurrences'
+labels (the default DIR in a source collection is SOURCES/gbif/occurrence). The state and
+fetch-images-failures.csv are kept in DIR.
+
+With a Dask scheduler in --config's [distribute] (or TOL_DASK_SCHEDULER), as for a build,
+the pending rows are cut into shards of --shard-size rows, each a task on the cluster
+(every worker must see the output folder at the same path). Each shard journals its
+outcomes as it goes, so a run killed midway resumes without fetching them again, and the
+--per-host limit holds across the whole cluster (a distributed.Semaphore per host);
+--concurrency is per worker process, --delay is kept by each worker process.
 """
 
 
@@ -112,9 +125,22 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description=IMAGES_HELP,
         formatter_class=fmt,
     )
-    p.add_argument("urls", type=Path, metavar="URLS", help="CSV or Parquet list of image URLs")
     p.add_argument(
-        "--out-sources", type=Path, required=True, help="source collection root to write into"
+        "urls", type=Path, nargs="?", metavar="URLS", help="CSV or Parquet list of image URLs"
+    )
+    p.add_argument("--out-sources", type=Path, help="source collection root to write into")
+    p.add_argument(
+        "--gbif",
+        type=Path,
+        metavar="DIR",
+        help="fetch the media of the GBIF occurrence download unpacked in DIR (no URLS)",
+    )
+    p.add_argument("--config", type=Path, help="tol.toml whose [distribute] says where to run")
+    p.add_argument(
+        "--workers", type=int, default=1, help="Dask worker processes to keep busy (with Dask)"
+    )
+    p.add_argument(
+        "--shard-size", type=int, default=1000, help="rows per task on a Dask cluster (default 1000)"
     )
     p.add_argument("--format", choices=("eol", "generic"), default="eol")
     p.add_argument(
@@ -227,6 +253,11 @@ def cmd_fetch_images(args: argparse.Namespace) -> int:
     )
     if policy.concurrency < 1 or policy.per_host < 1 or policy.tries < 1:
         raise TolError("--concurrency, --per-host and --tries must be at least 1")
+    if (args.urls is None) == (args.gbif is None):
+        raise TolError("give either a URL list (URLS --out-sources DIR) or --gbif DIR")
+    if args.urls is not None and args.out_sources is None:
+        raise TolError("a URL list needs --out-sources: the source collection to write into")
+    distribute = parse_config(args.config, None).distribute if args.config else None
     labels = (
         [c.strip() for c in args.label_columns.split(",") if c.strip()]
         if args.label_columns
@@ -245,6 +276,10 @@ def cmd_fetch_images(args: argparse.Namespace) -> int:
         policy=policy,
         progress=False if args.no_progress else None,
         log=lambda m: print(m, file=sys.stderr, flush=True),
+        gbif=args.gbif,
+        workers=args.workers,
+        distribute=distribute,
+        shard_size=args.shard_size,
     )
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
