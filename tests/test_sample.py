@@ -81,7 +81,15 @@ def test_summary_and_size(sample, exp):
     assert set(summary["kingdoms"]) >= {"Animalia", "Plantae", "Fungi"}
     assert summary["broken_inputs"] == 9
     assert summary["sources"] == exp["totals"]["by_source"]
-    assert set(summary["sources"]) == {"eol", "inat21", "bioscan", "tol10m", "generic"}
+    assert set(summary["sources"]) == {
+        "eol",
+        "inat21",
+        "bioscan",
+        "tol10m",
+        "generic",
+        "bioscan5m",
+        "gbif",
+    }
     assert sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) < 60 * 2**20
 
 
@@ -235,6 +243,31 @@ def test_tables_parse_with_pyarrow(sample):
             "common",
         ],
         "generic/labels.csv": ["path", "scientific_name", *RANKS, "common"],
+        "bioscan5m/metadata/csv/BIOSCAN_5M_Insect_Dataset_metadata.csv": [
+            "processid",
+            "sampleid",
+            "taxon",
+            "phylum",
+            "class",
+            "order",
+            "family",
+            "subfamily",
+            "genus",
+            "species",
+            "dna_bin",
+            "dna_barcode",
+            "country",
+            "province_state",
+            "coord-lat",
+            "coord-lon",
+            "image_measurement_value",
+            "area_fraction",
+            "scale_factor",
+            "inferred_ranks",
+            "split",
+            "index_bioscan_1M_insect",
+            "chunk",
+        ],
     }
     for rel, cols in expected_columns.items():
         table = pacsv.read_csv(root / rel)
@@ -318,7 +351,15 @@ def test_expected_contract(sample, exp):
     keys = [im["identity_key"] for im in exp["images"] if im["identity_key"]]
     assert len(keys) == len(set(keys))
     for im in exp["images"]:
-        assert im["source"] in {"eol", "inat21", "bioscan", "tol10m", "generic"}
+        assert im["source"] in {
+            "eol",
+            "inat21",
+            "bioscan",
+            "tol10m",
+            "generic",
+            "bioscan5m",
+            "gbif",
+        }
         assert im["status"] in {"ok", "dropped", "kept"}
         assert im["reason"] is None or im["reason"] in REASONS
         assert set(im["label"]) == {*RANKS, "common"}
@@ -445,7 +486,16 @@ def test_writers_stand_alone(sample, exp, tmp_path):
     expects the same images as it does inside the full sample: writers share no state.
     (The EOL writer is the slow one and the TreeOfLife-10M writer openly takes its first
     content id from it, so those two are covered by the full sample only.)"""
-    from treeoflife.sample import bioscan, eol_hierarchy, generic, inat, itis, resolved
+    from treeoflife.sample import (
+        bioscan,
+        bioscan5m,
+        eol_hierarchy,
+        gbif,
+        generic,
+        inat,
+        itis,
+        resolved,
+    )
     from treeoflife.sample.labels import CommonNames
 
     full = digests(sample[0])
@@ -460,6 +510,8 @@ def test_writers_stand_alone(sample, exp, tmp_path):
         "generic": lambda d: generic.write(d, taxa, names),
         "bioscan": lambda d: bioscan.write(d, taxa, names),
         "inat21": lambda d: inat.write_inat21(d, species, names),
+        "bioscan5m": lambda d: bioscan5m.write(d, taxa, names),
+        "gbif": lambda d: gbif.write(d, species, names),
     }
     for name, write in writers.items():
         alone = tmp_path / name
@@ -472,3 +524,27 @@ def test_writers_stand_alone(sample, exp, tmp_path):
             assert sorted(
                 (im.to_json() for im in images), key=lambda im: (im["container"] or "", im["path"])
             ) == [im for im in exp["images"] if im["source"] == source], name
+
+
+def test_gbif_download_is_tab_separated_darwin_core(sample, exp):
+    """occurrence.txt and multimedia.txt as GBIF writes them: tab-separated, unquoted, the
+    published columns in order; every StillImage row's image is where fetch-images puts it."""
+    from treeoflife.sample.gbif import MULTIMEDIA_COLUMNS, OCCURRENCE_COLUMNS
+    from treeoflife.sources import gbif
+
+    root, _ = sample
+    folder = root / "gbif/occurrence"
+    opts = pacsv.ParseOptions(delimiter="\t", quote_char=False)
+    media = pacsv.read_csv(folder / "multimedia.txt", parse_options=opts)
+    occ = pacsv.read_csv(folder / "occurrence.txt", parse_options=opts)
+    assert tuple(media.column_names) == MULTIMEDIA_COLUMNS
+    assert tuple(occ.column_names) == OCCURRENCE_COLUMNS and len(OCCURRENCE_COLUMNS) > 200
+    assert {"gbifID", "kingdom", "species", "scientificName", "taxonKey"} <= set(OCCURRENCE_COLUMNS)
+    rows = media.to_pylist()
+    assert {r["type"] for r in rows} == {"StillImage", "Sound"}
+    images = [im for im in exp["images"] if im["source"] == "gbif"]
+    assert len(images) == sum(r["type"] == "StillImage" for r in rows)
+    for r in rows:
+        if r["type"] == "StillImage":
+            stem = gbif.image_stem(str(r["gbifID"]), r["identifier"])
+            assert (folder / f"{stem}.jpg").is_file()

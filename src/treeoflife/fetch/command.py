@@ -140,7 +140,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=1, help="Dask worker processes to keep busy (with Dask)"
     )
     p.add_argument(
-        "--shard-size", type=int, default=1000, help="rows per task on a Dask cluster (default 1000)"
+        "--shard-size",
+        type=int,
+        default=1000,
+        help="rows per task on a Dask cluster (default 1000)",
     )
     p.add_argument("--format", choices=("eol", "generic"), default="eol")
     p.add_argument(
