@@ -104,14 +104,17 @@ def test_each_still_image_gets_its_occurrence_label_license_and_id(tmp_path: Pat
     assert gull.label["taxon_key"] == "9509445"
     assert gull.label_key == png.label_key != oak.label_key  # one label per taxon
     assert png.member.endswith(".png")
-    assert gull.provenance.items() >= {
-        "license": "http://creativecommons.org/licenses/by/4.0/",
-        "license_from": "media",
-        "rights_holder": "Jamie Simmons",
-        "creator": "Jamie Simmons",
-        "gbif_id": "1",
-        "occurrence_id": "obs/1",
-    }.items()
+    assert (
+        gull.provenance.items()
+        >= {
+            "license": "http://creativecommons.org/licenses/by/4.0/",
+            "license_from": "media",
+            "rights_holder": "Jamie Simmons",
+            "creator": "Jamie Simmons",
+            "gbif_id": "1",
+            "occurrence_id": "obs/1",
+        }.items()
+    )
     assert (oak.provenance["license"], oak.provenance["license_from"]) == ("CC0_1_0", "occurrence")
 
 

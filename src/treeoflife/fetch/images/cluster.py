@@ -20,11 +20,11 @@ each worker process on its own.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from treeoflife import distribute
 from treeoflife.config import DistributeConfig
@@ -37,26 +37,24 @@ SEMAPHORE_PREFIX = "tol-fetch-images-host:"
 class ClusterHostGate(HostGate):
     """:class:`HostGate` whose per-host limit holds across a Dask cluster: a lease on the
     host's ``distributed.Semaphore`` is taken around each request (and the local gate's
-    counters still say what this process saw)."""
+    counters still say what this process saw).
 
-    def __init__(self, per_host: int, delay: float = 0.0):
+    The semaphores are made up front, in the task's own thread: only there does
+    ``distributed`` know the worker (and so the scheduler) they talk to; the download
+    threads then use them as they are.
+    """
+
+    def __init__(self, per_host: int, delay: float, hosts: set[str]):
         super().__init__(per_host, delay)
-        self._leases: dict[str, object] = {}
-        self._lease_lock = threading.Lock()
-
-    def _semaphore(self, host: str):
         from distributed import Semaphore
 
-        with self._lease_lock:
-            sem = self._leases.get(host)
-            if sem is None:
-                sem = Semaphore(max_leases=self.per_host, name=SEMAPHORE_PREFIX + host)
-                self._leases[host] = sem
-            return sem
+        self._leases = {
+            h: Semaphore(max_leases=self.per_host, name=SEMAPHORE_PREFIX + h) for h in sorted(hosts)
+        }
 
     @contextlib.contextmanager
     def __call__(self, host: str) -> Iterator[None]:
-        with self._semaphore(host), super().__call__(host):
+        with self._leases[host], super().__call__(host):
             yield
 
 
@@ -84,8 +82,11 @@ def fetch_shard(task: ShardTask) -> ShardResult:
     """Fetch one shard's rows (on a worker): images stored, each outcome journaled."""
     from treeoflife.fetch.images import _work
 
-    gate_type = ClusterHostGate if task.cluster_gate else HostGate
-    gate = gate_type(task.policy.per_host, task.policy.delay)
+    if task.cluster_gate:
+        hosts = {urlsplit(url).hostname or "" for _, url, _ in task.rows}
+        gate: HostGate = ClusterHostGate(task.policy.per_host, task.policy.delay, hosts)
+    else:
+        gate = HostGate(task.policy.per_host, task.policy.delay)
     journal = Path(task.journal)
     journal.parent.mkdir(parents=True, exist_ok=True)
     names = {idx: (url, name) for idx, url, name in task.rows}
