@@ -180,7 +180,7 @@ def test_sample_catalog_joins_the_published_format_row_for_row(
         ids = {c: row[c] for c in ID_COLUMNS}
         image = images[row["treeoflife_id"]]
         source = image["source"]
-        if source == "generic":
+        if source in ("generic", "bioscan5m", "gbif"):  # no TreeOfLife-10M id columns
             assert not any(ids.values()), row
         elif source == "tol10m":  # the published catalog's own row, unchanged
             assert ids == tol10m[row["treeoflife_id"]], row

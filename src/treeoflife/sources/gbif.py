@@ -18,7 +18,9 @@ whatever the download's size.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,8 +100,8 @@ def input_files(cfg: Config) -> list[Path]:
     return [folder / OCCURRENCE, folder / MULTIMEDIA, *fetched]
 
 
-def joined(folder: Path) -> Iterator[tuple[bool, dict[str, str], dict[str, str] | None]]:
-    """(first, media row, its occurrence or None) of every StillImage row of
+def joined(folder: Path) -> Iterator[tuple[str, bool, dict[str, str], dict[str, str] | None]]:
+    """(treeoflife_id, first, media row, its occurrence or None) of every StillImage row of
     ``multimedia.txt``, in file order, joined through a temporary SQLite database;
     ``first`` is False for a row naming the same (occurrence, URL) as an earlier one."""
     with tempfile.TemporaryDirectory(prefix="tol-gbif-") as tmp:
@@ -116,11 +118,12 @@ def joined(folder: Path) -> Iterator[tuple[bool, dict[str, str], dict[str, str] 
             db.execute("CREATE INDEX media_by_id ON media (tid, seq)")
             _load_occurrences(db, folder)
             cursor = db.execute(
-                "SELECT m.seq = (SELECT MIN(d.seq) FROM media d WHERE d.tid = m.tid), m.row, o.row "
-                "FROM media m LEFT JOIN occ o ON o.gbif_id = m.gbif_id ORDER BY m.seq"
+                "SELECT m.tid, m.seq = (SELECT MIN(d.seq) FROM media d WHERE d.tid = m.tid), "
+                "m.row, o.row FROM media m LEFT JOIN occ o ON o.gbif_id = m.gbif_id ORDER BY m.seq"
             )
-            for first, media, occ in cursor:
-                yield bool(first), json.loads(media), (json.loads(occ) if occ is not None else None)
+            for tid, first, media, occ in cursor:
+                occurrence = json.loads(occ) if occ is not None else None
+                yield tid, bool(first), json.loads(media), occurrence
         finally:
             db.close()
 
@@ -195,13 +198,18 @@ def provenance_of(media: dict[str, str], occ: dict[str, str]) -> dict[str, str]:
     }
 
 
-def find_image(folder: Path, stem: str, media_format: str) -> Path | None:
-    """The fetched file of an image, whatever type its bytes turned out to be."""
+def find_image(folder: str, stem: str, media_format: str) -> tuple[str, os.stat_result] | None:
+    """The fetched file of an image (its path and stat), whatever type its bytes turned out
+    to be. Strings and ``os.stat``, not ``Path``: this runs once per media row."""
     first = _FORMAT_TYPE.get(media_format.strip().lower().split(";")[0], "jpg")
     for kind in (first, *(k for k in IMAGE_TYPES if k != first)):
-        path = folder / f"{stem}.{kind}"
-        if path.is_file():
-            return path
+        path = f"{folder}/{stem}.{kind}"
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            return path, st
     return None
 
 
@@ -211,7 +219,8 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
         return
     root = Path(cfg.sources_root)
     listing = relative(folder / MULTIMEDIA, root)
-    for first, media, occ in joined(folder):
+    where = str(folder)
+    for tid, first, media, occ in joined(folder):
         gbif_id, url = media["gbifID"].strip(), media["identifier"].strip()
         item = f"{listing}#{gbif_id} {url}"
         if not url:
@@ -225,10 +234,8 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
         if not first:
             yield ScanReject(item, "duplicate_locator", "the same URL twice for one occurrence")
             continue
-        key = image_key(gbif_id, url)
-        tid = treeoflife_id(key)
-        path = find_image(folder, image_stem(gbif_id, url), media.get("format", ""))
-        if path is None:
+        found = find_image(where, f"{IMAGES}/{tid[:2]}/{tid}", media.get("format", ""))
+        if found is None:
             yield ScanReject(
                 item,
                 "image_missing",
@@ -236,17 +243,18 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
                 "fetch-images-failures.csv)",
             )
             continue
-        st = path.stat()
+        path, st = found
+        member = relative(Path(path), root)
         if st.st_size == 0:
-            yield ScanReject(relative(path, root), "empty_file")
+            yield ScanReject(member, "empty_file")
             continue
         label_key, label = label_of(occ)
         yield ImageRecord(
             treeoflife_id=tid,
-            identity_key=key,
+            identity_key=image_key(gbif_id, url),
             source=NAME,
             container=None,
-            member=relative(path, root),
+            member=member,
             label_key=label_key,
             label=label,
             size_bytes=st.st_size,
