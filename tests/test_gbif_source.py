@@ -90,12 +90,10 @@ def test_each_still_image_gets_its_occurrence_label_license_and_id(tmp_path: Pat
         fetched(folder, row["gbifID"], row["identifier"], "png" if row is media[3] else "jpg")
     records = scan(tmp_path)
     assert all(isinstance(r, ImageRecord) for r in records)
-    assert [r.provenance["media_url"] for r in records] == [
-        media[0]["identifier"],
-        media[2]["identifier"],
-        media[3]["identifier"],
-    ]  # multimedia.txt order
-    gull, oak, png = records
+    # by id, whatever order the two files are in
+    assert [r.treeoflife_id for r in records] == sorted(r.treeoflife_id for r in records)
+    by_url = {r.provenance["media_url"]: r for r in records}
+    gull, oak, png = (by_url[media[k]["identifier"]] for k in (0, 2, 3))
     key = identity_key("gbif", "1", media[0]["identifier"])
     assert (gull.identity_key, gull.treeoflife_id) == (key, treeoflife_id(key))
     assert gull.member.startswith(f"gbif/occurrence/images/{gull.treeoflife_id[:2]}/")
@@ -130,11 +128,21 @@ def test_rows_that_cannot_be_images_say_why(tmp_path: Path) -> None:
     fetched(folder, "1", media[2]["identifier"])
     empty = fetched(folder, "1", media[1]["identifier"])  # fetched, but not its occurrence
     empty.write_bytes(b"")
-    got = [(r.reason if isinstance(r, ScanReject) else "ok") for r in scan(tmp_path)]
-    assert got == ["image_missing", "label_missing", "ok", "duplicate_locator", "image_missing"]
-    first = scan(tmp_path)[0]
-    assert first.item == f"gbif/occurrence/multimedia.txt#1 {media[0]['identifier']}"
-    assert "fetch-images --gbif" in first.detail
+    got = sorted(
+        (r.reason, r.item) if isinstance(r, ScanReject) else ("ok", r.provenance["media_url"])
+        for r in scan(tmp_path)
+    )
+    listing = "gbif/occurrence/multimedia.txt"
+    assert got == [
+        ("duplicate_locator", f"{listing}#1 {media[3]['identifier']}"),
+        ("image_missing", f"{listing}#1 "),
+        ("image_missing", f"{listing}#1 {media[0]['identifier']}"),
+        ("label_missing", f"{listing}#2 {media[1]['identifier']}"),
+        ("ok", media[2]["identifier"]),
+    ]
+    rejects = [r for r in scan(tmp_path) if isinstance(r, ScanReject)]
+    (unfetched,) = [r for r in rejects if r.item.endswith(media[0]["identifier"])]
+    assert "fetch-images --gbif" in unfetched.detail
 
 
 def test_a_file_without_the_download_columns_is_one_line(tmp_path: Path) -> None:

@@ -162,3 +162,23 @@ def test_a_failed_image_is_recorded_and_its_row_rejected_by_the_build(
     rejects = db.execute("SELECT item, reason FROM rejects WHERE stage='scan'").fetchall()
     gbif_id = expected[0].identity_key.split(":", 1)[1].split("/", 1)[0]
     assert rejects == [(f"gbif/occurrence/multimedia.txt#{gbif_id} {url}", "image_missing")]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["fetch-images"],
+        ["fetch-images", "urls.csv", "--gbif", "somewhere"],
+        ["fetch-images", "urls.csv"],
+    ],
+)
+def test_fetch_images_wants_a_url_list_or_a_gbif_download_in_one_line(argv, capsys) -> None:
+    assert main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("tol: error: ")
+
+
+def test_a_folder_that_is_not_a_download_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["fetch-images", "--gbif", str(tmp_path), "--no-progress"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "is not an unpacked GBIF occurrence download" in last and "multimedia.txt" in last

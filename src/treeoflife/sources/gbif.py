@@ -7,12 +7,15 @@ interpreted taxonomy (``kingdom`` … ``species``, ``scientificName``, ``taxonKe
 GBIF matched the record to in its backbone) and carrying its own license, rights holder
 and creator. Its id is a UUIDv5 of (``gbifID``, media ``identifier`` URL), which is also
 the image's file name, so the fetcher and this reader agree without a shared table.
+Images come in id order, whatever the order of the download's rows: the same download
+gives the same scan, and consecutive images share their ``images/<id[:2]>/`` folder, so
+the image pass reads them in batches of one folder (as it does every loose source).
 
 A download is large (hundreds of millions of occurrence rows, ~250 columns each), so the
 two files are streamed, never loaded: the image rows are put in a temporary SQLite table,
 the occurrences they belong to are kept while ``occurrence.txt`` streams past, and one
-join gives the images back in ``multimedia.txt`` order — memory is SQLite's page cache,
-whatever the download's size.
+join gives the images back by id — memory is SQLite's page cache, whatever the
+download's size.
 """
 
 from __future__ import annotations
@@ -102,8 +105,8 @@ def input_files(cfg: Config) -> list[Path]:
 
 def joined(folder: Path) -> Iterator[tuple[str, bool, dict[str, str], dict[str, str] | None]]:
     """(treeoflife_id, first, media row, its occurrence or None) of every StillImage row of
-    ``multimedia.txt``, in file order, joined through a temporary SQLite database;
-    ``first`` is False for a row naming the same (occurrence, URL) as an earlier one."""
+    ``multimedia.txt`` by id, joined through a temporary SQLite database; ``first`` is
+    False for a row naming the same (occurrence, URL) as an earlier row of the file."""
     with tempfile.TemporaryDirectory(prefix="tol-gbif-") as tmp:
         db = sqlite3.connect(Path(tmp) / "join.sqlite", isolation_level=None)
         try:
@@ -119,7 +122,7 @@ def joined(folder: Path) -> Iterator[tuple[str, bool, dict[str, str], dict[str, 
             _load_occurrences(db, folder)
             cursor = db.execute(
                 "SELECT m.tid, m.seq = (SELECT MIN(d.seq) FROM media d WHERE d.tid = m.tid), "
-                "m.row, o.row FROM media m LEFT JOIN occ o ON o.gbif_id = m.gbif_id ORDER BY m.seq"
+                "m.row, o.row FROM media m LEFT JOIN occ o ON o.gbif_id = m.gbif_id ORDER BY m.tid, m.seq"
             )
             for tid, first, media, occ in cursor:
                 occurrence = json.loads(occ) if occ is not None else None
