@@ -25,6 +25,7 @@ from treeoflife.sample.generate import readable_members
 from treeoflife.sample.taxa import load_taxa
 
 RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
+SOURCES = {"eol", "inat21", "bioscan", "tol10m", "generic", "bioscan5m", "gbif"}
 EOL_MEMBER = re.compile(r"^(\d+)_(\d+)_eol-full-size-copy\.jpg$")
 
 
@@ -81,15 +82,7 @@ def test_summary_and_size(sample, exp):
     assert set(summary["kingdoms"]) >= {"Animalia", "Plantae", "Fungi"}
     assert summary["broken_inputs"] == 9
     assert summary["sources"] == exp["totals"]["by_source"]
-    assert set(summary["sources"]) == {
-        "eol",
-        "inat21",
-        "bioscan",
-        "tol10m",
-        "generic",
-        "bioscan5m",
-        "gbif",
-    }
+    assert set(summary["sources"]) == SOURCES
     assert sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) < 60 * 2**20
 
 
@@ -351,15 +344,7 @@ def test_expected_contract(sample, exp):
     keys = [im["identity_key"] for im in exp["images"] if im["identity_key"]]
     assert len(keys) == len(set(keys))
     for im in exp["images"]:
-        assert im["source"] in {
-            "eol",
-            "inat21",
-            "bioscan",
-            "tol10m",
-            "generic",
-            "bioscan5m",
-            "gbif",
-        }
+        assert im["source"] in SOURCES
         assert im["status"] in {"ok", "dropped", "kept"}
         assert im["reason"] is None or im["reason"] in REASONS
         assert set(im["label"]) == {*RANKS, "common"}
