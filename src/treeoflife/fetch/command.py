@@ -164,7 +164,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="image set name prefix, and of the state file "
         "(default images); use another one for a second list into the same sources",
     )
-    p.add_argument("--concurrency", type=int, default=16, help="connections in total (default 16)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=16,
+        help="connections in total (default 16; per worker process on Dask)",
+    )
     p.add_argument("--per-host", type=int, default=4, help="connections per host (default 4)")
     p.add_argument(
         "--delay", type=float, default=0.0, help="seconds between request starts on one host"
