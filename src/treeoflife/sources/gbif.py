@@ -122,7 +122,8 @@ def joined(folder: Path) -> Iterator[tuple[str, bool, dict[str, str], dict[str, 
             _load_occurrences(db, folder)
             cursor = db.execute(
                 "SELECT m.tid, m.seq = (SELECT MIN(d.seq) FROM media d WHERE d.tid = m.tid), "
-                "m.row, o.row FROM media m LEFT JOIN occ o ON o.gbif_id = m.gbif_id ORDER BY m.tid, m.seq"
+                "m.row, o.row FROM media m LEFT JOIN occ o ON o.gbif_id = m.gbif_id "
+                "ORDER BY m.tid, m.seq"
             )
             for tid, first, media, occ in cursor:
                 occurrence = json.loads(occ) if occ is not None else None
