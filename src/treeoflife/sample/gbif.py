@@ -24,7 +24,10 @@ from treeoflife.sample.taxa import Taxon
 from treeoflife.sources import gbif as source
 
 FOLDER = "gbif/occurrence"
-BASE_URL = "https://inaturalist-open-data.s3.amazonaws.com"
+# iNaturalist's photo URLs, on a reserved domain (RFC 2606): the photo ids are made up, and
+# `tol fetch-images --gbif` run on the sample must not fetch someone's real photo in place
+# of the one the sample wrote
+BASE_URL = "https://inaturalist-open-data.example.org"
 INAT_DATASET = "50c9509d-22c7-4a22-a47d-8c48425ef4a7"  # iNaturalist Research-grade Observations
 MEDIA_LICENSES = (
     "http://creativecommons.org/licenses/by-nc/4.0/",
