@@ -23,7 +23,7 @@ from treeoflife.taxonomy.ranks import RANKS
 
 DB_NAME = "build.sqlite"
 LOCK_NAME = ".tol.lock"
-SCHEMA_VERSION = 2  # 2: the image pass moved into scan; samples; rejects.unit
+SCHEMA_VERSION = 3  # 2: the image pass moved into scan; samples; rejects.unit. 3: unselected
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -115,6 +115,12 @@ CREATE TABLE IF NOT EXISTS taxa (
 CREATE TABLE IF NOT EXISTS holdout (
     treeoflife_id TEXT PRIMARY KEY,
     reason TEXT NOT NULL
+);
+
+-- images the [select] rules leave out, with the rule's reason code (select); plan skips them
+CREATE TABLE IF NOT EXISTS unselected (
+    treeoflife_id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL             -- a select_* code of treeoflife.rejects
 );
 
 -- anything set aside or repaired, with a code from treeoflife.rejects

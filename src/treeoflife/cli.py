@@ -27,6 +27,7 @@ STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "scan": ("scan",),
     "split": ("split",),
     "resolve": ("resolve",),
+    "select": ("select",),
     "shard": ("plan", "write"),
     "verify": ("verify",),
     "catalog": ("catalog",),

@@ -65,6 +65,28 @@ class SplitConfig:
     val_percent: float = 5.0
     train_small_percent: float = 10.0  # of train
     seed: int = 17
+    # what goes to val whole: "image" (each image on its own) or "taxon" (every image of a
+    # taxon at taxon_rank together, so val holds only taxa train never saw)
+    unit: str = "image"
+    taxon_rank: str = "species"
+    # taxa (names as in [select]) whose images go to val only, whatever the unit
+    holdout_taxa: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """``[select]``: which resolved images the dataset keeps (see :mod:`treeoflife.selection`).
+
+    Each rule that drops an image records its own reason code; nothing set keeps every image.
+    """
+
+    include: list[str] = field(default_factory=list)  # taxa: "Aves", "family:Felidae", ...
+    exclude: list[str] = field(default_factory=list)
+    require_ranks: list[str] = field(default_factory=list)  # e.g. ["genus", "species"]
+    rank: str = "species"  # the rank min_per_taxon and max_per_taxon count images at
+    min_per_taxon: int = 0  # taxa with fewer images are dropped (0: no minimum)
+    max_per_taxon: int = 0  # at most this many images a taxon (0: no cap)
+    seed: int = 17  # which images a cap keeps
 
 
 @dataclass(frozen=True)
@@ -128,6 +150,7 @@ class Config:
     sources_root: str = ""
     paths: SourcePaths = field(default_factory=SourcePaths)
     split: SplitConfig = field(default_factory=SplitConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
     images: ImageSpec = field(default_factory=ImageSpec)
     shards: ShardConfig = field(default_factory=ShardConfig)
     distribute: DistributeConfig = field(default_factory=DistributeConfig)
@@ -166,6 +189,7 @@ class Config:
 _SECTIONS = {
     "paths": SourcePaths,
     "split": SplitConfig,
+    "select": SelectConfig,
     "images": ImageSpec,
     "shards": ShardConfig,
     "distribute": DistributeConfig,
@@ -176,6 +200,7 @@ _SECTIONS = {
 INTERNAL_KEYS = ("explicit_paths",)
 _CHOICES = {
     ("split", "method"): ("stable", "exact"),
+    ("split", "unit"): ("image", "taxon"),
     ("images", "resize"): ("stretch", "center_crop", "keep_ratio", "pad"),
     ("shards", "order"): ("shuffle", "source"),
 }
@@ -274,6 +299,7 @@ def _validate(cfg: Config, origin: str) -> None:
         v = getattr(sp, key)
         if not 0 <= v <= 100:
             raise TolError(f"{origin}: split.{key} must be between 0 and 100, got {v}")
+    _validate_selection(cfg, origin)
     if sh.max_samples < 1 or sh.max_bytes < 1:
         raise TolError(f"{origin}: shards.max_samples and shards.max_bytes must be positive")
     from treeoflife.captions import CAPTION_MEMBERS  # the one list of captions
@@ -303,6 +329,47 @@ def _validate(cfg: Config, origin: str) -> None:
             load_catalogue(fe.entries, cfg.paths)  # checks each [fetch.<name>] field
         except TolError as exc:
             raise TolError(f"{origin}: {exc}") from None
+
+
+def _validate_selection(cfg: Config, origin: str) -> None:
+    """[select] and the taxon settings of [split]: ranks from the one rank list, taxon names
+    well formed (whether they exist is known only once the build's labels are resolved)."""
+    from treeoflife.selection.terms import parse_term  # the one parser of taxon names
+    from treeoflife.taxonomy.ranks import RANKS
+
+    se, sp = cfg.select, cfg.split
+    for key, rank in (("select.rank", se.rank), ("split.taxon_rank", sp.taxon_rank)):
+        if rank not in RANKS:
+            raise TolError(f"{origin}: {key} must be one of {', '.join(RANKS)}, got {rank!r}")
+    lists = {
+        "select.include": se.include,
+        "select.exclude": se.exclude,
+        "select.require_ranks": se.require_ranks,
+        "split.holdout_taxa": sp.holdout_taxa,
+    }
+    for key, values in lists.items():
+        bad = [v for v in values if not isinstance(v, str) or not v.strip()]
+        if bad:
+            raise TolError(f"{origin}: {key} must be a list of names, got {bad[0]!r} in it")
+    for rank in se.require_ranks:
+        if rank not in RANKS:
+            raise TolError(
+                f"{origin}: select.require_ranks: {rank!r} is not a rank; ranks are {', '.join(RANKS)}"
+            )
+    for key in ("select.include", "select.exclude", "split.holdout_taxa"):
+        for name in lists[key]:
+            try:
+                parse_term(name)
+            except TolError as exc:
+                raise TolError(f"{origin}: {key}: {exc}") from None
+    for key in ("min_per_taxon", "max_per_taxon"):
+        if getattr(se, key) < 0:
+            raise TolError(f"{origin}: select.{key} must not be negative, got {getattr(se, key)}")
+    if se.max_per_taxon and se.min_per_taxon > se.max_per_taxon:
+        raise TolError(
+            f"{origin}: select.min_per_taxon ({se.min_per_taxon}) is larger than "
+            f"select.max_per_taxon ({se.max_per_taxon}): no taxon could be kept"
+        )
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -68,6 +68,24 @@ REASONS: dict[str, tuple[str, str]] = {
         DROPPED,
         "held out for the Rare Species benchmark; listed in predicted-catalog.csv only",
     ),
+    # selection (select): the [select] rules of tol.toml, one code per rule
+    "select_excluded": (DROPPED, "the image's taxon is under a taxon listed in select.exclude"),
+    "select_not_included": (
+        DROPPED,
+        "select.include is set and the image's taxon is under none of its taxa",
+    ),
+    "select_rank_missing": (
+        DROPPED,
+        "the label stops above a rank listed in select.require_ranks",
+    ),
+    "select_rare_taxon": (
+        DROPPED,
+        "the taxon has fewer images than select.min_per_taxon",
+    ),
+    "select_over_cap": (
+        DROPPED,
+        "the taxon has more images than select.max_per_taxon; this one was not chosen",
+    ),
 }
 
 

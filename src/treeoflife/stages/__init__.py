@@ -54,7 +54,7 @@ def _registry() -> list[Stage]:
     from treeoflife.stages import scan, split
 
     stages = [scan.STAGE, split.STAGE]
-    for optional in ("resolve", "plan", "write", "verify", "catalog", "report"):
+    for optional in ("resolve", "select", "plan", "write", "verify", "catalog", "report"):
         try:
             module = __import__(f"treeoflife.stages.{optional}", fromlist=["STAGE"])
         except ModuleNotFoundError as exc:
