@@ -121,8 +121,8 @@ def write_pair(n: int, folder: Path) -> dict[str, int]:
     return expected
 
 
-# the child measures itself: a child's ru_maxrss seen from the parent can include the
-# parent's pages it shared between fork and exec (here ~1 GB of generated catalogs)
+# the child measures itself, by VmHWM (its own address space's peak): Linux carries
+# ru_maxrss across fork and exec, so it would include this process's ~1 GB of catalogs
 _CHILD = """
 import contextlib, io, json, resource, sys
 from treeoflife.cli import main
@@ -130,8 +130,9 @@ buf = io.StringIO()
 with contextlib.redirect_stdout(buf):
     assert main(sys.argv[1:]) == 0
 ru = resource.getrusage(resource.RUSAGE_SELF)
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({"counts": json.loads(buf.getvalue()), "cpu": ru.ru_utime + ru.ru_stime,
-                  "rss_mib": ru.ru_maxrss / 1024}))
+                  "rss_mib": int(hwm.split()[1]) / 1024}))
 """
 
 

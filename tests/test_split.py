@@ -65,9 +65,9 @@ def test_splits_are_identical_across_two_fresh_builds(tmp_path: Path) -> None:
         assert (
             main(["split", "--sources", str(src), "--out", str(tmp_path / name), "--no-progress"])
             == 2
-        )  # needs scan
-        assert main(["scan", "--out", str(tmp_path / name), "--no-progress"]) == 0
-        assert main(["split", "--out", str(tmp_path / name), "--no-progress"]) == 0
+        )  # needs scan and resolve
+        for stage in ("scan", "resolve", "split"):
+            assert main([stage, "--out", str(tmp_path / name), "--no-progress"]) == 0
     assert splits_of(tmp_path / "a") == splits_of(tmp_path / "b")
     assert len(splits_of(tmp_path / "a")) == 70
 
@@ -76,6 +76,7 @@ def test_new_images_rerun_split_and_keep_old_assignments(tmp_path: Path, capsys)
     src = write_small_collection(tmp_path / "src", eol_images=10, inat_per_class=10)
     out = tmp_path / "out"
     main(["scan", "--sources", str(src), "--out", str(out), "--no-progress"])
+    main(["resolve", "--out", str(out), "--no-progress"])
     main(["split", "--out", str(out), "--no-progress"])
     before = splits_of(out)
     cls = next((src / "inat21/train").iterdir())
@@ -83,6 +84,7 @@ def test_new_images_rerun_split_and_keep_old_assignments(tmp_path: Path, capsys)
         (cls / f"added-{i}.jpg").write_bytes(jpeg_bytes(500 + i))
     capsys.readouterr()
     main(["scan", "--out", str(out), "--no-progress"])
+    main(["resolve", "--out", str(out), "--no-progress"])
     main(["split", "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err
     assert "up to date" not in err
@@ -97,6 +99,7 @@ def test_exact_method_from_the_config(tmp_path: Path) -> None:
     cfg.write_text('[split]\nmethod = "exact"\nval_percent = 10\ntrain_small_percent = 50\n')
     out = tmp_path / "out"
     main(["scan", "--sources", str(src), "--config", str(cfg), "--out", str(out), "--no-progress"])
+    main(["resolve", "--out", str(out), "--no-progress"])
     main(["split", "--out", str(out), "--no-progress"])
     splits = splits_of(out)
     assert sum(1 for s, _ in splits.values() if s == "val") == 10  # 10% of 100

@@ -25,8 +25,8 @@ from treeoflife.stages import Stage, all_stages
 # worker tasks (and so takes --workers) come from its Stage (treeoflife.stages)
 STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "scan": ("scan",),
-    "split": ("split",),
     "resolve": ("resolve",),
+    "split": ("split",),
     "select": ("select",),
     "shard": ("plan", "write"),
     "verify": ("verify",),

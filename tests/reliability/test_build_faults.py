@@ -197,7 +197,7 @@ def test_a_read_only_build_reads_and_refuses_to_write(
 @pytest.mark.parametrize(
     ("command", "temporary", "folder"),
     [
-        ("resolve", ".predicted-catalog.csv.", ""),
+        ("split", ".predicted-catalog.csv.", ""),
         ("shard", ".shard-000000.tar", "224x224/train"),
         ("catalog", ".catalog.csv.", ""),
         ("catalog", ".catalog.parquet.", ""),

@@ -46,9 +46,9 @@ def prepared(sources: Path, out: Path, scan_faults: list[str] = (), workers: int
     res = tol_subprocess(out, workers, None, scan_command(sources))
     assert res.returncode == 0, res.stderr
     common = ["--out", str(out)]
-    assert tol("split", *common) == 0
     if has_resolve():
         assert tol("resolve", *common) == 0
+    assert tol("split", *common) == 0
     fill_taxa(out)
     return out
 

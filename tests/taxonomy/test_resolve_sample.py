@@ -19,8 +19,8 @@ COLUMNS = (*RANKS, "common")
 def built(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("resolve") / "out"
     assert main(["scan", "--out", str(out), "--sources", str(sample_dir), "--no-progress"]) == 0
-    assert main(["split", "--out", str(out), "--no-progress"]) == 0
     assert main(["resolve", "--out", str(out), "--no-progress"]) == 0
+    assert main(["split", "--out", str(out), "--no-progress"]) == 0
     return out
 
 
@@ -147,8 +147,8 @@ def test_rerun_is_up_to_date_and_missing_references_are_absent(
     (sources / "resolved.jsonl").unlink()
     out = tmp_path / "out"
     assert main(["scan", "--out", str(out), "--sources", str(sources), "--no-progress"]) == 0
-    assert main(["split", "--out", str(out), "--no-progress"]) == 0
     assert main(["resolve", "--out", str(out), "--no-progress"]) == 0
+    assert main(["split", "--out", str(out), "--no-progress"]) == 0
     db = sqlite3.connect(out / "build.sqlite")
     summary = json.loads(
         db.execute("SELECT summary FROM stages WHERE stage='resolve'").fetchone()[0]
@@ -164,7 +164,6 @@ def test_malformed_reference_is_a_clear_error(
     (sources / "eol" / "dh21" / "taxon.tab").write_text("id\tname\n1\tx\n")
     out = tmp_path / "out"
     assert main(["scan", "--out", str(out), "--sources", str(sources), "--no-progress"]) == 0
-    assert main(["split", "--out", str(out), "--no-progress"]) == 0
     assert main(["resolve", "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "taxon.tab" in err and "missing column" in err

@@ -51,10 +51,11 @@ class Stage:
 
 def _registry() -> list[Stage]:
     # imported here so each stage module can import this one for BuildContext
-    from treeoflife.stages import scan, split
+    from treeoflife.stages import scan
 
-    stages = [scan.STAGE, split.STAGE]
-    for optional in ("resolve", "select", "plan", "write", "verify", "catalog", "report"):
+    stages = [scan.STAGE]
+    # split after resolve: a taxon-unit split needs the resolved ranks
+    for optional in ("resolve", "split", "select", "plan", "write", "verify", "catalog", "report"):
         try:
             module = __import__(f"treeoflife.stages.{optional}", fromlist=["STAGE"])
         except ModuleNotFoundError as exc:

@@ -2,27 +2,22 @@
 
 Fills ``taxa`` (with per-rank provenance), ``holdout`` and the label rejects
 (``label_ambiguous``, ``label_conflict``, ``label_unresolved``, ``rare_species_holdout``,
-one row per image), writes ``OUT/predicted-catalog.csv`` (temp name, then rename) and
-runs check-taxa on it (``OUT/reports/check-taxa-predicted.json``).
+one row per image). ``split`` runs after it (a taxon-unit split needs the resolved ranks)
+and writes the predicted catalog (:mod:`treeoflife.reports.predicted`).
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from treeoflife import atomic, builddb
-from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
-from treeoflife.reports import check_taxa
+from treeoflife import builddb
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy import holdout as rare
 from treeoflife.taxonomy.build import LoadReport, load_references, reference_paths
@@ -32,23 +27,11 @@ from treeoflife.taxonomy.ranks import RANKS, label_text
 from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
 
 NAME = "resolve"
-PREDICTED = "predicted-catalog.csv"
-PREDICTED_COLUMNS = (*CATALOG_COLUMNS, "class_index")
 # The build database's 256 MiB page cache would fill while the taxa table is replaced,
 # on top of the references held in memory then; taxa rows go in in key order (appends),
 # so a small cache writes them as fast. The per-image holdout pass after it, which looks
 # taxa up at random, has the full cache back (and the references are gone by then).
 RESOLVE_PAGE_CACHE_KIB = 16 * 1024
-
-
-# the predicted catalog's rows as check-taxa reads them, a row per label
-PREDICTED_CHECK = check_taxa.label_rows(
-    "SELECT s.split, i.treeoflife_id, i.label_key, i.source, "
-    + ", ".join(f'COALESCE(t."{r}", \'\') AS "{r}"' for r in RANKS)
-    + ", COALESCE(t.common, '') AS common, t.status "
-    "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
-    "LEFT JOIN taxa t ON t.label_key = i.label_key"
-)
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -81,13 +64,6 @@ def run(ctx: BuildContext) -> dict[str, Any]:
             )
         held = _record_holdout(db, holdout)
         _record_label_rejects(db, tally.label_rejects)
-    out_csv = write_predicted_catalog(ctx.out, db)
-    result = check_taxa.check_query(db, PREDICTED_CHECK)
-    result["catalog"] = out_csv.name  # relative to OUT: a build does not depend on where it is
-    atomic.write_text(
-        ctx.out / "reports" / "check-taxa-predicted.json",
-        json.dumps(result, indent=2, sort_keys=True) + "\n",
-    )
     statuses, conflicts = tally.statuses, tally.conflicts
     labels = sum(statuses.values())
     summary = {
@@ -101,8 +77,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         f"resolve: {labels} labels — resolved {statuses.get('resolved', 0)}, partial {statuses.get('partial', 0)}, "
         f"ambiguous {statuses.get('ambiguous', 0)}, unresolved {statuses.get('unresolved', 0)}; "
         f"{conflicts} with conflicts; {held} images held out (rare species)\n"
-        f"  references absent: {', '.join(report.absent) or 'none'}\n"
-        f"  predicted catalog: {out_csv}"
+        f"  references absent: {', '.join(report.absent) or 'none'}"
     )
     return summary
 
@@ -237,63 +212,6 @@ def _label_rejects(r: Resolution) -> list[tuple[str, str]]:
     return out
 
 
-def write_predicted_catalog(out: Path, db: Any) -> Path:
-    """predicted-catalog.csv: one row per image and split (train_small rows repeat train ones,
-    as in TreeOfLife-10M), held-out rows included; class_index numbers the distinct
-    seven-rank taxa in sorted order."""
-    rank_cols = ", ".join(f't."{r}"' for r in RANKS)
-    query = (
-        f"SELECT s.split, s.in_train_small, i.treeoflife_id, {', '.join('i.' + c for c in ID_COLUMNS)}, {rank_cols}, t.common "
-        "FROM images i JOIN splits s USING (treeoflife_id) LEFT JOIN taxa t USING (label_key) ORDER BY i.treeoflife_id"
-    )
-    taxa = sorted(
-        {
-            tuple(row)
-            for row in db.execute(
-                f"SELECT DISTINCT {rank_cols} FROM images i JOIN taxa t USING (label_key)"
-            )
-        }
-    )
-    class_index = {t: i for i, t in enumerate(taxa)}
-    path = Path(out) / PREDICTED
-    tmp = atomic.temp_path(path)
-    with atomic.removed_on_failure(tmp), tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(PREDICTED_COLUMNS)
-        for row in db.execute(query):
-            split, small, rest = row[0], row[1], list(row[2:])
-            rest = ["" if v is None else v for v in rest]
-            ranks = tuple(rest[1 + len(ID_COLUMNS) : 1 + len(ID_COLUMNS) + len(RANKS)])
-            idx = class_index.get(ranks, "")
-            writer.writerow([split, *rest, idx])
-            if small:
-                writer.writerow(["train_small", *rest, idx])
-        fh.flush()
-        os.fsync(fh.fileno())
-    atomic.publish(tmp, path)
-    atomic.write_text(
-        Path(out) / "reports" / "class-index.json",
-        json.dumps(
-            {
-                "taxa": [list(t) for t in taxa],
-                "ranks": {r: sorted({t[i] for t in taxa if t[i]}) for i, r in enumerate(RANKS)},
-            },
-            indent=1,
-            ensure_ascii=False,
-        )
-        + "\n",
-    )
-    return path
-
-
 STAGE = Stage(
-    NAME,
-    "resolve every label to seven ranks + common name; write predicted-catalog.csv",
-    run,
-    inputs,
-    lambda ctx: [
-        ctx.out / PREDICTED,
-        ctx.out / "reports" / "check-taxa-predicted.json",
-        ctx.out / "reports" / "class-index.json",
-    ],
+    NAME, "resolve every label to seven ranks + common name; hold out rare species", run, inputs
 )

@@ -1,17 +1,32 @@
 """Split: assign train / val, and the train_small subset of train, deterministically.
 
+Runs after ``resolve``: a taxon-unit split needs every image's resolved ranks. Then it
+writes the predicted catalog (:mod:`treeoflife.reports.predicted`), the first output that
+has both an image's label and its split.
+
+What goes to val together is a **split unit**, named by :func:`split_key`:
+
+- ``[split] unit = "image"`` (default): each image on its own (its id);
+- ``unit = "taxon"``: every image of one taxon at ``taxon_rank`` (default species) goes to
+  the same split, so val measures generalisation to taxa train never saw. An image whose
+  label stops above that rank is grouped by the lowest rank it has (all genus-only
+  *Pieris* images together); an image with no rank at all is its own unit.
+
+``[split] holdout_taxa`` sends every image under the named taxa to val, whatever the unit.
+
 Two methods (``split.method``):
 
-- ``stable`` (default): an image's split is a function of the seed and its own id alone
-  (a SHA-256 bucket), so adding images never moves an old one between splits; train and
-  val never leak into each other across incremental builds. Counts hit the percentages
-  within sampling noise (about ±sqrt(n)).
-- ``exact``: the reference's counts — exactly round(n * val%) val images and
-  round(n_train * train_small%) train_small images, the first in a seeded order of the ids
+- ``stable`` (default): a unit's split is a function of the seed and its key alone (a
+  SHA-256 bucket), so adding images never moves an old one between splits; train and val
+  never leak into each other across incremental builds. Counts hit the percentages within
+  sampling noise (about ±sqrt(units)).
+- ``exact``: the reference's counts — exactly round(n * val%) val units and
+  round(n_train * train_small%) train_small images, the first in a seeded order of the keys
   (the reference sampled from a Python set, so its seed did not reproduce). Adding images
   may move old ones.
 
-Both stream: SQLite reads and sorts the ids, Python never holds them.
+train_small is always drawn per image, from train. Both methods stream: SQLite reads and
+sorts the ids, Python never holds them.
 """
 
 from __future__ import annotations
@@ -23,7 +38,10 @@ from typing import Any
 
 from treeoflife import builddb
 from treeoflife.config import SplitConfig
+from treeoflife.reports import predicted
+from treeoflife.selection.terms import Term, matches, rank_value, resolve_terms
 from treeoflife.stages import BuildContext, Stage
+from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "split"
 SCALE = 2**64
@@ -37,16 +55,46 @@ USABLE = (
 )
 
 
+def split_key(cfg: SplitConfig) -> str:
+    """SQL (over ``images i`` and ``taxa t``) for the key of an image's split unit.
+
+    The image unit's key is the bare id, so its results are those of every earlier
+    version; a taxon key is prefixed with its rank, so it can never equal an id.
+    """
+    if cfg.unit == "image":
+        return "i.treeoflife_id"
+    ranks = RANKS[: RANKS.index(cfg.taxon_rank) + 1]
+    cases = " ".join(
+        f"WHEN {rank_value(r)} != '' THEN '{r}:' || {rank_value(r)}" for r in reversed(ranks)
+    )
+    return f"CASE {cases} ELSE i.treeoflife_id END"
+
+
+def _keyed(cfg: SplitConfig, held: list[Term]) -> tuple[str, list[str]]:
+    """SQL: (treeoflife_id, unit key, held) of every usable image, and its parameters."""
+    cond, params = matches(held) if held else ("0", [])
+    labels = "LEFT JOIN taxa t ON t.label_key = i.label_key" if held or cfg.unit != "image" else ""
+    return (
+        f"SELECT i.treeoflife_id AS treeoflife_id, {split_key(cfg)} AS unit, {cond} AS held "
+        "FROM images i JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
+        + labels,
+        params,
+    )
+
+
 def _unit(seed: int, salt: str, treeoflife_id: str) -> float:
-    """A uniform number in [0, 1) from (seed, salt, id), identical on every machine."""
+    """A uniform number in [0, 1) from (seed, salt, key), identical on every machine."""
     digest = hashlib.sha256(f"{seed}:{salt}:{treeoflife_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / SCALE
 
 
-def stable_split(db: sqlite3.Connection, cfg: SplitConfig) -> Iterator[tuple[str, str, int]]:
-    """(id, split, in_train_small) of each image, from its own id: one pass, nothing held."""
-    for (tid,) in db.execute(USABLE):
-        if _unit(cfg.seed, "val", tid) < cfg.val_percent / 100:
+def stable_split(
+    db: sqlite3.Connection, cfg: SplitConfig, held: list[Term] = ()
+) -> Iterator[tuple[str, str, int]]:
+    """(id, split, in_train_small) of each image, from its unit's key: one pass, nothing held."""
+    query, params = _keyed(cfg, list(held))
+    for tid, key, is_held in db.execute(query, params):
+        if is_held or _unit(cfg.seed, "val", key) < cfg.val_percent / 100:
             yield tid, "val", 0
         else:
             yield (
@@ -56,22 +104,37 @@ def stable_split(db: sqlite3.Connection, cfg: SplitConfig) -> Iterator[tuple[str
             )
 
 
-def exact_split(db: sqlite3.Connection, cfg: SplitConfig) -> Iterator[tuple[str, str, int]]:
-    """Exactly round(n·val%) val images: the first ones in a seeded order (SQLite sorts by
-    the same per-id hash the stable method uses, so nothing is held in memory), then exactly
-    round(n_train·train_small%) of train likewise."""
+def exact_split(
+    db: sqlite3.Connection, cfg: SplitConfig, held: list[Term] = ()
+) -> Iterator[tuple[str, str, int]]:
+    """Exactly round(units·val%) val units (of those not held out): the first ones in a
+    seeded order (SQLite sorts by the same per-key hash the stable method uses, so nothing
+    is held in memory), then exactly round(n_train·train_small%) of train likewise."""
     db.create_function("tol_unit", 3, _unit, deterministic=True)
-    (n,) = db.execute(f"SELECT COUNT(*) FROM ({USABLE})").fetchone()
+    keyed, params = _keyed(cfg, list(held))
+    db.execute("DROP TABLE IF EXISTS temp.split_units")
+    db.execute(f"CREATE TEMP TABLE split_units AS {keyed}", params)
+    (n,) = db.execute("SELECT COUNT(DISTINCT unit) FROM temp.split_units WHERE NOT held").fetchone()
     n_val = round(n * cfg.val_percent / 100)
-    n_small = round((n - n_val) * cfg.train_small_percent / 100)
-    by_key = "ORDER BY tol_unit(?, ?, treeoflife_id), treeoflife_id"
-    val = f"SELECT treeoflife_id FROM ({USABLE}) {by_key} LIMIT ?"
-    for (tid,) in db.execute(val, (cfg.seed, "val", n_val)):
+    val_units = (
+        "SELECT unit FROM (SELECT DISTINCT unit FROM temp.split_units WHERE NOT held) "
+        "ORDER BY tol_unit(?, 'val', unit), unit LIMIT ?"
+    )
+    val = f"SELECT treeoflife_id FROM temp.split_units WHERE held OR unit IN ({val_units})"
+    for (tid,) in db.execute(val, (cfg.seed, n_val)):
         yield tid, "val", 0
-    train = f"SELECT treeoflife_id FROM ({USABLE}) WHERE treeoflife_id NOT IN ({val}) {by_key}"
-    params = (cfg.seed, "val", n_val, cfg.seed, "train_small")
-    for k, (tid,) in enumerate(db.execute(train, params)):
+    (n_train,) = db.execute(
+        f"SELECT COUNT(*) FROM temp.split_units WHERE treeoflife_id NOT IN ({val})",
+        (cfg.seed, n_val),
+    ).fetchone()
+    n_small = round(n_train * cfg.train_small_percent / 100)
+    train = (
+        f"SELECT treeoflife_id FROM temp.split_units WHERE treeoflife_id NOT IN ({val}) "
+        "ORDER BY tol_unit(?, 'train_small', treeoflife_id), treeoflife_id"
+    )
+    for k, (tid,) in enumerate(db.execute(train, (cfg.seed, n_val, cfg.seed))):
         yield tid, "train", int(k < n_small)
+    db.execute("DROP TABLE temp.split_units")
 
 
 METHODS = {"stable": stable_split, "exact": exact_split}
@@ -84,8 +147,9 @@ def inputs(ctx: BuildContext) -> Any:
 def run(ctx: BuildContext) -> dict[str, Any]:
     cfg = ctx.config.split
     with builddb.transaction(ctx.db) as db:
+        held = resolve_terms(db, "split.holdout_taxa", cfg.holdout_taxa)
         db.execute("DELETE FROM splits")
-        db.executemany("INSERT INTO splits VALUES (?, ?, ?)", METHODS[cfg.method](db, cfg))
+        db.executemany("INSERT INTO splits VALUES (?, ?, ?)", METHODS[cfg.method](db, cfg, held))
     counts = dict(ctx.db.execute("SELECT split, COUNT(*) FROM splits GROUP BY 1"))
     counts = {
         "train": counts.get("train", 0),
@@ -94,11 +158,21 @@ def run(ctx: BuildContext) -> dict[str, Any]:
             "SELECT COUNT(*) FROM splits WHERE in_train_small"
         ).fetchone()[0],
     }
+    unit = "image" if cfg.unit == "image" else f"taxon at {cfg.taxon_rank}"
+    out_csv = predicted.write(ctx.out, ctx.db)
     ctx.log(
-        f"split ({cfg.method}, seed {cfg.seed}): "
+        f"split ({cfg.method}, by {unit}, seed {cfg.seed}): "
         + ", ".join(f"{k} {v}" for k, v in counts.items())
+        + (f"; holdout_taxa {', '.join(map(str, held))} in val" if held else "")
+        + f"\n  predicted catalog: {out_csv}"
     )
-    return {"method": cfg.method, "seed": cfg.seed, **counts}
+    return {"method": cfg.method, "unit": cfg.unit, "seed": cfg.seed, **counts}
 
 
-STAGE = Stage(NAME, "assign train / val / train_small, deterministically", run, inputs)
+STAGE = Stage(
+    NAME,
+    "assign train / val / train_small, deterministically; write predicted-catalog.csv",
+    run,
+    inputs,
+    lambda ctx: [ctx.out / p for p in predicted.OUTPUTS],
+)
