@@ -112,6 +112,13 @@ class ShardConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    # keep the catalog a rebuild replaces and show what changed on the dataset card
+    # (off: a rebuild's outputs then equal a fresh build's)
+    changes: bool = False
+
+
+@dataclass(frozen=True)
 class DistributeConfig:
     """Where worker tasks run (see :mod:`treeoflife.distribute`); nothing set: this machine.
 
@@ -153,6 +160,7 @@ class Config:
     select: SelectConfig = field(default_factory=SelectConfig)
     images: ImageSpec = field(default_factory=ImageSpec)
     shards: ShardConfig = field(default_factory=ShardConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     distribute: DistributeConfig = field(default_factory=DistributeConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     # path names the user set explicitly; those must exist
@@ -192,6 +200,7 @@ _SECTIONS = {
     "select": SelectConfig,
     "images": ImageSpec,
     "shards": ShardConfig,
+    "report": ReportConfig,
     "distribute": DistributeConfig,
     "fetch": FetchConfig,
 }

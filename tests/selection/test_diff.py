@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -70,7 +71,10 @@ def test_removed_set_corrected_labels_and_new_size_are_exactly_the_changes(
     src = copy_sources(sample_dir, tmp_path / "src")
     (src / REMOVED_SET).unlink()
     _correct_labels(src / "generic/labels.csv")
-    new = build(src, tmp_path / "new", size=80)
+    # rebuilt in place (a copy of OLD), recording the changes for the dataset card
+    shutil.copytree(old, tmp_path / "new")
+    (tmp_path / "new" / ".tol.lock").unlink(missing_ok=True)
+    new = build(src, tmp_path / "new", "[report]\nchanges = true\n", size=80)
 
     counts = _diff(old, new, tmp_path / "diff.parquet", capsys)
     before, after = _catalog(old), _catalog(new)
@@ -96,3 +100,10 @@ def test_removed_set_corrected_labels_and_new_size_are_exactly_the_changes(
         assert f"{r['new_genus']} {r['new_species']}" in {n for n, _ in CORRECTED.values()}
     assert set(rows) == set(before)  # nothing else: every other image only re-encoded
     assert all(not r["moved_split"] for r in rows.values())
+
+    # the card of the rebuilt dataset has the same counts
+    card = (new / "README.md").read_text()
+    section = card.split("## Changes since the last build", 1)[1]
+    for key in ("added", "removed", "relabelled", "moved_split", "reencoded"):
+        assert f"| {key} | {counts[key]} |" in section
+    assert f"| gone_from_sources | {len(gone)} |" in section

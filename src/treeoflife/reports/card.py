@@ -64,4 +64,27 @@ def dataset_card(stats: dict[str, Any], config: Config, reasons: dict[str, tuple
         "See `treemap.html` for the spread over the tree of life and `licenses.csv` for image licenses.",
         "",
     ]
+    if "changes" in stats:
+        body += _changes(stats["changes"])
     return "\n".join(front + body)
+
+
+def _changes(changes: dict[str, Any]) -> list[str]:
+    """The "Changes since the last build" section: tol diff's counts and most-changed taxa."""
+    from treeoflife.diff.compare import COUNTS
+
+    lines = [
+        "## Changes since the last build",
+        "",
+        _table({k: changes[k] for k in COUNTS}, ("change", "images")),
+        "",
+    ]
+    if changes.get("removed_reasons"):
+        lines += [_table(changes["removed_reasons"], ("removed because", "images")), ""]
+    if changes.get("most_changed_taxa"):
+        rows = dict(changes["most_changed_taxa"])
+        lines += [
+            _table(rows, ("most changed taxa", "images added, removed, relabelled or moved")),
+            "",
+        ]
+    return lines

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from treeoflife import atomic
 from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
+from treeoflife.diff import since
 from treeoflife.errors import TolError
 from treeoflife.reports.check_taxa import check_query, format_report, label_rows
 from treeoflife.shards import layout
@@ -84,7 +85,7 @@ def _published(row: tuple) -> tuple:
 
 
 def inputs(ctx: BuildContext) -> Any:
-    return {"columns": CSV_COLUMNS + EXTRA_COLUMNS}
+    return {"columns": CSV_COLUMNS + EXTRA_COLUMNS, "report": ctx.config.section_json("report")}
 
 
 def _schema() -> pa.Schema:
@@ -146,6 +147,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
                 counts[split] = counts.get(split, 0) + k
             n += len(batch)
         fh.flush()
+    since.keep_previous(ctx.out, ctx.config.report.changes)
     with atomic.removed_on_failure(tmp_csv, tmp_pq):
         for tmp, final in ((tmp_csv, csv_path), (tmp_pq, pq_path)):
             with open(tmp, "rb+") as fh:
@@ -158,6 +160,9 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     )
     summary: dict[str, Any] = {"rows": n, "splits": counts}
     summary["check_taxa"] = _check_taxa(ctx, csv_path)
+    changed = since.changes(ctx.out, ctx.config.report.changes)
+    if changed is not None:
+        summary["changes"] = changed
     return summary
 
 

@@ -85,6 +85,13 @@ def reject_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
     return out
 
 
+def recorded_changes(db: sqlite3.Connection) -> dict[str, Any] | None:
+    """What changed since the last build, as the catalog stage recorded it (``[report]
+    changes``), or None."""
+    row = db.execute("SELECT summary FROM stages WHERE stage = 'catalog'").fetchone()
+    return json.loads(row[0]).get("changes") if row else None
+
+
 _MANIFEST_COLUMNS = (
     "EOL content ID",
     "EOL page ID",
@@ -148,6 +155,9 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     reports.mkdir(parents=True, exist_ok=True)
     stats = catalog_stats(ctx.db)
     stats["rejects"] = reject_counts(ctx.db)
+    changes = recorded_changes(ctx.db)
+    if changes is not None:
+        stats["changes"] = changes
     atomic.write_text(reports / "stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
     treemap.write_treemap(treemap_counts(ctx.db), reports / "treemap.html")
     manifest = ctx.config.source_path("eol_media_manifest")
