@@ -4,7 +4,7 @@ relabelled, moved between splits, re-encoded.
 Two 10M-row catalogs do not fit in memory side by side as Python objects, nor comfortably as
 Arrow tables (ids, digests and ranks are ~200 bytes a row). So each catalog is read a batch
 at a time and partitioned by the first character of ``treeoflife_id`` (a UUID, so the parts
-are even) into Arrow IPC files in a temporary folder; then each part is compared alone: its
+are even; two characters past 4M rows) into Arrow IPC files in a temporary folder; then each part is compared alone: its
 rows are folded to one row per image (a train_small row only marks its train row), and the
 two sides are joined on the id with Arrow's hash join. Memory is one part of each side;
 the output is in id order, part after part.
@@ -40,6 +40,7 @@ GONE = "gone_from_sources"  # the new build's sources no longer have the image
 NOT_PLANNED = "not_planned"  # known to the new build, no reject says why (not expected)
 NO_DATABASE = "unknown_no_build_database"
 TOP_TAXA = 10
+PART_ROWS = 250_000  # rows of a catalog part at most, about (memory is one part a side)
 # diff.parquet: one row per changed image
 DIFF_SCHEMA = pa.schema(
     [
@@ -116,12 +117,22 @@ def _schema() -> pa.Schema:
     return pa.schema([(c, pa.string()) for c in READ])
 
 
-def _partition(catalog: Path, dest: Path) -> None:
-    """Write the catalog's READ columns into dest/<first id character>.arrow, a batch at a time."""
+def _open(catalog: Path) -> pq.ParquetFile:
     try:
-        pf = pq.ParquetFile(catalog)
+        return pq.ParquetFile(catalog)
     except (pa.ArrowInvalid, OSError) as exc:
         raise TolError(f"{catalog} is not a readable Parquet file: {exc}") from None
+
+
+def prefix_length(rows: int) -> int:
+    """Characters of the id that name its part: 16 parts up to 16·PART_ROWS rows, then
+    256 (open files: one a part), so a part stays near PART_ROWS rows or under."""
+    return 1 if rows <= 16 * PART_ROWS else 2
+
+
+def _partition(catalog: Path, dest: Path, prefix_chars: int) -> None:
+    """Write the catalog's READ columns into dest/<id prefix>.arrow, a batch at a time."""
+    pf = _open(catalog)
     missing = [c for c in READ if c not in pf.schema_arrow.names]
     if missing:
         raise TolError(f"{catalog} is not a tol catalog: no column {', '.join(missing)}")
@@ -133,7 +144,7 @@ def _partition(catalog: Path, dest: Path) -> None:
             batch = pa.RecordBatch.from_arrays(
                 [batch.column(c).cast(pa.string()) for c in READ], schema=schema
             )
-            prefix = pc.utf8_lower(pc.utf8_slice_codeunits(batch.column(KEY), 0, 1))
+            prefix = pc.utf8_lower(pc.utf8_slice_codeunits(batch.column(KEY), 0, prefix_chars))
             for p in pc.unique(prefix).to_pylist():
                 if p not in writers:
                     writers[p] = pa.ipc.new_file(dest / f"{p.encode().hex()}.arrow", schema)
@@ -283,8 +294,10 @@ def _tally(result: DiffResult, part: pa.Table) -> None:
 
 def parts(old: Path, new: Path, work: Path) -> Iterator[pa.Table]:
     """The changed images of each part, in id order (their removed reasons filled in)."""
-    _partition(catalog_path(old), work / "old")
-    _partition(catalog_path(new), work / "new")
+    catalogs = catalog_path(old), catalog_path(new)
+    chars = prefix_length(max(_open(c).metadata.num_rows for c in catalogs))
+    _partition(catalogs[0], work / "old", chars)
+    _partition(catalogs[1], work / "new", chars)
     names = sorted(
         {p.name for p in (work / "old").iterdir()} | {p.name for p in (work / "new").iterdir()},
         key=lambda n: bytes.fromhex(n.removesuffix(".arrow")),
