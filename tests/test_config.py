@@ -72,6 +72,22 @@ def test_a_build_recorded_with_the_sections_under_extra_still_reads() -> None:
         ({"fetch": {"timeout": {"url": "x"}}}, "fetch.timeout must be a float"),
         ({"fetch": {"eol_dh": {"sha": "x"}}}, "[fetch.eol_dh] has unknown setting sha"),
         ({"fetch": {"eol_dh": {"size": "big"}}}, "[fetch.eol_dh] size must be"),
+        ({"select": {"include": "Aves"}}, "select.include must be a list"),
+        ({"select": {"exclude": ["Aves", 3]}}, "select.exclude must be a list of names, got 3"),
+        (
+            {"select": {"include": ["famly:Felidae"]}},
+            "select.include: 'famly:Felidae': 'famly' is not a rank",
+        ),
+        ({"select": {"require_ranks": ["tribe"]}}, "select.require_ranks: 'tribe' is not a rank"),
+        ({"select": {"rank": "tribe"}}, "select.rank must be one of kingdom"),
+        ({"select": {"max_per_taxon": -1}}, "select.max_per_taxon must not be negative"),
+        (
+            {"select": {"min_per_taxon": 5, "max_per_taxon": 2}},
+            "select.min_per_taxon (5) is larger",
+        ),
+        ({"split": {"unit": "species"}}, "split.unit must be one of image, taxon"),
+        ({"split": {"holdout_taxa": ["genus:"]}}, "split.holdout_taxa: 'genus:': no name after"),
+        ({"report": {"changes": "yes"}}, "report.changes must be a bool"),
     ],
 )
 def test_mistakes_name_the_key(data: dict, words: str) -> None:

@@ -268,6 +268,9 @@ def print_summary(out: Path, summaries: dict[str, dict]) -> None:
         print("samples:  " + ", ".join(f"{k} {v}" for k, v in sorted(splits.items())))
     from treeoflife import rejects
 
+    left_out = summaries.get("select", {}).get("rules")
+    if left_out:
+        print("left out by [select]: " + ", ".join(f"{k} {v}" for k, v in left_out.items()))
     rejected = summaries.get("scan", {}).get("rejects", {})
     if rejected:
         print(
