@@ -162,7 +162,7 @@ def tol(*args: str) -> int:
 
 
 def build(src: Path, out: Path, workers: int = 1) -> None:
-    """scan → split → (taxa) → shard → verify → catalog, with the stand-in resolve."""
+    """scan → resolve → split → select → (taxa) → shard → verify → catalog."""
     common = ["--out", str(out)]
     config = str(src / "tol.toml")
     assert (
@@ -172,6 +172,7 @@ def build(src: Path, out: Path, workers: int = 1) -> None:
     if has_resolve():
         assert tol("resolve", *common) == 0
     assert tol("split", *common) == 0
+    assert tol("select", *common) == 0
     fill_taxa(out)
     for cmd in ("shard", "verify"):
         assert tol(cmd, *common, "--workers", str(workers)) == 0, cmd

@@ -49,6 +49,7 @@ def prepared(sources: Path, out: Path, scan_faults: list[str] = (), workers: int
     if has_resolve():
         assert tol("resolve", *common) == 0
     assert tol("split", *common) == 0
+    assert tol("select", *common) == 0
     fill_taxa(out)
     return out
 
