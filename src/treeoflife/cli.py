@@ -25,6 +25,7 @@ from treeoflife.stages import Stage, all_stages
 # worker tasks (and so takes --workers) come from its Stage (treeoflife.stages)
 STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "scan": ("scan",),
+    "filter": ("filter",),
     "split": ("split",),
     "resolve": ("resolve",),
     "shard": ("plan", "write"),
@@ -263,7 +264,10 @@ def print_summary(out: Path, summaries: dict[str, dict]) -> None:
         print("samples:  " + ", ".join(f"{k} {v}" for k, v in sorted(splits.items())))
     from treeoflife import rejects
 
-    rejected = summaries.get("scan", {}).get("rejects", {})
+    rejected = {
+        **summaries.get("scan", {}).get("rejects", {}),
+        **summaries.get("filter", {}).get("rejects", {}),
+    }
     if rejected:
         print(
             "set aside or repaired: "

@@ -51,9 +51,9 @@ class Stage:
 
 def _registry() -> list[Stage]:
     # imported here so each stage module can import this one for BuildContext
-    from treeoflife.stages import scan, split
+    from treeoflife.stages import filters, scan, split
 
-    stages = [scan.STAGE, split.STAGE]
+    stages = [scan.STAGE, filters.STAGE, split.STAGE]
     for optional in ("resolve", "plan", "write", "verify", "catalog", "report"):
         try:
             module = __import__(f"treeoflife.stages.{optional}", fromlist=["STAGE"])

@@ -24,16 +24,17 @@ from typing import Any
 from treeoflife import builddb
 from treeoflife.config import SplitConfig
 from treeoflife.stages import BuildContext, Stage
+from treeoflife.stages.filters import NOT_FILTERED
 
 NAME = "split"
 SCALE = 2**64
 
 
-# the images a split assigns: those the image pass could read (a rejected image has no
-# sample to place, and must not shift the exact method's counts)
+# the images a split assigns: those the image pass could read and no filter left out (a
+# rejected image has no sample to place, and must not shift the exact method's counts)
 USABLE = (
     "SELECT i.treeoflife_id FROM images i JOIN encoded e ON e.treeoflife_id = i.treeoflife_id "
-    "AND e.reject IS NULL"
+    "AND e.reject IS NULL WHERE " + NOT_FILTERED.format(id="i.treeoflife_id")
 )
 
 
