@@ -27,12 +27,14 @@ from treeoflife import atomic
 from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.errors import TolError
+from treeoflife.reports import provenance
 from treeoflife.reports.check_taxa import check_query, format_report, label_rows
 from treeoflife.shards import layout
 from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "catalog"
+PROVENANCE = "provenance.parquet"  # beside the catalog: see treeoflife.reports.provenance
 CSV_COLUMNS = CATALOG_COLUMNS
 EXTRA_COLUMNS: tuple[str, ...] = (
     "shard",
@@ -84,7 +86,10 @@ def _published(row: tuple) -> tuple:
 
 
 def inputs(ctx: BuildContext) -> Any:
-    return {"columns": CSV_COLUMNS + EXTRA_COLUMNS}
+    return {
+        "columns": CSV_COLUMNS + EXTRA_COLUMNS,
+        "provenance": [c for c, _, _ in provenance.columns(ctx.db)],
+    }
 
 
 def _schema() -> pa.Schema:
@@ -157,6 +162,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         + ")"
     )
     summary: dict[str, Any] = {"rows": n, "splits": counts}
+    summary["provenance_rows"] = provenance.write_provenance(ctx.db, ctx.out / PROVENANCE)
+    ctx.log(f"catalog: {summary['provenance_rows']} samples in {PROVENANCE}")
     summary["check_taxa"] = _check_taxa(ctx, csv_path)
     return summary
 
@@ -182,6 +189,7 @@ STAGE = Stage(
     lambda ctx: [
         ctx.out / "catalog.csv",
         ctx.out / "catalog.parquet",
+        ctx.out / PROVENANCE,
         layout.reports_dir(ctx.out) / "check-taxa.json",
     ],
 )
