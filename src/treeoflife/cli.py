@@ -34,7 +34,7 @@ STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "report": ("report",),
 }
 # other packages' commands: modules with add_parsers(subparsers)
-COMMAND_MODULES = ("treeoflife.fetch.command", "treeoflife.reports.command")
+COMMAND_MODULES = ("treeoflife.fetch.command", "treeoflife.reports.command", "treeoflife.publish")
 
 
 def _add_build_options(p: argparse.ArgumentParser, *, needs_sources: bool, workers: bool) -> None:
