@@ -25,8 +25,7 @@ from treeoflife.stages import Stage, all_stages
 # worker tasks (and so takes --workers) come from its Stage (treeoflife.stages)
 STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "scan": ("scan",),
-    "filter": ("filter",),
-    "split": ("split",),
+    "split": ("filter", "split"),  # [filters] leave images out before the split
     "resolve": ("resolve",),
     "shard": ("plan", "write"),
     "verify": ("verify",),
