@@ -2,8 +2,9 @@
 
 The table has a ``path`` column (relative to the folder) and any of ``scientific_name``,
 the seven rank columns and ``common``, and optionally ``license``, ``rights_holder`` and
-``source_url`` (``tol fetch-images`` writes them; an empty license is ``[rights]
-generic_license``, unknown by default). Images in the folder that the table does not list
+``source_url`` (``tol fetch-images`` passes them through from its URL list, and writes
+the URL it fetched as ``url``, the source URL when there is no ``source_url``); an empty
+license is ``[rights] generic_license``, unknown by default. Images in the folder that the table does not list
 have no label and are rejected as such; rows whose file is missing likewise.
 """
 
@@ -71,6 +72,8 @@ def read_rows(table: Path) -> list[dict[str, str]]:
 def _rights(row: dict[str, str], origin: str, default_license: str) -> Rights | None:
     """A row's license, rights holder and URL; the configured license where it has none."""
     text, holder, url = (row.get(c, "").strip() for c in RIGHTS_COLUMNS)
+    # a folder `tol fetch-images` wrote has the URL each image was fetched from
+    url = url or row.get("url", "").strip()
     if text:
         return Rights(text, holder, url, origin)
     if default_license:
