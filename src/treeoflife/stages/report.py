@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import itertools
 import json
 import os
 import sqlite3
@@ -108,21 +107,21 @@ def license_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
 
 def source_fingerprints(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     """Per source, the images scan read and a sha256 over their (id, sha256 of the bytes)
-    in id order: the same sources give the same fingerprint on any machine."""
+    in id order: the same sources give the same fingerprint on any machine. One walk of
+    the id index per source, so nothing is sorted or held."""
     out: dict[str, dict[str, Any]] = {}
-    digest, source, n = None, None, 0
-    rows = db.execute(
-        "SELECT i.source, i.treeoflife_id, COALESCE(e.source_sha256, '') FROM images i "
-        "LEFT JOIN encoded e ON e.treeoflife_id = i.treeoflife_id ORDER BY 1, 2"
-    )
-    for src, tid, sha in itertools.chain(rows, [(None, "", "")]):
-        if src != source:
-            if source is not None and digest is not None:
-                out[source] = {"images": n, "sha256": digest.hexdigest()}
-            digest, source, n = hashlib.sha256(), src, 0
-        if src is not None and digest is not None:
+    sources = [s for (s,) in db.execute("SELECT DISTINCT source FROM images ORDER BY 1")]
+    for source in sources:
+        digest, n = hashlib.sha256(), 0
+        for tid, sha in db.execute(
+            "SELECT i.treeoflife_id, COALESCE(e.source_sha256, '') FROM images i "
+            "LEFT JOIN encoded e ON e.treeoflife_id = i.treeoflife_id "
+            "WHERE i.source = ? ORDER BY i.treeoflife_id",
+            (source,),
+        ):
             digest.update(f"{tid} {sha}\n".encode())
             n += 1
+        out[source] = {"images": n, "sha256": digest.hexdigest()}
     return out
 
 
