@@ -10,7 +10,7 @@ import pytest
 from treeoflife.config import FilterConfig, from_dict
 from treeoflife.errors import TolError
 from treeoflife.licenses import allowed, normalise
-from treeoflife.sources.rights import inat21_annotations
+from treeoflife.sources.rights import inat21_images, inat21_licenses
 from treeoflife.stages.filters import placeholder_digests
 
 
@@ -64,7 +64,7 @@ def test_filter_settings_are_checked(filters: dict, message: str) -> None:
         from_dict({"filters": filters})
 
 
-def test_inat21_annotations_stream_images_and_licenses_in_one_pass(tmp_path: Path) -> None:
+def test_inat21_annotations_stream_licenses_and_images(tmp_path: Path) -> None:
     path = tmp_path / "train.json"
     path.write_text(
         json.dumps(
@@ -83,13 +83,11 @@ def test_inat21_annotations_stream_images_and_licenses_in_one_pass(tmp_path: Pat
             }
         )
     )
-    assert list(inat21_annotations(path)) == [
-        ("image", (42, "x.jpg", 3, "Ann")),
-        ("license", (3, "Attribution License", "http://x")),
-    ]
+    assert list(inat21_licenses(path)) == [(3, "Attribution License", "http://x")]
+    assert list(inat21_images(path)) == [(42, "x.jpg", 3, "Ann")]  # no class folder: skipped
     path.write_text('{"images": [{"id": 1, ')
     with pytest.raises(TolError, match="not a readable iNat21 annotation file"):
-        list(inat21_annotations(path))
+        list(inat21_images(path))
 
 
 def test_placeholder_list_reads_sha256sum_lines(tmp_path: Path) -> None:

@@ -57,36 +57,35 @@ def tol10m_licenses(path: Path) -> Iterator[tuple[str, str, str, str, str]]:
             )
 
 
-def inat21_annotations(path: Path) -> Iterator[tuple[str, tuple]]:
-    """The records of an iNat21 annotation file that say who holds what, in one pass:
-    ``("image", (class number, file name, license id, rights holder))`` and
-    ``("license", (id, name, url))``. COCO files put ``licenses`` after ``images``, so the
-    caller joins them once both are in."""
+def inat21_licenses(path: Path) -> Iterator[tuple]:
+    """``(id, name, url)`` of each of an iNat21 annotation file's ``licenses``."""
+    return _coco_items(path, "licenses.item", _license)
+
+
+def inat21_images(path: Path) -> Iterator[tuple]:
+    """``(class number, file name, license id, rights holder)`` of each of its ``images``."""
+    return _coco_items(path, "images.item", _image)
+
+
+def _coco_items(path: Path, prefix: str, make: Any) -> Iterator[tuple]:
+    """The records under ``prefix``, built by ijson's C parser (one pass each for the
+    licenses and the images, which COCO files put after them, is faster than one pass
+    building both in Python: 2.1 against 3.0 CPU s for 200K images)."""
     import ijson  # streams the ~1 GB file; only scans that have one pay its import
 
-    builder: Any = None
-    kind = ""
     try:
         with path.open("rb") as fh:
-            for prefix, event, value in ijson.parse(fh, use_float=True):
-                if builder is None:
-                    if event == "start_map" and prefix in ("images.item", "licenses.item"):
-                        builder, kind = ijson.ObjectBuilder(), prefix
-                    else:
-                        continue
-                builder.event(event, value)
-                if event == "end_map" and prefix == kind:
-                    record, builder = builder.value, None
-                    out = _image(record) if kind == "images.item" else _license(record)
-                    if out is not None:
-                        yield out
+            for record in ijson.items(fh, prefix, use_float=True):
+                out = make(record)
+                if out is not None:
+                    yield out
     except (ijson.JSONError, ijson.IncompleteJSONError, OSError, UnicodeDecodeError) as exc:
         raise TolError(
             f"{path} is not a readable iNat21 annotation file (COCO-style JSON): {exc}"
         ) from None
 
 
-def _image(record: Any) -> tuple[str, tuple] | None:
+def _image(record: Any) -> tuple | None:
     if not isinstance(record, dict):
         return None
     parts = str(record.get("file_name") or "").split("/")
@@ -94,7 +93,7 @@ def _image(record: Any) -> tuple[str, tuple] | None:
     if not number.isdigit():
         return None
     holder = record.get("rights_holder")
-    return "image", (
+    return (
         int(number),
         parts[-1],
         record.get("license"),
@@ -102,10 +101,10 @@ def _image(record: Any) -> tuple[str, tuple] | None:
     )
 
 
-def _license(record: Any) -> tuple[str, tuple] | None:
+def _license(record: Any) -> tuple | None:
     if not isinstance(record, dict) or record.get("id") is None:
         return None
-    return "license", (
+    return (
         record["id"],
         str(record.get("name") or "").strip(),
         str(record.get("url") or "").strip(),

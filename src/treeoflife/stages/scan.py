@@ -379,14 +379,6 @@ def _load(db: Any, table: str, columns: str, rows: Iterator[tuple]) -> None:
 _INSERT_RIGHTS = "INSERT OR IGNORE INTO rights "
 
 
-def _images_keeping_licenses(records: Iterator[tuple[str, tuple]], found: list) -> Iterator[tuple]:
-    for kind, record in records:
-        if kind == "image":
-            yield record
-        else:
-            found.append(record)
-
-
 def record_rights(ctx: BuildContext) -> None:
     """Licenses and rights holders from the metadata files sources publish, joined with the
     images by key in SQLite (the listings' own were recorded with the images). Where two
@@ -430,14 +422,18 @@ def record_rights(ctx: BuildContext) -> None:
             path = cfg.source_path(name)
             if not path.is_file():
                 continue
-            found: list[tuple] = []  # the file's few license records, met on the way
+            _load(
+                db,
+                "inat21_licenses",
+                "id PRIMARY KEY, name TEXT, url TEXT",
+                rights.inat21_licenses(path),
+            )
             _load(
                 db,
                 "inat21_rights",
                 "cls_num INTEGER, file TEXT, license_id, holder TEXT, PRIMARY KEY (cls_num, file)",
-                _images_keeping_licenses(rights.inat21_annotations(path), found),
+                rights.inat21_images(path),
             )
-            _load(db, "inat21_licenses", "id PRIMARY KEY, name TEXT, url TEXT", iter(found))
             db.execute(
                 _INSERT_RIGHTS + "SELECT i.treeoflife_id, tol_license(l.name, l.url), "
                 "COALESCE(l.name, ''), a.holder, '', ? FROM images i "
