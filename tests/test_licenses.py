@@ -31,6 +31,8 @@ from treeoflife.stages.filters import placeholder_digests
             "cc-by-nc-sa",
         ),  # BIOSCAN record
         ("CC BY 3.0", "", "cc-by-3.0"),
+        ("CC_BY_NC_4_0", "", "cc-by-nc-4.0"),  # GBIF occurrence license
+        ("CC0_1_0", "", "cc0-1.0"),
         ("CC BY-NC-ND 2.0", "", "cc-by-nc-nd-2.0"),
         ("CC0", "", "cc0-1.0"),
         ("No known copyright restrictions", "", "public-domain"),

@@ -128,7 +128,8 @@ def test_licenses_list_every_sample_once_with_what_its_source_says(
     db: sqlite3.Connection, tmp_path: Path
 ) -> None:
     db.executemany(
-        "INSERT INTO rights VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rights (treeoflife_id, license, license_text, rights_holder, source_url, "
+        "origin) VALUES (?, ?, ?, ?, ?, ?)",
         [
             ("a", "cc-by-4.0", "CC BY 4.0", "Ann", "http://a", "eol/media_manifest.csv"),
             ("zz", "cc0-1.0", "CC0", "Bob", "", "eol/media_manifest.csv"),  # not a sample

@@ -96,7 +96,9 @@ CREATE TABLE IF NOT EXISTS rights (
     license_text TEXT NOT NULL,      -- as the source gave it
     rights_holder TEXT NOT NULL DEFAULT '',
     source_url TEXT NOT NULL DEFAULT '',
-    origin TEXT NOT NULL             -- where it was read, e.g. eol/media_manifest.csv
+    origin TEXT NOT NULL,            -- where it was read, e.g. eol/media_manifest.csv
+    details TEXT NOT NULL DEFAULT '{}' -- JSON: what else the source says of where the image
+                                     -- came from (GBIF: gbif_id, occurrence_id, creator, ...)
 );
 
 -- what each source says about a distinct label (scan); resolve turns these into taxa

@@ -3,7 +3,8 @@
 Sources write licenses every which way: EOL's media manifest says ``cc-by-nc-sa-4.0`` or
 ``public domain``, iNat21's annotation JSON names ``Attribution-NonCommercial License``
 with a URL carrying the version, BIOSCAN says ``CreativeCommons - Attribution
-Non-Commercial Share-Alike``, people's CSVs say ``CC BY 4.0``. Filters, the card and
+Non-Commercial Share-Alike``, GBIF says ``CC_BY_NC_4_0`` or a URL, people's CSVs say
+``CC BY 4.0``. Filters, the card and
 ``provenance.parquet`` need one vocabulary, so every license text goes through
 :func:`normalise` once, when scan records it, and the text as given is kept beside the code.
 
@@ -46,6 +47,8 @@ def normalise(text: str | None, url: str | None = None) -> str:
     text, url = (text or "").strip(), (url or "").strip()
     if not text and not url:
         return UNKNOWN
+    # GBIF's enumeration: CC_BY_NC_4_0, CC0_1_0
+    text = re.sub(r"(\d)_(\d)", r"\1.\2", text).replace("_", " ")
     for candidate in (url, text):
         m = _CC_URL.search(candidate.lower())
         if m:

@@ -38,6 +38,7 @@ COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("license_text", pa.string(), "the license as the source gave it"),
     ("rights_holder", pa.string(), "who holds the rights, as the source gave it"),
     ("license_origin", pa.string(), "where the license was read (a source file or a setting)"),
+    ("source_details", pa.string(), "JSON: what else the source says (GBIF ids, creator, ...)"),
     ("source_width", pa.int64(), "width of the source image in pixels"),
     ("source_height", pa.int64(), "height of the source image in pixels"),
     ("source_bytes", pa.int64(), "size of the source file in bytes"),
@@ -58,6 +59,7 @@ _QUERY = """
 SELECT s.treeoflife_id, s.split, sp.in_train_small = 1, s.source, s.identity_key,
        s.container, s.member, NULLIF(r.source_url, ''), COALESCE(r.license, '{unknown}'),
        COALESCE(r.license_text, ''), COALESCE(r.rights_holder, ''), COALESCE(r.origin, ''),
+       COALESCE(r.details, '{{}}'),
        s.source_width, s.source_height, e.source_bytes, e.source_sha256, s.image_sha256,
        s.label_key, s.taxon_status, ls.sources,
        (SELECT json_group_array(reason) FROM (

@@ -60,6 +60,25 @@ class ImageRecord:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     rights: Rights | None = None  # when the source's own listing carries them
 
+    def rights_named(self) -> Rights | None:
+        """The rights the record carries: its own, or the license, rights holder and URL its
+        provenance names (GBIF: the media row's license, else the occurrence's, which
+        ``license_from`` says). None when it says nothing of them."""
+        if self.rights is not None:
+            return self.rights
+        p = self.provenance
+        if not p:
+            return None
+        origin = (
+            f"{self.source} ({p['license_from']} license)" if p.get("license_from") else self.source
+        )
+        return Rights(
+            str(p.get("license", "")),
+            str(p.get("rights_holder", "")),
+            str(p.get("source_url", "")),
+            origin,
+        )
+
 
 @dataclass(frozen=True)
 class Archive:

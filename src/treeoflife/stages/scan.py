@@ -35,7 +35,8 @@ from treeoflife.faults import Fault
 from treeoflife.images import ImageSpec
 from treeoflife.shards import encode, layout
 from treeoflife.shards.encode import UnitResult, UnitTask
-from treeoflife.sources import ADAPTERS, rights
+from treeoflife.sources import ADAPTERS
+from treeoflife.sources import rights as rights_files
 from treeoflife.sources.base import Archive, ImageRecord, ScanReject, name_not_utf8, relative
 from treeoflife.stages import BuildContext, Stage, file_signature
 
@@ -108,18 +109,19 @@ def record_images(ctx: BuildContext, images: list[ImageRecord], counts: Counter)
             "INSERT OR IGNORE INTO temp.scan_seen VALUES (?)", [(r.treeoflife_id,) for r in images]
         )
         db.executemany(
-            "INSERT OR REPLACE INTO rights VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO rights VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     r.treeoflife_id,
-                    licenses.normalise(r.rights.license_text),
-                    r.rights.license_text,
-                    r.rights.rights_holder,
-                    r.rights.source_url,
-                    r.rights.origin,
+                    licenses.normalise(rights.license_text),
+                    rights.license_text,
+                    rights.rights_holder,
+                    rights.source_url,
+                    rights.origin,
+                    json.dumps(r.provenance, sort_keys=True, ensure_ascii=False),
                 )
                 for r in images
-                if r.rights is not None
+                if (rights := r.rights_named()) is not None
             ],
         )
         db.executemany(
@@ -394,11 +396,11 @@ def record_rights(ctx: BuildContext) -> None:
                 db,
                 "tol10m_rights",
                 "treeoflife_id TEXT PRIMARY KEY, license TEXT, holder TEXT, link TEXT, url TEXT",
-                rights.tol10m_licenses(path),
+                rights_files.tol10m_licenses(path),
             )
             db.execute(
                 _INSERT_RIGHTS + "SELECT i.treeoflife_id, tol_license(m.license, m.link), "
-                "m.license, m.holder, m.url, ? FROM images i "
+                "m.license, m.holder, m.url, ?, '{}' FROM images i "
                 "JOIN temp.tol10m_rights m ON m.treeoflife_id = i.treeoflife_id "
                 "WHERE i.source = 'tol10m'",
                 (relative(path, root),),
@@ -409,11 +411,11 @@ def record_rights(ctx: BuildContext) -> None:
                 db,
                 "eol_media",
                 "content_id INTEGER PRIMARY KEY, license TEXT, holder TEXT, url TEXT",
-                rights.eol_manifest(path),
+                rights_files.eol_manifest(path),
             )
             db.execute(
                 _INSERT_RIGHTS + "SELECT i.treeoflife_id, tol_license(m.license, NULL), "
-                "m.license, m.holder, m.url, ? FROM images i "
+                "m.license, m.holder, m.url, ?, '{}' FROM images i "
                 "JOIN temp.eol_media m ON m.content_id = i.eol_content_id "
                 "WHERE i.source IN ('eol', 'tol10m')",
                 (relative(path, root),),
@@ -426,17 +428,17 @@ def record_rights(ctx: BuildContext) -> None:
                 db,
                 "inat21_licenses",
                 "id PRIMARY KEY, name TEXT, url TEXT",
-                rights.inat21_licenses(path),
+                rights_files.inat21_licenses(path),
             )
             _load(
                 db,
                 "inat21_rights",
                 "cls_num INTEGER, file TEXT, license_id, holder TEXT, PRIMARY KEY (cls_num, file)",
-                rights.inat21_images(path),
+                rights_files.inat21_images(path),
             )
             db.execute(
                 _INSERT_RIGHTS + "SELECT i.treeoflife_id, tol_license(l.name, l.url), "
-                "COALESCE(l.name, ''), a.holder, '', ? FROM images i "
+                "COALESCE(l.name, ''), a.holder, '', ?, '{}' FROM images i "
                 "JOIN temp.inat21_rights a ON a.cls_num = i.inat21_cls_num "
                 "AND a.file = i.inat21_filename "
                 "LEFT JOIN temp.inat21_licenses l ON l.id = a.license_id "
