@@ -219,5 +219,5 @@ def test_publish_refuses_unknown_licenses_the_filter_says_are_gone(builds, tmp_p
     db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(config),))
     db.commit()
     db.close()
-    with pytest.raises(TolError, match="exclude_unknown_license is set, but 2 samples"):
+    with pytest.raises(TolError, match=r"exclude_unknown_license is set, but \d+ samples"):
         publish(out, tmp_path / "dest")
