@@ -14,7 +14,11 @@ from PIL import Image
 
 
 def jpeg_bytes(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small picture: a colour of the seed under a horizontal ramp (a flat frame would be
+    left out by the default [filters] as blank)."""
     img = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 13) % 256))
+    ramp = Image.linear_gradient("L").resize(size).convert("RGB")
+    img = Image.blend(img, ramp, 0.5)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90)
     return buf.getvalue()

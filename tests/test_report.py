@@ -17,7 +17,12 @@ from treeoflife.rejects import REASONS
 from treeoflife.reports.card import dataset_card
 from treeoflife.reports.treemap import treemap_nodes, write_treemap
 from treeoflife.shards import samples
-from treeoflife.stages.report import catalog_stats, treemap_counts, write_licenses
+from treeoflife.stages.report import (
+    catalog_stats,
+    license_counts,
+    treemap_counts,
+    write_licenses,
+)
 from treeoflife.taxonomy.ranks import RANKS
 
 GANNET = {
@@ -119,34 +124,32 @@ def test_dataset_card_names_each_splits_shards_and_the_rejects(db: sqlite3.Conne
     assert "`image_corrupt` (dropped) | 2" in text
 
 
-def test_licenses_come_from_the_media_manifest_for_kept_images_only(
+def test_licenses_list_every_sample_once_with_what_its_source_says(
     db: sqlite3.Connection, tmp_path: Path
 ) -> None:
-    manifest = tmp_path / "media_manifest.csv"
-    with manifest.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(
-            [
-                "EOL content ID",
-                "EOL page ID",
-                "Medium Source URL",
-                "EOL Full-Size Copy URL",
-                "License Name",
-                "Copyright Owner",
-            ]
-        )
-        w.writerow(["11", "1", "http://a", "http://b", "cc-by-4.0", "Ann"])
-        w.writerow(["99", "1", "http://c", "http://d", "cc0", "Bob"])
-        w.writerow(["11", "1", "http://e", "http://f", "cc-by-nc", "Ann"])  # a repeat: first wins
-    assert write_licenses(manifest, db, tmp_path / "licenses.csv") == 1
+    db.executemany(
+        "INSERT INTO rights (treeoflife_id, license, license_text, rights_holder, source_url, "
+        "origin) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            ("a", "cc-by-4.0", "CC BY 4.0", "Ann", "http://a", "eol/media_manifest.csv"),
+            ("zz", "cc0-1.0", "CC0", "Bob", "", "eol/media_manifest.csv"),  # not a sample
+        ],
+    )
+    assert write_licenses(db, tmp_path / "licenses.csv") == 5  # train_small "a" is train "a"
     rows = list(csv.DictReader((tmp_path / "licenses.csv").open()))
-    assert rows == [
-        {
-            "treeoflife_id": "a",
-            "eol_content_id": "11",
-            "eol_page_id": "1",
-            "license": "cc-by-4.0",
-            "owner": "Ann",
-            "source_url": "http://a",
-        }
-    ]
+    assert [r["treeoflife_id"] for r in rows] == ["a", "b", "c", "d", "e"]
+    assert rows[0] == {
+        "treeoflife_id": "a",
+        "source": "eol",
+        "license": "cc-by-4.0",
+        "license_text": "CC BY 4.0",
+        "rights_holder": "Ann",
+        "source_url": "http://a",
+    }
+    assert {r["license"] for r in rows[1:]} == {"unknown"}
+    counts = license_counts(db)
+    assert counts == {"cc-by-4.0": {"eol": 1}, "unknown": {"bioscan": 1, "eol": 2, "inat21": 1}}
+    text = dataset_card(catalog_stats(db) | {"licenses": counts}, Config(), REASONS)
+    assert "license: other" in text and "| `cc-by-4.0` | 0 | 1 | 0 | 1 |" in text
+    one = dataset_card(catalog_stats(db) | {"licenses": {"cc0-1.0": {"eol": 4}}}, Config(), REASONS)
+    assert "license: cc0-1.0\n" in one

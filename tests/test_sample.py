@@ -80,7 +80,7 @@ def test_summary_and_size(sample, exp):
     root, summary = sample
     assert summary["species"] >= 150
     assert set(summary["kingdoms"]) >= {"Animalia", "Plantae", "Fungi"}
-    assert summary["broken_inputs"] == 9
+    assert summary["broken_inputs"] == 13  # 9 broken, and 4 that each quality filter drops
     assert summary["sources"] == exp["totals"]["by_source"]
     assert set(summary["sources"]) == SOURCES
     assert sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) < 60 * 2**20
@@ -235,7 +235,27 @@ def test_tables_parse_with_pyarrow(sample):
             "species",
             "common",
         ],
-        "generic/labels.csv": ["path", "scientific_name", *RANKS, "common"],
+        "generic/labels.csv": [
+            "path",
+            "scientific_name",
+            *RANKS,
+            "common",
+            "license",
+            "rights_holder",
+            "source_url",
+        ],
+        "tol10m/licenses.csv": [
+            "treeoflife_id",
+            "eol_content_id",
+            "eol_page_id",
+            "md5",
+            "medium_source_url",
+            "eol_full_size_copy_url",
+            "license_name",
+            "copyright_owner",
+            "license_link",
+            "title",
+        ],
         "bioscan5m/metadata/csv/BIOSCAN_5M_Insect_Dataset_metadata.csv": [
             "processid",
             "sampleid",
@@ -409,7 +429,12 @@ def test_broken_inputs_are_broken_as_stated(sample, exp):
         "exif_rotated",
         "image_too_large",
         "member_name_unparsed",
+        "image_too_small",
+        "image_aspect_extreme",
+        "image_blank",
+        "image_placeholder",
     }
+    placeholders = (root / "placeholders.sha256").read_text()
     for code, im in reasons.items():
         assert im["status"] == REASONS[code][0]
         data = image_bytes(root, im)
@@ -437,6 +462,15 @@ def test_broken_inputs_are_broken_as_stated(sample, exp):
             assert len(data) < 5 * 2**20
         elif code == "member_name_unparsed":
             assert im["identity_key"] is None and not EOL_MEMBER.match(im["path"])
+        elif code == "image_too_small":
+            assert decode(data).size == (8, 8)
+        elif code == "image_aspect_extreme":
+            assert decode(data).size == (4000, 40)
+        elif code == "image_blank":
+            assert decode(data).convert("L").getextrema() == (0, 0)
+        elif code == "image_placeholder":
+            assert decode(data).convert("L").getextrema()[1] > 100  # drawn: not blank
+            assert f"{hashlib.sha256(data).hexdigest()}  {im['path']}" in placeholders
     # the truncated archive: raises when read to the end, gives back exactly the recovered members
     (cont,) = exp["containers"]
     assert cont["reason"] == "archive_truncated"

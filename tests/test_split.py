@@ -18,6 +18,7 @@ def assign(method, ids: list[str], val: float, small: float, seed: int) -> dict[
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE images (treeoflife_id TEXT PRIMARY KEY)")
     db.execute("CREATE TABLE encoded (treeoflife_id TEXT PRIMARY KEY, reject TEXT)")
+    db.execute("CREATE TABLE rejects (item TEXT, stage TEXT)")  # what [filters] left out
     db.executemany("INSERT INTO images VALUES (?)", [(t,) for t in ids])
     db.executemany("INSERT INTO encoded VALUES (?, NULL)", [(t,) for t in ids])
     cfg = SplitConfig(val_percent=val, train_small_percent=small, seed=seed)

@@ -23,7 +23,8 @@ from treeoflife.taxonomy.ranks import RANKS
 
 DB_NAME = "build.sqlite"
 LOCK_NAME = ".tol.lock"
-SCHEMA_VERSION = 3  # 2: the image pass moved into scan; samples; rejects.unit. 3: unselected
+SCHEMA_VERSION = 3  # 2: the image pass moved into scan; samples; rejects.unit
+# 3: unselected ([select]); rights (licenses, owned by scan), encoded.pixel_std (for [filters])
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,9 +83,23 @@ CREATE TABLE IF NOT EXISTS encoded (
     size INTEGER,
     sha256 TEXT,                     -- of the small JPEG
     reject TEXT,                     -- reason code when there is no JPEG
-    notes TEXT NOT NULL DEFAULT '[]' -- JSON [[reason, detail], ...] of kept repairs
+    notes TEXT NOT NULL DEFAULT '[]', -- JSON [[reason, detail], ...] of kept repairs
+    pixel_std REAL                   -- of the small decode, 0-255 (a blank frame is ~0)
 );
 CREATE INDEX IF NOT EXISTS encoded_by_unit ON encoded(unit);
+
+-- who holds the rights to each image and under which license, as its source says (scan);
+-- an image without a row has an unknown license
+CREATE TABLE IF NOT EXISTS rights (
+    treeoflife_id TEXT PRIMARY KEY,
+    license TEXT NOT NULL,           -- code from treeoflife.licenses.normalise
+    license_text TEXT NOT NULL,      -- as the source gave it
+    rights_holder TEXT NOT NULL DEFAULT '',
+    source_url TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL,            -- where it was read, e.g. eol/media_manifest.csv
+    details TEXT NOT NULL DEFAULT '{}' -- JSON: what else the source says of where the image
+                                     -- came from (GBIF: gbif_id, occurrence_id, creator, ...)
+);
 
 -- what each source says about a distinct label (scan); resolve turns these into taxa
 CREATE TABLE IF NOT EXISTS labels (

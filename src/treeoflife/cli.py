@@ -26,7 +26,7 @@ from treeoflife.stages import Stage, all_stages
 STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "scan": ("scan",),
     "resolve": ("resolve",),
-    "split": ("split",),
+    "split": ("filter", "split"),  # [filters] leave images out before the split
     "select": ("select",),
     "shard": ("plan", "write"),
     "verify": ("verify",),
@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "treeoflife.fetch.command",
     "treeoflife.reports.command",
     "treeoflife.diff.command",
+    "treeoflife.publish",
 )
 
 
@@ -271,7 +272,10 @@ def print_summary(out: Path, summaries: dict[str, dict]) -> None:
     left_out = summaries.get("select", {}).get("rules")
     if left_out:
         print("left out by [select]: " + ", ".join(f"{k} {v}" for k, v in left_out.items()))
-    rejected = summaries.get("scan", {}).get("rejects", {})
+    rejected = {
+        **summaries.get("scan", {}).get("rejects", {}),
+        **summaries.get("filter", {}).get("rejects", {}),
+    }
     if rejected:
         print(
             "set aside or repaired: "

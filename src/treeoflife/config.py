@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +39,14 @@ class SourcePaths:
     rare_unseen: str = "rarespecies/unseen_in_training.json"
     tol10m_images: str = "tol10m"
     tol10m_catalog: str = "tol10m/catalog.csv"
+    tol10m_licenses: str = "tol10m/licenses.csv"  # the published metadata/licenses.csv
+    inat21_train_json: str = "inat21/train.json"  # iNat21 annotations: license, rights holder
+    inat21_val_json: str = "inat21/val.json"
     generic: str = "generic"
     gbif_occurrence: str = "gbif/occurrence"
     bioscan5m_metadata: str = "bioscan5m/metadata/csv/BIOSCAN_5M_Insect_Dataset_metadata.csv"
     bioscan5m_images: str = "bioscan5m/images/cropped_256"
+    placeholders: str = "placeholders.sha256"  # sha256sum lines of known placeholder images
 
     # The entries that are folders; every other entry is a file. Adapters test what they
     # expect (``is_dir()`` / ``is_file()``) and take anything else for an absent source, so
@@ -119,6 +124,39 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class RightsConfig:
+    """``[rights]``: licenses given for a whole source, for images that carry none of their own.
+
+    BIOSCAN-1M is published as a whole under CC BY 3.0 (its records name the rights holder);
+    a generic folder's ``labels.csv`` may have a ``license`` column, else ``generic_license``.
+    """
+
+    bioscan_license: str = "CC BY 3.0"
+    generic_license: str = ""  # "" = unknown
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """``[filters]``: images left out before the split, each with its own reason code.
+
+    Defaults keep every license and drop only images no one would train on: a side under
+    32 px (upscaled 7x to 224 px there is no detail left; the small images the sources
+    really have, EOL's 98 px thumbnails and BIOSCAN's 256 px crops, are well above it), an
+    aspect ratio over 10 (stretched or cropped to a square, a 10:1 strip keeps a tenth of
+    one axis), and near-constant frames (the pixel standard deviation of the small decode
+    under 2 of 255: black, white or single-colour frames, which JPEG noise alone keeps
+    under 1).
+    """
+
+    licenses: list[str] = field(default_factory=lambda: ["*"])  # allow-list, globs
+    exclude_unknown_license: bool = False
+    min_side: int = 32
+    max_aspect_ratio: float = 10.0
+    min_pixel_std: float = 2.0
+    placeholder_sha256: list[str] = field(default_factory=list)  # beside [paths] placeholders
+
+
+@dataclass(frozen=True)
 class DistributeConfig:
     """Where worker tasks run (see :mod:`treeoflife.distribute`); nothing set: this machine.
 
@@ -161,6 +199,8 @@ class Config:
     images: ImageSpec = field(default_factory=ImageSpec)
     shards: ShardConfig = field(default_factory=ShardConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    rights: RightsConfig = field(default_factory=RightsConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
     distribute: DistributeConfig = field(default_factory=DistributeConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     # path names the user set explicitly; those must exist
@@ -201,6 +241,8 @@ _SECTIONS = {
     "images": ImageSpec,
     "shards": ShardConfig,
     "report": ReportConfig,
+    "rights": RightsConfig,
+    "filters": FilterConfig,
     "distribute": DistributeConfig,
     "fetch": FetchConfig,
 }
@@ -317,6 +359,7 @@ def _validate(cfg: Config, origin: str) -> None:
         raise TolError(
             f"{origin}: shards.caption must be one of {', '.join(CAPTION_MEMBERS)}, got {sh.caption!r}"
         )
+    _validate_filters(cfg.filters, origin)
     if di.connect_timeout <= 0:
         raise TolError(
             f"{origin}: distribute.connect_timeout must be a positive number of seconds, "
@@ -379,6 +422,22 @@ def _validate_selection(cfg: Config, origin: str) -> None:
             f"{origin}: select.min_per_taxon ({se.min_per_taxon}) is larger than "
             f"select.max_per_taxon ({se.max_per_taxon}): no taxon could be kept"
         )
+
+
+def _validate_filters(fi: FilterConfig, origin: str) -> None:
+    if not all(isinstance(p, str) and p for p in fi.licenses):
+        raise TolError(f"{origin}: filters.licenses must be a list of license codes or globs")
+    if fi.min_side < 0 or fi.min_pixel_std < 0 or fi.max_aspect_ratio < 1:
+        raise TolError(
+            f"{origin}: filters.min_side and filters.min_pixel_std must not be negative, "
+            "and filters.max_aspect_ratio must be at least 1"
+        )
+    for digest in fi.placeholder_sha256:
+        if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+            raise TolError(
+                f"{origin}: filters.placeholder_sha256 must list lower-case sha256 hex digests, "
+                f"got {digest!r}"
+            )
 
 
 def read_toml(path: Path) -> dict[str, Any]:

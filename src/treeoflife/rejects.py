@@ -53,6 +53,25 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "converted_cmyk": (KEPT, "a CMYK image was converted to RGB"),
     "exif_rotated": (KEPT, "the EXIF orientation was applied to the pixels"),
+    # [filters] (filter, before the split): readable images left out on purpose
+    "license_excluded": (
+        DROPPED,
+        "the image's license is not in filters.licenses, or unknown with "
+        "filters.exclude_unknown_license",
+    ),
+    "image_too_small": (DROPPED, "a side of the source image is under filters.min_side"),
+    "image_aspect_extreme": (
+        DROPPED,
+        "the source image is longer than filters.max_aspect_ratio times its width (or height)",
+    ),
+    "image_blank": (
+        DROPPED,
+        "a near-constant frame: pixel standard deviation under filters.min_pixel_std",
+    ),
+    "image_placeholder": (
+        DROPPED,
+        "the bytes are a known placeholder ('image not available' tile), by sha256",
+    ),
     # labels (resolve)
     "label_ambiguous": (KEPT, "a name fits two lineages; the ranks that differ are left empty"),
     "label_conflict": (

@@ -368,7 +368,9 @@ def media_manifest_tgz(
 def jpeg(seed: int) -> bytes:
     from PIL import Image
 
-    img = Image.new("RGB", (24, 16), ((seed * 37) % 256, (seed * 91) % 256, (seed * 13) % 256))
+    # a colour under a ramp, 48x32: flat or under 32 px it would be left out by [filters]
+    img = Image.new("RGB", (48, 32), ((seed * 37) % 256, (seed * 91) % 256, (seed * 13) % 256))
+    img = Image.blend(img, Image.linear_gradient("L").resize((48, 32)).convert("RGB"), 0.5)
     out = io.BytesIO()
     img.save(out, "JPEG", quality=80)
     return out.getvalue()

@@ -233,6 +233,8 @@ def test_generic_images_are_scanned(server, tmp_path, capsys):
                 "scientific_name": "Panthera leo",
                 "genus": "Panthera",
                 "extra": "ignored",
+                "license": "CC BY-NC 4.0" if i % 2 else "",
+                "rights_holder": f"Photographer {i}",
             }
         )
     rows.append(
@@ -241,6 +243,8 @@ def test_generic_images_are_scanned(server, tmp_path, capsys):
             "scientific_name": "X",
             "genus": "",
             "extra": "",
+            "license": "",
+            "rights_holder": "",
         }
     )
     urls = tmp_path / "urls.csv"
@@ -256,7 +260,14 @@ def test_generic_images_are_scanned(server, tmp_path, capsys):
     assert summary["labels_rows"] == 6 and summary["failures_by_reason"] == {"not_an_image": 1}
     with (src / "generic/labels.csv").open() as fh:
         labels = list(csv.DictReader(fh))
-    assert list(labels[0]) == ["path", "scientific_name", "genus", "url"]
+    assert list(labels[0]) == [
+        "path",
+        "scientific_name",
+        "genus",
+        "license",
+        "rights_holder",
+        "url",
+    ]
     assert all(
         (src / "generic" / r["path"]).is_file() and r["path"].endswith(".jpg") for r in labels
     )
@@ -264,3 +275,11 @@ def test_generic_images_are_scanned(server, tmp_path, capsys):
     assert tol("scan", "--sources", src, "--out", out, "--no-progress") == 0
     db = sqlite3.connect(out / "build.sqlite")
     assert db.execute("SELECT COUNT(*) FROM images WHERE source='generic'").fetchone()[0] == 6
+    # the license and holder the list gave, and the URL each image was fetched from
+    rights = db.execute(
+        "SELECT r.license, r.rights_holder, r.source_url FROM images i "
+        "LEFT JOIN rights r USING (treeoflife_id) ORDER BY r.rights_holder"
+    ).fetchall()
+    assert [r[0] for r in rights] == ["unknown", "cc-by-nc-4.0"] * 3
+    assert [r[1] for r in rights] == [f"Photographer {i}" for i in range(6)]
+    assert all(r[2].startswith("http://") for r in rights)

@@ -52,8 +52,9 @@ SRC/eol/images/images_NNNN.tar (or .tar.gz with --gzip) of
 i // --set-size, members in list order, fixed tar metadata.
 
 --format generic reads the --url-column (default `url`) and passes label columns
-through (--label-columns, default any of scientific_name, the seven ranks and common)
-into SRC/generic/labels.csv next to SRC/generic/images/.
+through (--label-columns, default any of scientific_name, the seven ranks, common,
+license, rights_holder and source_url) into SRC/generic/labels.csv next to
+SRC/generic/images/; the build records each image's license from them.
 
 Every URL's outcome is kept in a state file next to the output: a re-run fetches only
 what is not done, and never forgets a failure. The list may be edited between runs:

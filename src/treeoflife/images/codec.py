@@ -25,6 +25,7 @@ from PIL import Image, ImageOps
 
 from treeoflife.config import ImageSpec
 from treeoflife.images import geometry
+from treeoflife.images.stats import pixel_std
 
 ORIENTATION_TAG = 0x0112
 # magic bytes -> format name as Pillow reports it
@@ -57,6 +58,7 @@ class Encoded:
     reject: tuple[str, str] | None = None  # (reason code, detail)
     notes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     source_size: tuple[int, int] | None = None  # (width, height) of the source image
+    pixel_std: float | None = None  # of the resized pixels (see images.stats), for [filters]
 
 
 def sniff(data: bytes) -> str | None:
@@ -185,6 +187,7 @@ def _process(data: bytes, spec: ImageSpec, notes: list[tuple[str, str]]) -> Enco
     x0, y0, x1, y1 = plan.box
     box = (x0 * w, y0 * h, x1 * w, y1 * h)
     out = im.resize(plan.scaled, Image.Resampling.BICUBIC, box=box)
+    std = pixel_std(out)  # before any padding: a blank frame on a white canvas is still blank
     if plan.canvas is not None:
         canvas = Image.new("RGB", plan.canvas, (255, 255, 255))
         canvas.paste(out, plan.offset)
@@ -193,4 +196,4 @@ def _process(data: bytes, spec: ImageSpec, notes: list[tuple[str, str]]) -> Enco
     out.save(
         buf, "JPEG", quality=spec.quality, subsampling="4:2:0", optimize=False, progressive=False
     )
-    return Encoded(buf.getvalue(), None, tuple(notes), source_size)
+    return Encoded(buf.getvalue(), None, tuple(notes), source_size, std)

@@ -46,7 +46,8 @@ BIOSCAN_KEYS = [
 ]
 # what BIOSCAN writes as the species of a Megaselia image not named to species, in turn
 MEGASELIA_SPECIES = ["BOLD:AAN8214", "BOLD:ACZ3567", "Megaselia sp.", "not_classified"]
-EMPTY_FILE_FAMILY = "Sciaridae"  # the first image of this family is planted as an empty file
+EMPTY_FILE_FAMILY = "Sciaridae"
+DATASET_LICENSE = "cc-by-3.0"  # BIOSCAN-1M's, from the [rights] default (CC BY 3.0)  # the first image of this family is planted as an empty file
 
 
 def write(dest: Path, taxa: Sequence[Taxon], names: CommonNames) -> list[ExpectedImage]:
@@ -76,6 +77,7 @@ def write(dest: Path, taxa: Sequence[Taxon], names: CommonNames) -> list[Expecte
                     status,
                     reason,
                     holdout=t.has("unseen"),
+                    license=DATASET_LICENSE if data else "unknown",  # empty: never listed
                 )
             )
     records.sort(key=lambda rec: rec["processid"])

@@ -88,3 +88,25 @@ def readable_members(gz: bytes) -> list[str]:
     except (tarfile.TarError, EOFError, OSError):
         pass
     return names
+
+
+# -- images that decode fine but no one would train on ([filters] catches them) ---------
+
+
+def blank_jpeg(width: int = 640, height: int = 480) -> bytes:
+    """An all-black frame (a camera trap at night, a failed scan)."""
+    return jpeg_bytes(Image.new("RGB", (width, height), (0, 0, 0)))
+
+
+def placeholder_png() -> bytes:
+    """An "image not available" tile of the kind image hosts return for a missing photo:
+    a grey card with a framed, crossed-out picture icon (drawn, so it is not blank)."""
+    from PIL import ImageDraw
+
+    img = Image.new("RGB", (300, 300), (221, 221, 221))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((90, 100, 210, 190), outline=(150, 150, 150), width=6)
+    draw.polygon([(100, 180), (140, 130), (170, 165), (185, 150), (200, 180)], fill=(170, 170, 170))
+    draw.ellipse((175, 110, 195, 130), fill=(170, 170, 170))
+    draw.line((80, 210, 220, 80), fill=(200, 60, 60), width=8)
+    return png_bytes(img)

@@ -62,6 +62,13 @@ PLANTED = {
     "too_large": ("Sequoia sempervirens", 4),
     "bad_name": ("Aquila chrysaetos", 5),
 }
+# (License Name as the manifest writes it, the code a build records)
+MANIFEST_LICENSES = (
+    ("cc-by-nc-sa-4.0", "cc-by-nc-sa-4.0"),
+    ("cc-by-4.0", "cc-by-4.0"),
+    ("cc-by-sa-3.0", "cc-by-sa-3.0"),
+    ("public domain", "public-domain"),
+)
 SIZES = [
     (1200, 900),
     (1024, 1024),
@@ -153,6 +160,7 @@ def write(dest: Path, taxa: Sequence[Taxon], names: CommonNames) -> EolImages:
                 status,
                 reason,
                 holdout=rare.lists_member(m.name),
+                license=MANIFEST_LICENSES[seed % len(MANIFEST_LICENSES)][1],
             )
         )
 
@@ -261,7 +269,7 @@ def _media_row(m: _Member, seed: int) -> tuple:
         m.image.page,
         f"https://static.inaturalist.org/photos/{seed % 90_000_000}/original.jpg",
         f"https://content.eol.org/data/media/{seed % 97:02x}/{seed % 89:02x}/{seed % 83:02x}/{cid}.jpg",
-        ("cc-by-nc-sa-4.0", "cc-by-4.0", "cc-by-sa-3.0", "public domain")[seed % 4],
+        MANIFEST_LICENSES[seed % len(MANIFEST_LICENSES)][0],
         ("Ken-ichi Ueda", "Jane Smith", "BioImages", "Charles J. Sharp")[seed % 4],
     )
 

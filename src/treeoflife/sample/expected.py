@@ -24,6 +24,7 @@ class ExpectedImage:
     status: str = "ok"  # ok / kept / dropped
     reason: str | None = None  # the reject reason code, if any
     holdout: bool = False  # on a Rare Species list
+    license: str = "unknown"  # the license code a correct scan records (treeoflife.licenses)
 
     @property
     def treeoflife_id(self) -> str | None:
@@ -49,6 +50,7 @@ class ExpectedImage:
             "label": self.label,
             "label_status": self.label_status,
             "holdout": self.holdout,
+            "license": self.license,
         }
 
 
@@ -86,6 +88,7 @@ def write(
         "by_reason": _count(im.reason for im in ordered if im.reason),
         "by_label_status": _count(im.label_status for im in ordered if im.label_status),
         "holdout": sum(im.holdout for im in ordered),
+        "by_license": _count(im.license for im in ordered if im.identity_key),
         "species": len(species),
         "kingdoms": sorted({t.ranks["kingdom"] for t in species}),
         "two_kingdom_genera": _two_kingdom_genera(species),

@@ -36,6 +36,7 @@ MEDIA_LICENSES = (
 )
 RECORD_LICENSES = {MEDIA_LICENSES[0]: "CC_BY_NC_4_0", MEDIA_LICENSES[1]: "CC_BY_4_0"}
 RECORD_LICENSES[MEDIA_LICENSES[2]] = "CC0_1_0"
+LICENSE_CODES = dict(zip(MEDIA_LICENSES, ("cc-by-nc-4.0", "cc-by-4.0", "cc0-1.0"), strict=True))
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -155,6 +156,7 @@ def write(
                     lab,
                     label_status(lab),
                     holdout=t.has("unseen"),
+                    license=LICENSE_CODES[license_url],  # the media row's, else the record's
                 )
             )
         if i == 1:  # a sound recording of the same observation: not an image

@@ -25,6 +25,35 @@ INAT21_PLANTED = {
     "Cardinalis cardinalis": "png",
     "Danaus plexippus": "exif",
 }
+# the licenses list of the annotation JSON (COCO-style: images name one by id), and the
+# code a build records for each
+INAT21_LICENSES = (
+    (
+        {
+            "id": 0,
+            "name": "Attribution-NonCommercial License",
+            "url": "http://creativecommons.org/licenses/by-nc/4.0/",
+        },
+        "cc-by-nc-4.0",
+    ),
+    (
+        {
+            "id": 1,
+            "name": "Attribution License",
+            "url": "http://creativecommons.org/licenses/by/4.0/",
+        },
+        "cc-by-4.0",
+    ),
+    (
+        {
+            "id": 2,
+            "name": "Public Domain Dedication",
+            "url": "http://creativecommons.org/publicdomain/zero/1.0/",
+        },
+        "cc0-1.0",
+    ),
+)
+INAT21_OBSERVERS = ("Ken-ichi Ueda", "Scott Loarie", "Tony Iwane", "Colin Purrington")
 INAT_TAXA_COLUMNS = [
     "id",
     "taxonID",
@@ -61,7 +90,7 @@ def write_inat21(dest: Path, species: Sequence[Taxon], names: CommonNames) -> li
         (t for t in species if t.has("inat21")), key=lambda t: [t.ranks[r] for r in RANKS]
     )
     n = len(taxa)
-    images = []
+    images, records = [], []
     for i, t in enumerate(taxa):
         # class numbers keep the taxonomic order, spread over the whole range
         num = i * INAT21_CLASSES // n + (h("cls", t.key) % (INAT21_CLASSES // n))
@@ -75,6 +104,21 @@ def write_inat21(dest: Path, species: Sequence[Taxon], names: CommonNames) -> li
             planted = planted_image(kind, seed, *INAT21_SIZES[seed % len(INAT21_SIZES)])
             rel = f"inat21/train/{folder}/{fname}"
             formats.write_bytes(dest / rel, planted.data)
+            lic, code = INAT21_LICENSES[seed % len(INAT21_LICENSES)]
+            records.append(
+                {
+                    "id": len(records) + 1,
+                    "width": INAT21_SIZES[seed % len(INAT21_SIZES)][0],
+                    "height": INAT21_SIZES[seed % len(INAT21_SIZES)][1],
+                    "file_name": f"train/{folder}/{fname}",
+                    "license": lic["id"],
+                    "rights_holder": INAT21_OBSERVERS[seed % len(INAT21_OBSERVERS)],
+                    "date": f"2019-0{1 + seed % 9}-1{seed % 10} 10:2{seed % 10}:00+00:00",
+                    "latitude": round(30 + (seed % 2000) / 100, 5),
+                    "longitude": round(-120 + (seed % 5000) / 100, 5),
+                    "location_uncertainty": 5 + seed % 50,
+                }
+            )
             lab = label_of(t, common=names.of(t))
             images.append(
                 ExpectedImage(
@@ -87,9 +131,27 @@ def write_inat21(dest: Path, species: Sequence[Taxon], names: CommonNames) -> li
                     planted.status,
                     planted.reason,
                     holdout=t.has("unseen"),
+                    license=code,
                 )
             )
+    _write_annotations(dest, records)
     return images
+
+
+def _write_annotations(dest: Path, records: list[dict]) -> None:
+    """``inat21/train.json`` in the competition's COCO-style layout: images first, then
+    categories and annotations (left empty: labels come from the class folders), and the
+    licenses list last, as the published files have it."""
+    formats.write_json(
+        dest / "inat21/train.json",
+        {
+            "info": {"year": 2021, "version": "1.0", "description": "iNat2021 (sample)"},
+            "images": records,
+            "categories": [],
+            "annotations": [],
+            "licenses": [lic for lic, _ in INAT21_LICENSES],
+        },
+    )
 
 
 def write_dwca(dest: Path, species: Sequence[Taxon]) -> None:

@@ -47,6 +47,15 @@ _KINDS: dict[str, tuple[Callable[[int, int, int], bytes], str, str | None]] = {
         "kept",
         "format_mismatch",
     ),
+    # [filters]: pictures that decode fine, each caught by one quality filter
+    "tiny": (lambda seed, w, ht: photos.photo_jpeg(seed, 8, 8), "dropped", "image_too_small"),
+    "strip": (
+        lambda seed, w, ht: photos.photo_jpeg(seed, 4000, 40),
+        "dropped",
+        "image_aspect_extreme",
+    ),
+    "blank": (lambda seed, w, ht: broken.blank_jpeg(), "dropped", "image_blank"),
+    "placeholder": (lambda seed, w, ht: broken.placeholder_png(), "dropped", "image_placeholder"),
     # EXIF rotation is planted on a landscape picture whatever the slot's size
     "exif": (
         lambda seed, w, ht: broken.exif_rotated_jpeg(photos.picture(seed, 500, 375)),

@@ -4,6 +4,7 @@ images that are not in the set, as the real catalog does."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +17,25 @@ from treeoflife.sample.seeded import ContentIds, fake_uuid, h
 from treeoflife.sample.taxa import RANKS, Taxon
 
 IMAGE_SET = "tol10m/image_set_01.tar.gz"
+# TreeOfLife-10M's metadata/licenses.csv (one row per EOL image of the dataset)
+LICENSE_COLUMNS = [
+    "treeoflife_id",
+    "eol_content_id",
+    "eol_page_id",
+    "md5",
+    "medium_source_url",
+    "eol_full_size_copy_url",
+    "license_name",
+    "copyright_owner",
+    "license_link",
+    "title",
+]
+# (license_name as TreeOfLife-10M writes it, license_link, the code a build records)
+LICENSES = (
+    ("cc-by-nc-sa-3.0", "https://creativecommons.org/licenses/by-nc-sa/3.0", "cc-by-nc-sa-3.0"),
+    ("cc-publicdomain", "https://creativecommons.org/publicdomain/zero/1.0", "cc0-1.0"),
+    ("cc-by-3.0", "https://creativecommons.org/licenses/by/3.0", "cc-by-3.0"),
+)
 # the published TreeOfLife-10M catalog has the columns our catalog writes
 TOL10M_COLUMNS = list(CATALOG_COLUMNS)
 # catalog rows of other sources, without images in this set (the real catalog lists all)
@@ -72,13 +92,29 @@ def write(
     between writers, and it is an argument, not shared state.
     """
     ids = ContentIds(first_content_id)
-    rows, members, images = [], [], []
+    rows, members, images, licensed = [], [], [], []
     for t in species:
         if not t.has("tol10m"):
             continue
         tid = fake_uuid("tol10m", t.key)
         cid = ids.next("tol10m", t.key)
-        members.append((f"{tid}.jpg", photos.photo_jpeg(h("tol10m", t.key), 640, 480)))
+        data = photos.photo_jpeg(h("tol10m", t.key), 640, 480)
+        members.append((f"{tid}.jpg", data))
+        name, link, code = LICENSES[h("tol10m-license", t.key) % len(LICENSES)]
+        licensed.append(
+            [
+                tid,
+                cid,
+                t.eol_page_id,
+                hashlib.md5(data).hexdigest(),
+                f"http://calphotos.berkeley.edu/imgs/512x768/{cid % 9999:04d}.jpeg",
+                f"https://content.eol.org/data/media/{cid % 97:02x}/{cid}.jpg",
+                name,
+                f"{2000 + cid % 20} Eric White",
+                link,
+                "not provided",
+            ]
+        )
         lab = label_of(t, common=names.of(t, t.eol_page_id))
         rows.append(
             [
@@ -103,6 +139,7 @@ def write(
                 identity_key("tol10m", tid),
                 lab,
                 label_status(lab),
+                license=code,
             )
         )
     rows += OTHER_ROWS
@@ -110,4 +147,5 @@ def write(
     members.sort()
     formats.write_bytes(dest / IMAGE_SET, formats.gzip_bytes(formats.tar_bytes(members)))
     formats.write_table(dest / "tol10m/catalog.csv", TOL10M_COLUMNS, rows)
+    formats.write_table(dest / "tol10m/licenses.csv", LICENSE_COLUMNS, sorted(licensed))
     return images

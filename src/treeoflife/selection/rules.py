@@ -32,6 +32,7 @@ STAGE = "select"
 CANDIDATES = (
     "FROM images i JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
     "JOIN taxa t ON t.label_key = i.label_key "
+    "JOIN splits sp ON sp.treeoflife_id = i.treeoflife_id "  # what the filters and split kept
     "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) "
     "AND NOT EXISTS (SELECT 1 FROM unselected u WHERE u.treeoflife_id = i.treeoflife_id)"
 )

@@ -64,6 +64,7 @@ class ImageOutcome:
     # an archive member that is no image of its own (a link, a repeated name): recorded by
     # its name and never identified, so it cannot take the place of the image it repeats
     member_reject: tuple[str, str] | None = None
+    pixel_std: float | None = None  # of the small decode (images.stats), for [filters]
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,16 @@ def _outcome(member: str, tid: str | None, data: bytes | None, spec: ImageSpec, 
     fh.write(enc.jpeg)
     digest = hashlib.sha256(enc.jpeg).hexdigest()
     return ImageOutcome(
-        member, tid, *source, offset, len(enc.jpeg), digest, enc.source_size, None, enc.notes
+        member,
+        tid,
+        *source,
+        offset,
+        len(enc.jpeg),
+        digest,
+        enc.source_size,
+        None,
+        enc.notes,
+        pixel_std=enc.pixel_std,
     )
 
 

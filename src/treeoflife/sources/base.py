@@ -30,6 +30,17 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
 
 @dataclass(frozen=True)
+class Rights:
+    """What a source says of an image's license and rights holder (scan normalises the
+    license with :func:`treeoflife.licenses.normalise` and records both)."""
+
+    license_text: str
+    rights_holder: str = ""
+    source_url: str = ""
+    origin: str = ""  # where it was read: a file under the sources root, or a [rights] setting
+
+
+@dataclass(frozen=True)
 class ImageRecord:
     """One image a source enumerated, with what the source says about its label."""
 
@@ -47,6 +58,26 @@ class ImageRecord:
     # source_url and the source's own ids (GBIF: gbif_id, occurrence_id, media_url). For the
     # provenance relation; sources that know nothing of it leave it empty.
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    rights: Rights | None = None  # when the source's own listing carries them
+
+    def rights_named(self) -> Rights | None:
+        """The rights the record carries: its own, or the license, rights holder and URL its
+        provenance names (GBIF: the media row's license, else the occurrence's, which
+        ``license_from`` says). None when it says nothing of them."""
+        if self.rights is not None:
+            return self.rights
+        p = self.provenance
+        if not p:
+            return None
+        origin = (
+            f"{self.source} ({p['license_from']} license)" if p.get("license_from") else self.source
+        )
+        return Rights(
+            str(p.get("license", "")),
+            str(p.get("rights_holder", "")),
+            str(p.get("source_url", "")),
+            origin,
+        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import codecs
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -21,6 +22,7 @@ from treeoflife.sources.base import (
     IMAGE_SUFFIXES,
     Confinement,
     ImageRecord,
+    Rights,
     ScanReject,
     name_not_utf8,
     relative,
@@ -280,10 +282,12 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
     meta_item = relative(meta, root)
     listed: set[str] = set()
     confined = Confinement(images)
+    # BIOSCAN-1M is published under one license; each record names who holds the rights
+    dataset_license = Rights(cfg.rights.bioscan_license, origin="[rights] bioscan_license")
     try:
         for index, record in enumerate(metadata_records(meta)):
             name = _record_name(meta_item, index, record)
-            yield _item(record, name, root, images, listed, confined)
+            yield _item(record, name, root, images, listed, confined, dataset_license)
     except ListBreak as exc:
         # the records before the break are in; images after it are rejected below
         yield ScanReject(meta_item, exc.reason, exc.detail)
@@ -304,7 +308,13 @@ def _record_name(meta_item: str, index: int, record: Any) -> str:
 
 
 def _item(
-    record: Any, name: str, root: Path, images: Path, listed: set[str], confined: Confinement
+    record: Any,
+    name: str,
+    root: Path,
+    images: Path,
+    listed: set[str],
+    confined: Confinement,
+    dataset_license: Rights,
 ) -> ImageRecord | ScanReject:
     """One metadata record as an image, or why it is not one; adds its image to ``listed``."""
     if not isinstance(record, dict):
@@ -344,4 +354,14 @@ def _item(
         size_bytes=size,
         mtime_ns=st.st_mtime_ns,
         columns={"bioscan_part": part, "bioscan_filename": image_file},
+        rights=replace(dataset_license, rights_holder=_holder(record)),
     )
+
+
+def _holder(record: dict) -> str:
+    """The rights holder a record names (``copyright_holder``, else its institution)."""
+    for key in ("copyright_holder", "copyright_institution"):
+        value = record.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""

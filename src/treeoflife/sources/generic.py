@@ -1,7 +1,10 @@
 """A user's own images: a folder with ``labels.csv`` (or ``labels.parquet``).
 
 The table has a ``path`` column (relative to the folder) and any of ``scientific_name``,
-the seven rank columns and ``common``. Images in the folder that the table does not list
+the seven rank columns and ``common``, and optionally ``license``, ``rights_holder`` and
+``source_url`` (``tol fetch-images`` passes them through from its URL list, and writes
+the URL it fetched as ``url``, the source URL when there is no ``source_url``); an empty
+license is ``[rights] generic_license``, unknown by default. Images in the folder that the table does not list
 have no label and are rejected as such; rows whose file is missing likewise.
 """
 
@@ -18,6 +21,7 @@ from treeoflife.sources.base import (
     IMAGE_SUFFIXES,
     Confinement,
     ImageRecord,
+    Rights,
     ScanReject,
     csv_records,
     name_not_utf8,
@@ -27,6 +31,7 @@ from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "generic"
 LABEL_COLUMNS = ("scientific_name", *RANKS, "common")
+RIGHTS_COLUMNS = ("license", "rights_holder", "source_url")
 
 
 def _table(folder: Path) -> Path | None:
@@ -64,6 +69,18 @@ def read_rows(table: Path) -> list[dict[str, str]]:
     return [{k: ("" if v is None else str(v)) for k, v in row.items()} for row in rows]
 
 
+def _rights(row: dict[str, str], origin: str, default_license: str) -> Rights | None:
+    """A row's license, rights holder and URL; the configured license where it has none."""
+    text, holder, url = (row.get(c, "").strip() for c in RIGHTS_COLUMNS)
+    # a folder `tol fetch-images` wrote has the URL each image was fetched from
+    url = url or row.get("url", "").strip()
+    if text:
+        return Rights(text, holder, url, origin)
+    if default_license:
+        return Rights(default_license, holder, url, "[rights] generic_license")
+    return Rights("", holder, url, origin) if holder or url else None
+
+
 def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
     folder = cfg.source_path("generic")
     table = _table(folder) if folder.is_dir() else None
@@ -72,6 +89,7 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
     root = Path(cfg.sources_root)
     confined = Confinement(folder)
     listed: set[str] = set()
+    origin = relative(table, root)
     for row in read_rows(table):
         rel = row["path"].strip()
         path = folder / rel
@@ -111,6 +129,7 @@ def scan(cfg: Config) -> Iterator[ImageRecord | ScanReject]:
             },
             size_bytes=size,
             mtime_ns=st.st_mtime_ns,
+            rights=_rights(row, origin, cfg.rights.generic_license),
         )
     for p in input_files(cfg)[1:]:
         if relative(p, root) in listed:

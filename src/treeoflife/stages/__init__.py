@@ -54,8 +54,19 @@ def _registry() -> list[Stage]:
     from treeoflife.stages import scan
 
     stages = [scan.STAGE]
-    # split after resolve: a taxon-unit split needs the resolved ranks
-    for optional in ("resolve", "split", "select", "plan", "write", "verify", "catalog", "report"):
+    # split after resolve: a taxon-unit split needs the resolved ranks; filter just before
+    # it, so `tol split` runs both and the split sees only what the filters kept
+    for optional in (
+        "resolve",
+        "filters",
+        "split",
+        "select",
+        "plan",
+        "write",
+        "verify",
+        "catalog",
+        "report",
+    ):
         try:
             module = __import__(f"treeoflife.stages.{optional}", fromlist=["STAGE"])
         except ModuleNotFoundError as exc:

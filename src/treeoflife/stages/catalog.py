@@ -28,12 +28,14 @@ from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.diff import since
 from treeoflife.errors import TolError
+from treeoflife.reports import provenance
 from treeoflife.reports.check_taxa import check_query, format_report, label_rows
 from treeoflife.shards import layout
 from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "catalog"
+PROVENANCE = "provenance.parquet"  # beside the catalog: see treeoflife.reports.provenance
 CSV_COLUMNS = CATALOG_COLUMNS
 EXTRA_COLUMNS: tuple[str, ...] = (
     "shard",
@@ -85,7 +87,11 @@ def _published(row: tuple) -> tuple:
 
 
 def inputs(ctx: BuildContext) -> Any:
-    return {"columns": CSV_COLUMNS + EXTRA_COLUMNS, "report": ctx.config.section_json("report")}
+    return {
+        "columns": CSV_COLUMNS + EXTRA_COLUMNS,
+        "provenance": [c for c, _, _ in provenance.columns(ctx.db)],
+        "report": ctx.config.section_json("report"),
+    }
 
 
 def _schema() -> pa.Schema:
@@ -159,6 +165,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         + ")"
     )
     summary: dict[str, Any] = {"rows": n, "splits": counts}
+    summary["provenance_rows"] = provenance.write_provenance(ctx.db, ctx.out / PROVENANCE)
+    ctx.log(f"catalog: {summary['provenance_rows']} samples in {PROVENANCE}")
     summary["check_taxa"] = _check_taxa(ctx, csv_path)
     changed = since.changes(ctx.out, ctx.config.report.changes)
     if changed is not None:
@@ -187,6 +195,7 @@ STAGE = Stage(
     lambda ctx: [
         ctx.out / "catalog.csv",
         ctx.out / "catalog.parquet",
+        ctx.out / PROVENANCE,
         layout.reports_dir(ctx.out) / "check-taxa.json",
     ],
 )

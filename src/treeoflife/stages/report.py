@@ -8,26 +8,29 @@ no image is read, so memory stays flat whatever the size of the build:
 - ``reports/treemap.html``: a plotly treemap of the train split, kingdom → family;
 - ``README.md`` at the top of OUT: the dataset card, where Hugging Face looks for it (its
   front matter names the shards of each split, so ``load_dataset(OUT)`` finds them);
-- ``reports/licenses.csv``: license and owner of every EOL image, when the EOL media
-  manifest is among the sources.
+- ``reports/licenses.csv``: every sample's license, rights holder and source URL, from
+  what scan recorded of each source (``rights``);
+- ``croissant.json``: Croissant (JSON-LD) metadata of the files, record sets and fields,
+  with the responsible-AI fields the build can fill.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import sqlite3
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from treeoflife import atomic, rejects
-from treeoflife.reports import card, treemap
-from treeoflife.stages import BuildContext, Stage, file_signature
+from treeoflife import atomic, licenses, rejects
+from treeoflife.reports import card, croissant, treemap
+from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "report"
-MANIFEST_BATCH = 10_000
 
 
 def catalog_stats(db: sqlite3.Connection) -> dict[str, Any]:
@@ -92,62 +95,130 @@ def recorded_changes(db: sqlite3.Connection) -> dict[str, Any] | None:
     return json.loads(row[0]).get("changes") if row else None
 
 
-_MANIFEST_COLUMNS = (
-    "EOL content ID",
-    "EOL page ID",
-    "License Name",
-    "Copyright Owner",
-    "Medium Source URL",
+# a sample once: train_small samples are train samples
+_UNIQUE = "s.split != 'train_small'"
+
+
+def license_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """Samples per license and source (train and val; a train_small sample counted once)."""
+    out: dict[str, dict[str, int]] = {}
+    for code, source, n in db.execute(
+        "SELECT COALESCE(r.license, ?), s.source, COUNT(*) FROM samples s "
+        f"LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id WHERE {_UNIQUE} "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+        (licenses.UNKNOWN,),
+    ):
+        out.setdefault(code, {})[source] = n
+    return out
+
+
+def source_fingerprints(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Per source, the images scan read and a sha256 over their (id, sha256 of the bytes)
+    in id order: the same sources give the same fingerprint on any machine. One walk of
+    the id index per source, so nothing is sorted or held."""
+    out: dict[str, dict[str, Any]] = {}
+    sources = [s for (s,) in db.execute("SELECT DISTINCT source FROM images ORDER BY 1")]
+    for source in sources:
+        digest, n = hashlib.sha256(), 0
+        for tid, sha in db.execute(
+            "SELECT i.treeoflife_id, COALESCE(e.source_sha256, '') FROM images i "
+            "LEFT JOIN encoded e ON e.treeoflife_id = i.treeoflife_id "
+            "WHERE i.source = ? ORDER BY i.treeoflife_id",
+            (source,),
+        ):
+            digest.update(f"{tid} {sha}\n".encode())
+            n += 1
+        out[source] = {"images": n, "sha256": digest.hexdigest()}
+    return out
+
+
+def limitations(db: sqlite3.Connection, by_kingdom: dict[str, int]) -> dict[str, Any]:
+    """What a user of the dataset should know it does not do, counted."""
+    status = dict(
+        db.execute(f"SELECT s.taxon_status, COUNT(*) FROM samples s WHERE {_UNIQUE} GROUP BY 1")
+    )
+    (unknown,) = db.execute(
+        f"SELECT COUNT(*) FROM samples s WHERE {_UNIQUE} AND NOT EXISTS "
+        "(SELECT 1 FROM rights r WHERE r.treeoflife_id = s.treeoflife_id AND r.license != ?)",
+        (licenses.UNKNOWN,),
+    ).fetchone()
+    (held,) = db.execute("SELECT COUNT(*) FROM holdout").fetchone()
+    (dropped,) = db.execute(
+        "SELECT COUNT(DISTINCT item) FROM rejects WHERE outcome = 'dropped' "
+        "AND reason != 'rare_species_holdout'"
+    ).fetchone()
+    total = sum(by_kingdom.values()) or 1
+    return {
+        "ambiguous": status.get("ambiguous", 0),
+        "partial": status.get("partial", 0),
+        "unresolved": status.get("unresolved", 0),
+        "unknown_license": unknown,
+        "held_out": held,
+        "dropped": dropped,
+        "kingdom_share": {k: round(100 * v / total, 1) for k, v in by_kingdom.items()},
+    }
+
+
+def build_facts(ctx: BuildContext) -> dict[str, Any]:
+    """How the dataset was built: tol's version, the settings, the sources' fingerprints."""
+    config = json.loads(ctx.config.to_json())
+    for local in ("sources_root", "explicit_paths", "distribute", "fetch"):
+        config.pop(local, None)  # where and how it ran, not what it made
+    return {
+        "tol_version": tol_version(),
+        "config": config,
+        "sources": source_fingerprints(ctx.db),
+    }
+
+
+def tol_version() -> str:
+    try:
+        return metadata.version("treeoflife")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+LICENSE_COLUMNS = (
+    "treeoflife_id",
+    "source",
+    "license",
+    "license_text",
+    "rights_holder",
+    "source_url",
 )
 
 
-def write_licenses(manifest: Path, db: sqlite3.Connection, dest: Path) -> int:
-    """EOL license and owner per kept image, from the media manifest, in manifest order.
-
-    The manifest (millions of rows) goes into a temporary table and is joined with the
-    samples in SQLite; neither side is held in Python.
-    """
-    db.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS manifest (seq INTEGER PRIMARY KEY, content_id INTEGER "
-        "UNIQUE, page_id TEXT, license TEXT, owner TEXT, url TEXT)"
-    )
-    db.execute("DELETE FROM temp.manifest")
-    with manifest.open(newline="", encoding="utf-8") as fh:
-        batch: list[tuple] = []
-        for row in csv.DictReader(fh):
-            cid = (row.get("EOL content ID") or "").strip()
-            if cid.isdigit():
-                batch.append((int(cid), *((row.get(c) or "") for c in _MANIFEST_COLUMNS[1:])))
-            if len(batch) >= MANIFEST_BATCH:
-                db.executemany(
-                    "INSERT OR IGNORE INTO temp.manifest VALUES (NULL, ?, ?, ?, ?, ?)", batch
-                )
-                batch.clear()
-        db.executemany("INSERT OR IGNORE INTO temp.manifest VALUES (NULL, ?, ?, ?, ?, ?)", batch)
+def write_licenses(db: sqlite3.Connection, dest: Path) -> int:
+    """Each sample's license, license text, rights holder and source URL (train and val, in
+    shard order), from the ``rights`` relation scan recorded: a cursor, nothing held."""
     query = (
-        "SELECT s.treeoflife_id, m.content_id, m.page_id, m.license, m.owner, m.url "
-        "FROM samples s JOIN temp.manifest m ON m.content_id = s.eol_content_id "
-        "WHERE s.split != 'train_small' ORDER BY m.seq, s.treeoflife_id"
+        "SELECT s.treeoflife_id, s.source, COALESCE(r.license, ?), COALESCE(r.license_text, ''), "
+        "COALESCE(r.rights_holder, ''), COALESCE(r.source_url, '') FROM samples s "
+        f"LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id WHERE {_UNIQUE} "
+        "ORDER BY s.split, s.shard, s.position"
     )
     written = 0
     tmp = atomic.temp_path(dest)
     with atomic.removed_on_failure(tmp), tmp.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(
-            ["treeoflife_id", "eol_content_id", "eol_page_id", "license", "owner", "source_url"]
-        )
-        for row in db.execute(query):
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(LICENSE_COLUMNS)
+        for row in db.execute(query, (licenses.UNKNOWN,)):
             writer.writerow(row)
             written += 1
         out.flush()
         os.fsync(out.fileno())
-    db.execute("DROP TABLE temp.manifest")
     atomic.publish(tmp, dest)
     return written
 
 
 def inputs(ctx: BuildContext) -> Any:
-    return file_signature([ctx.config.source_path("eol_media_manifest")])
+    # what it reads of the database is covered by the stages before it
+    return {
+        "config": ctx.config.section_json(
+            "paths", "split", "images", "shards", "rights", "filters"
+        ),
+        "version": tol_version(),
+    }
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
@@ -158,24 +229,39 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     changes = recorded_changes(ctx.db)
     if changes is not None:
         stats["changes"] = changes
+    stats["licenses"] = license_counts(ctx.db)
+    stats["by_source_all"] = dict(
+        ctx.db.execute(f"SELECT s.source, COUNT(*) FROM samples s WHERE {_UNIQUE} GROUP BY 1")
+    )
+    stats["limitations"] = limitations(ctx.db, stats["by_kingdom"])
+    stats["build"] = build_facts(ctx)
     atomic.write_text(reports / "stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
     treemap.write_treemap(treemap_counts(ctx.db), reports / "treemap.html")
-    manifest = ctx.config.source_path("eol_media_manifest")
-    licensed = (
-        write_licenses(manifest, ctx.db, reports / "licenses.csv") if manifest.is_file() else 0
-    )
+    licensed = write_licenses(ctx.db, reports / "licenses.csv")
     atomic.write_text(ctx.out / "README.md", card.dataset_card(stats, ctx.config, rejects.REASONS))
+    croissant.write_croissant(ctx, stats)
     ctx.log(
-        f"report: {ctx.out}/README.md (dataset card), {reports}/ stats.json, treemap.html"
-        + (f", licenses.csv ({licensed} images)" if manifest.is_file() else "")
+        f"report: {ctx.out}/README.md (dataset card), croissant.json, {reports}/ stats.json, "
+        f"treemap.html, licenses.csv ({licensed} samples)"
     )
-    return {"licensed_images": licensed, "distinct_taxa": stats["distinct_taxa"]}
+    unknown = stats["limitations"]["unknown_license"]
+    return {
+        "licensed_images": licensed - unknown,
+        "unknown_license": unknown,
+        "distinct_taxa": stats["distinct_taxa"],
+    }
 
 
 def outputs(ctx: BuildContext) -> list[Path]:
     reports = ctx.out / "reports"
     names = ("stats.json", "treemap.html", treemap.PLOTLY_JS, "licenses.csv")
-    return [ctx.out / "README.md", *(reports / n for n in names)]
+    return [ctx.out / "README.md", ctx.out / croissant.NAME, *(reports / n for n in names)]
 
 
-STAGE = Stage(NAME, "write stats, a treemap, the dataset card and licenses", run, inputs, outputs)
+STAGE = Stage(
+    NAME,
+    "write stats, a treemap, the dataset card, licenses and croissant.json",
+    run,
+    inputs,
+    outputs,
+)

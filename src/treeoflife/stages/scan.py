@@ -19,6 +19,7 @@ the rejects of a unit are those of its latest reading.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import Counter
@@ -28,14 +29,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from treeoflife import atomic, builddb, distribute
+from treeoflife import atomic, builddb, distribute, licenses
 from treeoflife.columns import ID_COLUMNS
 from treeoflife.faults import Fault
 from treeoflife.images import ImageSpec
 from treeoflife.shards import encode, layout
 from treeoflife.shards.encode import UnitResult, UnitTask
 from treeoflife.sources import ADAPTERS
-from treeoflife.sources.base import Archive, ImageRecord, ScanReject, name_not_utf8
+from treeoflife.sources import rights as rights_files
+from treeoflife.sources.base import Archive, ImageRecord, ScanReject, name_not_utf8, relative
 from treeoflife.stages import BuildContext, Stage, file_signature
 
 NAME = "scan"
@@ -52,14 +54,25 @@ _UPDATE_IMAGE = (
     "WHERE treeoflife_id = ?5 AND (container IS NOT ?1 OR member IS NOT ?2 "
     "OR label_key IS NOT ?3 OR size_bytes IS NOT ?4)"
 )
-_INSERT_ENCODED = "INSERT OR REPLACE INTO encoded VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ENCODED = (
+    "INSERT OR REPLACE INTO encoded (treeoflife_id, unit, source_bytes, source_sha256, width, "
+    "height, offset, size, sha256, reject, notes, pixel_std) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+# the metadata files licenses and rights holders are read from (see sources.rights)
+RIGHTS_FILES = ("tol10m_licenses", "eol_media_manifest", "inat21_train_json", "inat21_val_json")
 
 
 def inputs(ctx: BuildContext) -> Any:
-    return {a.NAME: file_signature(a.input_files(ctx.config)) for a in ADAPTERS} | {
-        "root": ctx.config.sources_root,
-        "paths": ctx.config.section_json("paths"),
-        "images": ctx.config.section_json("images"),
+    cfg = ctx.config
+    return {a.NAME: file_signature(a.input_files(cfg)) for a in ADAPTERS} | {
+        "root": cfg.sources_root,
+        "paths": cfg.section_json("paths"),
+        "images": cfg.section_json("images"),
+        "rights": cfg.section_json("rights"),
+        "rights_files": file_signature([cfg.source_path(n) for n in RIGHTS_FILES]),
     }
 
 
@@ -94,6 +107,22 @@ def record_images(ctx: BuildContext, images: list[ImageRecord], counts: Counter)
         counts["changed"] += db.total_changes - before
         db.executemany(
             "INSERT OR IGNORE INTO temp.scan_seen VALUES (?)", [(r.treeoflife_id,) for r in images]
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO rights VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.treeoflife_id,
+                    licenses.normalise(rights.license_text),
+                    rights.license_text,
+                    rights.rights_holder,
+                    rights.source_url,
+                    rights.origin,
+                    json.dumps(r.provenance, sort_keys=True, ensure_ascii=False),
+                )
+                for r in images
+                if (rights := r.rights_named()) is not None
+            ],
         )
         db.executemany(
             "INSERT OR IGNORE INTO labels VALUES (?, ?, ?)",
@@ -226,7 +255,7 @@ class _Pass:
             reject = o.reject[0] if o.reject else None
             rows.append(
                 (tid, res.unit, o.source_bytes, o.source_sha256, w, h, o.offset, o.size)
-                + (o.sha256, reject, json.dumps(o.notes))
+                + (o.sha256, reject, json.dumps(o.notes), o.pixel_std)
             )
             rejects += [
                 (tid, reason, detail)
@@ -308,6 +337,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         db.execute("DELETE FROM temp.scan_seen")
         # what enumeration finds is found anew; a unit's rejects go when it is read again
         db.execute("DELETE FROM rejects WHERE stage = ? AND unit IS NULL", (NAME,))
+        # found anew too: the listings re-add their own, the metadata files are joined below
+        db.execute("DELETE FROM rights")
     spec = ctx.config.images
     scan = _Pass(ctx, spec)
     removed_tmp = atomic.remove_strays(scan.work_dir)
@@ -328,7 +359,94 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     bar.close()
     scan.forget_stale_units()
     removed = _forget_vanished(ctx)
+    record_rights(ctx)
     return _summary(ctx, scan.counts, removed, read, units)
+
+
+def _load(db: Any, table: str, columns: str, rows: Iterator[tuple]) -> None:
+    """A temporary table filled from a stream, in batches (nothing held beyond one);
+    the first of two rows with the same key wins."""
+    db.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    db.execute(f"CREATE TEMP TABLE {table} ({columns})")
+    batch: list[tuple] = []
+    for row in itertools.chain(rows, [None]):
+        if row is not None:
+            batch.append(row)
+        if batch and (row is None or len(batch) >= BATCH):
+            marks = ", ".join("?" * len(batch[0]))
+            db.executemany(f"INSERT OR IGNORE INTO temp.{table} VALUES ({marks})", batch)
+            batch.clear()
+
+
+_INSERT_RIGHTS = "INSERT OR IGNORE INTO rights "
+
+
+def record_rights(ctx: BuildContext) -> None:
+    """Licenses and rights holders from the metadata files sources publish, joined with the
+    images by key in SQLite (the listings' own were recorded with the images). Where two
+    files know an image, the more specific wins: a TreeOfLife-10M image's licenses.csv row
+    over the EOL manifest row of its content id."""
+    cfg, db = ctx.config, ctx.db
+    root = Path(cfg.sources_root)
+    db.create_function("tol_license", 2, licenses.normalise, deterministic=True)
+    with builddb.transaction(db):
+        path = cfg.source_path("tol10m_licenses")
+        if path.is_file():
+            _load(
+                db,
+                "tol10m_rights",
+                "treeoflife_id TEXT PRIMARY KEY, license TEXT, holder TEXT, link TEXT, url TEXT",
+                rights_files.tol10m_licenses(path),
+            )
+            db.execute(
+                _INSERT_RIGHTS + "SELECT i.treeoflife_id, tol_license(m.license, m.link), "
+                "m.license, m.holder, m.url, ?, '{}' FROM images i "
+                "JOIN temp.tol10m_rights m ON m.treeoflife_id = i.treeoflife_id "
+                "WHERE i.source = 'tol10m'",
+                (relative(path, root),),
+            )
+        path = cfg.source_path("eol_media_manifest")
+        if path.is_file():
+            _load(
+                db,
+                "eol_media",
+                "content_id INTEGER PRIMARY KEY, license TEXT, holder TEXT, url TEXT",
+                rights_files.eol_manifest(path),
+            )
+            db.execute(
+                _INSERT_RIGHTS + "SELECT i.treeoflife_id, tol_license(m.license, NULL), "
+                "m.license, m.holder, m.url, ?, '{}' FROM images i "
+                "JOIN temp.eol_media m ON m.content_id = i.eol_content_id "
+                "WHERE i.source IN ('eol', 'tol10m')",
+                (relative(path, root),),
+            )
+        for name in ("inat21_train_json", "inat21_val_json"):
+            path = cfg.source_path(name)
+            if not path.is_file():
+                continue
+            _load(
+                db,
+                "inat21_licenses",
+                "id PRIMARY KEY, name TEXT, url TEXT",
+                rights_files.inat21_licenses(path),
+            )
+            _load(
+                db,
+                "inat21_rights",
+                "cls_num INTEGER, file TEXT, license_id, holder TEXT, PRIMARY KEY (cls_num, file)",
+                rights_files.inat21_images(path),
+            )
+            db.execute(
+                _INSERT_RIGHTS + "SELECT i.treeoflife_id, tol_license(l.name, l.url), "
+                "COALESCE(l.name, ''), a.holder, '', ?, '{}' FROM images i "
+                "JOIN temp.inat21_rights a ON a.cls_num = i.inat21_cls_num "
+                "AND a.file = i.inat21_filename "
+                "LEFT JOIN temp.inat21_licenses l ON l.id = a.license_id "
+                "WHERE i.source = 'inat21'",
+                (relative(path, root),),
+            )
+        for table in ("tol10m_rights", "eol_media", "inat21_rights", "inat21_licenses"):
+            db.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def _summary(
@@ -344,6 +462,13 @@ def _summary(
         )
     )
     usable = db.execute("SELECT COUNT(*) FROM encoded WHERE reject IS NULL").fetchone()[0]
+    by_license = dict(
+        db.execute(
+            "SELECT COALESCE(r.license, ?), COUNT(*) FROM images i "
+            "LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id GROUP BY 1 ORDER BY 1",
+            (licenses.UNKNOWN,),
+        )
+    )
     summary = {
         "images": total,
         "new": counts["new"],
@@ -354,6 +479,7 @@ def _summary(
         "labels": labels,
         "by_source": by_source,
         "rejects": reasons,
+        "licenses": by_license,
     }
     ctx.log(
         f"scan: {total} images in the build ({counts['new']} new"

@@ -41,18 +41,11 @@ from treeoflife.config import SplitConfig
 from treeoflife.reports import predicted
 from treeoflife.selection.terms import Term, matches, rank_value, resolve_terms
 from treeoflife.stages import BuildContext, Stage
+from treeoflife.stages.filters import NOT_FILTERED
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "split"
 SCALE = 2**64
-
-
-# the images a split assigns: those the image pass could read (a rejected image has no
-# sample to place, and must not shift the exact method's counts)
-USABLE = (
-    "SELECT i.treeoflife_id FROM images i JOIN encoded e ON e.treeoflife_id = i.treeoflife_id "
-    "AND e.reject IS NULL"
-)
 
 
 def split_key(cfg: SplitConfig) -> str:
@@ -77,7 +70,11 @@ def _keyed(cfg: SplitConfig, held: list[Term]) -> tuple[str, list[str]]:
     return (
         f"SELECT i.treeoflife_id AS treeoflife_id, {split_key(cfg)} AS unit, {cond} AS held "
         "FROM images i JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
-        + labels,
+        + labels
+        # a rejected or filtered image has no sample to place, and must not shift the exact
+        # method's counts
+        + " WHERE "
+        + NOT_FILTERED.format(id="i.treeoflife_id"),
         params,
     )
 

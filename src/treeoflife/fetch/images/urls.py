@@ -20,13 +20,14 @@ from urllib.parse import urlsplit
 
 from treeoflife.errors import TolError
 from treeoflife.fetch.http import strip_credentials
-from treeoflife.sources.generic import LABEL_COLUMNS
+from treeoflife.sources.generic import LABEL_COLUMNS, RIGHTS_COLUMNS
 
 EOL_URL = "EOL Full-Size Copy URL"
 EOL_CONTENT = "EOL content ID"
 EOL_PAGE = "EOL page ID"
-# the label columns the generic source reads, passed through from the URL list
-GENERIC_LABELS = LABEL_COLUMNS
+# the label and rights columns the generic source reads (license, rights_holder,
+# source_url), passed through from the URL list when it has them
+GENERIC_LABELS = LABEL_COLUMNS + RIGHTS_COLUMNS
 # reasons a retry cannot fix: the row itself is wrong (fix the list instead)
 ROW_REASONS = ("bad_row", "no_url", "duplicate", "bad_url")
 _ROW_DETAIL = {

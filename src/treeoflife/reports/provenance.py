@@ -1,0 +1,140 @@
+"""``provenance.parquet``: where every sample came from, who holds its rights, under what
+license, and how its label and image were made — one row per sample, keyed by
+``treeoflife_id`` (the catalog's ids exactly; a train_small sample is its train row, with
+``in_train_small``). ``catalog.csv`` keeps only the published TreeOfLife-10M columns; this
+is where the rest goes.
+
+Written by the catalog stage from one SQL cursor over ``samples`` joined with what scan
+recorded (``encoded``, ``rights``) and resolve decided (``taxa``, kept ``rejects``), in
+batches of ``BATCH`` rows through pyarrow: nothing holds the catalog in memory. Per-label
+provenance is reduced once per label (the reference set that gave each rank), not per row.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from treeoflife import atomic, licenses
+
+BATCH = 10_000
+# (column, arrow type, what it says); the perceptual hash column is added when the image
+# pass computed one (``encoded.phash``)
+COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
+    ("treeoflife_id", pa.string(), "the sample's id, as in catalog.csv"),
+    ("split", pa.string(), "train or val"),
+    ("in_train_small", pa.bool_(), "also in train_small"),
+    ("source", pa.string(), "data source: eol, inat21, bioscan, tol10m or generic"),
+    ("identity_key", pa.string(), "the image's identity in its source (what its id is made from)"),
+    ("container", pa.string(), "the archive it was read from, relative to the sources root"),
+    ("member", pa.string(), "its member name in the archive, or its path under the sources root"),
+    ("source_url", pa.string(), "where the source says the image was published, if it says"),
+    ("license", pa.string(), "license code (cc-by-4.0, cc0-1.0, public-domain, unknown, ...)"),
+    ("license_text", pa.string(), "the license as the source gave it"),
+    ("rights_holder", pa.string(), "who holds the rights, as the source gave it"),
+    ("license_origin", pa.string(), "where the license was read (a source file or a setting)"),
+    ("source_details", pa.string(), "JSON: what else the source says (GBIF ids, creator, ...)"),
+    ("source_width", pa.int64(), "width of the source image in pixels"),
+    ("source_height", pa.int64(), "height of the source image in pixels"),
+    ("source_bytes", pa.int64(), "size of the source file in bytes"),
+    ("source_sha256", pa.string(), "sha256 of the source file's bytes"),
+    ("image_sha256", pa.string(), "sha256 of the sample's JPEG in the shard"),
+    ("label_key", pa.string(), "the label the source gave, as the build keys it"),
+    ("taxon_status", pa.string(), "resolved, partial, ambiguous or unresolved"),
+    (
+        "label_sources",
+        pa.string(),
+        'JSON: the reference set that gave each rank, {"genus": "itis"}',
+    ),
+    ("kept_reasons", pa.string(), "JSON list of the kept reason codes (repairs, label notes)"),
+)
+PHASH = ("phash", pa.string(), "perceptual hash of the image (see the dedup stage)")
+
+_QUERY = """
+SELECT s.treeoflife_id, s.split, sp.in_train_small = 1, s.source, s.identity_key,
+       s.container, s.member, NULLIF(r.source_url, ''), COALESCE(r.license, '{unknown}'),
+       COALESCE(r.license_text, ''), COALESCE(r.rights_holder, ''), COALESCE(r.origin, ''),
+       COALESCE(r.details, '{{}}'),
+       s.source_width, s.source_height, e.source_bytes, e.source_sha256, s.image_sha256,
+       s.label_key, s.taxon_status, ls.sources,
+       (SELECT json_group_array(reason) FROM (
+            SELECT reason FROM rejects k
+            WHERE k.item = s.treeoflife_id AND k.outcome = 'kept' ORDER BY reason)){phash}
+FROM samples s
+JOIN splits sp ON sp.treeoflife_id = s.treeoflife_id
+JOIN encoded e ON e.treeoflife_id = s.treeoflife_id
+LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id
+JOIN temp.label_sources ls ON ls.label_key = s.label_key
+WHERE s.split = ? ORDER BY s.shard, s.position
+"""
+SPLITS = ("train", "val")  # train_small rows are train rows (in_train_small)
+
+
+def has_phash(db: sqlite3.Connection) -> bool:
+    """Whether the image pass records a perceptual hash (``encoded.phash``)."""
+    return any(row[1] == "phash" for row in db.execute("PRAGMA table_info(encoded)"))
+
+
+def columns(db: sqlite3.Connection) -> tuple[tuple[str, pa.DataType, str], ...]:
+    """The columns this build's provenance.parquet has (and croissant.json describes)."""
+    return COLUMNS + ((PHASH,) if has_phash(db) else ())
+
+
+def _label_sources(db: sqlite3.Connection) -> None:
+    """temp.label_sources: each label's {rank: reference set}, reduced once per label."""
+    db.execute("DROP TABLE IF EXISTS temp.label_sources")
+    db.execute(
+        "CREATE TEMP TABLE label_sources AS SELECT t.label_key AS label_key, "
+        "(SELECT json_group_object(p.key, json_extract(p.value, '$.source')) "
+        " FROM json_each(t.provenance) p) AS sources FROM taxa t"
+    )
+    db.execute("CREATE UNIQUE INDEX temp.label_sources_key ON label_sources(label_key)")
+
+
+def _rows(db: sqlite3.Connection) -> Iterator[tuple]:
+    query = _QUERY.format(unknown=licenses.UNKNOWN, phash=", e.phash" if has_phash(db) else "")
+    for split in SPLITS:
+        yield from db.execute(query, (split,))
+
+
+def write_provenance(db: sqlite3.Connection, dest: Path) -> int:
+    """Write ``dest`` (temp + rename); the number of rows."""
+    _label_sources(db)
+    cols = columns(db)
+    schema = pa.schema([(name, kind) for name, kind, _ in cols])
+    tmp = atomic.temp_path(dest)
+    n = 0
+    with atomic.removed_on_failure(tmp):
+        with pq.ParquetWriter(tmp, schema) as writer:
+            batch: list[tuple] = []
+            for row in _rows(db):
+                batch.append(row)
+                if len(batch) >= BATCH:
+                    writer.write_table(_table(batch, schema))
+                    n += len(batch)
+                    batch = []
+            if batch or not n:
+                writer.write_table(_table(batch, schema))
+                n += len(batch)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        atomic.publish(tmp, dest)
+    db.execute("DROP TABLE IF EXISTS temp.label_sources")
+    return n
+
+
+def _table(batch: list[tuple], schema: pa.Schema) -> pa.Table:
+    cols = list(zip(*batch, strict=True)) if batch else [() for _ in schema]
+    arrays = [
+        # SQLite has no booleans: 0/1 become False/True
+        pa.array(cols[k], type=pa.int8()).cast(f.type)
+        if f.type == pa.bool_()
+        else pa.array(cols[k], type=f.type)
+        for k, f in enumerate(schema)
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,155 @@
+"""Filter (stage ``filter``): leave out, before the split, what ``[filters]`` says to.
+
+Everything a filter needs was learnt by scan: the license of each image (``rights``), and
+from its one decode the source's width and height, the pixel standard deviation of the
+small image, and the sha256 of the source bytes (``encoded``). So the filters are SQL over
+those relations, applied before the split: a filtered image is never split, and with the
+``stable`` split no other image moves (each image's split depends on its own id alone), so
+a rebuild with a stricter filter drops exactly the images it catches.
+
+Each filter has its own reason code in the ``rejects`` table (stage ``filter``, outcome
+dropped); an image caught by two filters gets both rows, and the summary counts each.
+Changing ``[filters]`` re-runs this stage and the ones after it, never the image pass.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from treeoflife import builddb, licenses
+from treeoflife.config import FilterConfig
+from treeoflife.errors import TolError
+from treeoflife.stages import BuildContext, Stage, file_signature
+
+NAME = "filter"
+# the images a filter may catch: those the image pass could read
+_READ = (
+    "FROM images i JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
+    "LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id "
+)
+_INSERT = "INSERT OR REPLACE INTO rejects (item, stage, reason, outcome, detail) SELECT "
+# what split and later stages use to leave filtered images out
+NOT_FILTERED = "NOT EXISTS (SELECT 1 FROM rejects fr WHERE fr.item = {id} AND fr.stage = 'filter')"
+_SHA256 = re.compile(r"^([0-9a-fA-F]{64})\b")
+
+
+def placeholder_digests(cfg: FilterConfig, listing: Path) -> list[str]:
+    """The sha256 digests of known placeholder images: ``filters.placeholder_sha256`` and
+    the lines of the placeholders file (``sha256sum`` output; ``#`` starts a comment)."""
+    digests = set(cfg.placeholder_sha256)
+    if listing.is_file():
+        for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            m = _SHA256.match(line)
+            if m is None:
+                raise TolError(
+                    f"{listing}:{n}: expected a sha256 digest (64 hex digits) at the start "
+                    f"of the line, as sha256sum writes it, got {line[:80]!r}"
+                )
+            digests.add(m.group(1).lower())
+    return sorted(digests)
+
+
+def inputs(ctx: BuildContext) -> Any:
+    return {
+        "filters": ctx.config.section_json("filters"),
+        "placeholders": file_signature([ctx.config.source_path("placeholders")]),
+    }
+
+
+def excluded_licenses(db: sqlite3.Connection, cfg: FilterConfig) -> list[str]:
+    """The license codes in the build that the allow-list leaves out (a handful: the
+    allow-list is matched once per code, not once per image)."""
+    codes = {
+        c
+        for (c,) in db.execute(
+            "SELECT DISTINCT COALESCE(r.license, ?) " + _READ, (licenses.UNKNOWN,)
+        )
+    }
+    out = [c for c in codes if not licenses.allowed(c, cfg.licenses)]
+    if cfg.exclude_unknown_license and licenses.UNKNOWN in codes:
+        out.append(licenses.UNKNOWN)
+    return sorted(set(out))
+
+
+def run(ctx: BuildContext) -> dict[str, Any]:
+    cfg = ctx.config.filters
+    db = ctx.db
+    digests = placeholder_digests(cfg, ctx.config.source_path("placeholders"))
+    with builddb.transaction(db):
+        db.execute("DELETE FROM rejects WHERE stage = ?", (NAME,))
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS placeholders (sha256 TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM temp.placeholders")
+        db.executemany(
+            "INSERT OR IGNORE INTO temp.placeholders VALUES (?)", [(d,) for d in digests]
+        )
+        db.execute(
+            _INSERT + "i.treeoflife_id, ?, 'image_placeholder', 'dropped', "
+            "'source sha256 ' || e.source_sha256 || ' is a known placeholder' "
+            + _READ
+            + "WHERE e.source_sha256 IN (SELECT sha256 FROM temp.placeholders)",
+            (NAME,),
+        )
+        db.execute(
+            _INSERT + "i.treeoflife_id, ?, 'image_too_small', 'dropped', "
+            "e.width || 'x' || e.height || ': a side under filters.min_side ' || ? "
+            + _READ
+            + "WHERE MIN(e.width, e.height) < ?",
+            (NAME, cfg.min_side, cfg.min_side),
+        )
+        db.execute(
+            _INSERT + "i.treeoflife_id, ?, 'image_aspect_extreme', 'dropped', "
+            "e.width || 'x' || e.height || ': aspect ratio over filters.max_aspect_ratio ' || ? "
+            + _READ
+            + "WHERE MAX(e.width, e.height) > ? * MIN(e.width, e.height)",
+            (NAME, cfg.max_aspect_ratio, cfg.max_aspect_ratio),
+        )
+        db.execute(
+            _INSERT + "i.treeoflife_id, ?, 'image_blank', 'dropped', "
+            "'pixel standard deviation ' || e.pixel_std || ' under filters.min_pixel_std ' || ? "
+            + _READ
+            + "WHERE e.pixel_std < ?",
+            (NAME, cfg.min_pixel_std, cfg.min_pixel_std),
+        )
+        excluded = excluded_licenses(db, cfg)
+        marks = ", ".join("?" * len(excluded))
+        db.execute(
+            _INSERT + "i.treeoflife_id, ?, 'license_excluded', 'dropped', "
+            "CASE WHEN r.license IS NULL THEN 'no license known (filters.exclude_unknown_license)' "
+            "ELSE r.license || ' is not in filters.licenses' END "
+            + _READ
+            + f"WHERE COALESCE(r.license, ?) IN ({marks})",
+            (NAME, licenses.UNKNOWN, *excluded),
+        )
+    return _summary(ctx, excluded)
+
+
+def _summary(ctx: BuildContext, excluded: list[str]) -> dict[str, Any]:
+    db = ctx.db
+    reasons = dict(
+        db.execute(
+            "SELECT reason, COUNT(*) FROM rejects WHERE stage = ? GROUP BY 1 ORDER BY 1", (NAME,)
+        )
+    )
+    (dropped,) = db.execute(
+        "SELECT COUNT(DISTINCT item) FROM rejects WHERE stage = ?", (NAME,)
+    ).fetchone()
+    ctx.log(
+        f"filter: {dropped} images left out"
+        + (f" (licenses left out: {', '.join(excluded)})" if excluded else "")
+        + "".join(f"\n  {k}: {v}" for k, v in reasons.items())
+    )
+    return {"dropped": dropped, "rejects": reasons, "licenses_excluded": excluded}
+
+
+STAGE = Stage(
+    NAME,
+    "leave out images by license and quality ([filters]), before the split",
+    run,
+    inputs,
+)

@@ -1,0 +1,223 @@
+"""Provenance, licenses and filters on the bundled sample: every sample traceable (who holds
+its rights, under which license, where it came from), filterable before the split, and
+publishable as built (card, croissant.json, `tol publish`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from treeoflife import licenses
+from treeoflife.cli import main
+from treeoflife.errors import TolError
+from treeoflife.publish import publish
+from treeoflife.reports.provenance import COLUMNS
+
+FILTER_REASONS = {"image_too_small", "image_aspect_extreme", "image_blank", "image_placeholder"}
+CONFIG = "[images]\nwidth = 64\nheight = 64\n\n[shards]\nmax_samples = 60\n"
+STRICT = CONFIG + '\n[filters]\nlicenses = ["cc0-1.0", "cc-by-*", "public-domain"]\n'
+STRICT_ALLOWED = ("cc0-1.0", "cc-by-*", "public-domain")
+
+
+def tol(*args: str) -> int:
+    return main([*args, "--no-progress"])
+
+
+@pytest.fixture(scope="module")
+def builds(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The sample built with every license allowed, then rebuilt from a copy with a
+    stricter allow-list (scan is up to date there: only filter and what follows re-run)."""
+    tmp = tmp_path_factory.mktemp("provenance")
+    (tmp / "all.toml").write_text(CONFIG)
+    (tmp / "strict.toml").write_text(STRICT)
+    out = tmp / "all"
+    args = ["--sources", str(sample_dir), "--workers", "2"]
+    assert tol("build", "--out", str(out), "--config", str(tmp / "all.toml"), *args) == 0
+    strict = tmp / "strict"
+    shutil.copytree(out, strict)
+    (strict / ".tol.lock").unlink(missing_ok=True)
+    assert tol("build", "--out", str(strict), "--config", str(tmp / "strict.toml"), *args) == 0
+    return {"all": out, "strict": strict}
+
+
+def db_rows(out: Path, query: str) -> list[tuple]:
+    db = sqlite3.connect(out / "build.sqlite")
+    try:
+        return db.execute(query).fetchall()
+    finally:
+        db.close()
+
+
+def catalog_splits(out: Path) -> dict[str, str]:
+    """id -> split of the catalog (train_small rows are also train rows)."""
+    with (out / "catalog.csv").open(newline="") as fh:
+        return {
+            r["treeoflife_id"]: r["split"]
+            for r in csv.DictReader(fh)
+            if r["split"] != "train_small"
+        }
+
+
+def test_scan_records_the_license_every_source_gives(builds, expected: dict) -> None:
+    recorded = dict(
+        db_rows(
+            builds["all"],
+            "SELECT i.treeoflife_id, COALESCE(r.license, 'unknown') FROM images i "
+            "LEFT JOIN rights r USING (treeoflife_id)",
+        )
+    )
+    want = {
+        im["treeoflife_id"]: im["license"]
+        for im in expected["images"]
+        if im["treeoflife_id"] in recorded
+    }
+    assert recorded == want
+    # every source gave some, and with the text and holder as the source wrote them
+    by_source = dict(db_rows(builds["all"], "SELECT origin, COUNT(*) FROM rights GROUP BY 1"))
+    assert set(by_source) >= {
+        "eol/media_manifest.csv",
+        "inat21/train.json",
+        "[rights] bioscan_license",
+        "tol10m/licenses.csv",
+        "generic/labels.csv",
+    }
+    holders = db_rows(
+        builds["all"],
+        "SELECT DISTINCT i.source FROM images i JOIN rights r USING (treeoflife_id) "
+        "WHERE r.rights_holder != ''",
+    )
+    assert {s for (s,) in holders} >= {"eol", "inat21", "bioscan", "tol10m", "generic", "gbif"}
+
+
+def test_each_quality_filter_catches_its_planted_image_and_nothing_else(
+    builds, expected: dict
+) -> None:
+    caught = db_rows(builds["all"], "SELECT item, reason FROM rejects WHERE stage = 'filter'")
+    planted = {
+        (im["treeoflife_id"], im["reason"])
+        for im in expected["images"]
+        if im["reason"] in FILTER_REASONS
+    }
+    assert sorted(caught) == sorted(planted) and {r for _, r in planted} == FILTER_REASONS
+    published = catalog_splits(builds["all"])
+    assert not {tid for tid, _ in planted} & published.keys()
+
+
+def test_provenance_has_one_row_per_sample_keyed_like_the_catalog(builds) -> None:
+    out = builds["all"]
+    table = pq.read_table(out / "provenance.parquet")
+    ids = table.column("treeoflife_id").to_pylist()
+    assert len(ids) == len(set(ids)) and set(ids) == catalog_splits(out).keys()
+    names = table.schema.names
+    assert names[: len(COLUMNS)] == [c for c, _, _ in COLUMNS]
+    has_phash = any(r[1] == "phash" for r in db_rows(out, "PRAGMA table_info(encoded)"))
+    assert ("phash" in names) == has_phash
+    rows = {r["treeoflife_id"]: r for r in table.to_pylist()}
+    in_small = {
+        tid
+        for tid, split in db_rows(out, "SELECT treeoflife_id, split FROM samples")
+        if split == "train_small"
+    }
+    assert {t for t, r in rows.items() if r["in_train_small"]} == in_small
+    for r in rows.values():
+        assert r["source_sha256"] and r["source_bytes"] > 0 and r["source_width"] > 0
+        assert json.loads(r["label_sources"]) and isinstance(json.loads(r["kept_reasons"]), list)
+    # catalog.csv keeps exactly the published columns
+    with (out / "catalog.csv").open(newline="") as fh:
+        assert "license" not in next(csv.reader(fh))
+
+
+def test_a_stricter_license_list_drops_exactly_those_images_and_moves_nothing(
+    builds, expected: dict
+) -> None:
+    before, after = catalog_splits(builds["all"]), catalog_splits(builds["strict"])
+    license_of = {im["treeoflife_id"]: im["license"] for im in expected["images"]}
+    excluded = {tid for tid in before if not licenses.allowed(license_of[tid], STRICT_ALLOWED)}
+    assert excluded and licenses.UNKNOWN not in {license_of[t] for t in after}
+    assert after.keys() == before.keys() - excluded
+    assert {tid: before[tid] for tid in after} == after  # the stable split of the rest
+    dropped = db_rows(
+        builds["strict"], "SELECT item FROM rejects WHERE reason = 'license_excluded'"
+    )
+    assert {tid for (tid,) in dropped} == {
+        im["treeoflife_id"]
+        for im in expected["images"]
+        if im["treeoflife_id"]
+        in dict(db_rows(builds["all"], "SELECT treeoflife_id, 1 FROM encoded WHERE reject IS NULL"))
+        and not licenses.allowed(im["license"], STRICT_ALLOWED)
+    }
+    card = (builds["strict"] / "README.md").read_text()
+    assert "`license_excluded` (dropped)" in card and "| `unknown` |" not in card
+
+
+def test_croissant_metadata_validates_and_loads_records(builds, caplog) -> None:
+    mlc = pytest.importorskip("mlcroissant")
+    out = builds["all"]
+    with caplog.at_level(logging.WARNING):
+        ds = mlc.Dataset(jsonld=str(out / "croissant.json"))
+    assert "not standard" not in caplog.text
+    catalog = next(iter(ds.records("catalog")))
+    assert catalog["catalog/treeoflife_id"].decode() in catalog_splits(out)
+    prov = next(iter(ds.records("provenance")))
+    assert prov["provenance/license"].decode()
+
+
+def test_publish_gives_a_folder_hugging_face_datasets_loads(builds, tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    dest = tmp_path / "published"
+    result = publish(builds["all"], dest)
+    assert result["files"] == result["linked"] + result["copied"] > 0
+    for name in ("README.md", "croissant.json", "catalog.csv", "provenance.parquet"):
+        assert (dest / name).is_file()
+    dd = datasets.load_dataset(str(dest), cache_dir=str(tmp_path / "hf-cache"))
+    splits = catalog_splits(builds["all"])
+    assert len(dd["val"]) == sum(1 for s in splits.values() if s == "val")
+    assert len(dd["train"]) == sum(1 for s in splits.values() if s == "train")
+    assert dd["val"][0]["jpg"].size == (64, 64)
+
+
+def test_publish_refuses_a_card_changed_since_the_report(builds, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(builds["all"], out)
+    (out / ".tol.lock").unlink(missing_ok=True)
+    card = out / "README.md"
+    card.write_text(card.read_text().replace("license: other", "license: cc0-1.0", 1))
+    with pytest.raises(TolError, match="README.md changed since report"):
+        publish(out, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_publish_refuses_a_build_verify_has_not_passed(builds, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(builds["all"], out)
+    (out / ".tol.lock").unlink(missing_ok=True)
+    db = sqlite3.connect(out / "build.sqlite")
+    db.execute("UPDATE shards SET status = 'bad' WHERE rowid = 1")
+    db.commit()
+    db.close()
+    with pytest.raises(TolError, match="not passed `tol verify`"):
+        publish(out, tmp_path / "dest")
+
+
+def test_publish_refuses_unknown_licenses_the_filter_says_are_gone(builds, tmp_path: Path) -> None:
+    """The stored config excludes unknown licenses, but the build was made without: the
+    card's license table and what the filter promises disagree."""
+    out = tmp_path / "out"
+    shutil.copytree(builds["all"], out)
+    (out / ".tol.lock").unlink(missing_ok=True)
+    db = sqlite3.connect(out / "build.sqlite")
+    (stored,) = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+    config = json.loads(stored)
+    config["filters"]["exclude_unknown_license"] = True
+    db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(config),))
+    db.commit()
+    db.close()
+    with pytest.raises(TolError, match=r"exclude_unknown_license is set, but \d+ samples"):
+        publish(out, tmp_path / "dest")
