@@ -51,6 +51,18 @@ def plan(width: int, height: int, target_w: int, target_h: int, mode: str) -> Pl
     raise ValueError(f"unknown resize mode {mode!r}; modes are {', '.join(MODES)}")
 
 
+def dct_scale(width: int, height: int, need: tuple[int, int]) -> int:
+    """The largest power-of-2 reduction k ∈ {8, 4, 2} at which libjpeg's DCT-domain decode
+    (``ceil(side / k)`` pixels a side) keeps both sides at least ``need``; 1 if none does.
+
+    Only powers of 2: libjpeg's other scales (3/8, 5/8, …) alias visibly (PERF-NOTES.md).
+    """
+    for k in (8, 4, 2):
+        if -(-width // k) >= need[0] and -(-height // k) >= need[1]:
+            return k
+    return 1
+
+
 def draft_request(need: tuple[int, int], transposed: bool) -> tuple[int, int]:
     """The size to pass to ``Image.draft`` for a needed size, in the file's own orientation.
 
