@@ -1,7 +1,21 @@
-"""Shard-writing speed, run by hand: ``python benchmarks/bench_shard.py [--large N] [--small N]``.
+"""Image-step and shard-writing speed, run by hand: ``python benchmarks/bench_shard.py``.
 
-On the same generated EOL-like images (3000×2000 photo-like JPEGs, and ~500×375 ones)
-it times:
+Part 1, the codec (``--codec-only`` runs just this; CPU seconds, one core): at 500×375,
+800×600 and 3000×2000, for every resize mode, the images per second of
+
+- ours: ``process_image`` with ``ImageSpec(resize=mode)``;
+- the fastest wheels-only loop we know (PERF-NOTES.md): simplejpeg decode at the largest
+  power-of-2 DCT scale keeping both sides ≥ what the mode needs, ``cv2.resize(INTER_AREA)``,
+  simplejpeg encode q95 4:2:0 — the same geometry as ours (target ≥ 0.9×);
+- the reference's way (PIL open, bicubic stretch without draft, save q100; target ≥ 4×),
+
+and the mean PSNR, on photo-like images, of ours, of the loop and of the previous
+release's path (Pillow draft + bicubic + Pillow encode) against a reference resize of the
+same geometry (full decode, Pillow LANCZOS, no draft): ours may trail the previous path by
+at most 0.3 dB.
+
+Part 2, builds (``--builds-only``): on the same generated EOL-like images (3000×2000
+photo-like JPEGs, and ~500×375 ones) it times:
 
 - reference: the reference's way (PIL open, bicubic resize without draft, save q100);
 - raw loop: our decode→resize→encode (``process_image``) over in-memory bytes, one core;
@@ -51,7 +65,8 @@ from PIL import Image
 
 from treeoflife import builddb
 from treeoflife.cli import main
-from treeoflife.images import ImageSpec, process_image
+from treeoflife.images import ImageSpec, geometry, process_image
+from treeoflife.sample import photos
 from treeoflife.sources.base import iter_tar, list_archives
 from treeoflife.taxonomy.ranks import RANKS
 
@@ -225,14 +240,179 @@ def bench(label: str, images: list[bytes], tmp: Path, repeat: int) -> dict[str, 
     return res
 
 
+# ---- part 1: the codec -------------------------------------------------------------------
+
+CODEC_SIZES = ((500, 375), (800, 600), (3000, 2000))
+
+
+def fastest_loop(data: bytes, spec: ImageSpec) -> bytes:
+    """The fastest wheels-only decode→resize→encode we know, with our geometry."""
+    import cv2
+    import simplejpeg
+
+    height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+    plan = geometry.plan(width, height, spec.width, spec.height, spec.resize)
+    k = geometry.dct_scale(width, height, plan.min_decode)
+    arr = simplejpeg.decode_jpeg(data, min_width=-(-width // k), min_height=-(-height // k))
+    h, w = arr.shape[:2]
+    x0, y0, x1, y1 = plan.box
+    arr = arr[round(y0 * h) : round(y1 * h), round(x0 * w) : round(x1 * w)]
+    out = cv2.resize(arr, plan.scaled, interpolation=cv2.INTER_AREA)
+    if plan.canvas is not None:
+        canvas = np.full((plan.canvas[1], plan.canvas[0], 3), 255, np.uint8)
+        ox, oy = plan.offset
+        canvas[oy : oy + out.shape[0], ox : ox + out.shape[1]] = out
+        out = canvas
+    return simplejpeg.encode_jpeg(out, spec.quality, colorsubsampling="420")
+
+
+def _pillow_resize(data: bytes, spec: ImageSpec, draft: bool, resample) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    plan = geometry.plan(*im.size, spec.width, spec.height, spec.resize)
+    if draft:
+        im.draft("RGB", plan.min_decode)
+    im = im.convert("RGB")
+    w, h = im.size
+    x0, y0, x1, y1 = plan.box
+    out = im.resize(plan.scaled, resample, box=(x0 * w, y0 * h, x1 * w, y1 * h))
+    if plan.canvas is not None:
+        canvas = Image.new("RGB", plan.canvas, (255, 255, 255))
+        canvas.paste(out, plan.offset)
+        out = canvas
+    return out
+
+
+def previous_path(data: bytes, spec: ImageSpec) -> bytes:
+    """``process_image`` of the release before the fast path: Pillow with draft, one
+    bicubic pass, Pillow's encoder (what our PSNR may not fall below by > 0.3 dB)."""
+    buf = io.BytesIO()
+    _pillow_resize(data, spec, True, Image.Resampling.BICUBIC).save(
+        buf, "JPEG", quality=spec.quality, subsampling="4:2:0"
+    )
+    return buf.getvalue()
+
+
+def reference_resize(data: bytes, spec: ImageSpec) -> np.ndarray:
+    """The quality yardstick: full decode, Pillow LANCZOS, no draft, not encoded."""
+    return np.asarray(_pillow_resize(data, spec, False, Image.Resampling.LANCZOS), np.float64)
+
+
+def psnr(jpeg: bytes, reference: np.ndarray) -> float:
+    out = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), np.float64)
+    return float(10 * np.log10(255.0**2 / np.mean((out - reference) ** 2)))
+
+
+def codec_photos(size: tuple[int, int], distinct: int) -> list[bytes]:
+    """Half noisy photo-like images (σ 5), half the sample's pictures (smoother, σ 3)."""
+    half = max(1, distinct // 2)
+    return [photo_jpeg(20_000 + i, size) for i in range(half)] + [
+        photos.photo_jpeg(30_000 + i, *size) for i in range(half)
+    ]
+
+
+def cpu_rates(fns: dict[str, object], items: list[bytes], repeat: int) -> dict[str, float]:
+    """Images per CPU second of each function, the best of ``repeat`` rounds; the
+    functions take turns within a round, so a neighbour's load hits them alike."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.process_time()
+            for data in items:
+                fn(data)
+            best[name] = min(best[name], time.process_time() - start)
+    return {name: len(items) / max(seconds, 1e-9) for name, seconds in best.items()}
+
+
+def codec_bench(distinct: int, repeat: int, count: dict[tuple[int, int], int]) -> dict:
+    import cv2
+
+    cv2.setNumThreads(1)  # one core, as ours runs (images/resample.py)
+    results = {}
+    print("\ncodec, one core (CPU s), best of", repeat, "rounds")
+    print(
+        f"  {'size':>9} {'mode':>11} {'ours':>7} {'loop':>7} {'ref':>6}"
+        f" {'ours/loop':>9} {'ours/ref':>8}  PSNR dB: {'ours':>5} {'prev':>5} {'loop':>5}"
+        f" {'ours-prev':>9}"
+    )
+    for size in CODEC_SIZES:
+        distinct_set = codec_photos(size, distinct)
+        items = [distinct_set[i % len(distinct_set)] for i in range(count[size])]
+        ref_items = items[: max(2, len(items) // 4)]  # the reference is slow and steady
+        ref_rate = cpu_rates({"ref": reference_way}, ref_items, repeat)["ref"]
+        for mode in geometry.MODES:
+            spec = ImageSpec(resize=mode)
+            rates = cpu_rates(
+                {
+                    "ours": partial(process_image, name="x.jpg", spec=spec),
+                    "loop": partial(fastest_loop, spec=spec),
+                },
+                items,
+                repeat,
+            )
+            refs = [reference_resize(d, spec) for d in distinct_set]
+            quality = {
+                name: float(
+                    np.mean([psnr(fn(d), r) for d, r in zip(distinct_set, refs, strict=True)])
+                )
+                for name, fn in (
+                    ("ours", lambda d, s=spec: process_image(d, "x.jpg", s).jpeg),
+                    ("prev", partial(previous_path, spec=spec)),
+                    ("loop", partial(fastest_loop, spec=spec)),
+                )
+            }
+            row = {
+                "ours": rates["ours"],
+                "loop": rates["loop"],
+                "reference": ref_rate,
+                "ours_vs_loop": rates["ours"] / rates["loop"],
+                "ours_vs_reference": rates["ours"] / ref_rate,
+                **{f"psnr_{k}": v for k, v in quality.items()},
+                "psnr_ours_minus_prev": quality["ours"] - quality["prev"],
+            }
+            results[f"{size[0]}x{size[1]}_{mode}"] = row
+            print(
+                f"  {size[0]:>4}x{size[1]:<4} {mode:>11} {row['ours']:7.1f} {row['loop']:7.1f}"
+                f" {ref_rate:6.1f} {row['ours_vs_loop']:8.2f}× {row['ours_vs_reference']:7.2f}×"
+                f"           {quality['ours']:5.2f} {quality['prev']:5.2f} {quality['loop']:5.2f}"
+                f" {row['psnr_ours_minus_prev']:+9.2f}"
+            )
+    return results
+
+
+# ---- the command -------------------------------------------------------------------------
+
+
 def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--large", type=int, default=240, help="3000×2000 images")
     ap.add_argument("--small", type=int, default=2000, help="500×375 images")
     ap.add_argument("--distinct", type=int, default=12, help="distinct photos of each size")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each figure; the best counts")
+    ap.add_argument("--codec-only", action="store_true", help="part 1 only")
+    ap.add_argument("--builds-only", action="store_true", help="part 2 only")
+    ap.add_argument(
+        "--codec-images",
+        type=int,
+        default=120,
+        help="images per codec measurement at 500×375 (fewer at larger sizes)",
+    )
     args = ap.parse_args()
-    print(f"cores: {os.cpu_count()}; generating images…")
+    results: dict = {}
+    if not args.builds_only:
+        n = args.codec_images
+        count = {(500, 375): n, (800, 600): max(4, n // 2), (3000, 2000): max(4, n // 8)}
+        results["codec"] = codec_bench(args.distinct, max(args.repeat, 5), count)
+    if not args.codec_only:
+        results |= builds(args)
+    print(
+        json.dumps(
+            {k: {m: round(v, 2) for m, v in r.items()} for k, r in results.items()}, indent=1
+        )
+    )
+
+
+def builds(args: argparse.Namespace) -> dict:
+    print(f"\nbuilds; cores: {os.cpu_count()}; generating images…")
     large_set = [photo_jpeg(i, (3000, 2000)) for i in range(args.distinct)]
     small_set = [photo_jpeg(10_000 + i, (500, 375)) for i in range(args.distinct)]
     large = [large_set[i % len(large_set)] for i in range(args.large)]
@@ -241,11 +421,7 @@ def run() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results["3000x2000"] = bench("3000x2000", large, Path(tmp), args.repeat)
         results["500x375"] = bench("500x375", small, Path(tmp), args.repeat)
-    print(
-        json.dumps(
-            {k: {m: round(v, 2) for m, v in r.items()} for k, r in results.items()}, indent=1
-        )
-    )
+    return results
 
 
 if __name__ == "__main__":
