@@ -69,6 +69,13 @@ _SUFFIX_FORMAT = {
 }
 
 
+# Bump when process_image gives other bytes for the same input and settings: it is part of
+# every scan unit's name (shards/encode.py unit_id), so a build made by an older version
+# re-reads its images instead of mixing old and new small JPEGs. 2: the fast path and the
+# Lanczos-2 + cubic resample (was Pillow draft + bicubic).
+CODEC_VERSION = 2
+
+
 @dataclass(frozen=True)
 class Encoded:
     """The result for one image: ``jpeg`` or ``reject``, plus kept repairs in ``notes``."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from treeoflife import atomic
-from treeoflife.images import ImageSpec, process_image
+from treeoflife.images import CODEC_VERSION, ImageSpec, process_image
 from treeoflife.sources.base import ArchiveError, iter_members, read_file
 
 LOOSE_BATCH = 256  # loose files per unit
@@ -79,8 +79,9 @@ class UnitResult:
 
 def unit_id(spec: ImageSpec, container: str | None, content: object) -> str:
     """Names a unit by everything its work file depends on: the image settings, where the
-    bytes are, and what they are (a signature of the archive or of each file)."""
-    return hashlib.sha256(repr((spec, container, content)).encode()).hexdigest()
+    bytes are, and what they are (a signature of the archive or of each file), and the
+    version of the codec that turned them into small JPEGs."""
+    return hashlib.sha256(repr((spec, container, content, CODEC_VERSION)).encode()).hexdigest()
 
 
 def in_stripe(index: int, stripe: int, stripes: int) -> bool:
