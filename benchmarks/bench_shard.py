@@ -412,7 +412,8 @@ def run() -> None:
 
 
 def builds(args: argparse.Namespace) -> dict:
-    print(f"\nbuilds; cores: {os.cpu_count()}; generating images…")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nbuilds (wall time); cores: {os.cpu_count()}, load average {load}; generating images…")
     large_set = [photo_jpeg(i, (3000, 2000)) for i in range(args.distinct)]
     small_set = [photo_jpeg(10_000 + i, (500, 375)) for i in range(args.distinct)]
     large = [large_set[i % len(large_set)] for i in range(args.large)]

@@ -192,6 +192,9 @@ def _process(data: bytes, spec: ImageSpec, notes: list[tuple[str, str]]) -> Enco
     if decoded is None:
         decoded = _decode_pillow(data, spec, notes)
     pixels, plan, source_size = decoded
+    # `pixels` (upright RGB, at the DCT scale) and `out` are where any measure of the
+    # picture belongs, whichever decoder ran; it goes out as a new Encoded field with a
+    # default, so callers that do not know it keep working.
     out = resample(pixels, plan.box, plan.scaled)
     image = Image.fromarray(out, "RGB")
     std = pixel_std(image)  # before any padding: a blank frame on a white canvas is still blank
