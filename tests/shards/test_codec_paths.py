@@ -151,3 +151,18 @@ def test_output_is_identical_across_calls_in_every_mode() -> None:
     for mode in MODES:
         spec = ImageSpec(64, 48, mode)
         assert process_image(data, "a.jpg", spec).jpeg == process_image(data, "a.jpg", spec).jpeg
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "TIFF", "BMP", "WEBP"])
+def test_other_formats_take_the_pillow_path(fmt: str) -> None:
+    from PIL import features
+
+    if fmt == "WEBP" and not features.check("webp"):
+        pytest.skip("this Pillow has no WebP")
+    buf = io.BytesIO()
+    photo(18, (160, 120)).save(buf, fmt)
+    data = buf.getvalue()
+    assert codec._decode_fast(data, SPEC) is None
+    res = process_image(data, f"a.{fmt.lower()}", SPEC)
+    assert res.reject is None and res.notes == () and res.source_size == (160, 120)
+    assert Image.open(io.BytesIO(res.jpeg)).size == (64, 48)
