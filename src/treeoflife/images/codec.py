@@ -3,17 +3,18 @@
 Two decoders, one resampler, one encoder:
 
 - **The fast path** takes the common case, a plain 8-bit JPEG (YCbCr or greyscale, no
-  EXIF rotation, within ``max_image_pixels``): ``simplejpeg`` (libjpeg-turbo) decodes it straight into a numpy array, asking for the DCT-domain reduced image at the
-  largest power-of-2 scale that keeps both sides at least what the resize mode needs
+  EXIF rotation, within ``max_image_pixels``): ``simplejpeg`` (libjpeg-turbo) decodes
+  it straight into a numpy array, asking for the DCT-domain reduced image at the largest
+  power-of-2 scale that keeps both sides at least what the resize mode needs
   (``geometry.dct_scale``). On multi-megapixel photos that decode is the whole cost
   (PERF-NOTES.md); on the few-hundred-pixel images most sources ship, Pillow's decode
   and its own bookkeeping cost ~40% more than simplejpeg's (measured by
   ``benchmarks/bench_shard.py``). It runs with ``strict=True``, so anything libjpeg
   only warns about (a truncated file, corrupt data) raises, and the image goes to…
 - **the Pillow path**, the original one, and the only one for everything else (PNG,
-  WebP, GIF, TIFF, BMP, CMYK/YCCK JPEGs, EXIF-rotated ones, 16-bit, truncated or corrupt files,
-  decompression bombs): it decides every reject reason and every repair note, so a
-  file's outcome never depends on which path tried it first.
+  WebP, GIF, TIFF, BMP, CMYK/YCCK JPEGs, EXIF-rotated ones, 16-bit, truncated or corrupt
+  files, decompression bombs): it decides every reject reason and every repair note, so
+  a file's outcome never depends on which path tried it first.
 - Both hand RGB pixels to :func:`resample.resample` (one anti-aliased pass) and the
   result to Pillow's JPEG encoder at the configured quality with 4:2:0 chroma. Pillow's
   encoder, not simplejpeg's: at the same quality its output measured ~0.3 dB closer to
