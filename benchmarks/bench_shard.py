@@ -403,7 +403,7 @@ def run() -> None:
     if not args.builds_only:
         n = args.codec_images
         count = {(500, 375): n, (800, 600): max(4, n // 2), (3000, 2000): max(4, n // 8)}
-        results["codec"] = codec_bench(args.distinct, max(args.repeat, 5), count)
+        results |= codec_bench(args.distinct, max(args.repeat, 5), count)
     if not args.codec_only:
         results |= builds(args)
     print(
