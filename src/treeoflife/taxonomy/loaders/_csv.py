@@ -15,9 +15,17 @@ csv.field_size_limit(sys.maxsize)  # DH higherClassification fields can be long
 
 @contextmanager
 def table(
-    path: Path, required: tuple[str, ...], *, what: str, delimiter: str = ","
+    path: Path,
+    required: tuple[str, ...],
+    *,
+    what: str,
+    delimiter: str = ",",
+    prefix: str = "",
 ) -> Iterator[tuple[dict[str, int], Iterator[list[str]]]]:
     """Open a delimited file: (column name -> index, iterator of rows as lists).
+
+    ``prefix`` is taken off the column names that have it (ChecklistBank writes ColDP
+    headers as ``col:ID``; the ColDP spec also allows plain ``ID``).
 
     Raises TolError naming the file and the expected format when it cannot be read, is
     empty, lacks a required column, or breaks mid-way.
@@ -35,7 +43,7 @@ def table(
             raise TolError(f"{path} is not readable as {what}: {exc}") from None
         if header is None:
             raise TolError(f"{path} is empty; expected {what}")
-        columns = {name.strip(): i for i, name in enumerate(header)}
+        columns = {name.strip().removeprefix(prefix): i for i, name in enumerate(header)}
         missing = [c for c in required if c not in columns]
         if missing:
             raise TolError(f"{path} is not {what}: missing column(s) {', '.join(missing)}")
