@@ -15,6 +15,7 @@ from treeoflife.sample.gbif_backbone import VERNACULAR_COLUMNS as GBIF_VERNACULA
 from treeoflife.sample.taxa import RANKS, load_taxa
 from treeoflife.taxonomy.build import load_references
 from treeoflife.taxonomy.loaders import coldp, gbif_backbone
+from treeoflife.taxonomy.loaders._tree import Codes
 from treeoflife.taxonomy.query import make_query
 from treeoflife.taxonomy.reference import COL, GBIF, PROVISIONAL, SYNONYM, name_key
 from treeoflife.taxonomy.resolver import AMBIGUOUS, RESOLVED, resolve
@@ -266,3 +267,10 @@ def test_the_sample_excerpts_give_every_species_its_taxa_csv_lineage(sample_dir:
         assert [c.lineage for c in gbif.by_name[name_key(t.binomial, 6)]] == [want], t.key
     (leo,) = col.by_name[name_key("Felis leo", 6)]
     assert leo.lineage[5:] == ("Panthera", "leo") and leo.how == SYNONYM
+
+
+def test_taxon_id_codes_are_exact() -> None:
+    codes = Codes()
+    ids = ["EOL-7", "EOL-007", "7", "007", "4QHKG", "4qhkg", "4QHKG0", "WORMS:123", "x" * 40]
+    assert len({codes.code(i) for i in ids}) == len(ids)
+    assert [codes.code(i) for i in ids] == [codes.code(i) for i in ids]
