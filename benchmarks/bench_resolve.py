@@ -15,6 +15,12 @@ most species and subspecies to make up N, English vernacular names for a third; 
 the labels are then written with a synonym name only the backbones know. ``--references``
 is ``[taxonomy] references``. Target: under 5 minutes and 2 GiB; the box is shared, so
 the CPU seconds are printed beside the wall time.
+
+Measured (2026-11-30, 2 cores shared with ~7 other jobs, load ~15): 3,350,044 DH rows,
+6,000,000 ColDP and 6,000,000 GBIF usages, 503,879 distinct labels, all six references:
+390.9 s CPU (1716 s wall), peak RSS 2098 MiB; 503,853 resolved, 19 partial, 7
+unresolved. Without the backbones (``--usages 0``) the same labels took 149.8 s and
+1458 MiB before this change. Over both targets: see the report of issue #14 part 1.
 """
 
 from __future__ import annotations
