@@ -21,11 +21,15 @@ def table(
     what: str,
     delimiter: str = ",",
     prefix: str = "",
+    used: tuple[str, ...] = (),
 ) -> Iterator[tuple[dict[str, int], Iterator[list[str]]]]:
     """Open a delimited file: (column name -> index, iterator of rows as lists).
 
     ``prefix`` is taken off the column names that have it (ChecklistBank writes ColDP
-    headers as ``col:ID``; the ColDP spec also allows plain ``ID``).
+    headers as ``col:ID``; the ColDP spec also allows plain ``ID``). For a tab-separated
+    file, ``used`` names every column the caller reads: each line is split only up to the
+    last of them (the rest of the line is one more field), which makes wide files such as
+    ColDP's 71-column NameUsage.tsv several times faster to stream.
 
     Raises TolError naming the file and the expected format when it cannot be read, is
     empty, lacks a required column, or breaks mid-way.
@@ -47,6 +51,22 @@ def table(
         missing = [c for c in required if c not in columns]
         if missing:
             raise TolError(f"{path} is not {what}: missing column(s) {', '.join(missing)}")
+
+        if delimiter == "\t" and used:
+            width = max(columns[c] for c in used if c in columns) + 1
+
+            def split_lines() -> Iterator[list[str]]:
+                number = 1
+                try:
+                    for number, line in enumerate(fh, 2):  # noqa: B007 (used in the error)
+                        yield line.rstrip("\r\n").split("\t", width)
+                except UnicodeDecodeError as exc:
+                    raise TolError(
+                        f"{path} is not readable as {what} (line {number}): {exc}"
+                    ) from None
+
+            yield columns, split_lines()
+            return
 
         def body() -> Iterator[list[str]]:
             try:

@@ -24,19 +24,16 @@ from treeoflife.taxonomy.reference import PROVISIONAL, SYNONYM, Candidate
 NO_RANK = 255
 MAX_DEPTH = 200  # deeper than any real hierarchy: a longer walk is a parent cycle
 ACCEPTED_STATUS, PROVISIONAL_STATUS = 0, 1
-# id characters packed exactly into a code (ColDP ids are short strings such as "4QHKG")
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_."
-_DIGIT = {c: i + 1 for i, c in enumerate(_ALPHABET)}
-_PACKED_LEN = 10  # 66 ** 10 < 2 ** 61
+_PACKED_LEN = 7  # ASCII ids this short are their own bytes in a code (56 bits)
 
 
 class Codes:
     """Taxon ids as int64 codes, so millions of ids need no Python strings.
 
     ``EOL-<digits>`` and plain digits (GBIF, DH) are packed with their digit count, so
-    ``EOL-007`` and ``EOL-7`` stay distinct; other ids of up to ten letters, digits, ``-``,
-    ``_`` or ``.`` (ColDP) are packed character by character; anything else is numbered.
-    Every code is exact: two ids share a code only when they are the same id.
+    ``EOL-007`` and ``EOL-7`` stay distinct; other ASCII ids of up to seven characters
+    (ColDP's, such as ``4QHKG``) are their bytes read as a number; anything else is
+    numbered. Every code is exact: two ids share a code only when they are the same id.
     """
 
     def __init__(self) -> None:
@@ -49,15 +46,9 @@ class Codes:
             digits, tag = taxon_id, 1
         if digits.isascii() and digits.isdigit() and len(digits) <= 15:
             return ((int(digits) << 4 | len(digits)) << 2) | tag
-        if len(taxon_id) <= _PACKED_LEN and taxon_id.isascii():
-            packed = 0
-            for c in taxon_id:
-                d = _DIGIT.get(c)
-                if d is None:
-                    break
-                packed = packed * 67 + d
-            else:
-                return packed << 2 | 3
+        if len(taxon_id) <= _PACKED_LEN and taxon_id.isascii() and taxon_id[:1] != "\x00":
+            # no leading NUL byte, so ids of different lengths never read as one number
+            return int.from_bytes(taxon_id.encode("ascii"), "big") << 2 | 3
         k = self.other.get(taxon_id)
         if k is None:
             k = self.other[taxon_id] = len(self.other)

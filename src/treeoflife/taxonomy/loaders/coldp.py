@@ -80,8 +80,11 @@ class ColResult:
 
 def _rows(path: Path, progress: Callable | None) -> Iterator[tuple[int, list[str], dict]]:
     """(row number, cells, columns) for every row with an ID, in file order."""
-    with table(path, REQUIRED, what=WHAT, delimiter="\t", prefix=PREFIX) as (cols, body):
-        width = max(cols.values()) + 1
+    with table(path, REQUIRED, what=WHAT, delimiter="\t", prefix=PREFIX, used=REQUIRED) as (
+        cols,
+        body,
+    ):
+        width = max(cols[c] for c in REQUIRED) + 1  # lines are split up to these
         c_id = cols["ID"]
         n = 0
         for row in progress(body) if progress else body:

@@ -51,6 +51,7 @@ REQUIRED = (
     "taxonomicStatus",
     *HIGHER,
 )
+USED = (*REQUIRED, "specificEpithet", "genericName", "scientificName")  # what is read of a row
 VERN_WHAT = (
     "a GBIF backbone VernacularName.tsv (tab-separated, with taxonID, vernacularName, language)"
 )
@@ -101,7 +102,7 @@ def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> G
     """Candidates for the wanted (name, rank) keys (record = the row's ``taxonID``)."""
     result = GbifResult()
     pending: list[tuple[NameKey, str, str, str]] = []  # key, synonym id, accepted id, name
-    with table(path, REQUIRED, what=WHAT, delimiter="\t") as (cols, body):
+    with table(path, REQUIRED, what=WHAT, delimiter="\t", used=USED) as (cols, body):
         c_id, c_rank, c_status = cols["taxonID"], cols["taxonRank"], cols["taxonomicStatus"]
         c_acc = cols["acceptedNameUsageID"]
         for row in progress(body) if progress else body:
@@ -140,7 +141,7 @@ def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> G
 def _accepted_rows(path: Path, ids: set[str]) -> dict[str, Lineage]:
     """taxonID -> lineage of the wanted accepted (or doubtful) rows: the second pass."""
     out: dict[str, Lineage] = {}
-    with table(path, REQUIRED, what=WHAT, delimiter="\t") as (cols, body):
+    with table(path, REQUIRED, what=WHAT, delimiter="\t", used=USED) as (cols, body):
         c_id, c_rank, c_status = cols["taxonID"], cols["taxonRank"], cols["taxonomicStatus"]
         for row in body:
             taxon = cell(row, c_id)
