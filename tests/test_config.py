@@ -88,6 +88,9 @@ def test_a_build_recorded_with_the_sections_under_extra_still_reads() -> None:
         ({"split": {"unit": "species"}}, "split.unit must be one of image, taxon"),
         ({"split": {"holdout_taxa": ["genus:"]}}, "split.holdout_taxa: 'genus:': no name after"),
         ({"report": {"changes": "yes"}}, "report.changes must be a bool"),
+        ({"taxonomy": {"references": "gbif"}}, "taxonomy.references must be a list"),
+        ({"taxonomy": {"references": ["gbif", "ncbi"]}}, "unknown reference 'ncbi'; known"),
+        ({"taxonomy": {"references": ["col", "gbif", "col"]}}, "lists 'col' twice"),
     ],
 )
 def test_mistakes_name_the_key(data: dict, words: str) -> None:
@@ -105,3 +108,10 @@ def test_environment_overrides_the_scheduler(monkeypatch) -> None:
     monkeypatch.setenv(distribute.SCHEDULER_ENV, "tcp://env:8786")
     assert distribute.backend(cfg) == DistributeConfig("tcp://env:8786", {}, 3.0)
     assert distribute.backend(None).scheduler == "tcp://env:8786"
+
+
+def test_reference_trust_order_is_a_setting_and_round_trips() -> None:
+    assert Config().taxonomy.references == ["eol_dh", "itis", "inat", "resolved", "col", "gbif"]
+    cfg = from_dict({"taxonomy": {"references": ["gbif", "col", "eol_dh"]}})
+    assert cfg.taxonomy.references == ["gbif", "col", "eol_dh"]
+    assert Config.from_json(cfg.to_json()) == cfg

@@ -47,6 +47,10 @@ class SourcePaths:
     bioscan5m_metadata: str = "bioscan5m/metadata/csv/BIOSCAN_5M_Insect_Dataset_metadata.csv"
     bioscan5m_images: str = "bioscan5m/images/cropped_256"
     placeholders: str = "placeholders.sha256"  # sha256sum lines of known placeholder images
+    col_name_usage: str = "col/NameUsage.tsv"
+    col_vernacular: str = "col/VernacularName.tsv"
+    gbif_backbone: str = "gbif/backbone/Taxon.tsv"
+    gbif_vernacular: str = "gbif/backbone/VernacularName.tsv"
 
     # The entries that are folders; every other entry is a file. Adapters test what they
     # expect (``is_dir()`` / ``is_file()``) and take anything else for an absent source, so
@@ -62,6 +66,23 @@ class SourcePaths:
             "bioscan5m_images",
         }
     )
+
+
+# The name references ``[taxonomy] references`` may list, in the order they were trusted
+# before the order was a setting, the newer backbones after (its default).
+REFERENCE_CHOICES: tuple[str, ...] = ("eol_dh", "itis", "inat", "resolved", "col", "gbif")
+
+
+@dataclass(frozen=True)
+class TaxonomyConfig:
+    """The ``[taxonomy]`` section: which references name the labels, most trusted first.
+
+    A reference left out is not read. The order decides which reference sets a lineage
+    when several fit a label equally well; it never overrides a rank the source gave, and
+    candidates that differ still leave the rank empty (docs/sources.md).
+    """
+
+    references: list[str] = field(default_factory=lambda: list(REFERENCE_CHOICES))
 
 
 @dataclass(frozen=True)
@@ -194,6 +215,7 @@ class FetchConfig:
 class Config:
     sources_root: str = ""
     paths: SourcePaths = field(default_factory=SourcePaths)
+    taxonomy: TaxonomyConfig = field(default_factory=TaxonomyConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     images: ImageSpec = field(default_factory=ImageSpec)
@@ -236,6 +258,7 @@ class Config:
 
 _SECTIONS = {
     "paths": SourcePaths,
+    "taxonomy": TaxonomyConfig,
     "split": SplitConfig,
     "select": SelectConfig,
     "images": ImageSpec,
@@ -338,8 +361,21 @@ def _explicit_names(paths: SourcePaths | None) -> list[str]:
     ]
 
 
+def _validate_references(references: list, origin: str) -> None:
+    unknown = [r for r in references if r not in REFERENCE_CHOICES]
+    if unknown:
+        raise TolError(
+            f"{origin}: taxonomy.references has unknown reference {unknown[0]!r}; "
+            f"known references are {', '.join(REFERENCE_CHOICES)}"
+        )
+    repeated = sorted({r for r in references if references.count(r) > 1})
+    if repeated:
+        raise TolError(f"{origin}: taxonomy.references lists {repeated[0]!r} twice")
+
+
 def _validate(cfg: Config, origin: str) -> None:
     im, sp, sh, di, fe = cfg.images, cfg.split, cfg.shards, cfg.distribute, cfg.fetch
+    _validate_references(cfg.taxonomy.references, origin)
     if not (16 <= im.width <= 8192 and 16 <= im.height <= 8192):
         raise TolError(f"{origin}: images.width and images.height must be between 16 and 8192")
     if not 1 <= im.quality <= 100:

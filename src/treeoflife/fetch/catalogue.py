@@ -79,6 +79,18 @@ def default_catalogue(paths: SourcePaths | None = None) -> dict[str, Entry]:
             description="iNaturalist taxonomy DwC-A (taxa.csv, VernacularNames-english.csv)",
         ),
         Entry(
+            name="gbif_backbone",
+            url="https://hosted-datasets.gbif.org/datasets/backbone/current/backbone.zip",
+            target=_parent(p.gbif_backbone),
+            unpack="zip",
+            required=(
+                PurePosixPath(p.gbif_backbone).name,
+                PurePosixPath(p.gbif_vernacular).name,
+            ),
+            default=False,  # ~1 GB zipped; the EOL hierarchy is what TreeOfLife-10M used
+            description="GBIF Backbone Taxonomy DwC-A (Taxon.tsv, VernacularName.tsv)",
+        ),
+        Entry(
             name="eol_media_manifest",
             url="https://eol.org/data/media_manifest.tgz",
             target=p.eol_media_manifest,

@@ -15,10 +15,12 @@ from pathlib import Path
 from treeoflife.sample import (
     bioscan,
     bioscan5m,
+    coldp,
     eol_hierarchy,
     eol_images,
     expected,
     gbif,
+    gbif_backbone,
     generic,
     inat,
     itis,
@@ -54,6 +56,8 @@ def generate(dest: Path) -> dict:
     inat.write_dwca(dest, species)
     itis.write(dest, species)
     resolved.write(dest, species)
+    coldp.write(dest, taxa)
+    gbif_backbone.write(dest, taxa)
 
     totals = expected.write(dest, images, eol.containers, species)
     planted = [im for im in images if im.reason and im.reason != "label_ambiguous"]

@@ -122,6 +122,9 @@ def _rows(by_key: dict[str, Taxon]) -> list[Row]:
             expect_taxon="Taraxacum officinale",
             kind="placeholder",
         ),
+        # synonyms in another genus that only one backbone knows: ColDP, GBIF
+        Row("IMG_0016.jpg", "Felis leo Linnaeus, 1758", expect_taxon="Panthera leo"),
+        Row("IMG_0017.jpg", "Motacilla rubecula", expect_taxon="Erithacus rubecula"),
     ]
 
 

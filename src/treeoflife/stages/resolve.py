@@ -41,8 +41,13 @@ def inputs(ctx: BuildContext) -> Any:
         cfg.source_path("rare_unseen"),
     ]
     # the version changes when the resolver resolves the same inputs differently, so an
-    # existing build re-resolves (2: an EOL page's lineage gaps filled from name candidates)
-    return {"files": file_signature(files), "version": 2}
+    # existing build re-resolves (2: an EOL page's lineage gaps filled from name candidates;
+    # 3: ColDP and GBIF backbones, synonyms named in the provenance)
+    return {
+        "files": file_signature(files),
+        "taxonomy": cfg.section_json("taxonomy"),
+        "version": 3,
+    }
 
 
 def _bar(ctx: BuildContext, **kw: Any) -> tqdm:
@@ -122,7 +127,7 @@ def _resolve_into_taxa(ctx: BuildContext) -> tuple[_Tally, LoadReport]:
         cfg,
         queries,
         log=ctx.log,
-        progress=lambda it: _bar(ctx, desc="resolve: read DH", unit=" rows", iterable=it),
+        progress=lambda it: _bar(ctx, desc="resolve: read references", unit=" rows", iterable=it),
     )
     results = (
         resolve(q, refs)

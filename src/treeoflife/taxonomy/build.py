@@ -4,10 +4,14 @@
 2. scraped names of the wanted pages -> more keys;
 3. the DH, streamed once -> candidates by page and by name; the names those lineages end
    in are added so ITIS and iNaturalist can give their common names;
-4. ITIS, iNaturalist taxa, resolved.jsonl -> candidates by name;
-5. vernacular files -> common names for the candidates' records only.
+4. the Catalogue of Life (ColDP) and the GBIF backbone -> candidates by name, and the
+   names their lineages end in, likewise;
+5. ITIS, iNaturalist taxa, resolved.jsonl -> candidates by name;
+6. vernacular files -> common names for the candidates' records only.
 
-A missing file means that reference is absent (logged); a malformed one is a TolError.
+Only the references ``[taxonomy] references`` lists are read, and their candidates are
+merged in its order (the resolver's trust order). A missing file means that reference is
+absent (logged); a malformed one is a TolError.
 """
 
 from __future__ import annotations
@@ -19,19 +23,26 @@ from pathlib import Path
 from treeoflife.config import Config
 from treeoflife.taxonomy.lineage import common_key, lowest, name_at
 from treeoflife.taxonomy.loaders import (
+    coldp,
     eol_dh,
     eol_scraped,
     eol_vernacular,
+    gbif_backbone,
     inat_dwca,
     itis,
     resolved_jsonl,
 )
 from treeoflife.taxonomy.query import LabelQuery
 from treeoflife.taxonomy.reference import (
+    COL,
+    COL_VERNACULAR,
     EOL_DH,
     EOL_VERNACULAR,
+    GBIF,
+    GBIF_VERNACULAR,
     INAT,
     ITIS,
+    REFERENCE_NAMES,
     RESOLVED,
     Candidate,
     NameKey,
@@ -48,11 +59,26 @@ REFERENCE_FILES: tuple[str, ...] = (
     "inat_taxa",
     "inat_vernacular",
     "resolved",
+    "col_name_usage",
+    "col_vernacular",
+    "gbif_backbone",
+    "gbif_vernacular",
 )
+# the [paths] files each [taxonomy] references entry reads
+REFERENCE_PATHS: dict[str, tuple[str, ...]] = {
+    "eol_dh": ("eol_dh", "eol_scraped", "eol_vernacular"),
+    "itis": ("itis_chains",),
+    "inat": ("inat_taxa", "inat_vernacular"),
+    "resolved": ("resolved",),
+    "col": ("col_name_usage", "col_vernacular"),
+    "gbif": ("gbif_backbone", "gbif_vernacular"),
+}
 
 
 def reference_paths(cfg: Config) -> dict[str, Path]:
-    return {name: cfg.source_path(name) for name in REFERENCE_FILES}
+    """The reference files the configured references read, by their [paths] name."""
+    used = {p for ref in cfg.taxonomy.references for p in REFERENCE_PATHS[ref]}
+    return {name: cfg.source_path(name) for name in REFERENCE_FILES if name in used}
 
 
 @dataclass
@@ -72,7 +98,9 @@ def load_references(
     report = LoadReport()
 
     def present(name: str) -> Path | None:
-        p = paths[name]
+        p = paths.get(name)
+        if p is None:  # its reference is not in [taxonomy] references
+            return None
         if p.is_file():
             return p
         report.absent.append(name)
@@ -81,7 +109,8 @@ def load_references(
 
     queries = list(queries)
     pages = {q.page_id for q in queries if q.page_id is not None}
-    refs = References()
+    refs = References(priority=tuple(REFERENCE_NAMES[r] for r in cfg.taxonomy.references))
+    accepted_of: dict[str, dict[str, str]] = {}  # backbone -> synonym record -> accepted id
     if (p := present("eol_scraped")) and pages:
         refs.scraped = eol_scraped.load(p, pages)
     keys: set[NameKey] = set()
@@ -96,6 +125,15 @@ def load_references(
         keys |= _ending_keys(
             list(dh.by_page.values()) + [c for cs in dh.by_name.values() for c in cs]
         )
+    if p := present("col_name_usage"):
+        col = coldp.load(p, keys, progress)
+        by_name[COL], accepted_of[COL], report.rows[COL] = col.by_name, col.accepted_of, col.rows
+    if p := present("gbif_backbone"):
+        gbif = gbif_backbone.load(p, keys, progress)
+        by_name[GBIF], accepted_of[GBIF] = gbif.by_name, gbif.accepted_of
+        report.rows[GBIF] = gbif.rows
+    for source in (COL, GBIF):
+        keys |= _ending_keys([c for cs in by_name.get(source, {}).values() for c in cs])
     if p := present("itis_chains"):
         by_name[ITIS] = itis.load(p, keys)
     if p := present("inat_taxa"):
@@ -103,18 +141,21 @@ def load_references(
     if p := present("resolved"):
         by_name[RESOLVED] = resolved_jsonl.load(p, keys)
     _commons(refs, by_name, paths, present, pages)
-    refs.by_name = _merge(by_name)
+    _backbone_commons(refs, by_name, accepted_of, present)
+    refs.by_name = _merge(by_name, refs.priority)
     return refs, report
 
 
-def _merge(by_name: dict[str, dict[NameKey, list[Candidate]]]) -> dict[NameKey, list[Candidate]]:
-    """One index over every reference's candidates, in NAME_PRIORITY order.
+def _merge(
+    by_name: dict[str, dict[NameKey, list[Candidate]]], priority: tuple[str, ...]
+) -> dict[NameKey, list[Candidate]]:
+    """One index over every reference's candidates, in trust order.
 
     Consumes ``by_name``: each key's first list is taken over and extended rather than
     copied, so the candidates' lists are never held twice.
     """
     merged: dict[NameKey, list[Candidate]] = {}
-    for source in (EOL_DH, ITIS, INAT, RESOLVED):  # NAME_PRIORITY order
+    for source in priority:
         for key, cands in by_name.pop(source, {}).items():
             found = merged.get(key)
             if found is None:
@@ -163,3 +204,28 @@ def _commons(
         for c in dh_cands:
             if c.page_id in refs.page_common and (key := common_key(c.lineage)):
                 refs.commons[EOL_VERNACULAR].setdefault(key, refs.page_common[c.page_id])
+
+
+def _backbone_commons(
+    refs: References,
+    by_name: dict[str, dict[NameKey, list[Candidate]]],
+    accepted_of: dict[str, dict[str, str]],
+    present: Callable,
+) -> None:
+    """ColDP and GBIF common names, joined like iNaturalist's: by the candidate's record,
+    or, for a synonym, by its accepted taxon (vernacular names belong to accepted taxa)."""
+    for source, common, vern_path, load in (
+        (COL, COL_VERNACULAR, "col_vernacular", coldp.load_vernacular),
+        (GBIF, GBIF_VERNACULAR, "gbif_vernacular", gbif_backbone.load_vernacular),
+    ):
+        cands = [c for cs in by_name.get(source, {}).values() for c in cs]
+        if not cands or not (p := present(vern_path)):
+            continue
+        synonyms = accepted_of.get(source, {})
+        ids = {c.record for c in cands} | set(synonyms.values())
+        names = load(p, ids)
+        refs.commons[common] = {}
+        for c in cands:
+            name = names.get(c.record) or names.get(synonyms.get(c.record, ""))
+            if name and (key := common_key(c.lineage)):
+                refs.commons[common].setdefault(key, name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from treeoflife.config import TaxonomyConfig
 from treeoflife.taxonomy.lineage import Lineage
 
 # (lower-case canonical name, rank index): "puma concolor" at species, "morus" at genus
@@ -22,9 +23,27 @@ ITIS = "itis"
 INAT = "inat_taxa"
 INAT_VERNACULAR = "inat_vernacular"
 RESOLVED = "resolved"
+COL = "col"
+COL_VERNACULAR = "col_vernacular"
+GBIF = "gbif"
+GBIF_VERNACULAR = "gbif_vernacular"
 
-# order in which name references are trusted for a lineage (first = most trusted)
-NAME_PRIORITY: tuple[str, ...] = (EOL_DH, ITIS, INAT, RESOLVED)
+# ``[taxonomy] references`` names -> the reference name candidates carry in provenance
+REFERENCE_NAMES: dict[str, str] = {
+    "eol_dh": EOL_DH,
+    "itis": ITIS,
+    "inat": INAT,
+    "resolved": RESOLVED,
+    "col": COL,
+    "gbif": GBIF,
+}
+# order in which name references are trusted for a lineage (first = most trusted) when
+# nothing sets it: the default of ``[taxonomy] references``
+NAME_PRIORITY: tuple[str, ...] = tuple(REFERENCE_NAMES[n] for n in TaxonomyConfig().references)
+
+# how a candidate was found, besides "id" (by EOL page id) and "name"
+SYNONYM = "synonym"  # the name is a synonym: the lineage is its accepted taxon's
+PROVISIONAL = "provisional"  # the reference accepts the name only provisionally (doubtful)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +53,10 @@ class Candidate:
     lineage: Lineage
     source: str  # reference name (EOL_DH, ITIS, ...)
     record: str  # the record's id in that reference (taxonID, TSN, iNat id, source title)
-    how: str = "name"  # "id" (by page id), "name", "synonym" (a synonym's accepted taxon)
+    how: str = "name"  # "id" (by page id), "name", SYNONYM, PROVISIONAL
     common: str = ""  # English common name the record itself carries (ITIS chains)
     page_id: int | None = None  # the EOL page of the record (DH), for EOL common names
+    synonym: str = ""  # for SYNONYM: the synonym's name as the reference spells it
 
 
 def name_key(name: str, rank_index: int) -> NameKey:
@@ -48,3 +68,17 @@ def add_candidate(index: dict[NameKey, list[Candidate]], key: NameKey, cand: Can
     found = index.setdefault(key, [])
     if not any(c.lineage == cand.lineage and c.record == cand.record for c in found):
         found.append(cand)
+
+
+def prefer_accepted(index: dict[NameKey, list[Candidate]]) -> None:
+    """Drop a name's provisional candidates where the same reference also accepts it.
+
+    A backbone lists the same name as accepted in one place and doubtful (GBIF) or
+    provisionally accepted (ColDP) in another; the reference's own judgement is that the
+    accepted usage is the one the name means. A provisional usage alone stays a candidate,
+    marked provisional in the provenance. Applied per reference, so one backbone's doubt
+    never hides another's candidate.
+    """
+    for key, cands in index.items():
+        if any(c.how == PROVISIONAL for c in cands) and any(c.how != PROVISIONAL for c in cands):
+            index[key] = [c for c in cands if c.how != PROVISIONAL]

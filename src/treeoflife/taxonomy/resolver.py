@@ -10,7 +10,8 @@ out. The rules, in order:
    every reference is kept.
 3. **Scoring.** A candidate in another kingdom than a given kingdom is never used. The
    others are scored against the ranks the source gave: fewest disagreements first, then
-   most agreements. Among the best, the most trusted reference (``NAME_PRIORITY``) sets
+   most agreements. Among the best, the most trusted reference (``[taxonomy]
+   references``, :attr:`References.priority`) sets
    the lineage; a best candidate from another reference in a *different kingdom* is a
    cross-reference homonym and joins the pool.
 4. **Ambiguity.** Where the pool's candidates differ at a rank, that rank stays empty
@@ -47,13 +48,17 @@ from treeoflife.taxonomy.lineage import (
 from treeoflife.taxonomy.query import LabelQuery
 from treeoflife.taxonomy.ranks import RANKS
 from treeoflife.taxonomy.reference import (
+    COL_VERNACULAR,
     EOL_DH,
     EOL_SCRAPED,
     EOL_VERNACULAR,
+    GBIF_VERNACULAR,
     INAT,
     INAT_VERNACULAR,
     ITIS,
     NAME_PRIORITY,
+    PROVISIONAL,
+    SYNONYM,
     Candidate,
     NameKey,
     name_key,
@@ -61,7 +66,7 @@ from treeoflife.taxonomy.reference import (
 
 RESOLVED, PARTIAL, AMBIGUOUS, UNRESOLVED = "resolved", "partial", "ambiguous", "unresolved"
 STATUSES = (RESOLVED, PARTIAL, AMBIGUOUS, UNRESOLVED)
-COMMON_PRIORITY = (ITIS, INAT, EOL_VERNACULAR)
+COMMON_PRIORITY = (ITIS, INAT, EOL_VERNACULAR, COL_VERNACULAR, GBIF_VERNACULAR)
 
 
 @dataclass
@@ -74,6 +79,8 @@ class References:
     # common-name source -> common_key -> English name
     commons: dict[str, dict[tuple, str]] = field(default_factory=dict)
     page_common: dict[int, str] = field(default_factory=dict)  # EOL page -> English name
+    # reference names, most trusted first (``[taxonomy] references``)
+    priority: tuple[str, ...] = NAME_PRIORITY
 
 
 @dataclass
@@ -123,16 +130,18 @@ def find_candidates(query: LabelQuery, refs: References) -> tuple[list[Candidate
     return [], ""
 
 
-def _priority(source: str) -> int:
-    return NAME_PRIORITY.index(source) if source in NAME_PRIORITY else len(NAME_PRIORITY)
-
-
-def select(cands: list[Candidate], known: Lineage) -> tuple[list[Candidate], list[Candidate]]:
+def select(
+    cands: list[Candidate], known: Lineage, priority: tuple[str, ...] = NAME_PRIORITY
+) -> tuple[list[Candidate], list[Candidate]]:
     """(pool that decides the lineage, the other best-scored candidates for gap filling)."""
+
+    def _priority(c: Candidate) -> int:
+        return priority.index(c.source) if c.source in priority else len(priority)
+
     scored = [(agreement(c.lineage, known), c) for c in cands]
     best = min((bad, -good) for (bad, good), _ in scored)
     top = [c for (bad, good), c in scored if (bad, -good) == best]
-    top.sort(key=lambda c: _priority(c.source))
+    top.sort(key=_priority)
     first = top[0].source
     pool = [c for c in top if c.source == first]
     kingdoms = {c.lineage[0].lower() for c in pool}
@@ -141,7 +150,7 @@ def select(cands: list[Candidate], known: Lineage) -> tuple[list[Candidate], lis
         for c in top
         if c.source != first and c.lineage[0] and c.lineage[0].lower() not in kingdoms
     ]
-    rest = [c for c in sorted(cands, key=lambda c: _priority(c.source)) if c not in pool]
+    rest = [c for c in sorted(cands, key=_priority) if c not in pool]
     return pool, rest
 
 
@@ -268,8 +277,13 @@ def _given_prov(query: LabelQuery, r: int) -> dict[str, str]:
 
 
 def _cand_prov(cand: Candidate, found: str) -> dict[str, str]:
-    via = "synonym of the accepted taxon" if cand.how == "synonym" else found
-    return {"source": cand.source, "record": cand.record, "how": "filled", "via": via}
+    via = "synonym of the accepted taxon" if cand.how == SYNONYM else found
+    prov = {"source": cand.source, "record": cand.record, "how": "filled", "via": via}
+    if cand.synonym:
+        prov["synonym"] = cand.synonym
+    if cand.how == PROVISIONAL:
+        prov["status"] = "provisional"
+    return prov
 
 
 def _candidates_prov(r: int, cands: Iterable[Candidate]) -> list[str]:
@@ -289,7 +303,7 @@ def resolve(query: LabelQuery, refs: References) -> Resolution:
     conflicts: list[dict[str, str]] = []
     ambiguous: list[str] = []
     if cands:
-        pool, rest = select(cands, known)
+        pool, rest = select(cands, known, refs.priority)
         values, origin, differing = merge(pool)
         fill_gaps(values, origin, range(differing[0], len(RANKS)) if differing else (), rest, known)
         gap_fills: dict[int, Candidate] = {}

@@ -1,0 +1,233 @@
+"""Parent-linked hierarchies of millions of rows, held as arrays: the EOL DH and ColDP.
+
+Both files list each taxon with its parent's id (parents may come after their children)
+and synonyms with their accepted taxon's id. One pass keeps compact int64 arrays per row
+(:class:`TreeBuilder`: id code, parent, accepted, rank code, page, status) and no names;
+parents are linked by sorting the codes (:meth:`TreeBuilder.finish`). A second pass reads
+the names of only the taxa on the lineages the labels need (:func:`wanted_rows`), which
+:class:`Walker` then walks with memoised ancestors.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from treeoflife.taxonomy.lineage import GENUS_INDEX, SPECIES_INDEX, Lineage, species_epithet
+from treeoflife.taxonomy.ranks import RANKS, normalise_kingdom
+from treeoflife.taxonomy.reference import PROVISIONAL, SYNONYM, Candidate
+
+NO_RANK = 255
+MAX_DEPTH = 200  # deeper than any real hierarchy: a longer walk is a parent cycle
+ACCEPTED_STATUS, PROVISIONAL_STATUS = 0, 1
+_PACKED_LEN = 7  # ASCII ids this short are their own bytes in a code (56 bits)
+
+
+class Codes:
+    """Taxon ids as int64 codes, so millions of ids need no Python strings.
+
+    ``EOL-<digits>`` and plain digits (GBIF, DH) are packed with their digit count, so
+    ``EOL-007`` and ``EOL-7`` stay distinct; other ASCII ids of up to seven characters
+    (ColDP's, such as ``4QHKG``) are their bytes read as a number; anything else is
+    numbered. Every code is exact: two ids share a code only when they are the same id.
+    """
+
+    def __init__(self) -> None:
+        self.other: dict[str, int] = {}
+
+    def code(self, taxon_id: str) -> int:
+        if taxon_id.startswith("EOL-"):
+            digits, tag = taxon_id[4:], 0
+        else:
+            digits, tag = taxon_id, 1
+        if digits.isascii() and digits.isdigit() and len(digits) <= 15:
+            return ((int(digits) << 4 | len(digits)) << 2) | tag
+        if len(taxon_id) <= _PACKED_LEN and taxon_id.isascii() and taxon_id[:1] != "\x00":
+            # no leading NUL byte, so ids of different lengths never read as one number
+            return int.from_bytes(taxon_id.encode("ascii"), "big") << 2 | 3
+        k = self.other.get(taxon_id)
+        if k is None:
+            k = self.other[taxon_id] = len(self.other)
+        return k << 2 | 2
+
+
+class Tree:
+    """Arrays over the distinct taxon ids: parent, accepted, rank code, page, status; the
+    names of the taxa on wanted lineages (None elsewhere)."""
+
+    def __init__(self) -> None:
+        self.parent = array("q")
+        self.accepted = array("q")
+        self.rank = bytearray()
+        self.status = bytearray()
+        self.page = array("q")
+        self.name: list[str | None] = []
+        self.taxon_id: dict[int, str] = {}  # only for the rows candidates are made from
+
+
+def _to_array(values: np.ndarray) -> array:
+    out = array("q")
+    out.frombytes(memoryview(np.ascontiguousarray(values, dtype=np.int64)).cast("B"))
+    return out
+
+
+def _ints(values: array) -> np.ndarray:
+    return np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
+
+
+@dataclass
+class TreeBuilder:
+    """The first pass: one :meth:`add` per file row, in file order; then :meth:`finish`."""
+
+    codes: Codes = field(default_factory=Codes)
+    own: array = field(default_factory=lambda: array("q"))
+    par: array = field(default_factory=lambda: array("q"))
+    acc: array = field(default_factory=lambda: array("q"))
+    pg: array = field(default_factory=lambda: array("q"))
+    rank: bytearray = field(default_factory=bytearray)
+    status: bytearray = field(default_factory=bytearray)
+
+    def add(
+        self, taxon_id: str, parent: str, accepted: str, rank: int, page: int, status: int
+    ) -> None:
+        code = self.codes.code
+        self.own.append(code(taxon_id))
+        self.par.append(code(parent) if parent and parent != taxon_id else -1)
+        self.acc.append(code(accepted) if accepted and accepted != taxon_id else -1)
+        self.rank.append(rank)
+        self.pg.append(page)
+        self.status.append(status)
+
+    def __len__(self) -> int:
+        return len(self.own)
+
+    def finish(self, wanted_ids: dict[int, str]) -> tuple[Tree, np.ndarray]:
+        """(the tree over distinct ids, file row -> node); ``wanted_ids`` (file row ->
+        taxonID) names the rows candidates will be made from. Frees the row arrays."""
+        rows = len(self.own)
+        own_np = _ints(self.own)
+        uniq, first = np.unique(own_np, return_index=True)  # a repeated taxonID is one node
+        canon = np.searchsorted(uniq, own_np)  # file row -> node
+        del own_np
+        self.own = array("q")
+        nodes = len(uniq)
+
+        def link(linked: array, uniq: np.ndarray) -> np.ndarray:
+            """Node of each row's link: -1 none, -2 an id no row has."""
+            c = _ints(linked)
+            if not nodes:
+                return np.where(c == -1, -1, -2)
+            at = np.minimum(np.searchsorted(uniq, c), nodes - 1)
+            return np.where(c == -1, -1, np.where(uniq[at] == c, at, -2))
+
+        par_np, acc_np = link(self.par, uniq), link(self.acc, uniq)
+        del uniq
+        self.par, self.acc = array("q"), array("q")
+        pg, rank, status = self.pg, self.rank, self.status
+        tree = Tree()
+        tree.parent = _to_array(np.maximum(par_np[first], -1))  # a missing parent: a root
+        tree.accepted = _to_array(acc_np[first])  # a missing accepted taxon stays -2
+        tree.page = _to_array(_ints(pg)[first])
+        tree.rank = bytearray(np.frombuffer(bytes(rank), dtype=np.uint8)[first].tobytes())
+        tree.status = bytearray(np.frombuffer(bytes(status), dtype=np.uint8)[first].tobytes())
+        tree.name = [None] * nodes
+        if nodes != rows:  # later rows repeating a taxonID update it, in file order
+            later = np.ones(rows, dtype=bool)
+            later[first] = False
+            for n in np.flatnonzero(later).tolist():
+                i = int(canon[n])
+                if par_np[n] != -1:
+                    tree.parent[i] = max(int(par_np[n]), -1)
+                if acc_np[n] != -1:
+                    tree.accepted[i] = int(acc_np[n])
+                if rank[n] != NO_RANK:
+                    tree.rank[i] = rank[n]
+                if pg[n]:
+                    tree.page[i] = pg[n]
+        self.pg, self.rank, self.status = array("q"), bytearray(), bytearray()
+        for n, taxon_id in wanted_ids.items():
+            tree.taxon_id[int(canon[n])] = taxon_id
+        return tree, canon
+
+
+def wanted_rows(tree: Tree, canon: np.ndarray, starts: Iterable[int]) -> bytes | None:
+    """File row -> 1 where the row's name is on a lineage from ``starts`` (for the second
+    pass), or None when nothing is wanted."""
+    starts = set(starts)
+    starts |= {tree.accepted[i] for i in starts if tree.accepted[i] >= 0}
+    if not starts:
+        return None
+    on_lineage = np.zeros(len(tree.name), dtype=bool)
+    on_lineage[np.fromiter(_lineage_nodes(tree, starts), np.int64)] = True
+    return on_lineage[canon].tobytes()
+
+
+def _lineage_nodes(tree: Tree, starts: Iterable[int]) -> Iterable[int]:
+    """Every taxon fewer than MAX_DEPTH steps up from a start: all the walker may name."""
+    closest: dict[int, int] = {}  # taxon -> fewest steps up from any start so far
+    for i in starts:
+        node, depth = i, 0
+        while node >= 0 and depth < MAX_DEPTH and closest.get(node, MAX_DEPTH) > depth:
+            closest[node] = depth
+            node, depth = tree.parent[node], depth + 1
+    return closest.keys()
+
+
+class Walker:
+    """Walks rows up to the root, collecting the seven ranks; memoises ancestors' lineages."""
+
+    def __init__(self, tree: Tree, source: str) -> None:
+        self.tree = tree
+        self.source = source
+        self.memo: dict[int, Lineage] = {}
+
+    def candidate(self, i: int, how: str) -> Candidate | None:
+        t = self.tree
+        start = i
+        synonym = ""
+        if t.accepted[i] == -2:  # a synonym of a taxon the file does not have
+            return None
+        if t.accepted[i] >= 0:  # a synonym: the accepted taxon's lineage
+            synonym = t.name[i] or ""
+            i, how = t.accepted[i], SYNONYM
+        elif t.status[i] == PROVISIONAL_STATUS and how != "id":
+            how = PROVISIONAL
+        lineage = self.lineage(i)
+        if not any(lineage):
+            return None
+        page = t.page[i] or t.page[start] or None
+        return Candidate(
+            lineage, self.source, t.taxon_id[start], how, page_id=page, synonym=synonym
+        )
+
+    def lineage(self, i: int) -> Lineage:
+        t = self.tree
+        chain: list[int] = []
+        node = i
+        while node >= 0 and node not in self.memo and len(chain) < MAX_DEPTH:
+            chain.append(node)
+            node = t.parent[node]
+        base = list(self.memo.get(node, ("",) * len(RANKS))) if node >= 0 else [""] * len(RANKS)
+        # apply from the highest ancestor down, memoising every step
+        for n in reversed(chain):
+            r = t.rank[n]
+            if r != NO_RANK:
+                base = list(base)
+                name = t.name[n] or ""
+                if r == 0:
+                    name = normalise_kingdom(name)
+                elif r == SPECIES_INDEX:
+                    if not base[GENUS_INDEX] and len(name.split()) >= 2:
+                        base[GENUS_INDEX] = sys.intern(name.split()[0])
+                    name = species_epithet(name)
+                # a row's own rank is lower than its ancestors'; below it nothing is known;
+                # interned, so other references' lineages share the name
+                base = base[:r] + [sys.intern(name)] + [""] * (len(RANKS) - r - 1)
+            lineage = tuple(base)
+            if r != NO_RANK and r < SPECIES_INDEX or r == NO_RANK:
+                self.memo[n] = lineage
+        return tuple(base)
