@@ -52,5 +52,7 @@ def write_small_collection(root: Path, *, eol_images: int = 6, inat_per_class: i
         folder = root / "inat21/train" / cls
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(inat_per_class):
-            (folder / f"{c:02d}{i:06d}-aaaa.jpg").write_bytes(jpeg_bytes(100 + c * 10 + i))
+            (folder / f"{c:02d}{i:06d}-aaaa.jpg").write_bytes(
+                jpeg_bytes(100 + c * 50 + i)
+            )  # no two alike
     return root

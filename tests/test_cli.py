@@ -58,7 +58,8 @@ def test_stage_commands_explain_their_stages_and_only_worker_stages_take_workers
         if "--workers" in text:
             with_workers.add(command)
         assert ("--workers" in text) == any(stages[n].uses_workers for n in names)
-    assert with_workers == {"scan", "shard", "verify"}  # scan, write and verify run worker tasks
+    # scan, write and verify run worker tasks; so does split (cluster hashes the eval sets)
+    assert with_workers == {"scan", "split", "shard", "verify"}
     assert "--workers" in help_of("build", capsys)
 
 
@@ -78,7 +79,7 @@ def test_help_and_workers_come_from_the_stage_objects(capsys, monkeypatch) -> No
 
 def test_a_stage_without_workers_refuses_the_option(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["split", "--out", str(tmp_path), "--workers", "2"])
+        main(["resolve", "--out", str(tmp_path), "--workers", "2"])
     assert exit_.value.code == 2
     assert "unrecognized arguments: --workers 2" in capsys.readouterr().err
 

@@ -13,16 +13,40 @@ from treeoflife.stages.split import exact_split, stable_split
 IDS = [f"{i:08x}-0000-5000-8000-000000000000" for i in range(20_000)]
 
 
-def assign(method, ids: list[str], val: float, small: float, seed: int) -> dict[str, tuple]:
-    """Run a split method over a database holding ``ids`` as readable images."""
+def assign(
+    method, ids: list[str], val: float, small: float, seed: int, clusters: dict | None = None
+) -> dict[str, tuple]:
+    """Run a split method over a database holding ``ids`` as readable images, and
+    ``clusters`` (id -> cluster) as duplicate clusters."""
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE images (treeoflife_id TEXT PRIMARY KEY)")
     db.execute("CREATE TABLE encoded (treeoflife_id TEXT PRIMARY KEY, reject TEXT)")
     db.execute("CREATE TABLE rejects (item TEXT, stage TEXT)")  # what [filters] left out
+    db.execute(
+        "CREATE TABLE clusters (member TEXT PRIMARY KEY, cluster TEXT, is_eval INT DEFAULT 0)"
+    )
     db.executemany("INSERT INTO images VALUES (?)", [(t,) for t in ids])
     db.executemany("INSERT INTO encoded VALUES (?, NULL)", [(t,) for t in ids])
+    db.executemany("INSERT INTO clusters VALUES (?, ?, 0)", list((clusters or {}).items()))
     cfg = SplitConfig(val_percent=val, train_small_percent=small, seed=seed)
     return {tid: (split, bool(sm)) for tid, split, sm in method(db, cfg)}
+
+
+def test_a_cluster_is_split_as_one_and_a_val_image_stays_in_val() -> None:
+    ids = IDS[:4000]
+    clusters = {t: ids[i - i % 3] for i, t in enumerate(ids[:3000])}  # clusters of three
+    alone = assign(stable_split, ids, 5, 10, 17)
+    for method in (stable_split, exact_split):
+        result = assign(method, ids, 5, 10, 17, clusters)
+        by_cluster: dict[str, set] = {}
+        for t, c in clusters.items():
+            by_cluster.setdefault(c, set()).add(result[t][0])  # train_small: per image
+        assert all(len(s) == 1 for s in by_cluster.values())
+        assert any(s == {"val"} for s in by_cluster.values())
+    # stable: a cluster is in val when any of its images alone would be
+    result = assign(stable_split, ids, 5, 10, 17, clusters)
+    assert all(result[t][0] == "val" for t in ids if alone[t][0] == "val")
+    assert {t for t in ids[3000:] if result[t] != alone[t]} == set()
 
 
 def splits_of(out: Path) -> dict[str, tuple[str, int]]:

@@ -23,8 +23,9 @@ from treeoflife.taxonomy.ranks import RANKS
 
 DB_NAME = "build.sqlite"
 LOCK_NAME = ".tol.lock"
-SCHEMA_VERSION = 3  # 2: the image pass moved into scan; samples; rejects.unit
+SCHEMA_VERSION = 4  # 2: the image pass moved into scan; samples; rejects.unit
 # 3: unselected ([select]); rights (licenses, owned by scan), encoded.pixel_std (for [filters])
+# 4: encoded.phash, eval_files, eval_images, clusters, duplicates ([dedup])
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,7 +85,9 @@ CREATE TABLE IF NOT EXISTS encoded (
     sha256 TEXT,                     -- of the small JPEG
     reject TEXT,                     -- reason code when there is no JPEG
     notes TEXT NOT NULL DEFAULT '[]', -- JSON [[reason, detail], ...] of kept repairs
-    pixel_std REAL                   -- of the small decode, 0-255 (a blank frame is ~0)
+    pixel_std REAL,                  -- of the small decode, 0-255 (a blank frame is ~0)
+    phash INTEGER                    -- 64-bit perceptual hash (treeoflife.dedup.phash), signed;
+                                     -- NULL: no JPEG, or a picture without structure
 );
 CREATE INDEX IF NOT EXISTS encoded_by_unit ON encoded(unit);
 
@@ -99,6 +102,43 @@ CREATE TABLE IF NOT EXISTS rights (
     origin TEXT NOT NULL,            -- where it was read, e.g. eol/media_manifest.csv
     details TEXT NOT NULL DEFAULT '{}' -- JSON: what else the source says of where the image
                                      -- came from (GBIF: gbif_id, occurrence_id, creator, ...)
+);
+
+-- [dedup] eval_sets (cluster): each file read, by signature, so it is hashed again only
+-- when it changes; and each of its images' hashes
+CREATE TABLE IF NOT EXISTS eval_files (
+    path TEXT PRIMARY KEY,           -- absolute
+    eval_set TEXT NOT NULL,          -- the entry of eval_sets, as configured
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    problem TEXT NOT NULL DEFAULT '' -- an archive that could not be read to its end
+);
+CREATE TABLE IF NOT EXISTS eval_images (
+    name TEXT PRIMARY KEY,           -- eval set entry / path inside it [#member]
+    file TEXT NOT NULL,              -- -> eval_files.path
+    phash INTEGER,                   -- NULL: not decodable
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS eval_images_by_file ON eval_images(file);
+
+-- duplicate clusters (cluster): every image, and eval image, in a cluster of two or more
+-- that holds at least one source image; a cluster is named by its smallest treeoflife_id
+CREATE TABLE IF NOT EXISTS clusters (
+    member TEXT PRIMARY KEY,         -- treeoflife_id, or eval_images.name when is_eval
+    cluster TEXT NOT NULL,
+    is_eval INTEGER NOT NULL,
+    phash INTEGER,                   -- NULL: a picture without structure (flat)
+    sha256 TEXT NOT NULL             -- of the source bytes
+);
+CREATE INDEX IF NOT EXISTS clusters_by_cluster ON clusters(cluster);
+
+-- the images dedup drops (dedup, after resolve): a cluster's other samples, or matches of
+-- an eval image; plan leaves them out
+CREATE TABLE IF NOT EXISTS duplicates (
+    treeoflife_id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,            -- duplicate | eval_duplicate
+    kept TEXT NOT NULL,              -- the kept treeoflife_id, or the eval image's name
+    distance INTEGER NOT NULL        -- Hamming distance of the perceptual hashes
 );
 
 -- what each source says about a distinct label (scan); resolve turns these into taxa

@@ -26,9 +26,10 @@ from treeoflife.stages import Stage, all_stages
 STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "scan": ("scan",),
     "resolve": ("resolve",),
-    "split": ("filter", "split"),  # [filters] leave images out before the split
+    "split": ("filter", "cluster", "split"),  # [filters] leave images out; duplicate clusters
+    # are split as one
     "select": ("select",),
-    "shard": ("plan", "write"),
+    "shard": ("dedup", "plan", "write"),  # one sample per duplicate cluster
     "verify": ("verify",),
     "catalog": ("catalog",),
     "report": ("report",),

@@ -178,6 +178,20 @@ class FilterConfig:
 
 
 @dataclass(frozen=True)
+class DedupConfig:
+    """The ``[dedup]`` section: duplicate clusters and eval-set decontamination."""
+
+    # the Hamming distance (of 64 bits) under which two images are the same photo;
+    # 0: only identical hashes (byte-identical files and lossless copies). See
+    # treeoflife.dedup.phash for how the default was measured.
+    threshold: int = 6
+    keep: str = "one"  # one (a sample per cluster, the others `duplicate` rejects) | all
+    # folders of images, image .tar/.tar.gz or webdataset shards, relative to the sources
+    # root or absolute: every source image matching one of their images is dropped
+    eval_sets: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class DistributeConfig:
     """Where worker tasks run (see :mod:`treeoflife.distribute`); nothing set: this machine.
 
@@ -223,6 +237,7 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     rights: RightsConfig = field(default_factory=RightsConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
     distribute: DistributeConfig = field(default_factory=DistributeConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     # path names the user set explicitly; those must exist
@@ -231,6 +246,11 @@ class Config:
     def source_path(self, name: str) -> Path:
         """Absolute path of an input by its name in [paths]."""
         value = getattr(self.paths, name)
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.sources_root) / p
+
+    def eval_set_path(self, value: str) -> Path:
+        """Absolute path of an entry of ``[dedup] eval_sets`` (relative: to the sources root)."""
         p = Path(value)
         return p if p.is_absolute() else Path(self.sources_root) / p
 
@@ -266,6 +286,7 @@ _SECTIONS = {
     "report": ReportConfig,
     "rights": RightsConfig,
     "filters": FilterConfig,
+    "dedup": DedupConfig,
     "distribute": DistributeConfig,
     "fetch": FetchConfig,
 }
@@ -277,6 +298,7 @@ _CHOICES = {
     ("split", "unit"): ("image", "taxon"),
     ("images", "resize"): ("stretch", "center_crop", "keep_ratio", "pad"),
     ("shards", "order"): ("shuffle", "source"),
+    ("dedup", "keep"): ("one", "all"),
 }
 
 
@@ -387,6 +409,13 @@ def _validate(cfg: Config, origin: str) -> None:
         if not 0 <= v <= 100:
             raise TolError(f"{origin}: split.{key} must be between 0 and 100, got {v}")
     _validate_selection(cfg, origin)
+    dd = cfg.dedup
+    if not 0 <= dd.threshold <= 16:
+        raise TolError(
+            f"{origin}: dedup.threshold must be between 0 and 16 bits, got {dd.threshold}"
+        )
+    if not all(isinstance(p, str) and p for p in dd.eval_sets):
+        raise TolError(f"{origin}: dedup.eval_sets must be a list of paths, got {dd.eval_sets!r}")
     if sh.max_samples < 1 or sh.max_bytes < 1:
         raise TolError(f"{origin}: shards.max_samples and shards.max_bytes must be positive")
     from treeoflife.captions import CAPTION_MEMBERS  # the one list of captions
@@ -528,6 +557,12 @@ def check_sources(cfg: Config) -> None:
         if not p.exists():
             raise TolError(
                 f"paths.{name} = {p} does not exist (set in the config, so it is required)"
+            )
+    for value in cfg.dedup.eval_sets:
+        p = cfg.eval_set_path(value)
+        if not p.exists():
+            raise TolError(
+                f"dedup.eval_sets: {p} does not exist (a folder, .tar or .tar.gz of images)"
             )
     for f in dataclasses.fields(SourcePaths):
         # defaults too: a file where a folder belongs is a mistake, not an absent source

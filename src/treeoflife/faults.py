@@ -1,6 +1,7 @@
 """The kill-and-resume test hook: ``TOL_FAULT=point:N`` SIGKILLs the driver at the N-th time
 it passes ``point`` (``unit``: a scan unit recorded; ``published``: a shard renamed into place
-but not yet recorded; ``shard``: a shard recorded). Tests use it to prove that a build
+but not yet recorded; ``shard``: a shard recorded; ``eval``: a file of an eval set hashed
+and recorded). Tests use it to prove that a build
 killed anywhere resumes to the bytes of an uninterrupted one."""
 
 from __future__ import annotations

@@ -82,6 +82,17 @@ REASONS: dict[str, tuple[str, str]] = {
         KEPT,
         "no reference knows this label; only the ranks the source gave are used",
     ),
+    # duplicates (dedup)
+    "duplicate": (
+        DROPPED,
+        "the same photo (identical or within the perceptual-hash threshold) is kept once per "
+        "cluster; the detail names the kept sample",
+    ),
+    "eval_duplicate": (
+        DROPPED,
+        "the photo matches an image of an eval set or a held-out rare-species image; the "
+        "detail names it",
+    ),
     # holdout (shard plan)
     "rare_species_holdout": (
         DROPPED,

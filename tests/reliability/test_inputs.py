@@ -96,7 +96,7 @@ def write_generic(src: Path, table: str, content: bytes) -> Path:
     """A generic source of one image, ``a.jpg``, with its label table as given."""
     folder = src / "generic"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "a.jpg").write_bytes(jpeg_bytes(1))
+    (folder / "a.jpg").write_bytes(jpeg_bytes(41))  # not a copy of a collection image
     (folder / table).write_bytes(content)
     return folder
 

@@ -11,11 +11,11 @@ import json
 import tarfile
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from treeoflife import builddb
 from treeoflife.cli import main
+from treeoflife.sample.photos import picture
 from treeoflife.taxonomy.ranks import RANKS
 
 CONFIG = """
@@ -48,15 +48,10 @@ INAT_CLASSES = (
 
 
 def photo(seed: int, size: tuple[int, int] = (160, 120)) -> Image.Image:
-    """A photo-like image: smooth gradients plus noise (compresses like a photograph)."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack(
-        [(x * (1 + seed % 3) + y) % 256, (y * 2 + seed * 7) % 256, (x + y * (seed % 5)) % 256], -1
-    )
-    img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
-    return Image.fromarray(img, "RGB")
+    """A photo-like image, a different photo for each seed (the sample's generator: smooth
+    colour fields, blobs and noise; gradients of a few slopes would be near duplicates of
+    each other, and a build keeps one of those)."""
+    return picture(seed, *size)
 
 
 def jpeg(im: Image.Image, **kw) -> bytes:

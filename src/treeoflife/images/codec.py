@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageOps
 
 from treeoflife.config import ImageSpec
+from treeoflife.dedup import phash
 from treeoflife.images import geometry, jpeg_header
 from treeoflife.images.resample import resample
 from treeoflife.images.stats import pixel_std
@@ -85,6 +86,7 @@ class Encoded:
     notes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     source_size: tuple[int, int] | None = None  # (width, height) of the source image
     pixel_std: float | None = None  # of the resized pixels (see images.stats), for [filters]
+    phash: int | None = None  # perceptual hash of the decoded pixels (treeoflife.dedup.phash)
 
 
 def sniff(data: bytes) -> str | None:
@@ -195,6 +197,7 @@ def _process(data: bytes, spec: ImageSpec, notes: list[tuple[str, str]]) -> Enco
     # `pixels` (upright RGB, at the DCT scale) and `out` are where any measure of the
     # picture belongs, whichever decoder ran; it goes out as a new Encoded field with a
     # default, so callers that do not know it keep working.
+    perceptual = phash.dhash(Image.fromarray(pixels, "RGB"))  # the pixels decoded here
     out = resample(pixels, plan.box, plan.scaled)
     image = Image.fromarray(out, "RGB")
     std = pixel_std(image)  # before any padding: a blank frame on a white canvas is still blank
@@ -206,7 +209,7 @@ def _process(data: bytes, spec: ImageSpec, notes: list[tuple[str, str]]) -> Enco
     image.save(
         buf, "JPEG", quality=spec.quality, subsampling="4:2:0", optimize=False, progressive=False
     )
-    return Encoded(buf.getvalue(), None, tuple(notes), source_size, std)
+    return Encoded(buf.getvalue(), None, tuple(notes), source_size, std, perceptual)
 
 
 @functools.cache

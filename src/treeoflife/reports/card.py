@@ -29,6 +29,28 @@ def _table(counts: dict[str, Any], head: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _duplicates(dup: dict[str, Any] | None) -> list[str]:
+    """The card's duplicates section (stats["duplicates"], from the dedup stage's relations)."""
+    if not dup:
+        return []
+    rows = {
+        "clusters of identical files": dup["exact_clusters"],
+        "clusters of near duplicates": dup["near_clusters"],
+        **{f"dropped: `{reason}`": n for reason, n in dup["dropped"].items()},
+        **{f"eval set `{name}`: images matched": n for name, n in dup["eval_matches"].items()},
+        "clusters whose images carry different species": dup["label_disagreement"],
+    }
+    return [
+        "## Duplicates",
+        "",
+        "The same photo is in one split only, once (perceptual hash, see "
+        "`reports/duplicates.parquet`); images matching an eval set are left out.",
+        "",
+        _table(rows, ("", "count")),
+        "",
+    ]
+
+
 def dataset_card(stats: dict[str, Any], config: Config, reasons: dict[str, tuple[str, str]]) -> str:
     """Markdown text of the card; deterministic for the same build."""
     size = f"{config.images.width}x{config.images.height}"
@@ -82,6 +104,7 @@ def dataset_card(stats: dict[str, Any], config: Config, reasons: dict[str, tuple
         "",
         _table(stats["rank_known_percent"], ("rank", "% known")),
         "",
+        *_duplicates(stats.get("duplicates")),
         "## Set aside or repaired",
         "",
         _table(reject_rows, ("reason", "count")) if reject_rows else "Nothing.",

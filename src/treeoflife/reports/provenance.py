@@ -75,6 +75,10 @@ WHERE s.split = ? ORDER BY s.shard, s.position
 SPLITS = ("train", "val")  # train_small rows are train rows (in_train_small)
 
 
+# the 64-bit hash (a signed integer in SQLite) as 16 hex digits; none for a flat picture
+_PHASH_HEX = ", CASE WHEN e.phash IS NULL THEN NULL ELSE printf('%016x', e.phash) END"
+
+
 def has_phash(db: sqlite3.Connection) -> bool:
     """Whether the image pass records a perceptual hash (``encoded.phash``)."""
     return any(row[1] == "phash" for row in db.execute("PRAGMA table_info(encoded)"))
@@ -97,7 +101,7 @@ def _label_sources(db: sqlite3.Connection) -> None:
 
 
 def _rows(db: sqlite3.Connection) -> Iterator[tuple]:
-    query = _QUERY.format(unknown=licenses.UNKNOWN, phash=", e.phash" if has_phash(db) else "")
+    query = _QUERY.format(unknown=licenses.UNKNOWN, phash=_PHASH_HEX if has_phash(db) else "")
     for split in SPLITS:
         yield from db.execute(query, (split,))
 

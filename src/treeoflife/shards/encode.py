@@ -5,7 +5,8 @@ block of ``STRIPE_BLOCK`` members falls to it; an archive is one stripe unless t
 too few archives to keep the workers busy), or a batch of at most ``LOOSE_BATCH`` loose
 files of one folder. The worker streams the unit's bytes once and, per image, records what
 every later stage needs from the pixels: the sha256 and size of the source bytes, the
-source's width and height, and the small JPEG appended to the unit's work file (temp +
+source's width and height, its perceptual hash (from the pixels decoded for the JPEG), and
+the small JPEG appended to the unit's work file (temp +
 fsync + rename), or a reject reason. Archive members are returned by name: which of them
 are images of which taxon is the source adapter's call, made by the driver.
 
@@ -65,6 +66,7 @@ class ImageOutcome:
     # its name and never identified, so it cannot take the place of the image it repeats
     member_reject: tuple[str, str] | None = None
     pixel_std: float | None = None  # of the small decode (images.stats), for [filters]
+    phash: int | None = None  # perceptual hash of the decoded pixels (treeoflife.dedup)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ def _outcome(member: str, tid: str | None, data: bytes | None, spec: ImageSpec, 
         None,
         enc.notes,
         pixel_std=enc.pixel_std,
+        phash=enc.phash,
     )
 
 

@@ -58,6 +58,7 @@ CANDIDATES = (
     "JOIN temp.label_digests d ON d.label_key = i.label_key "
     "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) "
     "AND NOT EXISTS (SELECT 1 FROM unselected x WHERE x.treeoflife_id = i.treeoflife_id) "
+    "AND NOT EXISTS (SELECT 1 FROM duplicates x WHERE x.treeoflife_id = i.treeoflife_id) "
     "AND {where} ORDER BY {order}"
 )
 

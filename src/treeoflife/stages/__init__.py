@@ -59,8 +59,10 @@ def _registry() -> list[Stage]:
     for optional in (
         "resolve",
         "filters",
+        "cluster",
         "split",
         "select",
+        "dedup",
         "plan",
         "write",
         "verify",

@@ -27,7 +27,7 @@ from typing import Any
 
 from treeoflife import atomic, licenses, rejects
 from treeoflife.reports import card, croissant, treemap
-from treeoflife.stages import BuildContext, Stage
+from treeoflife.stages import BuildContext, Stage, dedup
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "report"
@@ -235,6 +235,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     )
     stats["limitations"] = limitations(ctx.db, stats["by_kingdom"])
     stats["build"] = build_facts(ctx)
+    stats["duplicates"] = dedup.counts(ctx.db)
     atomic.write_text(reports / "stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
     treemap.write_treemap(treemap_counts(ctx.db), reports / "treemap.html")
     licensed = write_licenses(ctx.db, reports / "licenses.csv")

@@ -56,8 +56,8 @@ _UPDATE_IMAGE = (
 )
 _INSERT_ENCODED = (
     "INSERT OR REPLACE INTO encoded (treeoflife_id, unit, source_bytes, source_sha256, width, "
-    "height, offset, size, sha256, reject, notes, pixel_std) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "height, offset, size, sha256, reject, notes, pixel_std, phash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -255,7 +255,7 @@ class _Pass:
             reject = o.reject[0] if o.reject else None
             rows.append(
                 (tid, res.unit, o.source_bytes, o.source_sha256, w, h, o.offset, o.size)
-                + (o.sha256, reject, json.dumps(o.notes), o.pixel_std)
+                + (o.sha256, reject, json.dumps(o.notes), o.pixel_std, o.phash)
             )
             rejects += [
                 (tid, reason, detail)

@@ -6,7 +6,12 @@ has both an image's label and its split.
 
 What goes to val together is a **split unit**, named by :func:`split_key`:
 
-- ``[split] unit = "image"`` (default): each image on its own (its id);
+- ``[split] unit = "image"`` (default): each image on its own (its id), except that the
+  images of a duplicate cluster (``clusters``, from the ``cluster`` stage) are one unit,
+  named by the member whose own val hash is smallest: a cluster is in val when any of its
+  images alone would be, so a val image stays in val whatever joins its cluster later, and
+  a train image moves only when a new copy that would be in val arrives (the log counts
+  such moves);
 - ``unit = "taxon"``: every image of one taxon at ``taxon_rank`` (default species) goes to
   the same split, so val measures generalisation to taxa train never saw. An image whose
   label stops above that rank is grouped by the lowest rank it has (all genus-only
@@ -55,7 +60,7 @@ def split_key(cfg: SplitConfig) -> str:
     version; a taxon key is prefixed with its rank, so it can never equal an id.
     """
     if cfg.unit == "image":
-        return "i.treeoflife_id"
+        return "COALESCE(ck.key, i.treeoflife_id)"  # see cluster_keys
     ranks = RANKS[: RANKS.index(cfg.taxon_rank) + 1]
     cases = " ".join(
         f"WHEN {rank_value(r)} != '' THEN '{r}:' || {rank_value(r)}" for r in reversed(ranks)
@@ -67,6 +72,11 @@ def _keyed(cfg: SplitConfig, held: list[Term]) -> tuple[str, list[str]]:
     """SQL: (treeoflife_id, unit key, held) of every usable image, and its parameters."""
     cond, params = matches(held) if held else ("0", [])
     labels = "LEFT JOIN taxa t ON t.label_key = i.label_key" if held or cfg.unit != "image" else ""
+    if cfg.unit == "image":
+        labels += (
+            " LEFT JOIN clusters c ON c.member = i.treeoflife_id"
+            " LEFT JOIN temp.cluster_keys ck ON ck.cluster = c.cluster"
+        )
     return (
         f"SELECT i.treeoflife_id AS treeoflife_id, {split_key(cfg)} AS unit, {cond} AS held "
         "FROM images i JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
@@ -79,6 +89,20 @@ def _keyed(cfg: SplitConfig, held: list[Term]) -> tuple[str, list[str]]:
     )
 
 
+def cluster_keys(db: sqlite3.Connection, seed: int) -> None:
+    """temp.cluster_keys: each duplicate cluster's split key, the member whose own val hash
+    is smallest (so the cluster goes where the most val-bound of its images would)."""
+    db.create_function("tol_unit", 3, _unit, deterministic=True)
+    db.execute("DROP TABLE IF EXISTS temp.cluster_keys")
+    db.execute(
+        "CREATE TEMP TABLE cluster_keys AS SELECT cluster, member AS key FROM (SELECT c.cluster, "
+        "c.member, ROW_NUMBER() OVER (PARTITION BY c.cluster ORDER BY tol_unit(?, 'val', "
+        "c.member), c.member) AS rank FROM clusters c WHERE c.is_eval = 0) WHERE rank = 1",
+        (seed,),
+    )
+    db.execute("CREATE UNIQUE INDEX temp.cluster_keys_by_cluster ON cluster_keys(cluster)")
+
+
 def _unit(seed: int, salt: str, treeoflife_id: str) -> float:
     """A uniform number in [0, 1) from (seed, salt, key), identical on every machine."""
     digest = hashlib.sha256(f"{seed}:{salt}:{treeoflife_id}".encode()).digest()
@@ -89,6 +113,7 @@ def stable_split(
     db: sqlite3.Connection, cfg: SplitConfig, held: list[Term] = ()
 ) -> Iterator[tuple[str, str, int]]:
     """(id, split, in_train_small) of each image, from its unit's key: one pass, nothing held."""
+    cluster_keys(db, cfg.seed)
     query, params = _keyed(cfg, list(held))
     for tid, key, is_held in db.execute(query, params):
         if is_held or _unit(cfg.seed, "val", key) < cfg.val_percent / 100:
@@ -107,7 +132,7 @@ def exact_split(
     """Exactly round(units·val%) val units (of those not held out): the first ones in a
     seeded order (SQLite sorts by the same per-key hash the stable method uses, so nothing
     is held in memory), then exactly round(n_train·train_small%) of train likewise."""
-    db.create_function("tol_unit", 3, _unit, deterministic=True)
+    cluster_keys(db, cfg.seed)
     keyed, params = _keyed(cfg, list(held))
     db.execute("DROP TABLE IF EXISTS temp.split_units")
     db.execute(f"CREATE TEMP TABLE split_units AS {keyed}", params)
@@ -145,8 +170,16 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     cfg = ctx.config.split
     with builddb.transaction(ctx.db) as db:
         held = resolve_terms(db, "split.holdout_taxa", cfg.holdout_taxa)
+        db.execute("DROP TABLE IF EXISTS temp.old_splits")
+        db.execute("CREATE TEMP TABLE old_splits AS SELECT treeoflife_id, split FROM splits")
         db.execute("DELETE FROM splits")
         db.executemany("INSERT INTO splits VALUES (?, ?, ?)", METHODS[cfg.method](db, cfg, held))
+    # images of the last split that changed split (the stable method: they follow a cluster)
+    (moved,) = ctx.db.execute(
+        "SELECT COUNT(*) FROM splits s JOIN temp.old_splits o USING (treeoflife_id) "
+        "WHERE o.split != s.split"
+    ).fetchone()
+    ctx.db.execute("DROP TABLE temp.old_splits")
     counts = dict(ctx.db.execute("SELECT split, COUNT(*) FROM splits GROUP BY 1"))
     counts = {
         "train": counts.get("train", 0),
@@ -161,9 +194,14 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         f"split ({cfg.method}, by {unit}, seed {cfg.seed}): "
         + ", ".join(f"{k} {v}" for k, v in counts.items())
         + (f"; holdout_taxa {', '.join(map(str, held))} in val" if held else "")
+        + (
+            f"; {moved} images changed split since the last run (duplicate clusters)"
+            if moved
+            else ""
+        )
         + f"\n  predicted catalog: {out_csv}"
     )
-    return {"method": cfg.method, "unit": cfg.unit, "seed": cfg.seed, **counts}
+    return {"method": cfg.method, "unit": cfg.unit, "seed": cfg.seed, **counts, "moved": moved}
 
 
 STAGE = Stage(

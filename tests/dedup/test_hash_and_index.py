@@ -1,0 +1,84 @@
+"""The perceptual hash and the near-duplicate index: transformed copies of a photo form one
+cluster, other photos of the same scene do not, and the index finds exactly the pairs an
+all-pairs comparison finds."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from treeoflife.dedup import index
+from treeoflife.dedup.phash import THRESHOLD
+from treeoflife.images import ImageSpec, process_image
+from treeoflife.sample.copies import copies, lookalike
+
+SEEDS = (1, 2, 3, 4, 7)
+
+
+def _hash(name: str, data: bytes) -> int:
+    enc = process_image(data, name, ImageSpec())
+    assert enc.jpeg is not None and enc.phash is not None, name
+    return enc.phash
+
+
+def test_clusters_are_exactly_the_transformed_families() -> None:
+    names, hashes, family = [], [], []
+    for seed in SEEDS:
+        for kind, data in copies(seed).items():
+            names.append(f"{seed}/{kind}")
+            hashes.append(_hash(f"{kind}.{'png' if kind == 'png' else 'jpg'}", data))
+            family.append(seed)
+        names.append(f"{seed}/lookalike")
+        hashes.append(_hash("lookalike.jpg", lookalike(seed)))
+        family.append(-seed)  # a photo of its own
+    labels = index.clusters(index.as_unsigned(np.array(hashes, dtype=np.int64)), THRESHOLD)
+    found = {
+        frozenset(n for n, lab in zip(names, labels, strict=True) if lab == c) for c in set(labels)
+    }
+    expected = {
+        frozenset(n for n, f in zip(names, family, strict=True) if f == fam) for fam in set(family)
+    }
+    assert found == expected
+
+
+def test_a_flat_picture_has_no_hash_and_clusters_only_with_identical_files() -> None:
+    from PIL import Image
+
+    from collection import jpeg_bytes  # a colour under a top-to-bottom ramp
+    from treeoflife.sample.photos import jpeg_bytes as encode
+
+    flat = encode(Image.new("RGB", (64, 48), (40, 90, 20)))
+    assert process_image(flat, "a.jpg", ImageSpec()).phash is None
+    assert process_image(jpeg_bytes(1), "b.jpg", ImageSpec()).phash is None
+    hashes = np.zeros(4, dtype=np.uint64)
+    has = np.array([False, False, False, True])
+    labels = index.clusters(hashes, THRESHOLD, has, (np.array([2]), np.array([0])))
+    assert labels.tolist() == [0, 1, 0, 3]  # 0 and 2: the same bytes; 1: another flat file
+
+
+def _brute(h: np.ndarray, t: int) -> set[tuple[int, int]]:
+    return {
+        (i, j)
+        for i, j in itertools.combinations(range(len(h)), 2)
+        if int(h[i] ^ h[j]).bit_count() <= t
+    }
+
+
+def test_the_index_finds_exactly_the_near_pairs_all_pairs_would() -> None:
+    rng = np.random.default_rng(5)
+    for t in (1, 3, 6, 8):
+        h = rng.integers(0, 2**63, size=600, dtype=np.int64).view(np.uint64)
+        for i in range(0, 200, 2):  # plant pairs at every distance up to t + 1
+            flips = rng.choice(64, size=1 + i % (t + 1), replace=False)
+            h[i + 1] = h[i] ^ np.uint64(sum(1 << int(f) for f in flips))
+        h = np.unique(h)
+        a, b, d = index.near_pairs(h, t)
+        assert set(zip(a.tolist(), b.tolist(), strict=True)) == _brute(h, t)
+        assert d.max() <= t
+
+
+def test_clusters_are_transitive_and_named_by_their_smallest_index() -> None:
+    h = np.array([0b1111, 0b0111, 0b0011, 1 << 40, 0b0001 | 1 << 50], dtype=np.uint64)
+    # 0-1-2 chain by one bit each (0 and 2 are two bits apart); 3 and 4 alone at threshold 1
+    assert index.clusters(h, 1).tolist() == [0, 0, 0, 3, 4]
