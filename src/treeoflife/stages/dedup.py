@@ -2,7 +2,8 @@
 
 Runs after ``resolve`` because the sample a cluster keeps is the one with the most complete
 label (most of the seven ranks known, then a common name; ties: the smallest treeoflife_id,
-so the choice is the same on every machine). Streams ``clusters`` a cluster at a time:
+so the choice is the same on every machine; an image a filter or a ``[select]`` rule leaves
+out only when every copy is). Streams ``clusters`` a cluster at a time:
 
 - a cluster holding an eval image (``[dedup] eval_sets``) or an image held out for the Rare
   Species benchmark: every other source image is dropped as ``eval_duplicate``, naming the
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 from treeoflife import atomic, builddb
 from treeoflife.dedup.phash import distance
 from treeoflife.stages import BuildContext, Stage
+from treeoflife.stages.filters import NOT_FILTERED
 from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "dedup"
@@ -47,7 +49,11 @@ _MEMBERS = (
     "FROM clusters c LEFT JOIN images i ON i.treeoflife_id = c.member AND c.is_eval = 0 "
     "LEFT JOIN taxa t ON t.label_key = i.label_key "
     "LEFT JOIN holdout h ON h.treeoflife_id = c.member "
-    "ORDER BY c.cluster, c.is_eval DESC, held DESC, known DESC, common DESC, c.member"
+    # an image a filter or a [select] rule leaves out is kept only when all are left out
+    "ORDER BY c.cluster, c.is_eval DESC, held DESC, "
+    "(c.is_eval = 0 AND (NOT " + NOT_FILTERED.format(id="c.member") + " OR EXISTS "
+    "(SELECT 1 FROM unselected u WHERE u.treeoflife_id = c.member))), "
+    "known DESC, common DESC, c.member"
 )
 _SCHEMA = pa.schema(
     [
