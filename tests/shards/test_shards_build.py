@@ -13,6 +13,7 @@ from shard_helpers import PLANTED, build, shard_files, tol
 
 from treeoflife import builddb
 from treeoflife.captions import sample_texts
+from treeoflife.shards import planning
 from treeoflife.shards.records import member_suffixes
 from treeoflife.stages.catalog import CSV_COLUMNS
 
@@ -202,3 +203,58 @@ def test_a_build_after_an_image_set_is_removed_equals_a_fresh_build_of_what_is_l
     with (built_copy / "catalog.csv").open(newline="") as fh:
         content_ids = {int(r["eol_content_id"]) for r in csv.DictReader(fh) if r["eol_content_id"]}
     assert content_ids and not any(1100 <= c < 1200 for c in content_ids)  # set_01's images
+
+
+def test_cut_opens_a_shard_at_the_sample_or_byte_limit() -> None:
+    over = planning.SAMPLE_OVERHEAD
+    # the byte limit binds before the third sample, a sample alone may pass it, then the count
+    sizes = [100, 100, 100, 5 * over, 1, 1, 1, 1]
+    got = planning.cut(sizes, max_samples=3, max_bytes=3 * over + 250)
+    assert [n for n, _ in got] == [2, 1, 1, 3, 1]
+    assert [b for _, b in got] == [
+        2 * over + 200,
+        over + 100,
+        6 * over,
+        3 * over + 3,
+        over + 1,
+    ]
+    assert planning.cut([], 3, 10) == []
+    # when no run of max_samples passes the byte limit, the cut is every max_samples
+    chunks = planning.cut(sizes, max_samples=3, max_bytes=10 * over)
+    assert [n for n, _ in chunks] == [3, 3, 2]
+    assert planning.count_cut_holds(chunks, 10 * over)
+    assert not planning.count_cut_holds(chunks, 2 * over)
+
+
+def test_a_byte_limit_cuts_the_shuffled_order_where_it_binds(built_copy: Path) -> None:
+    db = builddb.connect(built_copy)
+    import dataclasses
+
+    from treeoflife.config import Config
+
+    cfg = Config.from_json(builddb.get_meta(db, "config"))
+    sizes = [r[0] for r in db.execute("SELECT size FROM encoded WHERE size IS NOT NULL")]
+    median = sorted(sizes)[len(sizes) // 2]
+    limit = 3 * (planning.SAMPLE_OVERHEAD + median)  # about half the shards fit three
+    shards = dataclasses.replace(cfg.shards, max_samples=3, max_bytes=limit)
+    builddb.set_meta(db, "config", dataclasses.replace(cfg, shards=shards).to_json())
+    db.close()
+    assert tol("shard", "--out", str(built_copy), "--workers", "1") == 0
+    assert tol("verify", "--out", str(built_copy)) == 0
+    db = builddb.connect(built_copy)
+    for split in ("train", "val", "train_small"):
+        rows = db.execute(
+            "SELECT p.treeoflife_id, e.size FROM samples p JOIN encoded e USING (treeoflife_id) "
+            "WHERE p.split = ? ORDER BY p.shard, p.position",
+            (split,),
+        ).fetchall()
+        key = {tid: planning.shuffle_key(cfg.shards.seed, split, tid) for tid, _ in rows}
+        assert [t for t, _ in rows] == sorted(key, key=lambda t: (key[t], t))
+        planned = db.execute(
+            "SELECT planned, est_bytes FROM shards WHERE split = ? ORDER BY shard", (split,)
+        ).fetchall()
+        assert planned == planning.cut([s for _, s in rows], 3, limit)
+        assert all(b <= limit or n == 1 for n, b in planned)
+    counts = [n for (n,) in db.execute("SELECT planned FROM shards WHERE split = 'train'")]
+    db.close()
+    assert 2 in counts and 3 in counts  # both limits bind

@@ -14,12 +14,16 @@ Order (``shards.order``):
 
 Cutting: a new shard starts when the current one has ``max_samples`` samples, or when
 adding the next sample would pass ``max_bytes`` (estimated; a shard always gets at least
-one sample). Shards are numbered from 0 with no gaps.
+one sample). Shards are numbered from 0 with no gaps. When no run of ``max_samples``
+consecutive samples passes ``max_bytes`` (the usual case: 10,000 small JPEGs are far from
+1 GB), the byte limit never binds and the cut is every ``max_samples`` samples
+(:func:`count_cut_holds`), which SQLite can check without Python touching each sample.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 # bytes a sample adds to a tar beyond its JPEG: 13 headers, padding, texts, json
 SAMPLE_OVERHEAD = 13 * 512 + 13 * 256 + 2048
@@ -32,3 +36,26 @@ def shuffle_key(seed: int, split: str, treeoflife_id: str) -> str:
 def starts_new_shard(count: int, size: int, est: int, max_samples: int, max_bytes: int) -> bool:
     """Whether the next sample (estimated ``est`` bytes) opens a new shard."""
     return count > 0 and (count >= max_samples or size + est > max_bytes)
+
+
+def cut(sizes: Iterable[int], max_samples: int, max_bytes: int) -> list[tuple[int, int]]:
+    """(samples, estimated bytes) of each shard, cutting samples of these JPEG sizes in order."""
+    shards: list[tuple[int, int]] = []
+    count = size = 0
+    for jpeg in sizes:
+        est = jpeg + SAMPLE_OVERHEAD
+        if starts_new_shard(count, size, est, max_samples, max_bytes):
+            shards.append((count, size))
+            count = size = 0
+        count += 1
+        size += est
+    if count:
+        shards.append((count, size))
+    return shards
+
+
+def count_cut_holds(chunks: Iterable[tuple[int, int]], max_bytes: int) -> bool:
+    """Whether cutting every ``max_samples`` samples is the cut: true when no chunk of
+    ``max_samples`` consecutive samples (samples, estimated bytes) passes ``max_bytes``.
+    Then adding a sample to a shard never passes it either, so only the count rule fires."""
+    return all(size <= max_bytes for _, size in chunks)

@@ -43,8 +43,9 @@ _INSERT = (
 
 # the candidates of one split, for plan: FIELDS (with the locator and the JPEG's digest),
 # then what a shard's bytes also depend on (a digest of the label's provenance) and the
-# JPEG's size; images without a JPEG (the image pass rejected them) are never planned. SQLite sorts
-# these rows, so the ~1 KB provenance itself stays out: temp.label_digests has its digest.
+# JPEG's size; images without a JPEG (the image pass rejected them) are never planned.
+# SQLite sorts these rows into temp.plan_order (the joins run in table order, before the
+# sort), so the ~1 KB provenance itself stays out: temp.label_digests has its digest.
 CANDIDATES = (
     "SELECT i.treeoflife_id, i.source, i.label_key, "
     + ", ".join(f"i.{c}" for c in ID_COLUMNS)
@@ -60,6 +61,27 @@ CANDIDATES = (
     "AND NOT EXISTS (SELECT 1 FROM unselected x WHERE x.treeoflife_id = i.treeoflife_id) "
     "AND NOT EXISTS (SELECT 1 FROM duplicates x WHERE x.treeoflife_id = i.treeoflife_id) "
     "AND {where} ORDER BY {order}"
+)
+# one split's candidates in plan order: rn counts from 1 (a rowid, so a shard's samples
+# are a range of the table, read in order without another sort or lookup)
+PLAN_ORDER = "temp.plan_order"
+_CREATE_PLAN_ORDER = (
+    f"CREATE TEMP TABLE {PLAN_ORDER.split('.')[1]} (rn INTEGER PRIMARY KEY, {_QUOTED}, "
+    "label_digest TEXT, size INTEGER NOT NULL)"
+)
+# one shard's samples (plan_order rows first..last, positions from 0), in order
+INSERT_SAMPLES = (
+    f"INSERT INTO samples (split, shard, position, {_QUOTED}) "
+    f"SELECT ?, ?, rn - ?, {_QUOTED} FROM {PLAN_ORDER} WHERE rn BETWEEN ? AND ? ORDER BY rn"
+)
+# everything a shard's bytes depend on, as one text: per sample, in order, its position,
+# FIELDS (with the locator and the JPEG's digest), its label's provenance digest and the
+# JPEG's size, each quoted by SQLite, so the text is unambiguous; plan hashes it
+_SHARD_TEXT = (
+    "SELECT group_concat(text, char(10)) FROM (SELECT quote(rn - ?) || ',' || "
+    + " || ',' || ".join(f'quote("{f}")' for f in FIELDS)
+    + f" || ',' || quote(label_digest) || ',' || quote(size) AS text FROM {PLAN_ORDER} "
+    "WHERE rn BETWEEN ? AND ? ORDER BY rn)"
 )
 
 # a sample row as the .json member and the assembler need it
@@ -86,6 +108,25 @@ def digest_labels(db: sqlite3.Connection) -> None:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def order_candidates(db: sqlite3.Connection, where: str, order: str, params: tuple) -> int:
+    """temp.plan_order: one split's candidates (CANDIDATES with ``where`` and ``order``) in
+    plan order; returns how many."""
+    db.execute(f"DROP TABLE IF EXISTS {PLAN_ORDER}")
+    db.execute(_CREATE_PLAN_ORDER)
+    cur = db.execute(
+        f"INSERT INTO {PLAN_ORDER} ({_QUOTED}, label_digest, size) "
+        + CANDIDATES.format(where=where, order=order),
+        params,
+    )
+    return cur.rowcount
+
+
+def shard_text(db: sqlite3.Connection, first: int, last: int) -> str:
+    """The text of everything a shard's bytes depend on: plan_order rows first..last."""
+    (text,) = db.execute(_SHARD_TEXT, (first, first, last)).fetchone()
+    return text or ""
 
 
 def insert(db: sqlite3.Connection, rows: Iterable[tuple]) -> None:

@@ -17,6 +17,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +78,18 @@ _RANKS_AT = slice(2 + len(ID_COLUMNS), 2 + len(ID_COLUMNS) + len(RANKS))
 _COMMON_AT = len(CSV_COLUMNS) - 1
 
 
-def _published(row: tuple) -> tuple:
-    """A catalog row as the published catalog has it: ``common`` never empty (it is the
-    sample's ``common_name.txt``), the database's own empty label kept in check-taxa."""
-    if row[_COMMON_AT]:
-        return row
-    ranks = dict(zip(RANKS, row[_RANKS_AT], strict=True))
-    return (*row[:_COMMON_AT], common_name(ranks, row[_COMMON_AT]), *row[_COMMON_AT + 1 :])
+def _published(cols: list[tuple]) -> None:
+    """A batch's columns as the published catalog has them: ``common`` never empty (it is
+    the sample's ``common_name.txt``), the database's own empty label kept in check-taxa.
+    Python looks at the rows without a common name only."""
+    common = cols[_COMMON_AT]
+    if "" not in common:
+        return
+    ranks = cols[_RANKS_AT]
+    cols[_COMMON_AT] = tuple(
+        c or common_name({r: v[k] for r, v in zip(RANKS, ranks, strict=True)}, c)
+        for k, c in enumerate(common)
+    )
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -100,19 +106,11 @@ def _schema() -> pa.Schema:
     )
 
 
-def _rows(ctx: BuildContext) -> Iterator[tuple]:
-    for split in layout.SPLITS:
-        yield from ctx.db.execute(_QUERY, (split,))
-
-
-def _batches(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
+def _batches(ctx: BuildContext, size: int) -> Iterator[list[tuple]]:
+    """The catalog's rows, every split in turn, in batches of ``size`` (a batch may span two
+    splits: a Parquet row group is a batch, whatever its splits)."""
+    rows = chain.from_iterable(ctx.db.execute(_QUERY, (split,)) for split in layout.SPLITS)
+    while batch := list(islice(rows, size)):
         yield batch
 
 
@@ -135,12 +133,13 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     ):
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(CSV_COLUMNS)
-        for batch in _batches(map(_published, _rows(ctx)), BATCH):
+        for batch in _batches(ctx, BATCH):
+            cols = list(zip(*batch, strict=True))
+            _published(cols)
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
-            w.writerows(row[: len(CSV_COLUMNS)] for row in batch)  # csv writes None as ""
+            w.writerows(zip(*cols[: len(CSV_COLUMNS)], strict=True))  # csv writes None as ""
             fh.write(buf.getvalue())
-            cols = list(zip(*batch, strict=True))
             pw.write_table(
                 pa.table(
                     {

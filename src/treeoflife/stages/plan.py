@@ -23,7 +23,6 @@ from treeoflife.shards import layout, planning, samples
 from treeoflife.stages import BuildContext, Stage
 
 NAME = "plan"
-BATCH = 10_000
 WHERE = {
     "train": "s.split = 'train'",
     "val": "s.split = 'val'",
@@ -37,7 +36,6 @@ _INSERT_SHARD = (
     "INSERT INTO shards (split, shard, name, planned, est_bytes, digest, status, samples, bytes, sha256) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_FIELDS = len(samples.FIELDS)
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -54,66 +52,49 @@ def _shard_path(ctx: BuildContext, split: str, number: int) -> str:
     )
 
 
-class _SplitPlanner:
-    """Streams one split's ordered rows into shard_plan rows and shards rows."""
+def _cut(ctx: BuildContext, count: int) -> list[tuple[int, int]]:
+    """(samples, estimated bytes) of each shard of the split in temp.plan_order.
 
-    def __init__(self, ctx: BuildContext, split: str, old: dict):
-        self.ctx, self.split, self.old = ctx, split, old
-        im = ctx.config.images
-        self.spec = json.dumps([repr(im), ctx.config.shards.caption])
-        self.shards: list[tuple] = []
-        self.shard, self.count, self.size = -1, 0, 0
-        self.digest = hashlib.sha256()
-
-    def _close(self) -> None:
-        if self.shard < 0:
-            return
-        name = _shard_path(self.ctx, self.split, self.shard)
-        d = self.digest.hexdigest()
-        prev = self.old.get((self.split, self.shard))
-        row = [self.split, self.shard, name, self.count, self.size, d, "planned", None, None, None]
-        if prev and prev["digest"] == d and prev["status"] == "done" and prev["name"] == name:
-            row[6:] = ["done", prev["samples"], prev["bytes"], prev["sha256"]]
-        self.shards.append(tuple(row))
-
-    def add(self, row: tuple) -> tuple:
-        """The samples row of the next candidate (FIELDS, locator, label and JPEG digests, size)."""
-        est = row[-1] + planning.SAMPLE_OVERHEAD
-        cfg = self.ctx.config.shards
-        if self.shard < 0 or planning.starts_new_shard(
-            self.count, self.size, est, cfg.max_samples, cfg.max_bytes
-        ):
-            self._close()
-            self.shard, self.count, self.size = self.shard + 1, 0, 0
-            self.digest = hashlib.sha256(self.spec.encode())
-        # everything the shard's bytes depend on: fields, locator, provenance, the JPEG (the
-        # repr of a tuple of str, int and None is exact and stable, and cheaper than JSON)
-        self.digest.update(repr(row).encode() + b"\n")
-        out = (self.split, self.shard, self.count, *row[:_FIELDS])
-        self.count += 1
-        self.size += est
-        return out
-
-    def finish(self) -> list[tuple]:
-        self._close()
-        return self.shards
+    SQLite sums every run of ``max_samples`` samples; only when one of them passes
+    ``max_bytes`` does Python walk the sizes one by one (:mod:`treeoflife.shards.planning`).
+    """
+    cfg = ctx.config.shards
+    if not count:
+        return []
+    chunks = ctx.db.execute(
+        f"SELECT COUNT(*), SUM(size) + COUNT(*) * {planning.SAMPLE_OVERHEAD} "
+        f"FROM {samples.PLAN_ORDER} GROUP BY (rn - 1) / ? ORDER BY (rn - 1) / ?",
+        (cfg.max_samples, cfg.max_samples),
+    ).fetchall()
+    if planning.count_cut_holds(chunks, cfg.max_bytes):
+        return chunks
+    sizes = (r[0] for r in ctx.db.execute(f"SELECT size FROM {samples.PLAN_ORDER} ORDER BY rn"))
+    return planning.cut(sizes, cfg.max_samples, cfg.max_bytes)
 
 
 def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
+    """Order the split's candidates (in SQLite, into temp.plan_order), cut them into shards,
+    then copy each shard's records into ``samples`` and digest them, a statement each."""
     db, cfg = ctx.db, ctx.config.shards
     params = (cfg.seed, split) if cfg.order == "shuffle" else ()
-    reader = db.execute(
-        samples.CANDIDATES.format(where=WHERE[split], order=ORDER[cfg.order]), params
-    )
-    planner = _SplitPlanner(ctx, split, old)
-    batch: list[tuple] = []
-    for row in reader:
-        batch.append(planner.add(row))
-        if len(batch) >= BATCH:
-            samples.insert(db, batch)
-            batch.clear()
-    samples.insert(db, batch)
-    shards = planner.finish()
+    count = samples.order_candidates(db, WHERE[split], ORDER[cfg.order], params)
+    im = ctx.config.images
+    spec = json.dumps([repr(im), ctx.config.shards.caption]).encode()
+    shards: list[tuple] = []
+    first = 1  # plan_order's rn of the shard's first sample
+    for shard, (planned, est) in enumerate(_cut(ctx, count)):
+        last = first + planned - 1
+        db.execute(samples.INSERT_SAMPLES, (split, shard, first, first, last))
+        digest = hashlib.sha256(spec)
+        digest.update(samples.shard_text(db, first, last).encode())
+        d = digest.hexdigest()
+        name = _shard_path(ctx, split, shard)
+        row = [split, shard, name, planned, est, d, "planned", None, None, None]
+        prev = old.get((split, shard))
+        if prev and prev["digest"] == d and prev["status"] == "done" and prev["name"] == name:
+            row[6:] = ["done", prev["samples"], prev["bytes"], prev["sha256"]]
+        shards.append(tuple(row))
+        first = last + 1
     db.executemany(_INSERT_SHARD, shards)
     return {
         "shards": len(shards),

@@ -21,6 +21,8 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections import Counter
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,50 +35,80 @@ from treeoflife.taxonomy.ranks import RANKS
 NAME = "report"
 
 
+def _groups(db: sqlite3.Connection) -> tuple[bool, Iterator[tuple]]:
+    """One pass over ``samples`` for every count of the report: (in the counted set, split,
+    source, *RANKS, has a common name, samples) per group, the counted set first (train; the
+    whole catalog when there is no train split), each part ordered by the ranks, so distinct
+    taxa and the treemap's leaves are runs of rows; returns whether there is a train split."""
+    (has_train,) = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM samples WHERE split = 'train')"
+    ).fetchone()
+    counted = "s.split = 'train'" if has_train else "1"
+    ranks = ", ".join(f's."{r}"' for r in RANKS)
+    keys = f"{counted}, {ranks}, s.split, s.source, s.common != ''"
+    rows = db.execute(
+        f"SELECT {counted}, s.split, s.source, {ranks}, s.common != '', COUNT(*) "
+        f"FROM samples s GROUP BY {keys} ORDER BY {counted} DESC, {ranks}, s.split, s.source"
+    )
+    return bool(has_train), rows
+
+
+def _report_counts(
+    db: sqlite3.Connection,
+) -> tuple[dict[str, Any], list[tuple[tuple[str, ...], int]]]:
+    """The stats of :func:`catalog_stats` and the treemap leaves of the train split, from
+    one grouped pass (``_groups``): a few counters, never a row per sample or per taxon."""
+    has_train, rows = _groups(db)
+    by_split: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
+    by_kingdom: Counter[str] = Counter()
+    known = [0] * len(RANKS)
+    n = with_common = distinct = 0
+    last: tuple[str, ...] | None = None
+    leaves: list[tuple[tuple[str, ...], int]] = []
+    depth = len(treemap.DEPTH)
+    for counted, split, source, *rest in rows:
+        ranks, has_common, count = tuple(rest[: len(RANKS)]), rest[-2], rest[-1]
+        by_split[split] += count
+        if not counted:
+            continue
+        n += count
+        with_common += count * has_common
+        by_source[source] += count
+        by_kingdom[ranks[0] or "(unknown)"] += count
+        for k, value in enumerate(ranks):
+            known[k] += count * (value != "")
+        distinct += ranks != last
+        last = ranks
+        if has_train and split == "train":
+            leaf = ranks[:depth]
+            if leaves and leaves[-1][0] == leaf:
+                leaves[-1] = (leaf, leaves[-1][1] + count)
+            else:
+                leaves.append((leaf, count))
+    n = n or 1
+    stats = {
+        "samples": dict(sorted(by_split.items())),
+        "by_source": dict(sorted(by_source.items())),
+        "by_kingdom": dict(sorted(by_kingdom.items())),
+        "rank_known_percent": {
+            rank: round(100 * c / n, 2) for rank, c in zip(RANKS, known, strict=True)
+        },
+        "distinct_taxa": distinct,
+        "with_common_name_percent": round(100 * with_common / n, 2),
+    }
+    return stats, leaves
+
+
 def catalog_stats(db: sqlite3.Connection) -> dict[str, Any]:
     """Counts a curator looks at first: per split; and, over train, per source and kingdom,
     rank completeness, distinct taxa, common names."""
-    by_split = dict(
-        db.execute("SELECT s.split, COUNT(*) FROM samples s GROUP BY s.split ORDER BY 1")
-    )
-    # over train (the whole catalog when there is no train split)
-    where = "WHERE s.split = 'train'" if by_split.get("train") else ""
-    n = sum(by_split.values()) if not where else by_split["train"]
-    known = ", ".join(f"SUM(s.\"{r}\" != '')" for r in RANKS)
-    *complete, with_common = db.execute(
-        f"SELECT {known}, SUM(s.common != '') FROM samples s {where}"
-    ).fetchone()
-    ranks = ", ".join(f's."{r}"' for r in RANKS)
-    (distinct,) = db.execute(
-        f"SELECT COUNT(*) FROM (SELECT DISTINCT {ranks} FROM samples s {where})"
-    ).fetchone()
-    group = f"FROM samples s {where} GROUP BY 1 ORDER BY 1"
-    n = n or 1
-    return {
-        "samples": by_split,
-        "by_source": dict(db.execute(f"SELECT s.source, COUNT(*) {group}")),
-        "by_kingdom": dict(
-            db.execute(f"SELECT COALESCE(NULLIF(s.kingdom, ''), '(unknown)'), COUNT(*) {group}")
-        ),
-        "rank_known_percent": {
-            rank: round(100 * (c or 0) / n, 2) for rank, c in zip(RANKS, complete, strict=True)
-        },
-        "distinct_taxa": distinct,
-        "with_common_name_percent": round(100 * (with_common or 0) / n, 2),
-    }
+    return _report_counts(db)[0]
 
 
-def treemap_counts(
-    db: sqlite3.Connection, split: str = "train"
-) -> list[tuple[tuple[str, ...], int]]:
-    """(kingdom … family path, samples) of a split: the treemap's leaves."""
-    depth = ", ".join(f's."{r}"' for r in treemap.DEPTH)
-    rows = db.execute(
-        f"SELECT {depth}, COUNT(*) FROM samples s WHERE s.split = ? "
-        f"GROUP BY {depth} ORDER BY {depth}",
-        (split,),
-    )
-    return [(tuple(r[:-1]), r[-1]) for r in rows]
+def treemap_counts(db: sqlite3.Connection) -> list[tuple[tuple[str, ...], int]]:
+    """(kingdom … family path, samples) of the train split: the treemap's leaves."""
+    return _report_counts(db)[1]
 
 
 def reject_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
@@ -224,7 +256,7 @@ def inputs(ctx: BuildContext) -> Any:
 def run(ctx: BuildContext) -> dict[str, Any]:
     reports = ctx.out / "reports"
     reports.mkdir(parents=True, exist_ok=True)
-    stats = catalog_stats(ctx.db)
+    stats, leaves = _report_counts(ctx.db)
     stats["rejects"] = reject_counts(ctx.db)
     changes = recorded_changes(ctx.db)
     if changes is not None:
@@ -237,7 +269,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     stats["build"] = build_facts(ctx)
     stats["duplicates"] = dedup.counts(ctx.db)
     atomic.write_text(reports / "stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
-    treemap.write_treemap(treemap_counts(ctx.db), reports / "treemap.html")
+    treemap.write_treemap(leaves, reports / "treemap.html")
     licensed = write_licenses(ctx.db, reports / "licenses.csv")
     atomic.write_text(ctx.out / "README.md", card.dataset_card(stats, ctx.config, rejects.REASONS))
     croissant.write_croissant(ctx, stats)
