@@ -72,13 +72,13 @@ class Server:
                 with server.lock:
                     server.active += 1
                     server.max_active = max(server.max_active, server.active)
+                self.counted = True
                 try:
                     server._serve(self)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    with server.lock:
-                        server.active -= 1
+                    server._uncount(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -162,7 +162,17 @@ class Server:
             req.close_connection = True
             return
         self._record(Hit(path, rng, if_range, status, len(body)))  # before the client can see it
-        req.wfile.write(body)
+        # the request stops counting as active before its last byte leaves: a client that has
+        # read the whole body (and so may start its next request) is never still counted
+        req.wfile.write(body[:-1])
+        self._uncount(req)
+        req.wfile.write(body[-1:])
+
+    def _uncount(self, req: BaseHTTPRequestHandler) -> None:
+        with self.lock:
+            if getattr(req, "counted", False):
+                req.counted = False
+                self.active -= 1
 
     @staticmethod
     def _if_range_ok(route: Route, if_range: str | None) -> bool:
