@@ -80,10 +80,16 @@ IMAGE_STAGE_NAMES = {"scan", "write", "verify"}
 TARGET_SECONDS = 15 * 60
 MEMORY_TARGET = 2 * 1024 * MIB
 POLL_SECONDS = 0.05
+# The collections repeat a few hundred base pictures (each copy made byte-unique), so every
+# image is a near duplicate of thousands: `keep = "all"` keeps them all, so later stages
+# still see every image, while the cluster stage still does its work on every hash.
 CONFIG = """\
 [images]
 width = 64
 height = 48
+
+[dedup]
+keep = "all"
 """
 # Runs one stage alone through the CLI's own code, for a stage with no command of its own:
 # registers it as a one-stage command, then `tol <stage> ...` as usual.
