@@ -42,7 +42,7 @@ def overhead(images: int, rounds: int) -> None:
         process_image(data, "x.jpg", spec)
     for r in range(rounds):
         for hashed in (True, False) if r % 2 else (False, True):
-            codec.phash.dhash = real if hashed else (lambda im: None)
+            codec.phash.dhash = real if hashed else (lambda pixels: None)
             t = _cpu()
             for data in photos:
                 process_image(data, "x.jpg", spec)
@@ -55,8 +55,8 @@ def overhead(images: int, rounds: int) -> None:
     decoded = [_decoded(data) for data in photos]
     t = _cpu()
     for _ in range(rounds):
-        for im in decoded:
-            phash.dhash(im)
+        for pixels in decoded:
+            phash.dhash(pixels)
     alone = (_cpu() - t) / (images * rounds)
     n = images * rounds
     print(
@@ -67,8 +67,8 @@ def overhead(images: int, rounds: int) -> None:
     )
 
 
-def _decoded(data: bytes):
-    """The picture as the codec has it when it hashes (draft-decoded for 224x224, RGB)."""
+def _decoded(data: bytes) -> np.ndarray:
+    """The pixels as the codec has them when it hashes (draft-decoded for 224x224, RGB)."""
     import io
 
     from PIL import Image
@@ -76,7 +76,7 @@ def _decoded(data: bytes):
     im = Image.open(io.BytesIO(data))
     im.draft("RGB", (224, 224))
     im.load()
-    return im.convert("RGB")
+    return np.asarray(im.convert("RGB"))
 
 
 def threshold_quality(seeds: int) -> None:

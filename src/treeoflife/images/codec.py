@@ -73,8 +73,9 @@ _SUFFIX_FORMAT = {
 # Bump when process_image gives other bytes for the same input and settings: it is part of
 # every scan unit's name (shards/encode.py unit_id), so a build made by an older version
 # re-reads its images instead of mixing old and new small JPEGs. 2: the fast path and the
-# Lanczos-2 + cubic resample (was Pillow draft + bicubic).
-CODEC_VERSION = 2
+# Lanczos-2 + cubic resample (was Pillow draft + bicubic). 3: the perceptual hash's
+# thumbnail is summed from the pixels in integers (was Pillow reduce + BOX resize).
+CODEC_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -197,10 +198,10 @@ def _process(data: bytes, spec: ImageSpec, notes: list[tuple[str, str]]) -> Enco
     # `pixels` (upright RGB, at the DCT scale) and `out` are where any measure of the
     # picture belongs, whichever decoder ran; it goes out as a new Encoded field with a
     # default, so callers that do not know it keep working.
-    perceptual = phash.dhash(Image.fromarray(pixels, "RGB"))  # the pixels decoded here
+    perceptual = phash.dhash(pixels)  # the pixels decoded here
     out = resample(pixels, plan.box, plan.scaled)
+    std = pixel_std(out)  # before any padding: a blank frame on a white canvas is still blank
     image = Image.fromarray(out, "RGB")
-    std = pixel_std(image)  # before any padding: a blank frame on a white canvas is still blank
     if plan.canvas is not None:
         canvas = Image.new("RGB", plan.canvas, (255, 255, 255))
         canvas.paste(image, plan.offset)
