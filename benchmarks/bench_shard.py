@@ -175,18 +175,33 @@ def fill_taxa(out: Path) -> None:
 def tol_image_seconds(src: Path, workers: int, out: Path) -> float:
     """Seconds of the image work of a fresh build of ``src``: ``tol scan`` (the image pass:
     every source read, decoded and encoded once) plus ``tol shard`` (plan and assembly);
-    split and resolve run between them, untimed."""
+    resolve, split and select run between them, untimed."""
     shutil.rmtree(out, ignore_errors=True)
     args = ["--out", str(out), "--no-progress"]
+    # the photos repeat a few distinct pictures: keep every copy, so every image is written
+    config = out.parent / f"{out.name}.tol.toml"
+    config.write_text('[dedup]\nkeep = "all"\n')
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         os.sync()
         start = time.perf_counter()
-        main(["scan", *args, "--sources", str(src), "--workers", str(workers)])
+        main(
+            [
+                "scan",
+                *args,
+                "--sources",
+                str(src),
+                "--config",
+                str(config),
+                "--workers",
+                str(workers),
+            ]
+        )
         scan_seconds = time.perf_counter() - start
-        main(["split", *args])
         if main(["resolve", *args]) != 0:
             raise SystemExit("resolve failed")
         fill_taxa(out)
+        main(["split", *args])
+        main(["select", *args])
         os.sync()  # nothing of the setup left to write back while timing
         start = time.perf_counter()
         status = main(["shard", *args, "--workers", str(workers)])
