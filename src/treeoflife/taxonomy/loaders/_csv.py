@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,3 +84,18 @@ def field(row: list[str], index: int | None) -> str:
     if index is None or index >= len(row):
         return ""
     return row[index].strip()
+
+
+def rows_with_id(
+    body: Iterable[list[str]], id_column: int, width: int, progress: Callable | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of every row with a non-blank id, in file order; short rows are
+    padded to ``width`` cells so a loader may index any column it reads."""
+    n = 0
+    for row in progress(body) if progress else body:
+        if len(row) < width:
+            row = row + [""] * (width - len(row))
+        if not row[id_column].strip():
+            continue
+        yield n, row
+        n += 1

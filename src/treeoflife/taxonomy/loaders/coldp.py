@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from treeoflife.taxonomy.loaders._csv import field as cell
-from treeoflife.taxonomy.loaders._csv import table
+from treeoflife.taxonomy.loaders._csv import rows_with_id, table
 from treeoflife.taxonomy.loaders._tree import (
     ACCEPTED_STATUS,
     NO_RANK,
@@ -85,15 +85,8 @@ def _rows(path: Path, progress: Callable | None) -> Iterator[tuple[int, list[str
         body,
     ):
         width = max(cols[c] for c in REQUIRED) + 1  # lines are split up to these
-        c_id = cols["ID"]
-        n = 0
-        for row in progress(body) if progress else body:
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            if not row[c_id].strip():
-                continue
+        for n, row in rows_with_id(body, cols["ID"], width, progress):
             yield n, row, cols
-            n += 1
 
 
 def _rank_and_name(row: list[str], cols: dict[str, int]) -> tuple[int, str]:

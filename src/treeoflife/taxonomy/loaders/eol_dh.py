@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from treeoflife.taxonomy.loaders._csv import table
+from treeoflife.taxonomy.loaders._csv import rows_with_id, table
 from treeoflife.taxonomy.loaders._tree import (
     ACCEPTED_STATUS,
     NO_RANK,
@@ -49,16 +49,8 @@ class DHResult:
 def _rows(path: Path, progress: Callable | None) -> Iterator[tuple[int, list[str], dict]]:
     """(row number, cells, columns) for every row with a taxonID, in file order."""
     with table(path, REQUIRED, what=WHAT, delimiter="\t") as (cols, body):
-        width = max(cols.values()) + 1
-        c_id = cols["taxonID"]
-        n = 0
-        for row in progress(body) if progress else body:
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            if not row[c_id].strip():
-                continue
+        for n, row in rows_with_id(body, cols["taxonID"], max(cols.values()) + 1, progress):
             yield n, row, cols
-            n += 1
 
 
 def _rank_and_name(row: list[str], cols: dict[str, int]) -> tuple[int, str]:
