@@ -21,6 +21,7 @@ from typing import Any
 
 from treeoflife import builddb
 from treeoflife.errors import TolError
+from treeoflife.shards.samples import each_sample_once
 from treeoflife.taxonomy.ranks import RANKS, is_unknown
 
 EXAMPLES = 5
@@ -156,7 +157,7 @@ def label_rows(relation: str) -> str:
     return (
         f"SELECT MIN(x.treeoflife_id) AS treeoflife_id, {ranks}, x.common, x.status, x.source, "
         f"COUNT(*) AS count, x.label_key IN ({_CONFLICTED}) AS conflict "
-        f"FROM ({relation}) x WHERE x.split != 'train_small' GROUP BY x.label_key"
+        f"FROM ({relation}) x WHERE {each_sample_once('x')} GROUP BY x.label_key"
     )
 
 

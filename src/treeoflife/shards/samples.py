@@ -18,6 +18,13 @@ from typing import Any
 from treeoflife.columns import ID_COLUMNS
 from treeoflife.taxonomy.ranks import RANKS
 
+
+def each_sample_once(alias: str) -> str:
+    """SQL condition keeping each sample once in a relation with a ``split`` column: a
+    train_small row repeats a train sample (the catalog and ``samples`` both carry it)."""
+    return f"{alias}.split != 'train_small'"
+
+
 # what a sample says, in the samples table's column order (after split, shard, position)
 FIELDS: tuple[str, ...] = (
     "treeoflife_id",

@@ -29,6 +29,7 @@ from typing import Any
 
 from treeoflife import atomic, licenses, rejects
 from treeoflife.reports import card, croissant, treemap
+from treeoflife.shards.samples import each_sample_once
 from treeoflife.stages import BuildContext, Stage, dedup
 from treeoflife.taxonomy.ranks import RANKS
 
@@ -127,8 +128,7 @@ def recorded_changes(db: sqlite3.Connection) -> dict[str, Any] | None:
     return json.loads(row[0]).get("changes") if row else None
 
 
-# a sample once: train_small samples are train samples
-_UNIQUE = "s.split != 'train_small'"
+_UNIQUE = each_sample_once("s")
 
 
 def license_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
