@@ -681,6 +681,11 @@ def main() -> None:
         "pass, write and verify)",
     )
     ap.add_argument("--json", type=Path, help="write every figure here")
+    ap.add_argument(
+        "--collections-only",
+        action="store_true",
+        help="write the collections into --workdir and stop (a later run builds them)",
+    )
     args = ap.parse_args()
     args.image_stage_set = set(args.image_stages.split(",")) if args.image_stages else None
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-build-", dir="/tmp"))
@@ -708,6 +713,9 @@ def main() -> None:
                 col = write_collection(src, refs, species_file, n, args)
                 (base / "collection.json").write_text(json.dumps(asdict(col)))
             col = Collection(**json.loads((base / "collection.json").read_text()))
+            if args.collections_only:
+                print(f"N = {n:,}: collection in {src} ({col.seconds:.0f} s)")
+                continue
             print(
                 f"\nN = {n:,}: {col.species:,} species; EOL {col.counts['eol']:,} in {col.eol_sets} sets,"
                 f" iNat21 {col.counts['inat21']:,} in {col.inat_classes:,} classes,"
