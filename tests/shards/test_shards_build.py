@@ -258,3 +258,34 @@ def test_a_byte_limit_cuts_the_shuffled_order_where_it_binds(built_copy: Path) -
     counts = [n for (n,) in db.execute("SELECT planned FROM shards WHERE split = 'train'")]
     db.close()
     assert 2 in counts and 3 in counts  # both limits bind
+
+
+def test_a_replan_rewrites_only_the_shards_whose_samples_changed(built_copy: Path) -> None:
+    """A shard keeps its done record when nothing its bytes depend on changed: here one
+    label's common name changes, so only the shards holding its samples are written again."""
+    db = builddb.connect(built_copy)
+    label, common = db.execute(
+        "SELECT label_key, common FROM samples WHERE split = 'train' ORDER BY shard, position"
+    ).fetchone()
+    touched = {
+        (split, shard)
+        for split, shard in db.execute(
+            "SELECT DISTINCT split, shard FROM samples WHERE label_key = ?", (label,)
+        )
+    }
+    db.execute("UPDATE taxa SET common = ? WHERE label_key = ?", (common + " renamed", label))
+    db.close()
+    shards = {p: p.stat().st_mtime_ns for p in built_copy.glob("64x48/*/shard-*.tar")}
+    assert tol("shard", "--out", str(built_copy), "--workers", "1", "--force") == 0
+    db = builddb.connect(built_copy)
+    names = dict(
+        (name, (split, shard))
+        for split, shard, name in db.execute("SELECT split, shard, name FROM shards")
+    )
+    db.close()
+    rewritten = {
+        names[p.relative_to(built_copy).as_posix()]
+        for p, t in shards.items()
+        if p.stat().st_mtime_ns != t
+    }
+    assert touched and rewritten == touched
