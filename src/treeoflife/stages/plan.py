@@ -29,7 +29,7 @@ WHERE = {
     "train_small": "s.split = 'train' AND s.in_train_small = 1",
 }
 ORDER = {
-    "shuffle": "tol_shuffle(?, ?, i.treeoflife_id), i.treeoflife_id",
+    "shuffle": "tol_shuffle(i.treeoflife_id), i.treeoflife_id",  # the split's shuffle_keys
     "source": "i.source, i.container, i.member, i.treeoflife_id",
 }
 _INSERT_SHARD = (
@@ -76,8 +76,8 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
     """Order the split's candidates (in SQLite, into temp.plan_order), cut them into shards,
     then copy each shard's records into ``samples`` and digest them, a statement each."""
     db, cfg = ctx.db, ctx.config.shards
-    params = (cfg.seed, split) if cfg.order == "shuffle" else ()
-    count = samples.order_candidates(db, WHERE[split], ORDER[cfg.order], params)
+    db.create_function("tol_shuffle", 1, planning.shuffle_keys(cfg.seed, split), deterministic=True)
+    count = samples.order_candidates(db, WHERE[split], ORDER[cfg.order])
     im = ctx.config.images
     spec = json.dumps([repr(im), ctx.config.shards.caption]).encode()
     shards: list[tuple] = []
@@ -105,8 +105,7 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
 
 def run(ctx: BuildContext) -> dict[str, Any]:
     db = ctx.db
-    db.create_function("tol_shuffle", 3, planning.shuffle_key, deterministic=True)
-    samples.digest_labels(db)
+    samples.label_rows(db)
     cols = ("split", "shard", "name", "digest", "status", "samples", "bytes", "sha256")
     old = {
         (r[0], r[1]): dict(zip(cols, r, strict=True))
