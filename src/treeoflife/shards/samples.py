@@ -59,7 +59,7 @@ CANDIDATES = (
     + ", "
     + ", ".join(f't."{r}"' for r in RANKS)
     + ", t.common, t.status, i.identity_key, i.container, i.member, "
-    "e.sha256, e.width, e.height, e.notes, t.digest, e.size "
+    "e.sha256, e.width, e.height, e.notes, t.digest, e.size, s.in_train_small "
     "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
     "JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
     "JOIN temp.label_rows t ON t.label_key = i.label_key "
@@ -73,8 +73,9 @@ CANDIDATES = (
 PLAN_ORDER = "temp.plan_order"
 _CREATE_PLAN_ORDER = (
     f"CREATE TEMP TABLE {PLAN_ORDER.split('.')[1]} (rn INTEGER PRIMARY KEY, {_QUOTED}, "
-    "label_digest TEXT, size INTEGER NOT NULL)"
+    "label_digest TEXT, size INTEGER NOT NULL, in_train_small INTEGER)"
 )
+_PLAN_COLUMNS = f"{_QUOTED}, label_digest, size, in_train_small"
 # one shard's samples (plan_order rows first..last, positions from 0), in order
 INSERT_SAMPLES = (
     f"INSERT INTO samples (split, shard, position, {_QUOTED}) "
@@ -133,9 +134,29 @@ def order_candidates(db: sqlite3.Connection, where: str, order: str, params: tup
     db.execute(f"DROP TABLE IF EXISTS {PLAN_ORDER}")
     db.execute(_CREATE_PLAN_ORDER)
     cur = db.execute(
-        f"INSERT INTO {PLAN_ORDER} ({_QUOTED}, label_digest, size) "
+        f"INSERT INTO {PLAN_ORDER} ({_PLAN_COLUMNS}) "
         + CANDIDATES.format(where=where, order=order),
         params,
+    )
+    return cur.rowcount
+
+
+def keep_order(db: sqlite3.Connection, split: str) -> None:
+    """Keep temp.plan_order as this split's, for :func:`order_subset` (renaming is free;
+    the temporary database goes when the connection closes)."""
+    db.execute(f"DROP TABLE IF EXISTS temp.plan_order_{split}")
+    db.execute(f"ALTER TABLE {PLAN_ORDER} RENAME TO plan_order_{split}")
+
+
+def order_subset(db: sqlite3.Connection, of: str, where: str, order: str) -> int:
+    """temp.plan_order: the candidates of split ``of`` (kept by :func:`keep_order`) that
+    match ``where``, in ``order`` (on its columns); returns how many. A split that is a
+    subset of another (train_small of train) is not joined again: ~8 µs a sample."""
+    db.execute(f"DROP TABLE IF EXISTS {PLAN_ORDER}")
+    db.execute(_CREATE_PLAN_ORDER)
+    cur = db.execute(
+        f"INSERT INTO {PLAN_ORDER} ({_PLAN_COLUMNS}) SELECT {_PLAN_COLUMNS} "
+        f"FROM temp.plan_order_{of} WHERE {where} ORDER BY {order}"
     )
     return cur.rowcount
 

@@ -23,14 +23,17 @@ from treeoflife.shards import layout, planning, samples
 from treeoflife.stages import BuildContext, Stage
 
 NAME = "plan"
+# the candidates of a split: a condition on splits s, or a subset of an earlier split's
+# candidates (a condition on their columns), taken from its ordered rows without a join
 WHERE = {
     "train": "s.split = 'train'",
     "val": "s.split = 'val'",
-    "train_small": "s.split = 'train' AND s.in_train_small = 1",
 }
+SUBSET = {"train_small": ("train", "in_train_small = 1")}
+# {p}: the images table's alias in the candidates query, or nothing for a subset
 ORDER = {
-    "shuffle": "tol_shuffle(i.treeoflife_id), i.treeoflife_id",  # the split's shuffle_keys
-    "source": "i.source, i.container, i.member, i.treeoflife_id",
+    "shuffle": "tol_shuffle({p}treeoflife_id), {p}treeoflife_id",  # the split's shuffle_keys
+    "source": "{p}source, {p}container, {p}member, {p}treeoflife_id",
 }
 _INSERT_SHARD = (
     "INSERT INTO shards (split, shard, name, planned, est_bytes, digest, status, samples, bytes, sha256) "
@@ -77,7 +80,11 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
     then copy each shard's records into ``samples`` and digest them, a statement each."""
     db, cfg = ctx.db, ctx.config.shards
     db.create_function("tol_shuffle", 1, planning.shuffle_keys(cfg.seed, split), deterministic=True)
-    count = samples.order_candidates(db, WHERE[split], ORDER[cfg.order])
+    if split in SUBSET:
+        of, where = SUBSET[split]
+        count = samples.order_subset(db, of, where, ORDER[cfg.order].format(p=""))
+    else:
+        count = samples.order_candidates(db, WHERE[split], ORDER[cfg.order].format(p="i."))
     im = ctx.config.images
     spec = json.dumps([repr(im), ctx.config.shards.caption]).encode()
     shards: list[tuple] = []
@@ -96,6 +103,8 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
         shards.append(tuple(row))
         first = last + 1
     db.executemany(_INSERT_SHARD, shards)
+    if any(of == split for of, _ in SUBSET.values()):
+        samples.keep_order(db, split)
     return {
         "shards": len(shards),
         "samples": sum(s[3] for s in shards),
