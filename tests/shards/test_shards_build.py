@@ -176,15 +176,18 @@ def test_source_order_plans_shards_in_source_order(built_copy: Path) -> None:
     db.close()
     assert tol("shard", "--out", str(built_copy), "--workers", "1") == 0
     db = builddb.connect(built_copy)
-    got = [
-        r[0]
-        for r in db.execute(
-            "SELECT i.source || '|' || COALESCE(i.container, '') || '|' || i.member FROM samples p "
-            "JOIN images i USING (treeoflife_id) WHERE p.split = 'train' ORDER BY p.shard, p.position"
-        )
-    ]
+    for split in ("train", "train_small"):  # train_small is planned from train's candidates
+        got = [
+            r[0]
+            for r in db.execute(
+                "SELECT i.source || '|' || COALESCE(i.container, '') || '|' || i.member "
+                "FROM samples p JOIN images i USING (treeoflife_id) WHERE p.split = ? "
+                "ORDER BY p.shard, p.position",
+                (split,),
+            )
+        ]
+        assert got and got == sorted(got)
     db.close()
-    assert got == sorted(got)
 
 
 def test_a_build_after_an_image_set_is_removed_equals_a_fresh_build_of_what_is_left(
