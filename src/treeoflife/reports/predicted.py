@@ -10,8 +10,10 @@ the first stage at which both the labels and the splits are known.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,36 +52,24 @@ def write(out: Path, db: Any) -> Path:
 def write_predicted_catalog(out: Path, db: Any) -> Path:
     """predicted-catalog.csv: one row per image and split (train_small rows repeat train ones,
     as in TreeOfLife-10M), held-out rows included; class_index numbers the distinct
-    seven-rank taxa in sorted order."""
-    rank_cols = ", ".join(f't."{r}"' for r in RANKS)
-    query = (
-        f"SELECT s.split, s.in_train_small, i.treeoflife_id, {', '.join('i.' + c for c in ID_COLUMNS)}, {rank_cols}, t.common "
-        "FROM images i JOIN splits s USING (treeoflife_id) LEFT JOIN taxa t USING (label_key) ORDER BY i.treeoflife_id"
-    )
-    taxa = sorted(
-        {
-            tuple(row)
-            for row in db.execute(
-                f"SELECT DISTINCT {rank_cols} FROM images i JOIN taxa t USING (label_key)"
-            )
-        }
-    )
-    class_index = {t: i for i, t in enumerate(taxa)}
+    seven-rank taxa in sorted order.
+
+    Per image only SQLite works: a label's columns are rendered once (:func:`label_tails`)
+    and each image's line is one string SQLite concatenates, so Python neither builds twenty
+    values nor formats them for each of millions of images. csv.writer renders the labels
+    and :func:`csv_field` follows its rules, so the file is what csv.writer would write
+    (pyarrow's CSV writer quotes every string, so it cannot)."""
+    taxa, no_taxon = label_tails(db)
     path = Path(out) / PREDICTED
     tmp = atomic.temp_path(path)
     with atomic.removed_on_failure(tmp), tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(PREDICTED_COLUMNS)
-        for row in db.execute(query):
-            split, small, rest = row[0], row[1], list(row[2:])
-            rest = ["" if v is None else v for v in rest]
-            ranks = tuple(rest[1 + len(ID_COLUMNS) : 1 + len(ID_COLUMNS) + len(RANKS)])
-            idx = class_index.get(ranks, "")
-            writer.writerow([split, *rest, idx])
-            if small:
-                writer.writerow(["train_small", *rest, idx])
+        fh.write(render(PREDICTED_COLUMNS) + EOL)
+        cur = db.execute(_LINES, (no_taxon,))
+        while batch := cur.fetchmany(BATCH):
+            fh.write("".join([lines for (lines,) in batch]))
         fh.flush()
         os.fsync(fh.fileno())
+    db.execute("DROP TABLE temp.label_tails")
     atomic.publish(tmp, path)
     atomic.write_text(
         Path(out) / "reports" / "class-index.json",
@@ -94,3 +84,59 @@ def write_predicted_catalog(out: Path, db: Any) -> Path:
         + "\n",
     )
     return path
+
+
+BATCH = 10_000  # rows fetched at once: the writer holds one batch
+EOL = "\r\n"  # csv.writer's line terminator
+
+
+def render(row: Iterable[Any]) -> str:
+    """One CSV record, without its line end, exactly as csv.writer writes it."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(row)
+    return buf.getvalue()
+
+
+def csv_field(expr: str) -> str:
+    """SQL rendering one value as csv.writer does (QUOTE_MINIMAL with its ``,`` delimiter,
+    ``"`` quote and CRLF line end): NULL as nothing, a value holding a comma, quote, CR or
+    LF quoted with its quotes doubled, anything else as its text."""
+    special = " + ".join(f"instr({expr}, {c})" for c in ("','", "'\"'", "char(13)", "char(10)"))
+    return (
+        f"CASE WHEN {special} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' "
+        f"ELSE COALESCE({expr}, '') END"
+    )
+
+
+def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
+    """temp.label_tails: each used label's last catalog columns (ranks, common, class_index)
+    rendered once. Returns the class index's taxa (the images' distinct seven-rank taxa,
+    sorted: one tuple per taxon, never one per image) and the columns of an image whose
+    label has no taxa row (empty, and the class of the empty taxon if there is one)."""
+    rank_cols = ", ".join(f't."{r}"' for r in RANKS)
+    used = "WHERE EXISTS (SELECT 1 FROM images i WHERE i.label_key = t.label_key)"
+    taxa = sorted(set(db.execute(f"SELECT DISTINCT {rank_cols} FROM taxa t {used}")))
+    class_index = {t: i for i, t in enumerate(taxa)}
+    db.execute("DROP TABLE IF EXISTS temp.label_tails")
+    db.execute("CREATE TEMP TABLE label_tails (label_key TEXT PRIMARY KEY, tail TEXT) WITHOUT ROWID")
+    labels = db.execute(f"SELECT t.label_key, {rank_cols}, t.common FROM taxa t {used}")
+    while batch := labels.fetchmany(BATCH):
+        db.executemany(
+            "INSERT INTO temp.label_tails VALUES (?, ?)",
+            [(key, render((*rest, class_index[tuple(rest[:-1])]))) for key, *rest in batch],
+        )
+    empty = ("",) * len(RANKS)
+    return taxa, render((*empty, "", class_index.get(empty, "")))
+
+
+# every image's predicted lines in id order: its split's, and train_small's after a train
+# one that is also in train_small
+_FIELDS = " || ',' || ".join(csv_field(f"i.{c}") for c in ("treeoflife_id", *ID_COLUMNS))
+_LINES = (
+    "SELECT split || line || CASE WHEN in_train_small THEN 'train_small' || line ELSE '' END "
+    f"FROM (SELECT s.treeoflife_id, s.split, s.in_train_small, ',' || {_FIELDS} || ',' || "
+    f"COALESCE(lt.tail, ?) || char(13, 10) AS line "  # EOL
+    "FROM splits s JOIN images i ON i.treeoflife_id = s.treeoflife_id "
+    "LEFT JOIN temp.label_tails lt ON lt.label_key = i.label_key) "
+    "ORDER BY treeoflife_id"
+)
