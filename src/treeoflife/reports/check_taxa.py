@@ -150,14 +150,32 @@ _CONFLICTED = (
 )
 
 
-def label_rows(relation: str) -> str:
+def label_rows(relation: str, labels: str | None = None) -> str:
     """The check-taxa rows of a relation with one row per image (``x``: split, treeoflife_id,
-    label_key, source, the ranks, common and status): one row per label with its count."""
-    ranks = ", ".join(f'x."{r}"' for r in RANKS)
-    return (
-        f"SELECT MIN(x.treeoflife_id) AS treeoflife_id, {ranks}, x.common, x.status, x.source, "
-        f"COUNT(*) AS count, x.label_key IN ({_CONFLICTED}) AS conflict "
+    label_key, source, the ranks, common and status): one row per label with its count,
+    in label_key order.
+
+    With ``labels`` (a relation of label_key, the ranks, common and status, one row per
+    label), ``relation`` needs only split, treeoflife_id, label_key and source: a label's
+    columns are then looked up once after counting, not once per image (a label missing
+    from ``labels`` has empty ranks and common, and no status)."""
+    conflict = f"x.label_key IN ({_CONFLICTED}) AS conflict"
+    if labels is None:
+        ranks = ", ".join(f'x."{r}"' for r in RANKS)
+        return (
+            f"SELECT MIN(x.treeoflife_id) AS treeoflife_id, {ranks}, x.common, x.status, x.source, "
+            f"COUNT(*) AS count, {conflict} "
+            f"FROM ({relation}) x WHERE {each_sample_once('x')} GROUP BY x.label_key"
+        )
+    counted = (
+        "SELECT MIN(x.treeoflife_id) AS treeoflife_id, x.source, COUNT(*) AS count, x.label_key "
         f"FROM ({relation}) x WHERE {each_sample_once('x')} GROUP BY x.label_key"
+    )
+    ranks = ", ".join(f'COALESCE(l."{r}", \'\') AS "{r}"' for r in RANKS)
+    return (
+        f"SELECT x.treeoflife_id, {ranks}, COALESCE(l.common, '') AS common, l.status, x.source, "
+        f"x.count, {conflict} FROM ({counted}) x LEFT JOIN ({labels}) l ON "
+        "l.label_key = x.label_key ORDER BY x.label_key"
     )
 
 

@@ -29,11 +29,9 @@ OUTPUTS = (PREDICTED, "reports/check-taxa-predicted.json", "reports/class-index.
 
 # the predicted catalog's rows as check-taxa reads them, a row per label
 PREDICTED_CHECK = check_taxa.label_rows(
-    "SELECT s.split, i.treeoflife_id, i.label_key, i.source, "
-    + ", ".join(f'COALESCE(t."{r}", \'\') AS "{r}"' for r in RANKS)
-    + ", COALESCE(t.common, '') AS common, t.status "
-    "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
-    "LEFT JOIN taxa t ON t.label_key = i.label_key"
+    "SELECT s.split, i.treeoflife_id, i.label_key, i.source "
+    "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id",
+    labels="taxa",
 )
 
 
@@ -100,11 +98,12 @@ def render(row: Iterable[Any]) -> str:
 def csv_field(expr: str) -> str:
     """SQL rendering one value as csv.writer does (QUOTE_MINIMAL with its ``,`` delimiter,
     ``"`` quote and CRLF line end): NULL as nothing, a value holding a comma, quote, CR or
-    LF quoted with its quotes doubled, anything else as its text."""
+    LF quoted with its quotes doubled, anything else as its text. (NULL is tested first:
+    most id columns are empty for any one source.)"""
     special = " + ".join(f"instr({expr}, {c})" for c in ("','", "'\"'", "char(13)", "char(10)"))
     return (
-        f"CASE WHEN {special} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' "
-        f"ELSE COALESCE({expr}, '') END"
+        f"CASE WHEN {expr} IS NULL THEN '' "
+        f"WHEN {special} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' ELSE {expr} END"
     )
 
 

@@ -36,9 +36,10 @@ sorts the ids, Python never holds them.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Iterator
+from hashlib import sha256
+from itertools import islice
 from typing import Any
 
 from treeoflife import builddb
@@ -51,6 +52,7 @@ from treeoflife.taxonomy.ranks import RANKS
 
 NAME = "split"
 SCALE = 2**64
+BATCH = 10_000  # rows placed and inserted at once
 
 
 def split_key(cfg: SplitConfig) -> str:
@@ -105,28 +107,48 @@ def cluster_keys(db: sqlite3.Connection, seed: int) -> None:
 
 def _unit(seed: int, salt: str, treeoflife_id: str) -> float:
     """A uniform number in [0, 1) from (seed, salt, key), identical on every machine."""
-    digest = hashlib.sha256(f"{seed}:{salt}:{treeoflife_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / SCALE
+    return _hashed(_salted(seed, salt), treeoflife_id)
+
+
+def _salted(seed: int, salt: str) -> bytes:
+    return f"{seed}:{salt}:".encode()
+
+
+def _hashed(salted: bytes, key: str) -> float:
+    """:func:`_unit` of a key, with the (seed, salt) prefix encoded once for many keys."""
+    return int.from_bytes(sha256(salted + key.encode()).digest()[:8], "big") / SCALE
 
 
 def stable_split(
     db: sqlite3.Connection, cfg: SplitConfig, held: list[Term] = ()
-) -> Iterator[tuple[str, str, int]]:
-    """(id, split, in_train_small) of each image, from its unit's key: one pass, nothing held."""
+) -> Iterator[list[tuple[str, str, int]]]:
+    """Batches of (id, split, in_train_small), from each image's unit key: one pass, one
+    batch held. A batch is one list comprehension, as a Python step per image is most of
+    this stage's cost at 10M images."""
     cluster_keys(db, cfg.seed)
     query, params = _keyed(cfg, list(held))
-    for tid, key, is_held in db.execute(query, params):
-        if is_held or _unit(cfg.seed, "val", key) < cfg.val_percent / 100:
-            yield tid, "val", 0
-        else:
-            yield (
-                tid,
-                "train",
-                int(_unit(cfg.seed, "train_small", tid) < cfg.train_small_percent / 100),
-            )
+    to_val, to_small = _salted(cfg.seed, "val"), _salted(cfg.seed, "train_small")
+    val, small = cfg.val_percent / 100, cfg.train_small_percent / 100
+    cur = db.execute(query, params)
+    while rows := cur.fetchmany(BATCH):
+        yield [
+            (tid, "val", 0)
+            if is_held or _hashed(to_val, key) < val
+            else (tid, "train", int(_hashed(to_small, tid) < small))
+            for tid, key, is_held in rows
+        ]
 
 
 def exact_split(
+    db: sqlite3.Connection, cfg: SplitConfig, held: list[Term] = ()
+) -> Iterator[list[tuple[str, str, int]]]:
+    """:func:`exact_rows` in batches, as :func:`stable_split` yields them."""
+    rows = exact_rows(db, cfg, held)
+    while batch := list(islice(rows, BATCH)):
+        yield batch
+
+
+def exact_rows(
     db: sqlite3.Connection, cfg: SplitConfig, held: list[Term] = ()
 ) -> Iterator[tuple[str, str, int]]:
     """Exactly round(units·val%) val units (of those not held out): the first ones in a
@@ -173,7 +195,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         db.execute("DROP TABLE IF EXISTS temp.old_splits")
         db.execute("CREATE TEMP TABLE old_splits AS SELECT treeoflife_id, split FROM splits")
         db.execute("DELETE FROM splits")
-        db.executemany("INSERT INTO splits VALUES (?, ?, ?)", METHODS[cfg.method](db, cfg, held))
+        for batch in METHODS[cfg.method](db, cfg, held):
+            db.executemany("INSERT INTO splits VALUES (?, ?, ?)", batch)
     # images of the last split that changed split (the stable method: they follow a cluster)
     (moved,) = ctx.db.execute(
         "SELECT COUNT(*) FROM splits s JOIN temp.old_splits o USING (treeoflife_id) "
