@@ -29,9 +29,7 @@ def assign(
     db.executemany("INSERT INTO encoded VALUES (?, NULL)", [(t,) for t in ids])
     db.executemany("INSERT INTO clusters VALUES (?, ?, 0)", list((clusters or {}).items()))
     cfg = SplitConfig(val_percent=val, train_small_percent=small, seed=seed)
-    return {
-        tid: (split, bool(sm)) for batch in method(db, cfg) for tid, split, sm in batch
-    }
+    return {tid: (split, bool(sm)) for batch in method(db, cfg) for tid, split, sm in batch}
 
 
 def test_a_cluster_is_split_as_one_and_a_val_image_stays_in_val() -> None:

@@ -117,7 +117,9 @@ def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
     taxa = sorted(set(db.execute(f"SELECT DISTINCT {rank_cols} FROM taxa t {used}")))
     class_index = {t: i for i, t in enumerate(taxa)}
     db.execute("DROP TABLE IF EXISTS temp.label_tails")
-    db.execute("CREATE TEMP TABLE label_tails (label_key TEXT PRIMARY KEY, tail TEXT) WITHOUT ROWID")
+    db.execute(
+        "CREATE TEMP TABLE label_tails (label_key TEXT PRIMARY KEY, tail TEXT) WITHOUT ROWID"
+    )
     labels = db.execute(f"SELECT t.label_key, {rank_cols}, t.common FROM taxa t {used}")
     while batch := labels.fetchmany(BATCH):
         db.executemany(
