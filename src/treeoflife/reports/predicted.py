@@ -90,9 +90,9 @@ EOL = "\r\n"  # csv.writer's line terminator
 
 def render(row: Iterable[Any]) -> str:
     """One CSV record, without its line end, exactly as csv.writer writes it."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(row)
-    return buf.getvalue()
+    buf = io.StringIO(newline="")
+    csv.writer(buf).writerow(row)  # its own line end: it decides what is quoted (CR, LF)
+    return buf.getvalue().removesuffix(EOL)
 
 
 def csv_field(expr: str) -> str:
