@@ -9,7 +9,11 @@ import sqlite3
 from pathlib import Path
 
 from treeoflife.columns import ID_COLUMNS
-from treeoflife.reports.predicted import PREDICTED_COLUMNS, write_predicted_catalog
+from treeoflife.reports.predicted import (
+    PREDICTED_COLUMNS,
+    class_index_json,
+    write_predicted_catalog,
+)
 from treeoflife.taxonomy.ranks import RANKS
 
 TRICKY = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "Ælfrēd 中文", "", " lead", "x;y"]
@@ -82,3 +86,18 @@ def test_the_predicted_catalog_is_byte_for_byte_what_csv_writer_writes(tmp_path:
 
     index = json.loads((tmp_path / "reports" / "class-index.json").read_text())
     assert index["taxa"] == [list(t) for t in classes]
+
+
+def test_class_index_json_is_the_text_json_dumps_writes() -> None:
+    taxa = [
+        ("Animalia", "Chordata", "Aves", "", "", "", ""),
+        ("", "", "", "", "", "", ""),
+        tuple(TRICKY[1:8]),
+        ("Plantae", 'a "quoted"\\ name', "tab\there", "\x00\x1f", "中文", "é", "🦉"),
+    ]
+    for some in (taxa, taxa[:1], taxa[1:2], []):
+        ranks = {r: sorted({t[i] for t in some if t[i]}) for i, r in enumerate(RANKS)}
+        expected = json.dumps(
+            {"taxa": [list(t) for t in some], "ranks": ranks}, indent=1, ensure_ascii=False
+        )
+        assert class_index_json(some) == expected + "\n"
