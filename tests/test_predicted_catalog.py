@@ -60,6 +60,7 @@ def _database() -> tuple[sqlite3.Connection, list[list]]:
         db.execute("INSERT INTO splits VALUES (?, ?, ?)", (tid, split, small))
     nulls = ", ".join(["NULL"] * len(ID_COLUMNS))
     db.execute(f"INSERT INTO images VALUES ('id-unsplit', 'unsplit', {nulls})")  # filtered out
+    db.commit()
     return db, rows
 
 

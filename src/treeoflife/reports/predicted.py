@@ -18,7 +18,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
-from treeoflife import atomic
+from treeoflife import atomic, builddb
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
 from treeoflife.reports import check_taxa
 from treeoflife.taxonomy.ranks import RANKS
@@ -139,18 +139,19 @@ def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
     used = "WHERE EXISTS (SELECT 1 FROM images i WHERE i.label_key = t.label_key)"
     taxa = sorted(set(db.execute(f"SELECT DISTINCT {rank_cols} FROM taxa t {used}")))
     class_index = {t: i for i, t in enumerate(taxa)}
-    db.execute("DROP TABLE IF EXISTS temp.label_tails")
-    db.execute(
-        "CREATE TEMP TABLE label_tails (label_key TEXT PRIMARY KEY, tail TEXT) WITHOUT ROWID"
-    )
-    labels = db.execute(
-        f"SELECT t.label_key, {rank_cols}, t.common FROM taxa t {used} ORDER BY t.label_key"
-    )
-    while batch := labels.fetchmany(BATCH):
-        db.executemany(
-            "INSERT INTO temp.label_tails VALUES (?, ?)",
-            [(key, render((*rest, class_index[tuple(rest[:-1])]))) for key, *rest in batch],
+    with builddb.transaction(db):  # one commit: autocommitted, each insert is a transaction
+        db.execute("DROP TABLE IF EXISTS temp.label_tails")
+        db.execute(
+            "CREATE TEMP TABLE label_tails (label_key TEXT PRIMARY KEY, tail TEXT) WITHOUT ROWID"
         )
+        labels = db.execute(
+            f"SELECT t.label_key, {rank_cols}, t.common FROM taxa t {used} ORDER BY t.label_key"
+        )
+        while batch := labels.fetchmany(BATCH):
+            db.executemany(
+                "INSERT INTO temp.label_tails VALUES (?, ?)",
+                [(key, render((*rest, class_index[tuple(rest[:-1])]))) for key, *rest in batch],
+            )
     empty = ("",) * len(RANKS)
     return taxa, render((*empty, "", class_index.get(empty, "")))
 
