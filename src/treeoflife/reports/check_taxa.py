@@ -150,7 +150,7 @@ _CONFLICTED = (
 )
 
 
-def label_rows(relation: str, labels: str | None = None) -> str:
+def label_rows(relation: str, labels: str | None = None, *, train_small_rows: bool = True) -> str:
     """The check-taxa rows of a relation with one row per image (``x``: split, treeoflife_id,
     label_key, source, the ranks, common and status): one row per label with its count,
     in label_key order.
@@ -158,18 +158,21 @@ def label_rows(relation: str, labels: str | None = None) -> str:
     With ``labels`` (a relation of label_key, the ranks, common and status, one row per
     label), ``relation`` needs only split, treeoflife_id, label_key and source: a label's
     columns are then looked up once after counting, not once per image (a label missing
-    from ``labels`` has empty ranks and common, and no status)."""
+    from ``labels`` has empty ranks and common, and no status). ``train_small_rows=False``
+    says the relation holds no train_small repeats (the ``splits`` table), so it needs no
+    split column (reading one costs a table lookup per image)."""
     conflict = f"x.label_key IN ({_CONFLICTED}) AS conflict"
+    once = f"WHERE {each_sample_once('x')}" if train_small_rows else ""
     if labels is None:
         ranks = ", ".join(f'x."{r}"' for r in RANKS)
         return (
             f"SELECT MIN(x.treeoflife_id) AS treeoflife_id, {ranks}, x.common, x.status, x.source, "
             f"COUNT(*) AS count, {conflict} "
-            f"FROM ({relation}) x WHERE {each_sample_once('x')} GROUP BY x.label_key"
+            f"FROM ({relation}) x {once} GROUP BY x.label_key"
         )
     counted = (
         "SELECT MIN(x.treeoflife_id) AS treeoflife_id, x.source, COUNT(*) AS count, x.label_key "
-        f"FROM ({relation}) x WHERE {each_sample_once('x')} GROUP BY x.label_key"
+        f"FROM ({relation}) x {once} GROUP BY x.label_key"
     )
     ranks = ", ".join(f'COALESCE(l."{r}", \'\') AS "{r}"' for r in RANKS)
     return (

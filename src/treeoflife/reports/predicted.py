@@ -30,9 +30,10 @@ OUTPUTS = (PREDICTED, "reports/check-taxa-predicted.json", "reports/class-index.
 
 # the predicted catalog's rows as check-taxa reads them, a row per label
 PREDICTED_CHECK = check_taxa.label_rows(
-    "SELECT s.split, i.treeoflife_id, i.label_key, i.source "
+    "SELECT i.treeoflife_id, i.label_key, i.source "
     "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id",
     labels="taxa",
+    train_small_rows=False,  # in_train_small is a flag: splits has one row per image
 )
 
 
