@@ -23,9 +23,11 @@ from treeoflife.taxonomy.ranks import RANKS
 
 DB_NAME = "build.sqlite"
 LOCK_NAME = ".tol.lock"
-SCHEMA_VERSION = 4  # 2: the image pass moved into scan; samples; rejects.unit
+SCHEMA_VERSION = 5  # 2: the image pass moved into scan; samples; rejects.unit
 # 3: unselected ([select]); rights (licenses, owned by scan), encoded.pixel_std (for [filters])
 # 4: encoded.phash, eval_files, eval_images, clusters, duplicates ([dedup])
+# 5: splits, holdout, unselected and duplicates WITHOUT ROWID: each is probed by id once per
+#    image by later stages, and a table clustered on its key is one B-tree search, not two
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -139,7 +141,7 @@ CREATE TABLE IF NOT EXISTS duplicates (
     reason TEXT NOT NULL,            -- duplicate | eval_duplicate
     kept TEXT NOT NULL,              -- the kept treeoflife_id, or the eval image's name
     distance INTEGER NOT NULL        -- Hamming distance of the perceptual hashes
-);
+) WITHOUT ROWID;
 
 -- what each source says about a distinct label (scan); resolve turns these into taxa
 CREATE TABLE IF NOT EXISTS labels (
@@ -153,7 +155,7 @@ CREATE TABLE IF NOT EXISTS splits (
     treeoflife_id TEXT PRIMARY KEY,
     split TEXT NOT NULL              -- train | val ; train_small is a subset, see in_train_small
     , in_train_small INTEGER NOT NULL DEFAULT 0
-);
+) WITHOUT ROWID;
 
 -- resolved seven ranks + common name of each label (resolve)
 CREATE TABLE IF NOT EXISTS taxa (
@@ -170,13 +172,13 @@ CREATE TABLE IF NOT EXISTS taxa (
 CREATE TABLE IF NOT EXISTS holdout (
     treeoflife_id TEXT PRIMARY KEY,
     reason TEXT NOT NULL
-);
+) WITHOUT ROWID;
 
 -- images the [select] rules leave out, with the rule's reason code (select); plan skips them
 CREATE TABLE IF NOT EXISTS unselected (
     treeoflife_id TEXT PRIMARY KEY,
     reason TEXT NOT NULL             -- a select_* code of treeoflife.rejects
-);
+) WITHOUT ROWID;
 
 -- anything set aside or repaired, with a code from treeoflife.rejects
 CREATE TABLE IF NOT EXISTS rejects (
