@@ -11,20 +11,18 @@ database, and is kept as ``reports/check-taxa.json``.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
-from collections import Counter
 from collections.abc import Iterator
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from treeoflife import atomic
+from treeoflife import arrowcsv, atomic
 from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.diff import since
@@ -74,22 +72,24 @@ CHECK_QUERY = label_rows(
     + ", s.common, s.taxon_status AS status FROM samples s"
 )
 BATCH = 10_000  # rows a parquet row group holds: the driver holds one batch
-_RANKS_AT = slice(2 + len(ID_COLUMNS), 2 + len(ID_COLUMNS) + len(RANKS))
 _COMMON_AT = len(CSV_COLUMNS) - 1
 
 
-def _published(cols: list[tuple]) -> None:
-    """A batch's columns as the published catalog has them: ``common`` never empty (it is
-    the sample's ``common_name.txt``), the database's own empty label kept in check-taxa.
-    Python looks at the rows without a common name only."""
-    common = cols[_COMMON_AT]
-    if "" not in common:
-        return
-    ranks = cols[_RANKS_AT]
-    cols[_COMMON_AT] = tuple(
-        c or common_name({r: v[k] for r, v in zip(RANKS, ranks, strict=True)}, c)
-        for k, c in enumerate(common)
-    )
+def _published(table: pa.Table) -> pa.Table:
+    """A batch as the published catalog has it: ``common`` never empty (it is the sample's
+    ``common_name.txt``), the database's own empty label kept in check-taxa. Python looks
+    at the rows without a common name only, once per distinct lineage."""
+    common = table.column("common").combine_chunks()
+    missing = pc.equal(common, "")
+    if not pc.any(missing).as_py():
+        return table
+    lineages = list(zip(*(table.column(r).filter(missing).to_pylist() for r in RANKS), strict=True))
+    names: dict[tuple[str, ...], str] = {}
+    for lineage in lineages:
+        if lineage not in names:
+            names[lineage] = common_name(dict(zip(RANKS, lineage, strict=True)), "")
+    fill = pa.array([names[k] for k in lineages], pa.string())
+    return table.set_column(_COMMON_AT, "common", pc.replace_with_mask(common, missing, fill))
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -106,12 +106,15 @@ def _schema() -> pa.Schema:
     )
 
 
-def _batches(ctx: BuildContext, size: int) -> Iterator[list[tuple]]:
-    """The catalog's rows, every split in turn, in batches of ``size`` (a batch may span two
-    splits: a Parquet row group is a batch, whatever its splits)."""
+def _tables(ctx: BuildContext, schema: pa.Schema, size: int) -> Iterator[pa.Table]:
+    """The catalog's rows as published, every split in turn, in tables of ``size`` rows (a
+    table may span two splits: a Parquet row group is a table, whatever its splits). Each
+    column is made into Arrow once; the CSV and Parquet files are both written from it."""
     rows = chain.from_iterable(ctx.db.execute(_QUERY, (split,)) for split in layout.SPLITS)
     while batch := list(islice(rows, size)):
-        yield batch
+        cols = zip(*batch, strict=True)
+        arrays = [pa.array(col, type=f.type) for col, f in zip(cols, schema, strict=True)]
+        yield _published(pa.Table.from_arrays(arrays, schema=schema))
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
@@ -122,35 +125,21 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         )
     csv_path, pq_path = ctx.out / "catalog.csv", ctx.out / "catalog.parquet"
     tmp_csv, tmp_pq = atomic.temp_path(csv_path), atomic.temp_path(pq_path)
-    names = CSV_COLUMNS + EXTRA_COLUMNS
     arrow_schema = _schema()
     n = 0
     counts: dict[str, int] = {}
     with (
         atomic.removed_on_failure(tmp_csv, tmp_pq),  # both, whatever stops the writing
-        open(tmp_csv, "w", newline="", encoding="utf-8") as fh,
+        open(tmp_csv, "wb") as fh,
         pq.ParquetWriter(tmp_pq, arrow_schema) as pw,
     ):
-        out = csv.writer(fh, lineterminator="\n")
-        out.writerow(CSV_COLUMNS)
-        for batch in _batches(ctx, BATCH):
-            cols = list(zip(*batch, strict=True))
-            _published(cols)
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
-            w.writerows(zip(*cols[: len(CSV_COLUMNS)], strict=True))  # csv writes None as ""
-            fh.write(buf.getvalue())
-            pw.write_table(
-                pa.table(
-                    {
-                        c: pa.array(cols[k], type=arrow_schema.field(c).type)
-                        for k, c in enumerate(names)
-                    }
-                )
-            )
-            for split, k in Counter(cols[0]).items():
-                counts[split] = counts.get(split, 0) + k
-            n += len(batch)
+        fh.write(arrowcsv.rows_text([pa.array([c]) for c in CSV_COLUMNS]))
+        for table in _tables(ctx, arrow_schema, BATCH):
+            fh.write(arrowcsv.rows_text(table.columns[: len(CSV_COLUMNS)]))
+            pw.write_table(table)
+            for row in pc.value_counts(table.column("split")).to_pylist():
+                counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
+            n += table.num_rows
         fh.flush()
     since.keep_previous(ctx.out, ctx.config.report.changes)
     with atomic.removed_on_failure(tmp_csv, tmp_pq):

@@ -1,0 +1,62 @@
+"""CSV text from Arrow columns, byte for byte as Python's ``csv.writer(lineterminator="\\n")``
+writes the same values: a batch of rows becomes one buffer with no Python object per row.
+
+Why not ``pyarrow.csv.write_csv``: its ``quoting_style="needed"`` puts every string in
+quotes (``"plain"``), and a published catalog's bytes must not change. Python's rule
+(QUOTE_MINIMAL) is: quote a field only when it holds the delimiter, the quote character or
+a line-terminator character, doubling the quotes inside; ``None`` is an empty field;
+integers are their decimal digits. Which characters force quotes is asked of the ``csv``
+module itself (Python 3.11 quotes ``\\n`` but not ``\\r`` with a ``\\n`` terminator; later
+versions quote both), so the bytes follow the interpreter's own writer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def _quoted_by_csv(ch: str) -> bool:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([f"a{ch}b", "c"])
+    return buf.getvalue().startswith('"')
+
+
+# the characters that make Python's csv writer quote a field (asked once, at import)
+SPECIAL = "".join(ch for ch in ',"\r\n' if _quoted_by_csv(ch))
+_NEEDS_QUOTES = "[" + re.escape(SPECIAL) + "]"
+
+
+def field_text(column: pa.Array) -> pa.Array:
+    """One column as CSV fields: strings quoted where Python's csv quotes them, integers
+    as digits, nulls as empty fields."""
+    if pa.types.is_integer(column.type):
+        return pc.fill_null(pc.cast(column, pa.string()), "")
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        raise TypeError(f"no CSV rule for {column.type}")
+    text = pc.fill_null(column, "")
+    needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
+    if not pc.any(needs).as_py():
+        return text
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, text)
+
+
+def rows_text(columns: Sequence[pa.Array]) -> bytes:
+    """The CSV lines of rows given as columns (each line ending in ``\\n``)."""
+    if not columns or not len(columns[0]):
+        return b""
+    lines = pc.binary_join_element_wise(*(field_text(c) for c in columns), ",")
+    lines = pc.binary_join_element_wise(lines, "\n", "")
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    kind = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+    _, offsets, data = lines.buffers()
+    ends = np.frombuffer(offsets, dtype=kind)[[lines.offset, lines.offset + len(lines)]]
+    return data.slice(int(ends[0]), int(ends[1] - ends[0])).to_pybytes()
