@@ -17,7 +17,9 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from treeoflife import atomic, licenses
@@ -61,22 +63,23 @@ SELECT s.treeoflife_id, s.split, sp.in_train_small = 1, s.source, s.identity_key
        COALESCE(r.license_text, ''), COALESCE(r.rights_holder, ''), COALESCE(r.origin, ''),
        COALESCE(r.details, '{{}}'),
        s.source_width, s.source_height, e.source_bytes, e.source_sha256, s.image_sha256,
-       s.label_key, s.taxon_status, ls.sources,
-       (SELECT json_group_array(reason) FROM (
-            SELECT reason FROM rejects k
-            WHERE k.item = s.treeoflife_id AND k.outcome = 'kept' ORDER BY reason)){phash}
+       s.label_key, s.taxon_status, ls.sources, COALESCE(k.reasons, '[]'){phash}
 FROM samples s
 JOIN splits sp ON sp.treeoflife_id = s.treeoflife_id
 JOIN encoded e ON e.treeoflife_id = s.treeoflife_id
 LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id
 JOIN temp.label_sources ls ON ls.label_key = s.label_key
+LEFT JOIN temp.kept_reasons k ON k.item = s.treeoflife_id
 WHERE s.split = ? ORDER BY s.shard, s.position
 """
 SPLITS = ("train", "val")  # train_small rows are train rows (in_train_small)
 
 
-# the 64-bit hash (a signed integer in SQLite) as 16 hex digits; none for a flat picture
-_PHASH_HEX = ", CASE WHEN e.phash IS NULL THEN NULL ELSE printf('%016x', e.phash) END"
+# the 64-bit hash, a signed integer in SQLite, is fetched as one and written as 16 hex
+# digits (two's complement) by _hex16; none for a flat picture
+_PHASH = ", e.phash"
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_NIBBLE_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
 
 
 def has_phash(db: sqlite3.Connection) -> bool:
@@ -90,7 +93,19 @@ def columns(db: sqlite3.Connection) -> tuple[tuple[str, pa.DataType, str], ...]:
 
 
 def _label_sources(db: sqlite3.Connection) -> None:
-    """temp.label_sources: each label's {rank: reference set}, reduced once per label."""
+    """temp.label_sources: each label's {rank: reference set}, reduced once per label; and
+    temp.kept_reasons: each image's kept reason codes, in order, for the few images that
+    have any (one probe a row instead of a sorted subquery a row)."""
+    db.execute("DROP TABLE IF EXISTS temp.kept_reasons")
+    db.execute(
+        "CREATE TEMP TABLE kept_reasons (item TEXT PRIMARY KEY, reasons TEXT NOT NULL) "
+        "WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO temp.kept_reasons SELECT item, json_group_array(reason) FROM ("
+        "SELECT item, reason FROM rejects WHERE outcome = 'kept' ORDER BY item, reason) "
+        "GROUP BY item"
+    )
     db.execute("DROP TABLE IF EXISTS temp.label_sources")
     db.execute(
         "CREATE TEMP TABLE label_sources AS SELECT t.label_key AS label_key, "
@@ -101,7 +116,7 @@ def _label_sources(db: sqlite3.Connection) -> None:
 
 
 def _rows(db: sqlite3.Connection) -> Iterator[tuple]:
-    query = _QUERY.format(unknown=licenses.UNKNOWN, phash=_PHASH_HEX if has_phash(db) else "")
+    query = _QUERY.format(unknown=licenses.UNKNOWN, phash=_PHASH if has_phash(db) else "")
     for split in SPLITS:
         yield from db.execute(query, (split,))
 
@@ -129,6 +144,7 @@ def write_provenance(db: sqlite3.Connection, dest: Path) -> int:
             os.fsync(fh.fileno())
         atomic.publish(tmp, dest)
     db.execute("DROP TABLE IF EXISTS temp.label_sources")
+    db.execute("DROP TABLE IF EXISTS temp.kept_reasons")
     return n
 
 
@@ -138,7 +154,20 @@ def _table(batch: list[tuple], schema: pa.Schema) -> pa.Table:
         # SQLite has no booleans: 0/1 become False/True
         pa.array(cols[k], type=pa.int8()).cast(f.type)
         if f.type == pa.bool_()
+        else _hex16(pa.array(cols[k], type=pa.int64()))
+        if f.name == PHASH[0]
         else pa.array(cols[k], type=f.type)
         for k, f in enumerate(schema)
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _hex16(values: pa.Array) -> pa.Array:
+    """Signed 64-bit integers as 16 lower-case hex digits of their two's complement (what
+    SQLite's ``printf('%016x', v)`` writes), nulls kept: numpy, not a call per row."""
+    n = len(values)
+    bits = values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64)
+    digits = _HEX_DIGITS[(bits[:, None] >> _NIBBLE_SHIFTS) & np.uint64(15)]
+    offsets = np.arange(0, 16 * n + 1, 16, dtype=np.int32)
+    text = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(digits.tobytes()))
+    return pc.if_else(values.is_valid(), text, pa.scalar(None, pa.string()))

@@ -144,24 +144,36 @@ def license_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
     return out
 
 
+# the lines a source's fingerprint hashes, "<id> <sha256 of the bytes>\n", for the next
+# FINGERPRINT_CHUNK ids after one, in id order: SQLite joins them into one text per source
+# (ordered by source, then id, so each text keeps id order), so Python sees a chunk, not a row
+FINGERPRINT_CHUNK = 20_000
+_FINGERPRINT_LINES = (
+    "SELECT source, COUNT(*), group_concat(line, ''), MAX(tid) FROM ("
+    " SELECT source, tid, line FROM ("
+    "  SELECT i.source AS source, i.treeoflife_id AS tid, i.treeoflife_id || ' ' || "
+    "  COALESCE(e.source_sha256, '') || char(10) AS line FROM images i "
+    "  LEFT JOIN encoded e ON e.treeoflife_id = i.treeoflife_id "
+    "  WHERE i.treeoflife_id > ? ORDER BY i.treeoflife_id LIMIT ?) "
+    " ORDER BY source, tid) "
+    "GROUP BY source"
+)
+
+
 def source_fingerprints(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     """Per source, the images scan read and a sha256 over their (id, sha256 of the bytes)
     in id order: the same sources give the same fingerprint on any machine. One walk of
-    the id index per source, so nothing is sorted or held."""
-    out: dict[str, dict[str, Any]] = {}
-    sources = [s for (s,) in db.execute("SELECT DISTINCT source FROM images ORDER BY 1")]
-    for source in sources:
-        digest, n = hashlib.sha256(), 0
-        for tid, sha in db.execute(
-            "SELECT i.treeoflife_id, COALESCE(e.source_sha256, '') FROM images i "
-            "LEFT JOIN encoded e ON e.treeoflife_id = i.treeoflife_id "
-            "WHERE i.source = ? ORDER BY i.treeoflife_id",
-            (source,),
-        ):
-            digest.update(f"{tid} {sha}\n".encode())
-            n += 1
-        out[source] = {"images": n, "sha256": digest.hexdigest()}
-    return out
+    the id index for all sources, a chunk of ids at a time, so nothing is held but a
+    chunk's text."""
+    digests: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    after = ""  # ids are UUIDs: every one sorts after the empty text
+    while rows := db.execute(_FINGERPRINT_LINES, (after, FINGERPRINT_CHUNK)).fetchall():
+        for source, n, text, _last in rows:
+            digests.setdefault(source, hashlib.sha256()).update(text.encode())
+            counts[source] = counts.get(source, 0) + n
+        after = max(last for *_, last in rows)
+    return {s: {"images": counts[s], "sha256": digests[s].hexdigest()} for s in sorted(digests)}
 
 
 def limitations(db: sqlite3.Connection, by_kingdom: dict[str, int]) -> dict[str, Any]:
