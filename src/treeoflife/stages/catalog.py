@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from treeoflife import arrowcsv, atomic
+from treeoflife import atomic, csvtext
 from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.diff import since
@@ -133,9 +133,9 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         open(tmp_csv, "wb") as fh,
         pq.ParquetWriter(tmp_pq, arrow_schema) as pw,
     ):
-        fh.write(arrowcsv.rows_text([pa.array([c]) for c in CSV_COLUMNS]))
+        fh.write(csvtext.rows_text([pa.array([c]) for c in CSV_COLUMNS]))
         for table in _tables(ctx, arrow_schema, BATCH):
-            fh.write(arrowcsv.rows_text(table.columns[: len(CSV_COLUMNS)]))
+            fh.write(csvtext.rows_text(table.columns[: len(CSV_COLUMNS)]))
             pw.write_table(table)
             for row in pc.value_counts(table.column("split")).to_pylist():
                 counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]

@@ -1,5 +1,7 @@
-"""CSV text from Arrow columns, byte for byte as Python's ``csv.writer(lineterminator="\\n")``
-writes the same values: a batch of rows becomes one buffer with no Python object per row.
+"""CSV text byte for byte as Python's ``csv.writer(lineterminator="\\n")`` writes the same
+values, from Arrow columns: a batch of rows becomes one buffer with no Python object per
+row (for a writer that has the columns in Arrow anyway, as the catalog has for its Parquet
+file; rows that are Python tuples already are as fast through ``csv.writer``).
 
 Why not ``pyarrow.csv.write_csv``: its ``quoting_style="needed"`` puts every string in
 quotes (``"plain"``), and a published catalog's bytes must not change. Python's rule
