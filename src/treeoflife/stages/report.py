@@ -131,16 +131,38 @@ def recorded_changes(db: sqlite3.Connection) -> dict[str, Any] | None:
 _UNIQUE = each_sample_once("s")
 
 
-def license_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
-    """Samples per license and source (train and val; a train_small sample counted once)."""
-    out: dict[str, dict[str, int]] = {}
-    for code, source, n in db.execute(
-        "SELECT COALESCE(r.license, ?), s.source, COUNT(*) FROM samples s "
+UniqueCounts = list[tuple[str, str, str, int]]
+
+
+def unique_counts(db: sqlite3.Connection) -> UniqueCounts:
+    """(license code, source, taxon status, samples) over each sample once (train and val;
+    a train_small sample is its train row): the one grouped pass, with its probe of
+    ``rights``, that the license, source and limitation counts all come from."""
+    return db.execute(
+        "SELECT COALESCE(r.license, ?), s.source, s.taxon_status, COUNT(*) FROM samples s "
         f"LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id WHERE {_UNIQUE} "
-        "GROUP BY 1, 2 ORDER BY 1, 2",
+        "GROUP BY 1, 2, 3",
         (licenses.UNKNOWN,),
-    ):
-        out.setdefault(code, {})[source] = n
+    ).fetchall()
+
+
+def license_counts(
+    db: sqlite3.Connection, counts: UniqueCounts | None = None
+) -> dict[str, dict[str, int]]:
+    """Samples per license and source (train and val; a train_small sample counted once),
+    by license, then source."""
+    out: dict[str, dict[str, int]] = {}
+    for code, source, _, n in sorted(unique_counts(db) if counts is None else counts):
+        by_source = out.setdefault(code, {})
+        by_source[source] = by_source.get(source, 0) + n
+    return out
+
+
+def source_counts(counts: UniqueCounts) -> dict[str, int]:
+    """Samples per source, each once, by source."""
+    out: dict[str, int] = {}
+    for _, source, _, n in sorted(counts, key=lambda c: c[1]):
+        out[source] = out.get(source, 0) + n
     return out
 
 
@@ -176,16 +198,15 @@ def source_fingerprints(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     return {s: {"images": counts[s], "sha256": digests[s].hexdigest()} for s in sorted(digests)}
 
 
-def limitations(db: sqlite3.Connection, by_kingdom: dict[str, int]) -> dict[str, Any]:
+def limitations(
+    db: sqlite3.Connection, by_kingdom: dict[str, int], counts: UniqueCounts | None = None
+) -> dict[str, Any]:
     """What a user of the dataset should know it does not do, counted."""
-    status = dict(
-        db.execute(f"SELECT s.taxon_status, COUNT(*) FROM samples s WHERE {_UNIQUE} GROUP BY 1")
-    )
-    (unknown,) = db.execute(
-        f"SELECT COUNT(*) FROM samples s WHERE {_UNIQUE} AND NOT EXISTS "
-        "(SELECT 1 FROM rights r WHERE r.treeoflife_id = s.treeoflife_id AND r.license != ?)",
-        (licenses.UNKNOWN,),
-    ).fetchone()
+    status: Counter[str] = Counter()
+    unknown = 0  # no rights recorded, or a license the source did not say
+    for code, _, taxon_status, n in unique_counts(db) if counts is None else counts:
+        status[taxon_status] += n
+        unknown += n * (code == licenses.UNKNOWN)
     (held,) = db.execute("SELECT COUNT(*) FROM holdout").fetchone()
     (dropped,) = db.execute(
         "SELECT COUNT(DISTINCT item) FROM rejects WHERE outcome = 'dropped' "
@@ -273,11 +294,10 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     changes = recorded_changes(ctx.db)
     if changes is not None:
         stats["changes"] = changes
-    stats["licenses"] = license_counts(ctx.db)
-    stats["by_source_all"] = dict(
-        ctx.db.execute(f"SELECT s.source, COUNT(*) FROM samples s WHERE {_UNIQUE} GROUP BY 1")
-    )
-    stats["limitations"] = limitations(ctx.db, stats["by_kingdom"])
+    counts = unique_counts(ctx.db)
+    stats["licenses"] = license_counts(ctx.db, counts)
+    stats["by_source_all"] = source_counts(counts)
+    stats["limitations"] = limitations(ctx.db, stats["by_kingdom"], counts)
     stats["build"] = build_facts(ctx)
     stats["duplicates"] = dedup.counts(ctx.db)
     atomic.write_text(reports / "stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
