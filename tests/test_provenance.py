@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -18,7 +19,7 @@ from treeoflife import licenses
 from treeoflife.cli import main
 from treeoflife.errors import TolError
 from treeoflife.publish import publish
-from treeoflife.reports.provenance import COLUMNS
+from treeoflife.reports.provenance import COLUMNS, _hex16
 
 FILTER_REASONS = {"image_too_small", "image_aspect_extreme", "image_blank", "image_placeholder"}
 CONFIG = "[images]\nwidth = 64\nheight = 64\n\n[shards]\nmax_samples = 60\n"
@@ -221,3 +222,15 @@ def test_publish_refuses_unknown_licenses_the_filter_says_are_gone(builds, tmp_p
     db.close()
     with pytest.raises(TolError, match=r"exclude_unknown_license is set, but \d+ samples"):
         publish(out, tmp_path / "dest")
+
+
+def test_phash_hex_is_sqlites_printf_of_the_signed_hash() -> None:
+    """provenance.parquet's phash column: 16 hex digits of the 64-bit two's complement, as
+    SQLite's printf('%016x') writes it; a flat picture (no hash) stays null."""
+    values = [0, -1, 1, None, -(2**63), 2**63 - 1, 0x0123456789ABCDEF, -12345]
+    db = sqlite3.connect(":memory:")
+    expected = [
+        None if v is None else db.execute("SELECT printf('%016x', ?)", (v,)).fetchone()[0]
+        for v in values
+    ]
+    assert _hex16(pa.array(values, pa.int64())).to_pylist() == expected

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
 import pytest
 
 from treeoflife import builddb
@@ -15,11 +17,13 @@ from treeoflife.columns import ID_COLUMNS
 from treeoflife.config import Config
 from treeoflife.rejects import REASONS
 from treeoflife.reports.card import dataset_card
-from treeoflife.reports.treemap import treemap_nodes, write_treemap
+from treeoflife.reports.treemap import DEPTH, treemap_nodes, write_treemap
 from treeoflife.shards import samples
+from treeoflife.stages import report
 from treeoflife.stages.report import (
     catalog_stats,
     license_counts,
+    source_fingerprints,
     treemap_counts,
     write_licenses,
 )
@@ -153,3 +157,52 @@ def test_licenses_list_every_sample_once_with_what_its_source_says(
     assert "license: other" in text and "| `cc-by-4.0` | 0 | 1 | 0 | 1 |" in text
     one = dataset_card(catalog_stats(db) | {"licenses": {"cc0-1.0": {"eol": 4}}}, Config(), REASONS)
     assert "license: cc0-1.0\n" in one
+
+
+def test_treemap_html_is_what_plotly_writes_for_the_validated_figure(
+    db: sqlite3.Connection, tmp_path: Path
+) -> None:
+    """write_treemap skips plotly's per-element validation (seconds at 100K nodes): its
+    HTML must be the bytes the fully validated figure gives."""
+    leaves = treemap_counts(db)
+    write_treemap(leaves, tmp_path / "treemap.html")
+    ids, labels, parents, values = treemap_nodes(leaves)
+    fig = go.Figure(
+        go.Treemap(ids=ids, labels=labels, parents=parents, values=values, branchvalues="total")
+    )
+    fig.update_layout(
+        title=f"{sum(n for _, n in leaves)} images, {' → '.join(DEPTH)}",
+        margin={"t": 40, "l": 0, "r": 0, "b": 0},
+    )
+    expected = fig.to_html(include_plotlyjs="directory", full_html=True, div_id="treemap")
+    assert (tmp_path / "treemap.html").read_text() == expected
+
+
+def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
+    db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read a chunk of ids at a time (chunks of 2 here, so sources interleave across
+    chunks), the fingerprint is still sha256 over "<id> <source sha256>\\n" per source."""
+    images = [(f"id-{k:02d}", ["eol", "inat21", "bioscan"][k % 3]) for k in range(11)]
+    db.executemany(
+        "INSERT INTO images (treeoflife_id, identity_key, source, member, label_key) "
+        "VALUES (?, ?, ?, ?, 'l')",
+        [(tid, f"key:{tid}", source, f"{tid}.jpg") for tid, source in images],
+    )
+    shas = {tid: hashlib.sha256(tid.encode()).hexdigest() for tid, _ in images[1:]}  # one unread
+    db.executemany(
+        "INSERT INTO encoded (treeoflife_id, unit, source_bytes, source_sha256) "
+        "VALUES (?, 'u', 1, ?)",
+        list(shas.items()),
+    )
+    monkeypatch.setattr(report, "FINGERPRINT_CHUNK", 2)
+    expected = {}
+    for source in sorted({s for _, s in images}):
+        mine = sorted(tid for tid, s in images if s == source)
+        text = "".join(f"{tid} {shas.get(tid, '')}\n" for tid in mine)
+        expected[source] = {
+            "images": len(mine),
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        }
+    assert source_fingerprints(db) == expected
+    assert list(source_fingerprints(db)) == ["bioscan", "eol", "inat21"]

@@ -92,7 +92,7 @@ def columns(db: sqlite3.Connection) -> tuple[tuple[str, pa.DataType, str], ...]:
     return COLUMNS + ((PHASH,) if has_phash(db) else ())
 
 
-def _label_sources(db: sqlite3.Connection) -> None:
+def _lookup_tables(db: sqlite3.Connection) -> None:
     """temp.label_sources: each label's {rank: reference set}, reduced once per label; and
     temp.kept_reasons: each image's kept reason codes, in order, for the few images that
     have any (one probe a row instead of a sorted subquery a row)."""
@@ -107,12 +107,16 @@ def _label_sources(db: sqlite3.Connection) -> None:
         "GROUP BY item"
     )
     db.execute("DROP TABLE IF EXISTS temp.label_sources")
+    # keyed tables without a rowid: a probe is one b-tree search, not an index and a table
     db.execute(
-        "CREATE TEMP TABLE label_sources AS SELECT t.label_key AS label_key, "
-        "(SELECT json_group_object(p.key, json_extract(p.value, '$.source')) "
-        " FROM json_each(t.provenance) p) AS sources FROM taxa t"
+        "CREATE TEMP TABLE label_sources (label_key TEXT PRIMARY KEY, sources TEXT) "
+        "WITHOUT ROWID"
     )
-    db.execute("CREATE UNIQUE INDEX temp.label_sources_key ON label_sources(label_key)")
+    db.execute(
+        "INSERT INTO temp.label_sources SELECT t.label_key, "
+        "(SELECT json_group_object(p.key, json_extract(p.value, '$.source')) "
+        " FROM json_each(t.provenance) p) FROM taxa t"
+    )
 
 
 def _rows(db: sqlite3.Connection) -> Iterator[tuple]:
@@ -123,7 +127,7 @@ def _rows(db: sqlite3.Connection) -> Iterator[tuple]:
 
 def write_provenance(db: sqlite3.Connection, dest: Path) -> int:
     """Write ``dest`` (temp + rename); the number of rows."""
-    _label_sources(db)
+    _lookup_tables(db)
     cols = columns(db)
     schema = pa.schema([(name, kind) for name, kind, _ in cols])
     tmp = atomic.temp_path(dest)
