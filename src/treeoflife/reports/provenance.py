@@ -4,27 +4,26 @@ license, and how its label and image were made — one row per sample, keyed by
 ``in_train_small``). ``catalog.csv`` keeps only the published TreeOfLife-10M columns; this
 is where the rest goes.
 
-Written by the catalog stage from one SQL cursor over ``samples`` joined with what scan
-recorded (``encoded``, ``rights``) and resolve decided (``taxa``, kept ``rejects``), in
-batches of ``BATCH`` rows through pyarrow: nothing holds the catalog in memory. Per-label
-provenance is reduced once per label (the reference set that gave each rank), not per row.
+Written by the catalog stage from the same cursor and batches as the catalog: its train and
+val rows also carry, through ``JOINS``, what scan recorded (``encoded``, ``rights``) and
+resolve decided (``taxa``, kept ``rejects``), so the ``samples`` columns both files have
+are read and made into Arrow once; nothing holds the catalog in memory. Per-label
+provenance is reduced once per label (the reference set that gave each rank), and each
+image's kept reasons once, into keyed temporary tables: one probe a row.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from treeoflife import atomic, licenses
+from treeoflife import licenses
 
-BATCH = 10_000
 # (column, arrow type, what it says); the perceptual hash column is added when the image
 # pass computed one (``encoded.phash``)
 COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
@@ -57,27 +56,50 @@ COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
 )
 PHASH = ("phash", pa.string(), "perceptual hash of the image (see the dedup stage)")
 
-_QUERY = """
-SELECT s.treeoflife_id, s.split, sp.in_train_small = 1, s.source, s.identity_key,
-       s.container, s.member, NULLIF(r.source_url, ''), COALESCE(r.license, '{unknown}'),
-       COALESCE(r.license_text, ''), COALESCE(r.rights_holder, ''), COALESCE(r.origin, ''),
-       COALESCE(r.details, '{{}}'),
-       s.source_width, s.source_height, e.source_bytes, e.source_sha256, s.image_sha256,
-       s.label_key, s.taxon_status, ls.sources, COALESCE(k.reasons, '[]'){phash}
-FROM samples s
-JOIN splits sp ON sp.treeoflife_id = s.treeoflife_id
-JOIN encoded e ON e.treeoflife_id = s.treeoflife_id
-LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id
-JOIN temp.label_sources ls ON ls.label_key = s.label_key
-LEFT JOIN temp.kept_reasons k ON k.item = s.treeoflife_id
-WHERE s.split = ? ORDER BY s.shard, s.position
-"""
 SPLITS = ("train", "val")  # train_small rows are train rows (in_train_small)
+# provenance columns a catalog row already carries: the same columns of ``samples``
+FROM_CATALOG = frozenset(
+    {
+        "treeoflife_id",
+        "split",
+        "source",
+        "identity_key",
+        "container",
+        "member",
+        "source_width",
+        "source_height",
+        "image_sha256",
+        "label_key",
+        "taxon_status",
+    }
+)
+# the SQL of the others, over ``samples s`` and JOINS (left joins on unique keys: a
+# catalog row is never dropped or repeated by them)
+_OWN_SQL = {
+    "in_train_small": "sp.in_train_small = 1",
+    "source_url": "NULLIF(r.source_url, '')",
+    "license": f"COALESCE(r.license, '{licenses.UNKNOWN}')",
+    "license_text": "COALESCE(r.license_text, '')",
+    "rights_holder": "COALESCE(r.rights_holder, '')",
+    "license_origin": "COALESCE(r.origin, '')",
+    "source_details": "COALESCE(r.details, '{}')",
+    "source_bytes": "e.source_bytes",
+    "source_sha256": "e.source_sha256",
+    "label_sources": "ls.sources",
+    "kept_reasons": "COALESCE(k.reasons, '[]')",
+    "phash": "e.phash",
+}
+JOINS = (
+    "LEFT JOIN splits sp ON sp.treeoflife_id = s.treeoflife_id "
+    "LEFT JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
+    "LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id "
+    "LEFT JOIN temp.label_sources ls ON ls.label_key = s.label_key "
+    "LEFT JOIN temp.kept_reasons k ON k.item = s.treeoflife_id"
+)
 
 
 # the 64-bit hash, a signed integer in SQLite, is fetched as one and written as 16 hex
 # digits (two's complement) by _hex16; none for a flat picture
-_PHASH = ", e.phash"
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _NIBBLE_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
 
@@ -109,8 +131,7 @@ def _lookup_tables(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE IF EXISTS temp.label_sources")
     # keyed tables without a rowid: a probe is one b-tree search, not an index and a table
     db.execute(
-        "CREATE TEMP TABLE label_sources (label_key TEXT PRIMARY KEY, sources TEXT) "
-        "WITHOUT ROWID"
+        "CREATE TEMP TABLE label_sources (label_key TEXT PRIMARY KEY, sources TEXT) WITHOUT ROWID"
     )
     db.execute(
         "INSERT INTO temp.label_sources SELECT t.label_key, "
@@ -119,50 +140,38 @@ def _lookup_tables(db: sqlite3.Connection) -> None:
     )
 
 
-def _rows(db: sqlite3.Connection) -> Iterator[tuple]:
-    query = _QUERY.format(unknown=licenses.UNKNOWN, phash=_PHASH if has_phash(db) else "")
-    for split in SPLITS:
-        yield from db.execute(query, (split,))
-
-
-def write_provenance(db: sqlite3.Connection, dest: Path) -> int:
-    """Write ``dest`` (temp + rename); the number of rows."""
-    _lookup_tables(db)
-    cols = columns(db)
-    schema = pa.schema([(name, kind) for name, kind, _ in cols])
-    tmp = atomic.temp_path(dest)
-    n = 0
-    with atomic.removed_on_failure(tmp):
-        with pq.ParquetWriter(tmp, schema) as writer:
-            batch: list[tuple] = []
-            for row in _rows(db):
-                batch.append(row)
-                if len(batch) >= BATCH:
-                    writer.write_table(_table(batch, schema))
-                    n += len(batch)
-                    batch = []
-            if batch or not n:
-                writer.write_table(_table(batch, schema))
-                n += len(batch)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        atomic.publish(tmp, dest)
-    db.execute("DROP TABLE IF EXISTS temp.label_sources")
-    db.execute("DROP TABLE IF EXISTS temp.kept_reasons")
-    return n
-
-
-def _table(batch: list[tuple], schema: pa.Schema) -> pa.Table:
-    cols = list(zip(*batch, strict=True)) if batch else [() for _ in schema]
-    arrays = [
-        # SQLite has no booleans: 0/1 become False/True
-        pa.array(cols[k], type=pa.int8()).cast(f.type)
-        if f.type == pa.bool_()
-        else _hex16(pa.array(cols[k], type=pa.int64()))
-        if f.name == PHASH[0]
-        else pa.array(cols[k], type=f.type)
-        for k, f in enumerate(schema)
+def own_columns(db: sqlite3.Connection) -> list[tuple[str, str, pa.DataType]]:
+    """(name, SQL, type it is fetched as) of each provenance column a catalog row does not
+    carry: the catalog's query adds them, with JOINS, to its train and val rows."""
+    return [
+        (name, _OWN_SQL[name], pa.int64() if kind == pa.bool_() or name == PHASH[0] else kind)
+        for name, kind, _ in columns(db)
+        if name not in FROM_CATALOG
     ]
+
+
+@contextmanager
+def lookups(db: sqlite3.Connection) -> Iterator[None]:
+    """The temporary tables JOINS probe, while the catalog's rows are read."""
+    _lookup_tables(db)
+    try:
+        yield
+    finally:
+        db.execute("DROP TABLE IF EXISTS temp.label_sources")
+        db.execute("DROP TABLE IF EXISTS temp.kept_reasons")
+
+
+def table(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """provenance.parquet's rows from catalog rows of train and val that carry the
+    :func:`own_columns`: the shared columns are the catalog's arrays, not copies."""
+    arrays = []
+    for field in schema:
+        column = rows.column(field.name)
+        if field.type == pa.bool_():  # SQLite has no booleans: 0/1 become False/True
+            column = column.cast(pa.bool_())
+        elif field.name == PHASH[0]:
+            column = _hex16(column.combine_chunks())
+        arrays.append(column)
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

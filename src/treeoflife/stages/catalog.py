@@ -52,19 +52,21 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "source_height",
 )
 INT_COLUMNS = INTEGER_COLUMNS | {"position", "source_width", "source_height"}
-_QUERY = (
-    "SELECT s.split, s.treeoflife_id, "
+_COLUMNS_SQL = (
+    "s.split, s.treeoflife_id, "
     + ", ".join(f"s.{c}" for c in ID_COLUMNS)
     + ", "
     + ", ".join(f's."{r}"' for r in RANKS)
     + ", s.common, "
     "sh.name AS shard, s.position, s.image_sha256, s.source, s.identity_key, s.container, "
     "s.member, s.label_key, s.taxon_status, t.provenance, s.image_notes, s.source_width, "
-    "s.source_height "
-    "FROM samples s JOIN shards sh ON sh.split = s.split AND sh.shard = s.shard "
-    "JOIN taxa t ON t.label_key = s.label_key "
-    "WHERE s.split = ? ORDER BY s.shard, s.position"
+    "s.source_height"
 )
+_FROM = (
+    "FROM samples s JOIN shards sh ON sh.split = s.split AND sh.shard = s.shard "
+    "JOIN taxa t ON t.label_key = s.label_key"
+)
+_ORDER = "WHERE s.split = ? ORDER BY s.shard, s.position"
 # the catalog's rows as check-taxa reads them, a row per label (train_small repeats train)
 CHECK_QUERY = label_rows(
     "SELECT s.split, s.treeoflife_id, s.label_key, s.source, "
@@ -106,11 +108,24 @@ def _schema() -> pa.Schema:
     )
 
 
+def _query(split: str, own: list[tuple[str, str, pa.DataType]]) -> str:
+    """One split's catalog rows, in shard order; train and val rows also carry the
+    provenance columns the catalog does not have (``own``), train_small rows nulls there."""
+    if split in provenance.SPLITS:
+        extra = "".join(f", {sql}" for _, sql, _ in own)
+        return f"SELECT {_COLUMNS_SQL}{extra} {_FROM} {provenance.JOINS} {_ORDER}"
+    return f"SELECT {_COLUMNS_SQL}{', NULL' * len(own)} {_FROM} {_ORDER}"
+
+
 def _tables(ctx: BuildContext, schema: pa.Schema, size: int) -> Iterator[pa.Table]:
-    """The catalog's rows as published, every split in turn, in tables of ``size`` rows (a
-    table may span two splits: a Parquet row group is a table, whatever its splits). Each
-    column is made into Arrow once; the CSV and Parquet files are both written from it."""
-    rows = chain.from_iterable(ctx.db.execute(_QUERY, (split,)) for split in layout.SPLITS)
+    """The catalog's rows as published (``schema``: the catalog's columns, then the
+    provenance columns of provenance.own_columns), every split in turn, in tables of
+    ``size`` rows (a table may span two splits: a Parquet row group is a table, whatever
+    its splits). Each column is made into Arrow once, and every file is written from it."""
+    own = provenance.own_columns(ctx.db)
+    rows = chain.from_iterable(
+        ctx.db.execute(_query(split, own), (split,)) for split in layout.SPLITS
+    )
     while batch := list(islice(rows, size)):
         cols = zip(*batch, strict=True)
         arrays = [pa.array(col, type=f.type) for col, f in zip(cols, schema, strict=True)]
@@ -124,26 +139,43 @@ def run(ctx: BuildContext) -> dict[str, Any]:
             f"catalog: {not_done} shards are not written or failed verification; run `tol shard` and `tol verify`"
         )
     csv_path, pq_path = ctx.out / "catalog.csv", ctx.out / "catalog.parquet"
-    tmp_csv, tmp_pq = atomic.temp_path(csv_path), atomic.temp_path(pq_path)
+    prov_path = ctx.out / PROVENANCE
+    tmp_csv, tmp_pq, tmp_prov = (atomic.temp_path(p) for p in (csv_path, pq_path, prov_path))
     arrow_schema = _schema()
-    n = 0
+    prov_schema = pa.schema([(name, kind) for name, kind, _ in provenance.columns(ctx.db)])
+    rows_schema = pa.schema(
+        [*arrow_schema, *(pa.field(name, kind) for name, _, kind in provenance.own_columns(ctx.db))]
+    )
+    prov_splits = pa.array(provenance.SPLITS)
+    n = provenance_rows = 0
     counts: dict[str, int] = {}
     with (
-        atomic.removed_on_failure(tmp_csv, tmp_pq),  # both, whatever stops the writing
+        atomic.removed_on_failure(tmp_csv, tmp_pq, tmp_prov),  # all, whatever stops the writing
         open(tmp_csv, "wb") as fh,
         pq.ParquetWriter(tmp_pq, arrow_schema) as pw,
+        pq.ParquetWriter(tmp_prov, prov_schema) as prov,
+        provenance.lookups(ctx.db),
     ):
         fh.write(csvtext.rows_text([pa.array([c]) for c in CSV_COLUMNS]))
-        for table in _tables(ctx, arrow_schema, BATCH):
+        for table in _tables(ctx, rows_schema, BATCH):
             fh.write(csvtext.rows_text(table.columns[: len(CSV_COLUMNS)]))
-            pw.write_table(table)
-            for row in pc.value_counts(table.column("split")).to_pylist():
+            pw.write_table(table.select(arrow_schema.names))
+            split = table.column("split")
+            for row in pc.value_counts(split).to_pylist():
                 counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
+            # train and val rows come first (layout.SPLITS), so provenance's row groups are
+            # the catalog's, the last one cut where val ends
+            kept = table.select(prov_schema.names).filter(pc.is_in(split, prov_splits))
+            if kept.num_rows:
+                prov.write_table(provenance.table(kept, prov_schema))
+                provenance_rows += kept.num_rows
             n += table.num_rows
+        if not provenance_rows:
+            prov.write_table(prov_schema.empty_table())
         fh.flush()
     since.keep_previous(ctx.out, ctx.config.report.changes)
-    with atomic.removed_on_failure(tmp_csv, tmp_pq):
-        for tmp, final in ((tmp_csv, csv_path), (tmp_pq, pq_path)):
+    with atomic.removed_on_failure(tmp_csv, tmp_pq, tmp_prov):
+        for tmp, final in ((tmp_csv, csv_path), (tmp_pq, pq_path), (tmp_prov, prov_path)):
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             atomic.publish(tmp, final)
@@ -152,9 +184,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         + ", ".join(f"{k} {v}" for k, v in counts.items())
         + ")"
     )
-    summary: dict[str, Any] = {"rows": n, "splits": counts}
-    summary["provenance_rows"] = provenance.write_provenance(ctx.db, ctx.out / PROVENANCE)
-    ctx.log(f"catalog: {summary['provenance_rows']} samples in {PROVENANCE}")
+    summary: dict[str, Any] = {"rows": n, "splits": counts, "provenance_rows": provenance_rows}
+    ctx.log(f"catalog: {provenance_rows} samples in {PROVENANCE}")
     summary["check_taxa"] = _check_taxa(ctx, csv_path)
     changed = since.changes(ctx.out, ctx.config.report.changes)
     if changed is not None:
