@@ -5,8 +5,10 @@ no output file read back. The CSV has
 exactly the TreeOfLife-10M columns; the Parquet file adds where each sample is (shard,
 position), the sha256 of its image bytes, its source locator, taxon status, provenance
 and image repairs. One row per sample per split (a train_small sample is also a train
-row, as in TreeOfLife-10M). Then the check-taxa report runs on the same rows, in the
-database, and is kept as ``reports/check-taxa.json``.
+row, as in TreeOfLife-10M). ``provenance.parquet`` (``treeoflife.reports.provenance``) is
+written from the same rows: one cursor, each batch made into Arrow once, three files from
+it (a Python tuple per row is the only per-row Python left). Then the check-taxa report
+runs on the same rows, in the database, and is kept as ``reports/check-taxa.json``.
 """
 
 from __future__ import annotations
