@@ -76,7 +76,7 @@ FROM_CATALOG = frozenset(
 # the SQL of the others, over ``samples s`` and JOINS (left joins on unique keys: a
 # catalog row is never dropped or repeated by them)
 _OWN_SQL = {
-    "in_train_small": "sp.in_train_small = 1",
+    "in_train_small": "sm.treeoflife_id IS NOT NULL",
     "source_url": "NULLIF(r.source_url, '')",
     "license": f"COALESCE(r.license, '{licenses.UNKNOWN}')",
     "license_text": "COALESCE(r.license_text, '')",
@@ -90,7 +90,7 @@ _OWN_SQL = {
     "phash": "e.phash",
 }
 JOINS = (
-    "LEFT JOIN splits sp ON sp.treeoflife_id = s.treeoflife_id "
+    "LEFT JOIN temp.train_small_ids sm ON sm.treeoflife_id = s.treeoflife_id "
     "LEFT JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
     "LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id "
     "LEFT JOIN temp.label_sources ls ON ls.label_key = s.label_key "
@@ -115,9 +115,16 @@ def columns(db: sqlite3.Connection) -> tuple[tuple[str, pa.DataType, str], ...]:
 
 
 def _lookup_tables(db: sqlite3.Connection) -> None:
-    """temp.label_sources: each label's {rank: reference set}, reduced once per label; and
-    temp.kept_reasons: each image's kept reason codes, in order, for the few images that
-    have any (one probe a row instead of a sorted subquery a row)."""
+    """Keyed temporary tables, so a catalog row costs one small probe each, not a probe of
+    a large table or a subquery: temp.train_small_ids, the ids ``splits`` puts in
+    train_small (about a tenth of ``splits``); temp.kept_reasons, each image's kept
+    reason codes in order, for the few that have any; temp.label_sources, each label's
+    {rank: reference set}, reduced once per label."""
+    db.execute("DROP TABLE IF EXISTS temp.train_small_ids")
+    db.execute("CREATE TEMP TABLE train_small_ids (treeoflife_id TEXT PRIMARY KEY) WITHOUT ROWID")
+    db.execute(
+        "INSERT INTO temp.train_small_ids SELECT treeoflife_id FROM splits WHERE in_train_small = 1"
+    )
     db.execute("DROP TABLE IF EXISTS temp.kept_reasons")
     db.execute(
         "CREATE TEMP TABLE kept_reasons (item TEXT PRIMARY KEY, reasons TEXT NOT NULL) "
@@ -157,8 +164,8 @@ def lookups(db: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        db.execute("DROP TABLE IF EXISTS temp.label_sources")
-        db.execute("DROP TABLE IF EXISTS temp.kept_reasons")
+        for name in ("train_small_ids", "label_sources", "kept_reasons"):
+            db.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def table(rows: pa.Table, schema: pa.Schema) -> pa.Table:
