@@ -21,7 +21,7 @@ from treeoflife import builddb
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy import holdout as rare
 from treeoflife.taxonomy.build import LoadReport, load_references, reference_paths
-from treeoflife.taxonomy.lineage import EMPTY, Lineage
+from treeoflife.taxonomy.lineage import Lineage
 from treeoflife.taxonomy.query import make_queries
 from treeoflife.taxonomy.ranks import RANKS, label_text
 from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
@@ -158,21 +158,42 @@ def _taxa_rows(results: Iterable[Resolution], tally: _Tally) -> Iterator[tuple]:
 
 
 def _record_holdout(db: Any, holdout: rare.Holdout) -> int:
-    """Hold out the rare-species images, judged on the ranks just written to ``taxa``."""
+    """Hold out the rare-species images, judged on the ranks just written to ``taxa``.
+
+    One ``INSERT ... SELECT`` over ``images`` against two temporary tables (the listed
+    file names, the labels of unseen species). The file name is taken in Python only for
+    members with a directory part (an archive's EOL members are bare names), and the
+    scan reads ``images`` in table order, sorting only the held-out rows: walking it in
+    id order would read the table at random.
+    """
     unseen = _unseen_lineages(db, holdout)
-    held: list[tuple[str, str]] = []
-    for tid, member, label_key in db.execute(
-        "SELECT treeoflife_id, member, label_key FROM images ORDER BY treeoflife_id"
+    db.create_function("tol_file_name", 1, rare.file_name, deterministic=True)
+    for table, column, values in (
+        ("holdout_seen", "name", holdout.seen_files),
+        ("holdout_unseen", "label_key", unseen),
     ):
-        why = rare.reason(holdout, member, unseen.get(label_key, EMPTY))
-        if why:
-            held.append((tid, why))
-    db.executemany("INSERT INTO holdout VALUES (?, ?)", held)
-    db.executemany(
-        "INSERT OR REPLACE INTO rejects VALUES (?, ?, 'rare_species_holdout', 'dropped', ?, NULL)",
-        [(tid, NAME, why) for tid, why in held],
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({column} TEXT PRIMARY KEY)")
+        db.execute(f"DELETE FROM {table}")
+        db.executemany(f"INSERT INTO {table} VALUES (?)", ((v,) for v in values))
+    seen = (
+        "(member IN holdout_seen OR instr(member, '/') AND tol_file_name(member) IN holdout_seen)"
     )
-    return len(held)
+    db.execute(
+        f"""INSERT INTO holdout
+            SELECT treeoflife_id, CASE WHEN {seen} THEN :seen ELSE :unseen END
+            FROM images
+            WHERE {seen} OR label_key IN holdout_unseen
+            ORDER BY +treeoflife_id""",
+        {"seen": rare.SEEN, "unseen": rare.UNSEEN},
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, 'rare_species_holdout', 'dropped', reason, NULL FROM holdout ORDER BY rowid",
+        (NAME,),
+    )
+    db.execute("DROP TABLE temp.holdout_seen")
+    db.execute("DROP TABLE temp.holdout_unseen")
+    (held,) = db.execute("SELECT COUNT(*) FROM holdout").fetchone()
+    return held
 
 
 def _unseen_lineages(db: Any, holdout: rare.Holdout) -> dict[str, Lineage]:

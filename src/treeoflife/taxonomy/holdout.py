@@ -93,9 +93,14 @@ def unseen_species(holdout: Holdout, lineage: Lineage) -> bool:
     return key is not None and key in holdout.unseen
 
 
+def file_name(member: str) -> str:
+    """The file name a seen-in-training entry is matched on: the member's last path part."""
+    return member.rsplit("/", 1)[-1]
+
+
 def reason(holdout: Holdout, member: str, lineage: Lineage) -> str | None:
-    """Why an image is held out, or None."""
-    if member.rsplit("/", 1)[-1] in holdout.seen_files:
+    """Why an image is held out, or None (the rule the resolve stage applies in SQL)."""
+    if file_name(member) in holdout.seen_files:
         return SEEN
     if unseen_species(holdout, lineage):
         return UNSEEN
