@@ -8,6 +8,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
 from treeoflife.errors import TolError
 
 csv.field_size_limit(sys.maxsize)  # DH higherClassification fields can be long
@@ -99,3 +104,91 @@ def rows_with_id(
             continue
         yield n, row
         n += 1
+
+
+class NotColumnar(Exception):
+    """The file needs the row-by-row reader (ragged rows, bad UTF-8, odd values)."""
+
+
+# bytes a value may not start or end with to be its own ``str.strip``: the characters
+# ``str.strip`` removes from ASCII (whitespace, the C0 separators \x1c-\x1f) and any
+# non-ASCII byte (a Unicode space may be there; such values go through Python)
+_EDGE_BYTES = np.zeros(256, dtype=bool)
+_EDGE_BYTES[[c for c in range(128) if chr(c).isspace()]] = True
+_EDGE_BYTES[128:] = True
+
+
+def stripped(values: pa.Array) -> pa.Array:
+    """``str.strip`` of every value of a string array without nulls: values whose first or
+    last byte could be stripped go through Python, so the result is exactly Python's."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
+    offsets = offsets[values.offset : values.offset + len(values) + 1]
+    data = np.frombuffer(values.buffers()[2] or b"\0", dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    edge = np.zeros(len(values), dtype=bool)
+    edge[filled] = _EDGE_BYTES[data[starts[filled]]] | _EDGE_BYTES[data[ends[filled] - 1]]
+    dirty = np.flatnonzero(edge)
+    if not len(dirty):
+        return values
+    fixed = [v.strip() for v in values.take(dirty).to_pylist()]
+    return pc.replace_with_mask(values, pa.array(edge), pa.array(fixed, pa.string()))
+
+
+def lowered(values: pa.Array) -> pa.Array:
+    """``str.lower`` of every value: ASCII in Arrow, anything else through Python (Arrow's
+    Unicode case mapping is not Python's in every case)."""
+    if pc.all(pc.string_is_ascii(values)).as_py():
+        return pc.ascii_lower(values)
+    return pa.array([v.lower() for v in values.to_pylist()], pa.string())
+
+
+def column_batches(
+    path: Path, columns: dict[str, int], used: tuple[str, ...], *, delimiter: str
+) -> Iterator[dict[str, pa.Array]]:
+    """The ``used`` columns (those the header has) of a delimited file, stripped, in
+    batches of rows that have a non-blank first used column, in file order.
+
+    Read by Arrow's CSV parser, a field of a million rows costs what one row costs the
+    ``csv`` module. The file is handed to it in pieces of whole lines (Arrow's streaming
+    reader would hold hundreds of MB read ahead). Raises NotColumnar where the row-by-row
+    reader behaves otherwise than Arrow's (rows narrower or wider than the header, bytes
+    that are not UTF-8): the caller falls back to it. ``columns`` is :func:`table`'s
+    header map.
+    """
+    width = max(columns.values()) + 1
+    present = [c for c in used if c in columns]
+    read = pa_csv.ReadOptions(column_names=[f"c{i}" for i in range(width)])
+    parse = pa_csv.ParseOptions(
+        delimiter=delimiter,
+        quote_char='"' if delimiter != "\t" else False,
+        double_quote=delimiter != "\t",
+        newlines_in_values=False,
+    )
+    convert = pa_csv.ConvertOptions(
+        include_columns=[f"c{columns[c]}" for c in present],
+        column_types={f"c{columns[c]}": pa.string() for c in present},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    with path.open("rb") as fh:
+        fh.readline()  # the header, read by table()
+        while piece := fh.read(PIECE_BYTES):
+            piece += fh.readline()  # to the end of the line
+            try:
+                batch = pa_csv.read_csv(
+                    pa.py_buffer(piece),
+                    read_options=read,
+                    parse_options=parse,
+                    convert_options=convert,
+                )
+            except pa.ArrowInvalid as exc:
+                raise NotColumnar(str(exc)) from None
+            out = {c: stripped(batch.column(f"c{columns[c]}").combine_chunks()) for c in present}
+            keep = pc.not_equal(out[present[0]], "")
+            if not pc.all(keep).as_py():
+                out = {c: v.filter(keep) for c, v in out.items()}
+            yield out
+
+
+PIECE_BYTES = 16 << 20

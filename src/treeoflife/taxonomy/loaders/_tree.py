@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from treeoflife.taxonomy.lineage import GENUS_INDEX, SPECIES_INDEX, Lineage, species_epithet
 from treeoflife.taxonomy.ranks import RANKS, normalise_kingdom
@@ -53,6 +55,33 @@ class Codes:
         if k is None:
             k = self.other[taxon_id] = len(self.other)
         return k << 2 | 2
+
+    def code_columns(self, columns: list[tuple[pa.Array, np.ndarray]]) -> list[np.ndarray]:
+        """:meth:`code` of a batch of rows' id columns: (ids, used) -> codes, -1 where not
+        used. ``EOL-<digits>`` and plain digits are coded in Arrow; any other id goes
+        through :meth:`code` row by row, column by column, in the order one :meth:`code`
+        call per row and column would number it."""
+        out, slow = [], []
+        for col, (ids, used) in enumerate(columns):
+            codes = np.full(len(ids), -1, dtype=np.int64)
+            for prefix, tag in (("EOL-", 0), ("", 1)):
+                digits = pc.utf8_slice_codeunits(ids, len(prefix)) if prefix else ids
+                n = np.asarray(pc.utf8_length(digits), dtype=np.int64)
+                fast = pc.and_(pc.ascii_is_decimal(digits), pa.array(n <= 15))
+                if prefix:
+                    fast = pc.and_(fast, pc.starts_with(ids, prefix))
+                value = np.asarray(pc.cast(pc.if_else(fast, digits, "0"), pa.int64()))
+                hit = np.asarray(fast, dtype=bool) & used
+                codes[hit] = ((value[hit] << 4 | n[hit]) << 2) | tag
+                used = used & ~hit
+            rows = np.flatnonzero(used)
+            slow.extend(
+                zip(rows.tolist(), [col] * len(rows), ids.take(rows).to_pylist(), strict=True)
+            )
+            out.append(codes)
+        for row, col, taxon_id in sorted(slow, key=lambda t: (t[0], t[1])):
+            out[col][row] = self.code(taxon_id)
+        return out
 
 
 class Tree:
@@ -102,6 +131,21 @@ class TreeBuilder:
         self.pg.append(page)
         self.status.append(status)
 
+    def extend(
+        self,
+        own: np.ndarray,
+        par: np.ndarray,
+        acc: np.ndarray,
+        rank: np.ndarray,
+        page: np.ndarray,
+        status: int,
+    ) -> None:
+        """:meth:`add` of a batch of rows already coded (:meth:`Codes.code_columns`)."""
+        for arr, values in ((self.own, own), (self.par, par), (self.acc, acc), (self.pg, page)):
+            arr.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+        self.rank += np.ascontiguousarray(rank, dtype=np.uint8).tobytes()
+        self.status += bytes([status]) * len(own)
+
     def __len__(self) -> int:
         return len(self.own)
 
@@ -110,18 +154,23 @@ class TreeBuilder:
         taxonID) names the rows candidates will be made from. Frees the row arrays."""
         rows = len(self.own)
         own_np = _ints(self.own)
-        uniq, first = np.unique(own_np, return_index=True)  # a repeated taxonID is one node
-        canon = np.searchsorted(uniq, own_np)  # file row -> node
+        # a repeated taxonID is one node; canon: file row -> node
+        uniq, first, canon = np.unique(own_np, return_index=True, return_inverse=True)
         del own_np
         self.own = array("q")
         nodes = len(uniq)
 
         def link(linked: array, uniq: np.ndarray) -> np.ndarray:
-            """Node of each row's link: -1 none, -2 an id no row has."""
+            """Node of each row's link: -1 none, -2 an id no row has. The codes are
+            searched in sorted order: binary searches of millions of unsorted codes miss
+            the cache at every step."""
             c = _ints(linked)
             if not nodes:
                 return np.where(c == -1, -1, -2)
-            at = np.minimum(np.searchsorted(uniq, c), nodes - 1)
+            order = np.argsort(c)
+            at = np.empty(len(c), dtype=np.int64)
+            at[order] = np.minimum(np.searchsorted(uniq, c[order]), nodes - 1)
+            del order
             return np.where(c == -1, -1, np.where(uniq[at] == c, at, -2))
 
         par_np, acc_np = link(self.par, uniq), link(self.acc, uniq)
