@@ -128,6 +128,73 @@ def test_dh_parent_cycle_does_not_hang(tmp_path: Path) -> None:
     assert eol_dh.load(path, {1}, set()).by_page[1].lineage[5] == "Aus"
 
 
+def _awkward_dh(tmp_path: Path) -> Path:
+    """Ids of every coding path, names with whitespace and non-ASCII at their ends,
+    unknown names, a page listed twice, a synonym, a rank alias, blank-id rows."""
+    rows = [
+        _dh_row("EOL-000001", "", "Life", "", ""),
+        _dh_row(" EOL-000002 ", "EOL-000001", "Metazoa", "Kingdom", "2"),
+        _dh_row("7", "EOL-000002", "Chordata\x1c", "phylum", "3"),
+        _dh_row("4QHKG", "7", " Aves", "classis", "4"),
+        _dh_row("odd id of a third kind", "4QHKG", "Suliformes", "order", " 5"),
+        _dh_row("EOL-12345678901234567", "odd id of a third kind", "Sulidae", "family", "6"),
+        _dh_row("EOL-8", "EOL-12345678901234567", "Ébène\u00a0", "genus", "8"),
+        _dh_row("EOL-9", "EOL-8", "Ébène noir", "species", "9"),
+        _dh_row("EOL-9b", "EOL-8", "unknown", "species", "9"),
+        _dh_row("EOL-10", "EOL-10", "Sula bassana", "species", "", accepted="EOL-9"),
+        _dh_row("", "EOL-8", "Nobody", "genus", "11"),
+        _dh_row("EOL-12", "EOL-404", "Orphanus", "genus", "12"),
+        "",
+    ]
+    path = tmp_path / "taxon.tab"
+    path.write_text(DH_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_a: object) -> None:
+        raise eol_dh.NotColumnar("forced")
+
+    monkeypatch.setattr(eol_dh, "_columnar_pass", refuse)
+
+
+def test_dh_columnar_reader_gives_what_the_row_reader_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _awkward_dh(tmp_path)
+    pages = {2, 3, 4, 5, 6, 8, 9, 12}
+    names = {
+        name_key("Ébène", 5),
+        name_key("Ébène noir", 6),
+        name_key("Sula bassana", 6),
+        name_key("aves", 2),
+        name_key("Orphanus", 5),
+    }
+    columnar = eol_dh.load(path, pages, names)
+    assert columnar.by_page[9].lineage == (
+        "Animalia", "Chordata", "Aves", "Suliformes", "Sulidae", "Ébène", "noir"
+    )  # fmt: skip
+    assert columnar.by_name[name_key("Sula bassana", 6)][0].how == "synonym"
+    _row_by_row(monkeypatch)
+    assert eol_dh.load(path, pages, names) == columnar
+
+
+def test_dh_rows_narrower_than_the_header_are_read_row_by_row(tmp_path: Path) -> None:
+    path = tmp_path / "taxon.tab"
+    short = "\t".join(_dh_row("EOL-3", "EOL-2", "Aus", "genus", "").split("\t")[:7])
+    path.write_text(
+        DH_HEADER
+        + "\n"
+        + _dh_row("EOL-2", "", "Aidae", "family", "2")
+        + "\n"
+        + short  # no eolID or canonicalName: the scientificName is the name
+        + "\n"
+    )
+    result = eol_dh.load(path, {2}, {name_key("Aus", 5)})
+    assert result.rows == 2
+    assert result.by_name[name_key("Aus", 5)][0].lineage[4:6] == ("Aidae", "Aus")
+
+
 def test_dh_wrong_format_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "taxon.tab"
     path.write_text("id,name\n1,x\n")
