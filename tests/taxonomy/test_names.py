@@ -81,3 +81,32 @@ def test_each_name_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_clean_rank_value(rank: str, value: str, genus: str, clean: str) -> None:
     assert clean_rank_value(rank, value, genus)[0] == clean
+
+
+def test_names_parsed_in_a_batch_are_cleaned_as_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raws = [
+        "Puma concolor (Linnaeus, 1771)",
+        "<i>Quercus robur</i> subsp. <i>robur</i>",
+        "Mentha × piperita L.",
+        "Salix alba × Salix fragilis",
+        "Diptera sp. BOLD:AAB1234",
+        "Lepus cf. europaeus",
+        "BOLD:AAA1234",
+        "Aëdes aegypti",
+        "puma concolor",
+        "Sulidae Reichenbach, 1849",
+        "not_classified",
+        "",
+    ]
+    names.clear_cache()
+    one_by_one = [names.parse_name(raw) for raw in raws]
+    names.clear_cache()
+    singles = []
+    real = names._gnparse
+    monkeypatch.setattr(names, "_gnparse", lambda text: singles.append(text) or real(text))
+    names.parse_names(raws + raws[:3])  # repeats parsed once
+    assert dict(zip(raws, one_by_one, strict=True)) == names._CACHE
+    assert singles == []  # one ParseAryToString call, no name parsed on its own
+    names.clear_cache()

@@ -44,12 +44,19 @@ def clean_rank_value(rank: str, value: object, genus: str = "") -> tuple[str, st
     return word, "" if word == text else "normalised"
 
 
-def _clean_species(text: str, genus: str) -> tuple[str, str]:
+def species_name(text: str, genus: str) -> str:
+    """The name a species value is parsed as: itself when it is a full name (``Bombus
+    affinis Cresson, 1863``), else the epithet under its genus (``bassanus``, ``cf. flava``,
+    ``sp.``)."""
     words = text.split()
     if len(words) >= 2 and words[0][:1].isupper() and words[0].rstrip(".") not in ("X", "×"):
-        parsed = names.parse_name(text)  # a full name: "Bombus affinis Cresson, 1863"
-    else:  # an epithet, maybe with a qualifier: "bassanus", "cf. flava", "sp."
-        parsed = names.parse_name(f"{genus or 'Genus'} {text}")
+        return text
+    return f"{genus or 'Genus'} {text}"
+
+
+def _clean_species(text: str, genus: str) -> tuple[str, str]:
+    words = text.split()
+    parsed = names.parse_name(species_name(text, genus))
     if parsed.kind != names.SPECIES:
         return "", parsed.note or f"not a species ({parsed.kind})"
     if genus and parsed.genus != genus and len(words) >= 2 and words[0] != genus:

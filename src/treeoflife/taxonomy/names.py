@@ -28,7 +28,7 @@ import ctypes
 import html
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import gnparser
@@ -97,6 +97,36 @@ def _bind() -> tuple[Callable | None, Callable | None]:
 _PARSE, _FREE = _bind()
 
 
+def _bind_many() -> Callable | None:
+    """Own handle on ParseAryToString (one parser for a whole list of names), if present.
+
+    Declared with the eight parameters of gnparser >= 1.12 (names, count, format, code,
+    details, diaereses, compact authors, flatten); 1.11 takes the first six, and the two
+    extra zeros are ignored (the caller owns the argument area in the C calling
+    conventions), so both get the same call.
+    """
+    try:
+        parse = gnparser.lib["ParseAryToString"]
+    except (AttributeError, TypeError):
+        return None
+    parse.argtypes = [
+        ctypes.POINTER(ctypes.c_char_p),
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+    ]
+    parse.restype = ctypes.c_void_p
+    return parse
+
+
+_PARSE_MANY = _bind_many()
+BATCH = 2000  # names per ParseAryToString call
+
+
 def _gnparse(text: str) -> dict:
     if _PARSE is None or _FREE is None:
         return json.loads(gnparser.parse_to_string(text, "compact", None, False, True))
@@ -105,6 +135,31 @@ def _gnparse(text: str) -> dict:
         return json.loads(ctypes.string_at(ptr).decode("utf-8"))
     finally:
         _FREE(ptr)
+
+
+def _gnparse_many(texts: list[str]) -> list[dict]:
+    """gnparser's parse of each text, in order: one call for the list (creating a parser
+    costs more than most names take to parse). A result that does not echo its text
+    (a library that answers otherwise) sends the list through :func:`_gnparse`."""
+    if _PARSE_MANY is not None and _FREE is not None and texts:
+        encoded = [t.encode("utf-8") for t in texts]
+        ptr = _PARSE_MANY(
+            (ctypes.c_char_p * len(texts))(*encoded), len(texts), b"compact", None, 0, 1, 0, 0
+        )
+        try:
+            parsed = json.loads(ctypes.string_at(ptr).decode("utf-8"))
+        finally:
+            _FREE(ptr)
+        if (
+            isinstance(parsed, list)
+            and len(parsed) == len(texts)
+            and all(
+                isinstance(p, dict) and p.get("verbatim") == t
+                for p, t in zip(parsed, texts, strict=True)
+            )
+        ):
+            return parsed
+    return [_gnparse(t) for t in texts]
 
 
 def _from_parse(raw: str, text: str, parsed: dict) -> CleanName:
@@ -168,6 +223,27 @@ def parse_name(name: str | None) -> CleanName:
         result = _from_parse(raw, text, _gnparse(text))
     _CACHE[raw] = result
     return result
+
+
+def parse_names(names: Iterable[str | None]) -> None:
+    """Parse every name not parsed yet, a batch of names per gnparser call; the results
+    are what :func:`parse_name` gives for each, which then finds them cached."""
+    pending: dict[str, str] = {}  # raw -> prepared text
+    for name in names:
+        raw = "" if name is None else str(name)
+        if raw in _CACHE or raw in pending:
+            continue
+        text = _prepare(raw)
+        if not text or is_unknown(text):
+            _CACHE[raw] = CleanName(raw, EMPTY)
+        else:
+            pending[raw] = text
+    items = list(pending.items())
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
+        parsed = _gnparse_many([text for _raw, text in chunk])
+        for (raw, text), result in zip(chunk, parsed, strict=True):
+            _CACHE[raw] = _from_parse(raw, text, result)
 
 
 def clear_cache() -> None:
