@@ -6,7 +6,9 @@ import sqlite3
 
 import pytest
 
-from treeoflife.stages.resolve import _page_cache
+from treeoflife import builddb
+from treeoflife.stages.resolve import _page_cache, _record_holdout
+from treeoflife.taxonomy import holdout as rare
 
 
 def test_page_cache_is_capped_while_resolving_and_restored_after() -> None:
@@ -18,3 +20,46 @@ def test_page_cache_is_capped_while_resolving_and_restored_after() -> None:
     with pytest.raises(RuntimeError), _page_cache(db, 1024):
         raise RuntimeError("a failed resolve")
     assert db.execute("PRAGMA cache_size").fetchone() == (-262144,)
+
+
+def test_holdout_matches_listed_file_names_at_any_depth_and_unseen_species() -> None:
+    db = sqlite3.connect(":memory:")
+    db.executescript(builddb.SCHEMA)
+    images = [  # id, member, label
+        ("a", "1_2_eol-full-size-copy.jpg", "eol:page:2"),  # an archive member: bare name
+        ("b", "rarespecies/images/3_4_eol-full-size-copy.jpg", "generic:x"),
+        ("c", "x/1_2_eol-full-size-copy.jpg/other.jpg", "generic:x"),  # the name is other.jpg
+        ("d", "inat21/train/00001_bear/e.jpg", "inat21:bear"),  # unseen species
+        ("e", "1_2_eol-full-size-copy.jpg.bak", "eol:page:2"),
+    ]
+    db.executemany(
+        "INSERT INTO images (treeoflife_id, identity_key, source, member, label_key)"
+        " VALUES (?, ?, 'generic', ?, ?)",
+        [(tid, tid, member, label) for tid, member, label in images],
+    )
+    bear = ("Animalia", "Chordata", "Mammalia", "Carnivora", "Ursidae", "Ursus", "maritimus")
+    db.execute(
+        "INSERT INTO taxa VALUES ('inat21:bear', ?, ?, ?, ?, ?, ?, ?, '', 'resolved', '{}')", bear
+    )
+    held = rare.Holdout(
+        seen_files={"1_2_eol-full-size-copy.jpg", "3_4_eol-full-size-copy.jpg"},
+        unseen={("animalia", "ursus", "maritimus")},
+    )
+    assert _record_holdout(db, held) == 3
+    assert db.execute("SELECT * FROM holdout").fetchall() == [
+        ("a", rare.SEEN),
+        ("b", rare.SEEN),
+        ("d", rare.UNSEEN),
+    ]
+    for tid, member, _label in images:  # the one rule, in Python, agrees
+        lineage = bear if tid == "d" else ("",) * 7
+        expected = rare.reason(held, member, lineage)
+        got = db.execute("SELECT reason FROM holdout WHERE treeoflife_id=?", (tid,)).fetchone()
+        assert (got[0] if got else None) == expected
+    assert db.execute(
+        "SELECT item, reason, outcome, detail FROM rejects ORDER BY rowid"
+    ).fetchall() == [
+        ("a", "rare_species_holdout", "dropped", rare.SEEN),
+        ("b", "rare_species_holdout", "dropped", rare.SEEN),
+        ("d", "rare_species_holdout", "dropped", rare.UNSEEN),
+    ]
