@@ -101,7 +101,8 @@ def load(
     page_nodes = {page: int(canon[n]) for page, n in first.page_rows.items()}
     name_nodes = {key: [int(canon[n]) for n in ns] for key, ns in first.name_rows.items()}
     _read_lineage_names(path, tree, canon, page_nodes, name_nodes, first)
-    del canon
+    del canon, first
+    pa.default_memory_pool().release_unused()  # the names: hand Arrow's pages back
     result = DHResult(rows=rows)
     walker = Walker(tree, EOL_DH)
     for page, i in page_nodes.items():
