@@ -187,7 +187,7 @@ def _record_holdout(db: Any, holdout: rare.Holdout) -> int:
         {"seen": rare.SEEN, "unseen": rare.UNSEEN},
     )
     db.execute(
-        "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, 'rare_species_holdout', 'dropped', reason, NULL FROM holdout ORDER BY rowid",
+        "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, 'rare_species_holdout', 'dropped', reason, NULL FROM holdout ORDER BY treeoflife_id",
         (NAME,),
     )
     db.execute("DROP TABLE temp.holdout_seen")
