@@ -1,7 +1,9 @@
 """CSV text byte for byte as Python's ``csv.writer(lineterminator="\\n")`` writes the same
 values, from Arrow columns: a batch of rows becomes one buffer with no Python object per
 row (for a writer that has the columns in Arrow anyway, as the catalog has for its Parquet
-file; rows that are Python tuples already are as fast through ``csv.writer``).
+file; rows that are Python tuples already are as fast through ``csv.writer``), or from
+SQL (:func:`sql_field`, for rows SQLite renders whole). This module is the one place
+that knows Python's quoting rule.
 
 Why not ``pyarrow.csv.write_csv``: its ``quoting_style="needed"`` puts every string in
 quotes (``"plain"``), and a published catalog's bytes must not change. Python's rule
@@ -24,15 +26,34 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def _quoted_by_csv(ch: str) -> bool:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([f"a{ch}b", "c"])
-    return buf.getvalue().startswith('"')
+def special_characters(lineterminator: str) -> str:
+    """The characters that make Python's csv writer (QUOTE_MINIMAL, ``,`` and ``"``) quote
+    a field, for a given line end: asked of the writer itself."""
+
+    def quoted(ch: str) -> bool:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator=lineterminator).writerow([f"a{ch}b", "c"])
+        return buf.getvalue().startswith('"')
+
+    return "".join(ch for ch in ',"\r\n' if quoted(ch))
 
 
-# the characters that make Python's csv writer quote a field (asked once, at import)
-SPECIAL = "".join(ch for ch in ',"\r\n' if _quoted_by_csv(ch))
+SPECIAL = special_characters("\n")  # this module's line end (asked once, at import)
 _NEEDS_QUOTES = "[" + re.escape(SPECIAL) + "]"
+
+
+def sql_field(expr: str, lineterminator: str = "\r\n") -> str:
+    """SQL rendering the value of ``expr`` as the csv writer with that line end does, for a
+    writer whose rows SQLite renders whole: NULL as nothing, a value holding a special
+    character quoted with its quotes doubled, anything else as its text. (NULL is tested
+    first: most id columns are empty for any one source.)"""
+    special = " + ".join(
+        f"instr({expr}, char({ord(ch)}))" for ch in special_characters(lineterminator)
+    )
+    return (
+        f"CASE WHEN {expr} IS NULL THEN '' "
+        f"WHEN {special} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' ELSE {expr} END"
+    )
 
 
 def field_text(column: pa.Array) -> pa.Array:

@@ -18,7 +18,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
-from treeoflife import atomic, builddb
+from treeoflife import atomic, builddb, csvtext
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
 from treeoflife.reports import check_taxa
 from treeoflife.taxonomy.ranks import RANKS
@@ -57,8 +57,8 @@ def write_predicted_catalog(out: Path, db: Any) -> Path:
     Per image only SQLite works: a label's columns are rendered once (:func:`label_tails`)
     and each image's line is one string SQLite concatenates, so Python neither builds twenty
     values nor formats them for each of millions of images. csv.writer renders the labels
-    and :func:`csv_field` follows its rules, so the file is what csv.writer would write
-    (pyarrow's CSV writer quotes every string, so it cannot)."""
+    and :func:`treeoflife.csvtext.sql_field` follows its rules, so the file is what
+    csv.writer would write (pyarrow's CSV writer quotes every string, so it cannot)."""
     taxa, no_taxon = label_tails(db)
     path = Path(out) / PREDICTED
     tmp = atomic.temp_path(path)
@@ -119,18 +119,6 @@ def render(row: Iterable[Any]) -> str:
     return buf.getvalue().removesuffix(EOL)
 
 
-def csv_field(expr: str) -> str:
-    """SQL rendering one value as csv.writer does (QUOTE_MINIMAL with its ``,`` delimiter,
-    ``"`` quote and CRLF line end): NULL as nothing, a value holding a comma, quote, CR or
-    LF quoted with its quotes doubled, anything else as its text. (NULL is tested first:
-    most id columns are empty for any one source.)"""
-    special = " + ".join(f"instr({expr}, {c})" for c in ("','", "'\"'", "char(13)", "char(10)"))
-    return (
-        f"CASE WHEN {expr} IS NULL THEN '' "
-        f"WHEN {special} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' ELSE {expr} END"
-    )
-
-
 def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
     """temp.label_tails: each used label's last catalog columns (ranks, common, class_index)
     rendered once. Returns the class index's taxa (the images' distinct seven-rank taxa,
@@ -159,7 +147,7 @@ def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
 
 # every image's predicted lines in id order: its split's, and train_small's after a train
 # one that is also in train_small
-_FIELDS = " || ',' || ".join(csv_field(f"i.{c}") for c in ("treeoflife_id", *ID_COLUMNS))
+_FIELDS = " || ',' || ".join(csvtext.sql_field(f"i.{c}") for c in ("treeoflife_id", *ID_COLUMNS))
 _LINES = (
     "SELECT split || line || CASE WHEN in_train_small THEN 'train_small' || line ELSE '' END "
     f"FROM (SELECT s.treeoflife_id, s.split, s.in_train_small, ',' || {_FIELDS} || ',' || "
