@@ -182,18 +182,21 @@ def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
     db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Read a chunk of ids at a time (chunks of 2 here, so sources interleave across
-    chunks), the fingerprint is still sha256 over "<id> <source sha256>\\n" per source."""
+    chunks), with both tables stored out of id order (as scan writes them, in unit order)
+    and an image with no bytes read, the fingerprint is still sha256 over
+    "<id> <source sha256>\\n" per source, in id order."""
     images = [(f"id-{k:02d}", ["eol", "inat21", "bioscan"][k % 3]) for k in range(11)]
     db.executemany(
         "INSERT INTO images (treeoflife_id, identity_key, source, member, label_key) "
         "VALUES (?, ?, ?, ?, 'l')",
-        [(tid, f"key:{tid}", source, f"{tid}.jpg") for tid, source in images],
+        [(tid, f"key:{tid}", source, f"{tid}.jpg") for tid, source in reversed(images)],
     )
-    shas = {tid: hashlib.sha256(tid.encode()).hexdigest() for tid, _ in images[1:]}  # one unread
+    unread = images[4][0]
+    shas = {tid: hashlib.sha256(tid.encode()).hexdigest() for tid, _ in images if tid != unread}
     db.executemany(
         "INSERT INTO encoded (treeoflife_id, unit, source_bytes, source_sha256) "
         "VALUES (?, 'u', 1, ?)",
-        list(shas.items()),
+        sorted(shas.items(), key=lambda item: item[1]),  # yet another order
     )
     monkeypatch.setattr(report, "FINGERPRINT_CHUNK", 2)
     expected = {}

@@ -166,35 +166,46 @@ def source_counts(counts: UniqueCounts) -> dict[str, int]:
     return out
 
 
-# the lines a source's fingerprint hashes, "<id> <sha256 of the bytes>\n", for the next
-# FINGERPRINT_CHUNK ids after one, in id order: SQLite joins them into one text per source
-# (ordered by source, then id, so each text keeps id order), so Python sees a chunk, not a row
-FINGERPRINT_CHUNK = 20_000
-_FINGERPRINT_LINES = (
-    "SELECT source, COUNT(*), group_concat(line, ''), MAX(tid) FROM ("
-    " SELECT source, tid, line FROM ("
-    "  SELECT i.source AS source, i.treeoflife_id AS tid, i.treeoflife_id || ' ' || "
-    "  COALESCE(e.source_sha256, '') || char(10) AS line FROM images i "
-    "  LEFT JOIN encoded e ON e.treeoflife_id = i.treeoflife_id "
-    "  WHERE i.treeoflife_id > ? ORDER BY i.treeoflife_id LIMIT ?) "
-    " ORDER BY source, tid) "
-    "GROUP BY source"
+# the lines a source's fingerprint hashes, "<id> <sha256 of the bytes>\n", in id order.
+# Each table is read in its storage order and sorted by SQLite's sorter (`|| ''` keeps it
+# from walking the id index instead), and the two are merged here: probing `encoded` by id
+# in id order reads it at random once it outgrows the page cache, which made this pass
+# grow faster than N (10 -> 5.6 CPU s at 1M images, the same fingerprints).
+_IDS_IN_ORDER = "SELECT treeoflife_id, source FROM images ORDER BY treeoflife_id || ''"
+_DIGESTS_IN_ORDER = (
+    "SELECT treeoflife_id, COALESCE(source_sha256, '') FROM encoded ORDER BY treeoflife_id || ''"
 )
+FINGERPRINT_CHUNK = 20_000  # rows fetched, and lines hashed, at a time
+
+
+def _fetched(cursor: sqlite3.Cursor) -> Iterator[tuple]:
+    while rows := cursor.fetchmany(FINGERPRINT_CHUNK):
+        yield from rows
 
 
 def source_fingerprints(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     """Per source, the images scan read and a sha256 over their (id, sha256 of the bytes)
-    in id order: the same sources give the same fingerprint on any machine. One walk of
-    the id index for all sources, a chunk of ids at a time, so nothing is held but a
-    chunk's text."""
+    in id order (an image with no bytes read has an empty digest): the same sources give
+    the same fingerprint on any machine. Nothing is held but a chunk of lines."""
     digests: dict[str, Any] = {}
     counts: dict[str, int] = {}
-    after = ""  # ids are UUIDs: every one sorts after the empty text
-    while rows := db.execute(_FINGERPRINT_LINES, (after, FINGERPRINT_CHUNK)).fetchall():
-        for source, n, text, _last in rows:
-            digests.setdefault(source, hashlib.sha256()).update(text.encode())
-            counts[source] = counts.get(source, 0) + n
-        after = max(last for *_, last in rows)
+    pending: dict[str, list[str]] = {}
+
+    def flush() -> None:
+        for source, lines in pending.items():
+            digests.setdefault(source, hashlib.sha256()).update("".join(lines).encode())
+            counts[source] = counts.get(source, 0) + len(lines)
+        pending.clear()
+
+    shas = _fetched(db.execute(_DIGESTS_IN_ORDER))
+    sha_id, sha = next(shas, (None, ""))
+    for k, (tid, source) in enumerate(_fetched(db.execute(_IDS_IN_ORDER)), 1):
+        while sha_id is not None and sha_id < tid:  # Python's str order is SQLite's BINARY
+            sha_id, sha = next(shas, (None, ""))
+        pending.setdefault(source, []).append(f"{tid} {sha if sha_id == tid else ''}\n")
+        if k % FINGERPRINT_CHUNK == 0:
+            flush()
+    flush()
     return {s: {"images": counts[s], "sha256": digests[s].hexdigest()} for s in sorted(digests)}
 
 
