@@ -257,7 +257,7 @@ def test_an_interrupted_build_leaves_no_temporaries_and_resumes(
         text=True,
         timeout=300,
     )
-    assert run.returncode == code, run.stderr
+    assert run.returncode == code, (run.returncode, run.stdout, run.stderr)
     if words is not None:
         assert run.stderr.strip().splitlines()[-1] == words
         assert "Traceback" not in run.stderr
