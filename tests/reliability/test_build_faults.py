@@ -226,10 +226,14 @@ def test_a_full_disk_is_one_line_and_resumes(
     assert outputs(build) == outputs(reference)
 
 
+# Ctrl-C reaching tol as it does in a terminal: a background job of a non-interactive
+# shell (a CI script's `cmd &`) starts with SIGINT ignored, and Python then installs no
+# KeyboardInterrupt handler, so the child sets the one a terminal's process has.
 _INTERRUPT = """
 import os, signal, sys
 from treeoflife import atomic
 from treeoflife.cli import main
+signal.signal(signal.SIGINT, signal.default_int_handler)
 publish = atomic.publish
 def interrupted(tmp, final):
     if final.name == "catalog.parquet":
