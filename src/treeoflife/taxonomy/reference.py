@@ -7,7 +7,7 @@ size of the reference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from treeoflife.config import TaxonomyConfig
 from treeoflife.taxonomy.lineage import Lineage
@@ -57,6 +57,16 @@ class Candidate:
     common: str = ""  # English common name the record itself carries (ITIS chains)
     page_id: int | None = None  # the EOL page of the record (DH), for EOL common names
     synonym: str = ""  # for SYNONYM: the synonym's name as the reference spells it
+
+
+@dataclass
+class BackboneResult:
+    """What a backbone loader (ColDP, GBIF) gives: candidates per wanted name, and the
+    accepted taxon of each synonym candidate (the common names are looked up under it)."""
+
+    by_name: dict[NameKey, list[Candidate]] = field(default_factory=dict)
+    accepted_of: dict[str, str] = field(default_factory=dict)  # synonym record -> accepted id
+    rows: int = 0
 
 
 def name_key(name: str, rank_index: int) -> NameKey:

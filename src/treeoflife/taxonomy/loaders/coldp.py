@@ -19,7 +19,6 @@ names (another author's wrong use of the name: it means a different taxon) and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from treeoflife.taxonomy.loaders._csv import field as cell
@@ -36,7 +35,7 @@ from treeoflife.taxonomy.ranks import RANKS, is_unknown, rank_name
 from treeoflife.taxonomy.reference import (
     COL,
     SYNONYM,
-    Candidate,
+    BackboneResult,
     NameKey,
     add_candidate,
     name_key,
@@ -69,15 +68,6 @@ def _status(value: str) -> int:
     return _SKIP
 
 
-@dataclass
-class ColResult:
-    """Candidates per wanted name, and the accepted taxon of each synonym candidate."""
-
-    by_name: dict[NameKey, list[Candidate]] = field(default_factory=dict)
-    accepted_of: dict[str, str] = field(default_factory=dict)  # synonym ID -> accepted ID
-    rows: int = 0
-
-
 def _rows(path: Path, progress: Callable | None) -> Iterator[tuple[int, list[str], dict]]:
     """(row number, cells, columns) for every row with an ID, in file order."""
     with table(path, REQUIRED, what=WHAT, delimiter="\t", prefix=PREFIX, used=REQUIRED) as (
@@ -97,7 +87,7 @@ def _rank_and_name(row: list[str], cols: dict[str, int]) -> tuple[int, str]:
     return NO_RANK, ""
 
 
-def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> ColResult:
+def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> BackboneResult:
     """Candidates for the wanted (name, rank) keys (record = the usage's ``col:ID``)."""
     builder = TreeBuilder()
     wanted_ids: dict[int, str] = {}  # file row -> ID, for wanted rows
@@ -130,7 +120,7 @@ def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> C
                 if r != NO_RANK:
                     tree.name[int(canon[n])] = name
     del canon
-    result = ColResult(rows=rows)
+    result = BackboneResult(rows=rows)
     walker = Walker(tree, COL)
     for key, nodes in name_nodes.items():
         for i in nodes:

@@ -20,7 +20,6 @@ taxon there).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from treeoflife.taxonomy.lineage import Lineage, reference_lineage, species_epithet, truncate
@@ -31,6 +30,7 @@ from treeoflife.taxonomy.reference import (
     GBIF,
     PROVISIONAL,
     SYNONYM,
+    BackboneResult,
     Candidate,
     NameKey,
     add_candidate,
@@ -70,15 +70,6 @@ def _status(value: str) -> int:
     return SKIP
 
 
-@dataclass
-class GbifResult:
-    """Candidates per wanted name, and the accepted taxon of each synonym candidate."""
-
-    by_name: dict[NameKey, list[Candidate]] = field(default_factory=dict)
-    accepted_of: dict[str, str] = field(default_factory=dict)  # synonym taxonID -> accepted
-    rows: int = 0
-
-
 def _name(row: list[str], cols: dict[str, int]) -> str:
     name = " ".join(cell(row, cols["canonicalName"]).split())
     return name or " ".join(cell(row, cols.get("scientificName")).split()[:2])
@@ -98,9 +89,9 @@ def _lineage(row: list[str], cols: dict[str, int], r: int, name: str) -> Lineage
     return lineage
 
 
-def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> GbifResult:
+def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> BackboneResult:
     """Candidates for the wanted (name, rank) keys (record = the row's ``taxonID``)."""
-    result = GbifResult()
+    result = BackboneResult()
     pending: list[tuple[NameKey, str, str, str]] = []  # key, synonym id, accepted id, name
     with table(path, REQUIRED, what=WHAT, delimiter="\t", used=USED) as (cols, body):
         c_id, c_rank, c_status = cols["taxonID"], cols["taxonRank"], cols["taxonomicStatus"]
