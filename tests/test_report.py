@@ -19,7 +19,7 @@ from treeoflife.rejects import REASONS
 from treeoflife.reports.card import dataset_card
 from treeoflife.reports.treemap import DEPTH, treemap_nodes, write_treemap
 from treeoflife.shards import samples
-from treeoflife.stages import report
+from treeoflife.stages import report, stage_names
 from treeoflife.stages.report import (
     catalog_stats,
     license_counts,
@@ -126,6 +126,14 @@ def test_dataset_card_names_each_splits_shards_and_the_rejects(db: sqlite3.Conne
     assert text.startswith("---\nconfigs:")
     assert 'path: "224x224/train/shard-*.tar"' in text and 'path: "224x224/val/shard-*.tar"' in text
     assert "`image_corrupt` (dropped) | 2" in text
+
+
+def test_dataset_card_says_the_stages_in_the_order_the_build_runs_them(
+    db: sqlite3.Connection,
+) -> None:
+    build = {"tol_version": "test", "sources": {}, "config": {}}
+    text = dataset_card(catalog_stats(db) | {"build": build}, Config(), REASONS)
+    assert "build database: " + ", ".join(stage_names()) + " (scan" in text
 
 
 def test_licenses_list_every_sample_once_with_what_its_source_says(

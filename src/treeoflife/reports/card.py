@@ -195,13 +195,14 @@ def _citation(stats: dict[str, Any]) -> list[str]:
 def _built(build: dict[str, Any]) -> list[str]:
     if not build:
         return []
+    from treeoflife.stages import stage_names  # the stage order has one place: the stages
+
     lines = [
         "## How it was built",
         "",
         f"With `treeoflife` {build.get('tol_version', '')} (`tol build`), in stages over one",
-        "build database: scan (every image read once), filter, split, resolve, plan, write,",
-        "verify, catalog, report. The sources it read, as a sha256 over each image's id and",
-        "the sha256 of its bytes:",
+        f"build database: {', '.join(stage_names())} (scan reads every image once).",
+        "The sources it read, as a sha256 over each image's id and the sha256 of its bytes:",
         "",
         "| source | images | fingerprint |",
         "|---|---|---|",
