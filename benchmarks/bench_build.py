@@ -448,7 +448,8 @@ def db_size(out: Path) -> int:
 
 
 def in_stage_seconds(out: Path) -> dict[str, float]:
-    """The seconds each stage recorded itself (its run without process start-up)."""
+    """The seconds each stage recorded itself: its run and the hashing of the files it
+    wrote, without process start-up and the database check on opening."""
     try:
         with sqlite3.connect(f"file:{out / 'build.sqlite'}?mode=ro", uri=True) as db:
             rows = db.execute("SELECT stage, summary FROM stages").fetchall()
