@@ -464,9 +464,14 @@ def is_image_stage(name: str, given: set[str] | None) -> bool:
     return name in IMAGE_STAGE_NAMES
 
 
-def build_stages(n: int, src: Path, out: Path, args: argparse.Namespace) -> dict:
-    """Each stage in its own subprocess, then a no-op ``tol build``."""
+def build_stages(
+    n: int, src: Path, out: Path, args: argparse.Namespace, earlier: dict | None = None
+) -> dict:
+    """Each stage in its own subprocess, then a no-op ``tol build``. With ``--from-stage``,
+    the stages before it are not run: ``earlier`` (the stage rows of a previous run at this
+    N) stands for them, and each stage from it on is forced."""
     names = stage_names()
+    first = names.index(args.from_stage) if args.from_stage else 0
     own = own_commands()
     common = ["--out", str(out), "--no-progress"]
     with_workers = {s.name for s in all_stages() if s.uses_workers}  # only those take --workers
@@ -481,9 +486,21 @@ def build_stages(n: int, src: Path, out: Path, args: argparse.Namespace) -> dict
         flush=True,
     )
     for i, name in enumerate(names):
+        if i < first:
+            row = {**earlier[name], "via": "earlier run"}
+            result["stages"].append(row)
+            print(
+                f"{name:<10} {'earlier run':<12} {row['wall']:8.2f} {row['in_stage_seconds'] or 0:8.2f}"
+                f" {row['cpu']:8.2f} {row['cpu'] / row['wall']:8.2f} {row['wall'] / n * 1e6:8.1f}"
+                f" {row['driver_peak'] / MIB:10.0f} {row['worker_peak'] / MIB:10.0f}"
+                f" {row['db_bytes'] / MIB:8.1f} {row['load']:5.1f}",
+                flush=True,
+            )
+            continue
         cmd, via = stage_command(name, own)
         cmd = cmd + common + (["--sources", str(src), "--config", str(config)] if i == 0 else [])
         cmd += ["--workers", str(args.workers)] if name in with_workers else []
+        cmd += ["--force"] if first else []
         log = logs / f"{i:02d}-{name}.log"
         run = measured(cmd, log)
         row = {"stage": name, "via": via, **asdict(run), "db_bytes": db_size(out)}
@@ -683,12 +700,30 @@ def main() -> None:
     )
     ap.add_argument("--json", type=Path, help="write every figure here")
     ap.add_argument(
+        "--from-stage",
+        choices=stage_names()[1:],
+        help="measure a change to later stages in minutes: keep each N's build in --workdir"
+        " and re-run only this stage and those after it (forced); the figures of the stages"
+        " before it come from --earlier",
+    )
+    ap.add_argument(
+        "--earlier",
+        type=Path,
+        help="with --from-stage: the --json of the run that made the builds in --workdir",
+    )
+    ap.add_argument(
         "--collections-only",
         action="store_true",
         help="write the collections into --workdir and stop (a later run builds them)",
     )
     args = ap.parse_args()
     args.image_stage_set = set(args.image_stages.split(",")) if args.image_stages else None
+    earlier: dict[int, dict] = {}
+    if args.from_stage:
+        if not (args.workdir and args.earlier):
+            ap.error("--from-stage needs --workdir (the builds) and --earlier (their figures)")
+        for run in json.loads(args.earlier.read_text())["runs"]:
+            earlier[run["n"]] = {s["stage"]: s for s in run["build"]["stages"]}
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-build-", dir="/tmp"))
     work.mkdir(parents=True, exist_ok=True)
     names = stage_names()
@@ -724,9 +759,15 @@ def main() -> None:
                 f" holdout {col.holdout_unseen} unseen species, {col.holdout_seen_images} seen images;"
                 f" {col.bytes / MIB:,.0f} MiB, written in {col.seconds:.0f} s"
             )
-            shutil.rmtree(out, ignore_errors=True)
+            if args.from_stage:
+                if n not in earlier or not (out / "build.sqlite").is_file():
+                    raise SystemExit(
+                        f"--from-stage: no build of N = {n:,} in {out} and {args.earlier}"
+                    )
+            else:
+                shutil.rmtree(out, ignore_errors=True)
             subprocess.run(["sync"], check=False)
-            build = build_stages(n, src, out, args)
+            build = build_stages(n, src, out, args, earlier.get(n))
             runs.append({"n": n, "collection": asdict(col), "build": build})
             if not args.keep and not args.workdir:
                 shutil.rmtree(base)
