@@ -67,10 +67,22 @@ ROWS = [
 ]
 
 
+def add_labels(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """Each sample's label in ``taxa``, with the ranks plan copied into the sample."""
+    conn.executemany(
+        f"INSERT OR IGNORE INTO taxa VALUES ({', '.join('?' * (len(RANKS) + 4))})",
+        [
+            (f"label:{r['treeoflife_id']}", *(r[f] for f in (*RANKS, "common")), "resolved", "{}")
+            for r in rows
+        ],
+    )
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    """A build database holding ROWS as planned samples."""
+    """A build database holding ROWS as planned samples, and their labels."""
     conn = builddb.connect(tmp_path / "out", create=True)
+    add_labels(conn, ROWS)
     samples.insert(
         conn,
         [
@@ -190,8 +202,8 @@ def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
     db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Read a chunk of ids at a time (chunks of 2 here, so sources interleave across
-    chunks), with both tables stored out of id order (as scan writes them, in unit order)
-    and an image with no bytes read, the fingerprint is still sha256 over
+    chunks), with both tables stored out of id order (as scan writes them, in unit order),
+    an image with no bytes read and bytes of no image, the fingerprint is still sha256 over
     "<id> <source sha256>\\n" per source, in id order."""
     images = [(f"id-{k:02d}", ["eol", "inat21", "bioscan"][k % 3]) for k in range(11)]
     db.executemany(
@@ -201,10 +213,11 @@ def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
     )
     unread = images[4][0]
     shas = {tid: hashlib.sha256(tid.encode()).hexdigest() for tid, _ in images if tid != unread}
+    orphan = {"id-05x": "f" * 64}  # bytes read of an image no longer listed: not hashed
     db.executemany(
         "INSERT INTO encoded (treeoflife_id, unit, source_bytes, source_sha256) "
         "VALUES (?, 'u', 1, ?)",
-        sorted(shas.items(), key=lambda item: item[1]),  # yet another order
+        sorted((shas | orphan).items(), key=lambda item: item[1]),  # yet another order
     )
     monkeypatch.setattr(report, "FINGERPRINT_CHUNK", 2)
     expected = {}

@@ -29,16 +29,23 @@ GROWTH_LIMIT = 2_000_000  # bytes; holding the rows would take ~10x this
 def _build(out: Path, n: int):
     db = builddb.connect(out, create=True)
     rows = []
+    labels = {}
     for k in range(n):
         tid = f"{k:08d}-0000-5000-8000-000000000000"
-        ranks = ("Animalia", "Chordata", "Aves", f"Order{k % 50}", f"Family{k % 700}")
-        ranks += (f"Genus{k % 3000}", f"species{k % 9000}")
-        ids = (k, k % 5000, None, None, None, None, None)
-        rows.append(("train", k // 1000, k % 1000, tid, "eol", f"eol:page:{k % 5000}"))
-        rows[-1] += (*ids, *ranks, f"bird {k}", "resolved")
+        page = k % 9000  # a label's ranks are its resolution (taxa), as plan copies them
+        ranks = ("Animalia", "Chordata", "Aves", f"Order{page % 50}", f"Family{page % 700}")
+        ranks += (f"Genus{page % 3000}", f"species{page}")
+        labels[f"eol:page:{page}"] = (*ranks, f"bird {page}", "resolved", "{}")
+        ids = (k, page, None, None, None, None, None)
+        rows.append(("train", k // 1000, k % 1000, tid, "eol", f"eol:page:{page}"))
+        rows[-1] += (*ids, *ranks, f"bird {page}", "resolved")
         rows[-1] += (f"eol:{k}", "a.tar.gz", f"{k}.jpg", "0" * 64, 640, 480, "[]")
     with builddb.transaction(db):
         samples.insert(db, rows)
+        db.executemany(
+            f"INSERT INTO taxa VALUES ({', '.join('?' * (len(RANKS) + 4))})",
+            [(key, *label) for key, label in labels.items()],
+        )
     with (out / "catalog.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(CATALOG_COLUMNS)
