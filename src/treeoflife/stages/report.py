@@ -219,13 +219,14 @@ def source_counts(counts: UniqueCounts) -> dict[str, int]:
 
 
 # the lines a source's fingerprint hashes, "<id> <sha256 of the bytes>\n", in id order.
-# Each table is read in its storage order and sorted by SQLite's sorter (`|| ''` keeps it
-# from walking the id index instead), and the two are joined here: probing `encoded` by id
-# in id order reads it at random once it outgrows the page cache, which made this pass
+# Each table is read in its storage order and sorted by SQLite's sorter (`+` keeps it
+# from walking the id index instead; sorting by the selected column, not a copy of it,
+# keeps the sorted rows ~10% cheaper), and the two are joined here: probing `encoded` by
+# id in id order reads it at random once it outgrows the page cache, which made this pass
 # grow faster than N (10 -> 5.6 CPU s at 1M images, the same fingerprints).
-_IDS_IN_ORDER = "SELECT treeoflife_id, source FROM images ORDER BY treeoflife_id || ''"
+_IDS_IN_ORDER = "SELECT +treeoflife_id AS tid, source FROM images ORDER BY tid"
 _DIGESTS_IN_ORDER = (
-    "SELECT treeoflife_id, COALESCE(source_sha256, '') FROM encoded ORDER BY treeoflife_id || ''"
+    "SELECT +treeoflife_id AS tid, COALESCE(source_sha256, '') FROM encoded ORDER BY tid"
 )
 FINGERPRINT_CHUNK = 20_000  # rows fetched, and lines hashed, at a time
 
