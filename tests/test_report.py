@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,11 +200,13 @@ def test_treemap_html_is_what_plotly_writes_for_the_validated_figure(
     assert (tmp_path / "treemap.html").read_text() == expected
 
 
+@pytest.mark.parametrize("encoded_order", ["as images", "another"])
 def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
-    db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+    db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, encoded_order: str
 ) -> None:
     """Read a chunk of ids at a time (chunks of 2 here, so sources interleave across
     chunks), with both tables stored out of id order (as scan writes them, in unit order),
+    ``encoded`` in the order of ``images`` (its rows found by rowid) or in another (by id),
     an image with no bytes read and bytes of no image, the fingerprint is still sha256 over
     "<id> <source sha256>\\n" per source, in id order."""
     images = [(f"id-{k:02d}", ["eol", "inat21", "bioscan"][k % 3]) for k in range(11)]
@@ -214,10 +218,14 @@ def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
     unread = images[4][0]
     shas = {tid: hashlib.sha256(tid.encode()).hexdigest() for tid, _ in images if tid != unread}
     orphan = {"id-05x": "f" * 64}  # bytes read of an image no longer listed: not hashed
+    if encoded_order == "as images":  # the unread image's rowid holds the orphan's bytes
+        stored = [(tid, shas.get(tid, orphan["id-05x"])) for tid, _ in reversed(images)]
+    else:
+        stored = sorted((shas | orphan).items(), key=lambda item: item[1])
     db.executemany(
         "INSERT INTO encoded (treeoflife_id, unit, source_bytes, source_sha256) "
         "VALUES (?, 'u', 1, ?)",
-        sorted((shas | orphan).items(), key=lambda item: item[1]),  # yet another order
+        [(("id-05x" if tid == unread else tid), sha) for tid, sha in stored],
     )
     monkeypatch.setattr(report, "FINGERPRINT_CHUNK", 2)
     expected = {}
@@ -230,3 +238,83 @@ def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
         }
     assert source_fingerprints(db) == expected
     assert list(source_fingerprints(db)) == ["bioscan", "eol", "inat21"]
+
+
+def test_licenses_csv_is_what_csv_writer_writes_in_shard_order_and_tallies_the_rights(
+    tmp_path: Path,
+) -> None:
+    """licenses.csv is rendered by SQLite a shard at a time: with samples stored out of
+    shard order, rights texts that need quotes (comma, quote, line break) and a source
+    that said "unknown", the file is byte for byte csv.writer's rows in (split, shard,
+    position) order, and the licensed tally gives the counts a grouped probe of rights
+    gives (each sample once)."""
+    conn = builddb.connect(tmp_path / "out", create=True)
+    planned = [  # (split, shard, position, id, source, status)
+        ("val", 0, 1, "v1", "eol", "resolved"),
+        ("train", 1, 0, "t3", "gbif", "partial"),
+        ("train_small", 0, 0, "t2", "eol", "resolved"),
+        ("train", 0, 1, "t2", "eol", "resolved"),
+        ("val", 0, 0, "v0", "gbif", "resolved"),
+        ("train", 0, 0, "t1", "eol", "ambiguous"),
+    ]
+    samples.insert(
+        conn,
+        [
+            (
+                split,
+                shard,
+                position,
+                tid,
+                source,
+                f"label:{tid}",
+                *(None for _ in ID_COLUMNS),
+                *(GANNET[f] for f in (*RANKS, "common")),
+                status,
+                f"id:{tid}",
+                None,
+                f"{tid}.jpg",
+                "0" * 64,
+                640,
+                480,
+                "[]",
+            )
+            for split, shard, position, tid, source, status in planned
+        ],
+    )
+    rights = [
+        ("t2", "cc-by-4.0", 'CC BY 4.0, "attribution"', "Ann, Bo", "http://a\nb"),
+        ("v0", "unknown", "ask the author", "", ""),
+        ("t3", "cc0-1.0", "CC0", "Cy", "http://c"),
+    ]
+    conn.executemany(
+        "INSERT INTO rights (treeoflife_id, license, license_text, rights_holder, source_url, "
+        "origin) VALUES (?, ?, ?, ?, ?, 'test')",
+        rights,
+    )
+    said = {tid: rest for tid, *rest in rights}
+    order = sorted((p for p in planned if p[0] != "train_small"), key=lambda p: p[:3])
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(report.LICENSE_COLUMNS)
+    for _, _, _, tid, source, _ in order:
+        writer.writerow([tid, source, *said.get(tid, ["unknown", "", "", ""])])
+    tally: Counter = Counter()
+    assert write_licenses(conn, tmp_path / "licenses.csv", tally) == 5
+    assert (tmp_path / "licenses.csv").read_bytes() == expected.getvalue().encode()
+    assert tally == report.licensed_counts(conn)
+    probed = conn.execute(
+        "SELECT COALESCE(r.license, 'unknown'), s.source, s.taxon_status, COUNT(*) "
+        "FROM samples s LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id "
+        "WHERE s.split != 'train_small' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    ).fetchall()
+    conn.executemany(
+        f"INSERT INTO taxa VALUES ({', '.join('?' * (len(RANKS) + 4))})",
+        [
+            (f"label:{tid}", *(GANNET[f] for f in (*RANKS, "common")), status, "{}")
+            for split, _, _, tid, _, status in planned
+            if split != "train_small"
+        ],
+    )
+    once = report._report_counts(conn)[2]
+    assert report.combined_counts(once, tally) == probed == report.unique_counts(conn)
+    conn.close()
