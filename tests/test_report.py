@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import sqlite3
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -298,10 +297,10 @@ def test_licenses_csv_is_what_csv_writer_writes_in_shard_order_and_tallies_the_r
     writer.writerow(report.LICENSE_COLUMNS)
     for _, _, _, tid, source, _ in order:
         writer.writerow([tid, source, *said.get(tid, ["unknown", "", "", ""])])
-    tally: Counter = Counter()
-    assert write_licenses(conn, tmp_path / "licenses.csv", tally) == 5
+    seen = report.Seen()
+    assert write_licenses(conn, tmp_path / "licenses.csv", seen) == 5
     assert (tmp_path / "licenses.csv").read_bytes() == expected.getvalue().encode()
-    assert tally == report.licensed_counts(conn)
+    assert seen.licensed == report.licensed_counts(conn)
     probed = conn.execute(
         "SELECT COALESCE(r.license, 'unknown'), s.source, s.taxon_status, COUNT(*) "
         "FROM samples s LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id "
@@ -315,6 +314,10 @@ def test_licenses_csv_is_what_csv_writer_writes_in_shard_order_and_tallies_the_r
             if split != "train_small"
         ],
     )
-    once = report._report_counts(conn)[2]
-    assert report.combined_counts(once, tally) == probed == report.unique_counts(conn)
+    # the stats from what the licenses pass counted are those of a grouped pass
+    counted = report._report_counts(conn, seen.labels)
+    assert counted == report._report_counts(conn)
+    assert counted[0]["samples"] == {"train": 3, "train_small": 1, "val": 2}
+    assert report.combined_counts(counted[2], seen.licensed) == probed
+    assert probed == report.unique_counts(conn)
     conn.close()

@@ -22,7 +22,9 @@ import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import metadata
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -38,27 +40,48 @@ NAME = "report"
 _UNIQUE = each_sample_once("s")
 
 
-def _groups(db: sqlite3.Connection) -> tuple[bool, Iterator[tuple]]:
-    """One pass over ``samples`` for every count of the report that does not need rights:
-    (in the counted set, counted once, split, source, *RANKS, has a common name, taxon
-    status, samples) per group, the counted set first (train; the whole catalog when there
-    is no train split), each part ordered by the ranks, so distinct taxa and the treemap's
-    leaves are runs of rows; returns whether there is a train split. "Counted once" is
-    each sample once (a train_small row repeats a train sample): the licenses' totals.
+LabelCounts = Counter[tuple[str, str, str]]  # samples per (split, source, label), once each
+_LABEL_COUNTS = "temp.report_label_counts"
 
-    The samples are grouped by label, split and source, and each group's ranks, common
-    name and status are its label's in ``taxa``, where plan copied them from: SQLite sorts
-    narrow rows (the ranks made every sorted row ~3x wider: 0.9 -> 0.45 CPU s at 200K)."""
+
+def _label_counts_table(db: sqlite3.Connection, counts: LabelCounts | None) -> None:
+    """temp.report_label_counts: samples per (split, source, label), each sample once (a
+    train_small row repeats a train sample), as the licenses pass counted them, or from
+    one grouped pass when it has not run."""
+    db.execute(f"DROP TABLE IF EXISTS {_LABEL_COUNTS}")
+    db.execute(f"CREATE TEMP TABLE {_LABEL_COUNTS.split('.')[1]} (split, source, label_key, n)")
+    if counts is None:
+        db.execute(
+            f"INSERT INTO {_LABEL_COUNTS} SELECT s.split, s.source, s.label_key, COUNT(*) "
+            f"FROM samples s WHERE {_UNIQUE} GROUP BY 1, 2, 3"
+        )
+    else:
+        db.executemany(
+            f"INSERT INTO {_LABEL_COUNTS} VALUES (?, ?, ?, ?)",
+            ((*key, n) for key, n in counts.items()),
+        )
+
+
+def _groups(db: sqlite3.Connection, counts: LabelCounts | None) -> tuple[bool, Iterator[tuple]]:
+    """Every count of the report that does not need rights: (in the counted set, split,
+    source, *RANKS, has a common name, taxon status, samples) per group of each sample
+    once, the counted set first (train; the whole catalog when there is no train split),
+    each part ordered by the ranks, so distinct taxa and the treemap's leaves are runs of
+    rows; returns whether there is a train split.
+
+    The samples are counted by split, source and label (no sort of the samples: the
+    licenses pass counts them as it goes), and each group's ranks, common name and status
+    are its label's in ``taxa``, where plan copied them from; SQLite sorts the groups."""
+    _label_counts_table(db, counts)
     (has_train,) = db.execute(
-        "SELECT EXISTS (SELECT 1 FROM samples WHERE split = 'train')"
+        f"SELECT EXISTS (SELECT 1 FROM {_LABEL_COUNTS} WHERE split = 'train')"
     ).fetchone()
     counted = "g.split = 'train'" if has_train else "1"
     # a label missing from taxa (plan never makes one) counts with no ranks, never drops
     ranks = ", ".join(f"COALESCE(t.\"{r}\", '')" for r in RANKS)
     rows = db.execute(
-        f"SELECT {counted}, {each_sample_once('g')}, g.split, g.source, {ranks}, "
-        "COALESCE(t.common, '') != '', COALESCE(t.status, ''), g.n FROM (SELECT label_key, "
-        "split, source, COUNT(*) AS n FROM samples GROUP BY label_key, split, source) g "
+        f"SELECT {counted}, g.split, g.source, {ranks}, COALESCE(t.common, '') != '', "
+        f"COALESCE(t.status, ''), g.n FROM {_LABEL_COUNTS} g "
         "LEFT JOIN taxa t ON t.label_key = g.label_key "
         f"ORDER BY {counted} DESC, {ranks}, g.split, g.source"
     )
@@ -69,13 +92,14 @@ Totals = Counter[tuple[str, str]]  # samples per (source, taxon status), each sa
 
 
 def _report_counts(
-    db: sqlite3.Connection,
+    db: sqlite3.Connection, counts: LabelCounts | None = None
 ) -> tuple[dict[str, Any], list[tuple[tuple[str, ...], int]], Totals]:
     """The stats of :func:`catalog_stats`, the treemap leaves of the train split and the
-    samples per source and taxon status (each once), from one grouped pass (``_groups``):
-    a few counters, never a row per sample or per taxon."""
-    has_train, rows = _groups(db)
-    by_split: Counter[str] = Counter()
+    samples per source and taxon status (each once), from the samples per (split, source,
+    label) (``_groups``) and a count of each split on the samples' key: a few counters,
+    never a row per sample or per taxon."""
+    by_split = dict(db.execute("SELECT split, COUNT(*) FROM samples GROUP BY split ORDER BY 1"))
+    has_train, rows = _groups(db, counts)
     by_source: Counter[str] = Counter()
     by_kingdom: Counter[str] = Counter()
     once: Totals = Counter()
@@ -84,11 +108,9 @@ def _report_counts(
     last: tuple[str, ...] | None = None
     leaves: list[tuple[tuple[str, ...], int]] = []
     depth = len(treemap.DEPTH)
-    for counted, unique, split, source, *rest in rows:
+    for counted, split, source, *rest in rows:
         ranks, has_common, status, count = tuple(rest[: len(RANKS)]), *rest[len(RANKS) :]
-        by_split[split] += count
-        if unique:
-            once[source, status] += count
+        once[source, status] += count
         if not counted:
             continue
         n += count
@@ -107,7 +129,7 @@ def _report_counts(
                 leaves.append((leaf, count))
     n = n or 1
     stats = {
-        "samples": dict(sorted(by_split.items())),
+        "samples": by_split,
         "by_source": dict(sorted(by_source.items())),
         "by_kingdom": dict(sorted(by_kingdom.items())),
         "rank_known_percent": {
@@ -320,39 +342,56 @@ def _license_line() -> str:
     )
 
 
-# each sample once, a shard at a time in shard order: how many, their lines, joined by SQLite as it
-# walks the samples' primary key (split, shard, position), so in position order, and the
-# keys its samples with rights are tallied under (JSON arrays, which hold no control
-# character, so char(30) separates them whatever the values are)
+# each sample once, a shard at a time in shard order: its split, how many, their lines,
+# joined by SQLite as it walks the samples' primary key (split, shard, position), so in
+# position order; the keys its samples with rights are tallied under (JSON arrays, which
+# hold no control character, so char(30) separates them whatever the values are); and
+# its samples' sources and labels (JSON arrays), counted in Python for the stats
 _LICENSE_SHARDS = (
-    f"SELECT COUNT(*), group_concat({_license_line()}, ''), group_concat(CASE WHEN {_HAS_RIGHTS} "
-    f"THEN json_array({_RIGHTS['license']}, s.source, s.taxon_status) END, char(30)) "
-    f"FROM {_WITH_RIGHTS} WHERE {_UNIQUE} GROUP BY s.split, s.shard ORDER BY s.split, s.shard"
+    f"SELECT s.split, COUNT(*), group_concat({_license_line()}, ''), "
+    f"group_concat(CASE WHEN {_HAS_RIGHTS} THEN json_array({_RIGHTS['license']}, s.source, "
+    "s.taxon_status) END, char(30)), json_group_array(s.source), "
+    f"json_group_array(s.label_key) FROM {_WITH_RIGHTS} WHERE {_UNIQUE} "
+    "GROUP BY s.split, s.shard ORDER BY s.split, s.shard"
 )
 
 
-def write_licenses(db: sqlite3.Connection, dest: Path, tally: Licensed | None = None) -> int:
+@dataclass
+class Seen:
+    """What the licenses pass counts on its way through the samples: those with rights
+    (:func:`licensed_counts`) and every sample per (split, source, label), so the stats
+    need no pass of their own (a sort of every sample: ~2.5 µs a sample at 1M)."""
+
+    licensed: Licensed = field(default_factory=Counter)
+    labels: LabelCounts = field(default_factory=Counter)
+
+
+def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None) -> int:
     """Each sample's license, license text, rights holder and source URL (train and val, in
-    shard order), from the ``rights`` relation scan recorded; counts the samples with
-    rights into ``tally`` (as :func:`licensed_counts` does) on the way. SQLite renders the
-    lines (``csvtext.sql_field``) and joins each shard's: Python sees a text a shard."""
+    shard order), from the ``rights`` relation scan recorded; counts what :class:`Seen`
+    holds on the way. SQLite renders the lines (``csvtext.sql_field``) and joins each
+    shard's: Python sees a few texts a shard, and counts with ``Counter`` (in C)."""
     keys: Counter[str] = Counter()
+    labels: LabelCounts = Counter()
     written = 0
     tmp = atomic.temp_path(dest)
     with atomic.removed_on_failure(tmp), tmp.open("wb") as out:
         out.write((",".join(LICENSE_COLUMNS) + "\n").encode())  # names that need no quotes
-        for n, lines, tallied in db.execute(_LICENSE_SHARDS, {"unknown": licenses.UNKNOWN}):
+        shards = db.execute(_LICENSE_SHARDS, {"unknown": licenses.UNKNOWN})
+        for split, n, lines, tallied, sources, label_keys in shards:
             out.write(lines.encode())
             written += n
             if tallied:
                 keys.update(tallied.split("\x1e"))
+            labels.update(zip(repeat(split), json.loads(sources), json.loads(label_keys)))
         out.flush()
         os.fsync(out.fileno())
     atomic.publish(tmp, dest)
-    if tally is not None:
-        for key, n in keys.items():
+    if seen is not None:
+        for key, count in keys.items():
             code, source, status = json.loads(key)
-            tally[code, source, status] += n
+            seen.licensed[code, source, status] += count
+        seen.labels.update(labels)
     return written
 
 
@@ -369,14 +408,14 @@ def inputs(ctx: BuildContext) -> Any:
 def run(ctx: BuildContext) -> dict[str, Any]:
     reports = ctx.out / "reports"
     reports.mkdir(parents=True, exist_ok=True)
-    stats, leaves, once = _report_counts(ctx.db)
+    seen = Seen()
+    licensed = write_licenses(ctx.db, reports / "licenses.csv", seen)
+    stats, leaves, once = _report_counts(ctx.db, seen.labels)
     stats["rejects"] = reject_counts(ctx.db)
     changes = recorded_changes(ctx.db)
     if changes is not None:
         stats["changes"] = changes
-    tally: Licensed = Counter()
-    licensed = write_licenses(ctx.db, reports / "licenses.csv", tally)
-    counts = combined_counts(once, tally)
+    counts = combined_counts(once, seen.licensed)
     stats["licenses"] = license_counts(ctx.db, counts)
     stats["by_source_all"] = source_counts(counts)
     stats["limitations"] = limitations(ctx.db, stats["by_kingdom"], counts)
