@@ -321,3 +321,7 @@ def test_licenses_csv_is_what_csv_writer_writes_in_shard_order_and_tallies_the_r
     assert report.combined_counts(counted[2], seen.licensed) == probed
     assert probed == report.unique_counts(conn)
     conn.close()
+    # as tol publish reads them, on a connection that writes nothing (not even temp tables)
+    reader = builddb.open_read_only(tmp_path / "out" / "build.sqlite")
+    assert report.unique_counts(reader) == probed
+    reader.close()

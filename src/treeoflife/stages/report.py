@@ -41,25 +41,25 @@ _UNIQUE = each_sample_once("s")
 
 
 LabelCounts = Counter[tuple[str, str, str]]  # samples per (split, source, label), once each
-_LABEL_COUNTS = "temp.report_label_counts"
 
 
-def _label_counts_table(db: sqlite3.Connection, counts: LabelCounts | None) -> None:
-    """temp.report_label_counts: samples per (split, source, label), each sample once (a
-    train_small row repeats a train sample), as the licenses pass counted them, or from
-    one grouped pass when it has not run."""
-    db.execute(f"DROP TABLE IF EXISTS {_LABEL_COUNTS}")
-    db.execute(f"CREATE TEMP TABLE {_LABEL_COUNTS.split('.')[1]} (split, source, label_key, n)")
+def _label_counts(db: sqlite3.Connection, counts: LabelCounts | None) -> str:
+    """SQL of the samples per (split, source, label), each sample once (a train_small row
+    repeats a train sample) as (split, source, label_key, n): the counts the licenses pass
+    made, in a temporary table, or, for a caller that has not made it (on a connection
+    that may be read-only), one grouped pass."""
     if counts is None:
-        db.execute(
-            f"INSERT INTO {_LABEL_COUNTS} SELECT s.split, s.source, s.label_key, COUNT(*) "
-            f"FROM samples s WHERE {_UNIQUE} GROUP BY 1, 2, 3"
+        return (
+            "(SELECT s.split, s.source, s.label_key, COUNT(*) AS n FROM samples s "
+            f"WHERE {_UNIQUE} GROUP BY 1, 2, 3)"
         )
-    else:
-        db.executemany(
-            f"INSERT INTO {_LABEL_COUNTS} VALUES (?, ?, ?, ?)",
-            ((*key, n) for key, n in counts.items()),
-        )
+    db.execute("DROP TABLE IF EXISTS temp.report_label_counts")
+    db.execute("CREATE TEMP TABLE report_label_counts (split, source, label_key, n)")
+    db.executemany(
+        "INSERT INTO temp.report_label_counts VALUES (?, ?, ?, ?)",
+        ((*key, n) for key, n in counts.items()),
+    )
+    return "temp.report_label_counts"
 
 
 def _groups(db: sqlite3.Connection, counts: LabelCounts | None) -> tuple[bool, Iterator[tuple]]:
@@ -69,19 +69,18 @@ def _groups(db: sqlite3.Connection, counts: LabelCounts | None) -> tuple[bool, I
     each part ordered by the ranks, so distinct taxa and the treemap's leaves are runs of
     rows; returns whether there is a train split.
 
-    The samples are counted by split, source and label (no sort of the samples: the
-    licenses pass counts them as it goes), and each group's ranks, common name and status
-    are its label's in ``taxa``, where plan copied them from; SQLite sorts the groups."""
-    _label_counts_table(db, counts)
+    The samples are counted by split, source and label (the licenses pass counts them as
+    it goes: no sort of the samples), and each group's ranks, common name and status are
+    its label's in ``taxa``, where plan copied them from; SQLite sorts the groups."""
     (has_train,) = db.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {_LABEL_COUNTS} WHERE split = 'train')"
+        "SELECT EXISTS (SELECT 1 FROM samples WHERE split = 'train')"
     ).fetchone()
     counted = "g.split = 'train'" if has_train else "1"
     # a label missing from taxa (plan never makes one) counts with no ranks, never drops
     ranks = ", ".join(f"COALESCE(t.\"{r}\", '')" for r in RANKS)
     rows = db.execute(
         f"SELECT {counted}, g.split, g.source, {ranks}, COALESCE(t.common, '') != '', "
-        f"COALESCE(t.status, ''), g.n FROM {_LABEL_COUNTS} g "
+        f"COALESCE(t.status, ''), g.n FROM {_label_counts(db, counts)} g "
         "LEFT JOIN taxa t ON t.label_key = g.label_key "
         f"ORDER BY {counted} DESC, {ranks}, g.split, g.source"
     )
