@@ -330,11 +330,11 @@ LICENSE_COLUMNS = (
 
 def _license_line() -> str:
     """SQL rendering a sample's licenses.csv line (its line end included) with csvtext's
-    quoting; a sample without rights is its id, source and the unknown license."""
-    field = {c: csvtext.sql_field(e, "\n") for c, e in _RIGHTS.items()}
+    quoting; a sample without rights is its id, source and the unknown license, rendered
+    once (``:unknown_field``), not a row at a time."""
     full = [csvtext.sql_field(f"s.{c}", "\n") for c in LICENSE_COLUMNS[:2]]
-    full += [field[c] for c in LICENSE_COLUMNS[2:]]
-    none = [*full[:2], field["license"], "''", "''", "''"]
+    full += [csvtext.sql_field(_RIGHTS[c], "\n") for c in LICENSE_COLUMNS[2:]]
+    none = [*full[:2], ":unknown_field", "''", "''", "''"]
     comma = " || ',' || "
     return (
         f"CASE WHEN {_HAS_RIGHTS} THEN {comma.join(full)} ELSE {comma.join(none)} END || char(10)"
@@ -376,7 +376,11 @@ def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None)
     tmp = atomic.temp_path(dest)
     with atomic.removed_on_failure(tmp), tmp.open("wb") as out:
         out.write((",".join(LICENSE_COLUMNS) + "\n").encode())  # names that need no quotes
-        shards = db.execute(_LICENSE_SHARDS, {"unknown": licenses.UNKNOWN})
+        unknown = {"unknown": licenses.UNKNOWN}
+        (field,) = db.execute(
+            f"SELECT {csvtext.sql_field(':unknown', chr(10))}", unknown
+        ).fetchone()
+        shards = db.execute(_LICENSE_SHARDS, unknown | {"unknown_field": field})
         for split, n, lines, tallied, sources, label_keys in shards:
             out.write(lines.encode())
             written += n
