@@ -371,7 +371,7 @@ def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None)
     holds on the way. SQLite renders the lines (``csvtext.sql_field``) and joins each
     shard's: Python sees a few texts a shard, and counts with ``Counter`` (in C)."""
     keys: Counter[str] = Counter()
-    labels: LabelCounts = Counter()
+    labels: LabelCounts = Counter() if seen is None else seen.labels
     written = 0
     tmp = atomic.temp_path(dest)
     with atomic.removed_on_failure(tmp), tmp.open("wb") as out:
@@ -394,7 +394,6 @@ def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None)
         for key, count in keys.items():
             code, source, status = json.loads(key)
             seen.licensed[code, source, status] += count
-        seen.labels.update(labels)
     return written
 
 
