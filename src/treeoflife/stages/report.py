@@ -40,23 +40,25 @@ NAME = "report"
 _UNIQUE = each_sample_once("s")
 
 
-LabelCounts = Counter[tuple[str, str, str]]  # samples per (split, source, label), once each
+# samples per (split, source, label, taxon status), each once
+LabelCounts = Counter[tuple[str, str, str, str]]
 
 
 def _label_counts(db: sqlite3.Connection, counts: LabelCounts | None) -> str:
-    """SQL of the samples per (split, source, label), each sample once (a train_small row
-    repeats a train sample) as (split, source, label_key, n): the counts the licenses pass
+    """SQL of the samples per (split, source, label, taxon status), each sample once (a
+    train_small row repeats a train sample) as (split, source, label_key, status, n): the
+    counts the licenses pass
     made, in a temporary table, or, for a caller that has not made it (on a connection
     that may be read-only), one grouped pass."""
     if counts is None:
         return (
-            "(SELECT s.split, s.source, s.label_key, COUNT(*) AS n FROM samples s "
-            f"WHERE {_UNIQUE} GROUP BY 1, 2, 3)"
+            "(SELECT s.split, s.source, s.label_key, s.taxon_status AS status, COUNT(*) AS n "
+            f"FROM samples s WHERE {_UNIQUE} GROUP BY 1, 2, 3, 4)"
         )
     db.execute("DROP TABLE IF EXISTS temp.report_label_counts")
-    db.execute("CREATE TEMP TABLE report_label_counts (split, source, label_key, n)")
+    db.execute("CREATE TEMP TABLE report_label_counts (split, source, label_key, status, n)")
     db.executemany(
-        "INSERT INTO temp.report_label_counts VALUES (?, ?, ?, ?)",
+        "INSERT INTO temp.report_label_counts VALUES (?, ?, ?, ?, ?)",
         ((*key, n) for key, n in counts.items()),
     )
     return "temp.report_label_counts"
@@ -69,9 +71,10 @@ def _groups(db: sqlite3.Connection, counts: LabelCounts | None) -> tuple[bool, I
     each part ordered by the ranks, so distinct taxa and the treemap's leaves are runs of
     rows; returns whether there is a train split.
 
-    The samples are counted by split, source and label (the licenses pass counts them as
-    it goes: no sort of the samples), and each group's ranks, common name and status are
-    its label's in ``taxa``, where plan copied them from; SQLite sorts the groups."""
+    The samples are counted by split, source, label and taxon status (the licenses pass
+    counts them as it goes: no sort of the samples), and each group's ranks and common
+    name are its label's in ``taxa``, where plan copied them from (sorting the samples
+    with their ranks cost ~2.5 µs a sample at 1M); SQLite sorts the groups."""
     (has_train,) = db.execute(
         "SELECT EXISTS (SELECT 1 FROM samples WHERE split = 'train')"
     ).fetchone()
@@ -80,7 +83,7 @@ def _groups(db: sqlite3.Connection, counts: LabelCounts | None) -> tuple[bool, I
     ranks = ", ".join(f"COALESCE(t.\"{r}\", '')" for r in RANKS)
     rows = db.execute(
         f"SELECT {counted}, g.split, g.source, {ranks}, COALESCE(t.common, '') != '', "
-        f"COALESCE(t.status, ''), g.n FROM {_label_counts(db, counts)} g "
+        f"g.status, g.n FROM {_label_counts(db, counts)} g "
         "LEFT JOIN taxa t ON t.label_key = g.label_key "
         f"ORDER BY {counted} DESC, {ranks}, g.split, g.source"
     )
@@ -350,7 +353,8 @@ _LICENSE_SHARDS = (
     f"SELECT s.split, COUNT(*), group_concat({_license_line()}, ''), "
     f"group_concat(CASE WHEN {_HAS_RIGHTS} THEN json_array({_RIGHTS['license']}, s.source, "
     "s.taxon_status) END, char(30)), json_group_array(s.source), "
-    f"json_group_array(s.label_key) FROM {_WITH_RIGHTS} WHERE {_UNIQUE} "
+    f"json_group_array(s.label_key), json_group_array(s.taxon_status) FROM {_WITH_RIGHTS} "
+    f"WHERE {_UNIQUE} "
     "GROUP BY s.split, s.shard ORDER BY s.split, s.shard"
 )
 
@@ -358,7 +362,7 @@ _LICENSE_SHARDS = (
 @dataclass
 class Seen:
     """What the licenses pass counts on its way through the samples: those with rights
-    (:func:`licensed_counts`) and every sample per (split, source, label), so the stats
+    (:func:`licensed_counts`) and every sample per (split, source, label, status), so the stats
     need no pass of their own (a sort of every sample: ~2.5 µs a sample at 1M)."""
 
     licensed: Licensed = field(default_factory=Counter)
@@ -381,12 +385,14 @@ def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None)
             f"SELECT {csvtext.sql_field(':unknown', chr(10))}", unknown
         ).fetchone()
         shards = db.execute(_LICENSE_SHARDS, unknown | {"unknown_field": field})
-        for split, n, lines, tallied, sources, label_keys in shards:
+        for split, n, lines, tallied, sources, label_keys, statuses in shards:
             out.write(lines.encode())
             written += n
             if tallied:
                 keys.update(tallied.split("\x1e"))
-            labels.update(zip(repeat(split), json.loads(sources), json.loads(label_keys)))
+            labels.update(
+                zip(repeat(split), *(json.loads(a) for a in (sources, label_keys, statuses)))
+            )
         out.flush()
         os.fsync(out.fileno())
     atomic.publish(tmp, dest)
