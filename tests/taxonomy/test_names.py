@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 
 from treeoflife.taxonomy import names
@@ -110,3 +113,37 @@ def test_names_parsed_in_a_batch_are_cleaned_as_one_at_a_time(
     assert dict(zip(raws, one_by_one, strict=True)) == names._CACHE
     assert singles == []  # one ParseAryToString call, no name parsed on its own
     names.clear_cache()
+
+
+# words gnparser's grammar, pre-parser and no-parse/virus rules give a meaning to
+_GRAMMAR_WORDS = """ab aff agamosp al amed and anon apud arango auct author authors bacterium bis
+bold candidatus cf clade comb complex convar cultivar cv cyanobacterium de degli dela della den
+des div dos dupont endosymbiont enrichment environmental ex fide filius forma group hort hybrid
+ictv in incertae ined la mihi molina monst morph natio near nec new nomen non none not nothosubsp
+nothovar nov nr parte particle pathovar phage phytoplasma plasmid prion pro pseudovar race
+samples satellite sect sedis sensu ser serovar sp spec species spp ssp subgen subsp subspec
+subtrib supertrib symbiont trib type unidentified unnamed van var variety vector vide viroid
+virus viruses von""".split()  # noqa: SIM905
+
+
+def test_plain_names_are_cleaned_as_gnparser_cleans_them() -> None:
+    """Names cleaned without gnparser (a plain uninomial or ``Genus epithet``) come out as
+    its parse would make them; names with a word its grammar knows go to it."""
+    rng = random.Random(7)
+
+    def word(n: int) -> str:
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(n))
+
+    texts = {"Puma concolor", "Sulidae", "Agra notha", "Rubus complexus", "Cicada dela"}
+    for w in _GRAMMAR_WORDS:
+        for v in (w, w + word(2), word(2) + w):
+            texts |= {v.capitalize(), f"Puma {v}", f"{v.capitalize()} concolor"}
+    for _ in range(300):
+        texts |= {word(rng.randint(3, 10)).capitalize(), f"{word(6).capitalize()} {word(7)}"}
+    plain = sorted(t for t in texts if names._plain_parse(t) is not None)
+    assert "Puma concolor" in plain and "Sulidae" in plain
+    assert "Puma species" not in plain and "Agra notha" not in plain
+    for text, parsed in zip(plain, names._gnparse_many(plain), strict=True):
+        assert names._from_parse(text, text, names._plain_parse(text)) == names._from_parse(
+            text, text, parsed
+        ), text

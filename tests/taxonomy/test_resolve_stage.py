@@ -45,7 +45,10 @@ def test_holdout_matches_listed_file_names_at_any_depth_and_unseen_species() -> 
         seen_files={"1_2_eol-full-size-copy.jpg", "3_4_eol-full-size-copy.jpg"},
         unseen={("animalia", "ursus", "maritimus")},
     )
-    assert _record_holdout(db, held) == 3
+    unseen = [
+        key for key, lineage in (("inat21:bear", bear),) if rare.unseen_species(held, lineage)
+    ]
+    assert _record_holdout(db, held, unseen) == 3
     assert db.execute("SELECT * FROM holdout").fetchall() == [
         ("a", rare.SEEN),
         ("b", rare.SEEN),
@@ -63,3 +66,19 @@ def test_holdout_matches_listed_file_names_at_any_depth_and_unseen_species() -> 
         ("b", "rare_species_holdout", "dropped", rare.SEEN),
         ("d", "rare_species_holdout", "dropped", rare.UNSEEN),
     ]
+
+
+def test_holdout_matches_listed_names_that_end_differently() -> None:
+    """The listed names share no ending (the pass looks names up only where members end
+    as every listed name does): each is still matched at any depth."""
+    db = sqlite3.connect(":memory:")
+    db.executescript(builddb.SCHEMA)
+    members = [("a", "set/b.png"), ("b", "x/y/a.jpg"), ("c", "a.jpg"), ("d", "x/a.jpeg")]
+    db.executemany(
+        "INSERT INTO images (treeoflife_id, identity_key, source, member, label_key)"
+        " VALUES (?, ?, 'generic', ?, 'generic:x')",
+        [(tid, tid, member) for tid, member in members],
+    )
+    held = rare.Holdout(seen_files={"a.jpg", "b.png"})
+    assert _record_holdout(db, held, []) == 3
+    assert db.execute("SELECT treeoflife_id FROM holdout").fetchall() == [("a",), ("b",), ("c",)]

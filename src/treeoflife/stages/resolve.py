@@ -21,9 +21,8 @@ from treeoflife import builddb
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy import holdout as rare
 from treeoflife.taxonomy.build import LoadReport, load_references, reference_paths
-from treeoflife.taxonomy.lineage import Lineage
 from treeoflife.taxonomy.query import make_queries
-from treeoflife.taxonomy.ranks import RANKS, label_text
+from treeoflife.taxonomy.ranks import label_text
 from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
 
 NAME = "resolve"
@@ -56,18 +55,19 @@ def _bar(ctx: BuildContext, **kw: Any) -> tqdm:
 
 def run(ctx: BuildContext) -> dict[str, Any]:
     db, cfg = ctx.db, ctx.config
+    # read first: the labels whose species is held out unseen are picked as they resolve
+    holdout, bad_keys = rare.load(cfg.source_path("rare_seen"), cfg.source_path("rare_unseen"))
     with builddb.transaction(db):
         with _page_cache(db, RESOLVE_PAGE_CACHE_KIB):
             db.execute("DELETE FROM taxa")
             db.execute("DELETE FROM holdout")
             db.execute("DELETE FROM rejects WHERE stage=?", (NAME,))
-            tally, report = _resolve_into_taxa(ctx)
-        holdout, bad_keys = rare.load(cfg.source_path("rare_seen"), cfg.source_path("rare_unseen"))
+            tally, report = _resolve_into_taxa(ctx, holdout)
         for key in bad_keys:
             ctx.log(
                 f"resolve: unseen_in_training key {key!r} is not Kingdom-Phylum-Class-Order-Family-Genus-species; ignored"
             )
-        held = _record_holdout(db, holdout)
+        held = _record_holdout(db, holdout, tally.unseen_labels)
         _record_label_rejects(db, tally.label_rejects)
     statuses, conflicts = tally.statuses, tally.conflicts
     labels = sum(statuses.values())
@@ -105,9 +105,11 @@ class _Tally:
     statuses: Counter[str] = field(default_factory=Counter)
     conflicts: int = 0
     label_rejects: list[tuple[str, str, str]] = field(default_factory=list)  # key, reason, detail
+    # labels whose species is held out with all its images (few: one per listed species)
+    unseen_labels: list[str] = field(default_factory=list)
 
 
-def _resolve_into_taxa(ctx: BuildContext) -> tuple[_Tally, LoadReport]:
+def _resolve_into_taxa(ctx: BuildContext, holdout: rare.Holdout) -> tuple[_Tally, LoadReport]:
     """Resolve every label and insert its ``taxa`` row as soon as it is resolved.
 
     The 400K-odd resolutions of a full build (a provenance dict per rank each) would take
@@ -135,56 +137,74 @@ def _resolve_into_taxa(ctx: BuildContext) -> tuple[_Tally, LoadReport]:
     )
     tally = _Tally()
     db.executemany(
-        "INSERT INTO taxa VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _taxa_rows(results, tally)
+        "INSERT INTO taxa VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _taxa_rows(results, tally, holdout),
     )
     return tally, report
 
 
-def _taxa_rows(results: Iterable[Resolution], tally: _Tally) -> Iterator[tuple]:
+class _Texts(dict):
+    """``label_text`` of each value, computed once: labels repeat the same names."""
+
+    def __missing__(self, value: str) -> str:
+        text = self[value] = label_text(value)
+        return text
+
+
+def _taxa_rows(
+    results: Iterable[Resolution], tally: _Tally, holdout: rare.Holdout
+) -> Iterator[tuple]:
     """The ``taxa`` row of each resolution, counting it in ``tally`` on the way."""
+    texts = _Texts()
     for r in results:
         tally.statuses[r.status] += 1
         tally.conflicts += bool(r.conflicts)
         tally.label_rejects.extend(
             (r.label_key, reason, detail) for reason, detail in _label_rejects(r)
         )
+        ranks = tuple(map(texts.__getitem__, r.ranks))  # references' names too
+        if holdout.unseen and rare.unseen_species(holdout, ranks):
+            tally.unseen_labels.append(r.label_key)
         yield (
             r.label_key,
-            *(label_text(v) for v in r.ranks),  # references' names too
+            *ranks,
             label_text(r.common),
             r.status,
             json.dumps(r.provenance, sort_keys=True, ensure_ascii=False),
         )
 
 
-def _record_holdout(db: Any, holdout: rare.Holdout) -> int:
+def _record_holdout(db: Any, holdout: rare.Holdout, unseen_labels: list[str]) -> int:
     """Hold out the rare-species images, judged on the ranks just written to ``taxa``.
 
-    One ``INSERT ... SELECT`` over ``images`` against two temporary tables (the listed
-    file names, the labels of unseen species). The file name is taken in Python only for
-    members with a directory part (an archive's EOL members are bare names), and the
-    scan reads ``images`` in table order, sorting only the held-out rows: walking it in
-    id order would read the table at random.
+    The listed files: one pass over ``images`` in table order (walking it in id order
+    would read the table at random) against a temporary table of the listed file names,
+    sorting only the held-out rows (``+``: not by walking the id index). The file name is taken in Python only for members
+    with a directory part (an archive's EOL members are bare names) that end as every
+    listed name ends (``_eol-full-size-copy.jpg``), so a Python call is rare. The unseen
+    species: their labels' images, through the label index (a few labels, not a probe per
+    image).
     """
-    unseen = _unseen_lineages(db, holdout)
     db.create_function("tol_file_name", 1, rare.file_name, deterministic=True)
     for table, column, values in (
         ("holdout_seen", "name", holdout.seen_files),
-        ("holdout_unseen", "label_key", unseen),
+        ("holdout_unseen", "label_key", unseen_labels),
     ):
         db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({column} TEXT PRIMARY KEY)")
         db.execute(f"DELETE FROM {table}")
         db.executemany(f"INSERT INTO {table} VALUES (?)", ((v,) for v in values))
-    seen = (
-        "(member IN holdout_seen OR instr(member, '/') AND tol_file_name(member) IN holdout_seen)"
-    )
+    suffix = _common_suffix(holdout.seen_files)
+    ends = "substr(member, -:n) = :suffix AND " if suffix else ""
+    seen = f"(member IN holdout_seen OR instr(member, '/') AND {ends}tol_file_name(member) IN holdout_seen)"
     db.execute(
         f"""INSERT INTO holdout
-            SELECT treeoflife_id, CASE WHEN {seen} THEN :seen ELSE :unseen END
-            FROM images
-            WHERE {seen} OR label_key IN holdout_unseen
+            SELECT treeoflife_id, reason FROM (
+                SELECT treeoflife_id, :seen AS reason FROM images WHERE {seen}
+                UNION ALL
+                SELECT treeoflife_id, :unseen FROM images INDEXED BY images_by_label
+                WHERE label_key IN holdout_unseen AND NOT {seen})
             ORDER BY +treeoflife_id""",
-        {"seen": rare.SEEN, "unseen": rare.UNSEEN},
+        {"seen": rare.SEEN, "unseen": rare.UNSEEN, "n": len(suffix), "suffix": suffix},
     )
     db.execute(
         "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, 'rare_species_holdout', 'dropped', reason, NULL FROM holdout ORDER BY treeoflife_id",
@@ -196,28 +216,36 @@ def _record_holdout(db: Any, holdout: rare.Holdout) -> int:
     return held
 
 
-def _unseen_lineages(db: Any, holdout: rare.Holdout) -> dict[str, Lineage]:
-    """Label -> lineage of the labels whose species is held out unseen.
-
-    Only these lineages can hold an image out beyond its own file name, and they are few;
-    the images are then matched on a dict lookup rather than a join per image.
-    """
-    rank_cols = ", ".join(f'"{r}"' for r in RANKS)
-    out: dict[str, Lineage] = {}
-    for label_key, *ranks in db.execute(f"SELECT label_key, {rank_cols} FROM taxa"):
-        lineage = tuple(ranks)
-        if rare.unseen_species(holdout, lineage):
-            out[label_key] = lineage
-    return out
+def _common_suffix(values: Iterable[str]) -> str:
+    """The longest string every value ends with ("" for none, or no values)."""
+    out: str | None = None
+    for v in values:
+        if out is None:
+            out = v
+        while out and not v.endswith(out):
+            out = out[1:]
+    return out or ""
 
 
 def _record_label_rejects(db: Any, label_rejects: list[tuple[str, str, str]]) -> None:
-    """One reject row per image of each label that has one."""
-    for label_key, reason, detail in label_rejects:
-        db.execute(
-            "INSERT OR REPLACE INTO rejects SELECT treeoflife_id, ?, ?, 'kept', ?, NULL FROM images WHERE label_key=?",
-            (NAME, reason, detail, label_key),
-        )
+    """One reject row per image of each label that has one, in one statement: labels in
+    the order given, each label's images in table order."""
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS label_rejects "
+        "(seq INTEGER PRIMARY KEY, label_key TEXT, reason TEXT, detail TEXT)"
+    )
+    db.execute("DELETE FROM label_rejects")
+    db.executemany(
+        "INSERT INTO label_rejects (label_key, reason, detail) VALUES (?, ?, ?)", label_rejects
+    )
+    db.execute(
+        """INSERT OR REPLACE INTO rejects
+           SELECT i.treeoflife_id, ?, t.reason, 'kept', t.detail, NULL
+           FROM label_rejects t JOIN images i INDEXED BY images_by_label ON i.label_key = t.label_key
+           ORDER BY t.seq, i.rowid""",
+        (NAME,),
+    )
+    db.execute("DROP TABLE temp.label_rejects")
 
 
 def _label_rejects(r: Resolution) -> list[tuple[str, str]]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from treeoflife.config import Config
+from treeoflife.taxonomy import names
 from treeoflife.taxonomy.lineage import common_key, lowest, name_at
 from treeoflife.taxonomy.loaders import (
     coldp,
@@ -113,6 +114,7 @@ def load_references(
     accepted_of: dict[str, dict[str, str]] = {}  # backbone -> synonym record -> accepted id
     if (p := present("eol_scraped")) and pages:
         refs.scraped = eol_scraped.load(p, pages)
+        names.parse_names(refs.scraped.values())  # in batches: the lookups below parse them
     keys: set[NameKey] = set()
     for q in queries:
         keys |= q.keys(refs.scraped.get(q.page_id, "") if q.page_id is not None else "")

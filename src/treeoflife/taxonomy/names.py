@@ -71,6 +71,61 @@ class CleanName:
 
 _CACHE: dict[str, CleanName] = {}
 
+# Plain names: what gnparser returns for them is known without asking it (each parse
+# costs it ~50 us; a full build's labels hold several hundred thousand names, most of them
+# a bare genus or ``Genus epithet``). One capitalised ASCII word (a uninomial) or one
+# followed by one lower-case word (a species), each of four letters or more, parses to
+# itself: in gnparser's grammar (1.11 to 1.14) such a string can only be a uninomial or
+# a species unless one of its words is a keyword of the grammar, of its pre-parser (tail
+# phrases: "species", "complex", "sensu", ...) or of its no-parse and virus rules, all of
+# which match whole words except the ones below. Every other name goes to gnparser.
+_PLAIN = re.compile(r"[A-Z][a-z]{3,}(?: [a-z]{4,})?")
+# the grammars' keywords of four letters or more (shorter words are never plain), lower case
+_KEYWORDS = frozenset(
+    """agamosp agamossp agamovar alpha anon apud arango auct author authors bacterio
+    bacterium beta bold candidatus clade comb complex convar cultivar cyano degli dela della
+    delle dupont ecto emend endo enrichment environmental fide filius form forma group hort
+    hybrid ictv ined mihi molina monst morph morth natio near nomen none notho nvar parte
+    particle pathovar phage phytoplasma plasmid prion prol pseudovar race samples satellite
+    sect sensu sero serotype serovar spec species subf subfam subg subgeen subgen subsect
+    subser subsp subspec subtr subtrib subvar supertrib supsp symbiont trib type unamed
+    unidentified unnamed variety vector vide viro viroid virus""".split()  # noqa: SIM905
+)
+# matched inside a word (virus names, "Incertae sedis", symbionts, ``notho-`` ranks, and
+# the author word "degli", which the grammar matches at the start of a word)
+_KEYWORD_PART = re.compile(
+    "vir|phage|vector|particle|prion|npv|ictv|satellit|symbiont|phytoplasma|bacteri|plasmid"
+    "|incertae|sedis|notho|candidatus|degli"
+)
+# genera gnparser rewrites an epithet of before parsing (its AmbiguousException)
+_REWRITTEN_GENERA = frozenset(
+    """Aeolesthes Agnetina Agra Aleuroclava Allawrencius Anisochaeta Antaplaga Baeolidia
+    Bolbodeomyia Bolitoglossa Campylosphaera Castelnaudia Cicada Concinnum Desmoxytes
+    Dicentria Dichostasia Dimorphoceras Dischidia Ecnomus Eresus Eucyclops Eulaira Fusinus
+    Gnathopleustes Gobiosoma Gonatobotrys Heizmannia Helophorus Hemicloeina Lampona
+    Leptonetela Libystica Malamatidia Meteorus Nocaracris Notozomus Ochodaeus Odontella
+    Oecetis Oedipina Oedipus Oedopinola Orcevia Paradimorphoceras Paralvinella Parentia
+    Phyllospongia Plagiozopelma Plectrocnemia Rubus Ruteloryctes Sceliphron Scopaeus Scoparia
+    Selenops Semiothisa Serina Schizura Sigipinius Stegosoladidus Stenoecia Sympycnus Tetracis
+    Tetramorium Tortolena Trichosternus Trisephena Zodarion""".split()  # noqa: SIM905
+)
+
+
+def _plain_parse(text: str) -> dict | None:
+    """gnparser's parse of a plain name (see ``_PLAIN``), without calling it; None when
+    the name is not plain. Only the fields :func:`_from_parse` reads."""
+    if not _PLAIN.fullmatch(text):
+        return None
+    low = text.lower()
+    if _KEYWORD_PART.search(low):
+        return None
+    first, _, second = low.partition(" ")
+    if first in _KEYWORDS or second in _KEYWORDS:
+        return None
+    if second and text[: len(first)] in _REWRITTEN_GENERA:
+        return None
+    return {"parsed": True, "canonical": {"simple": text}, "cardinality": 2 if second else 1}
+
 
 def _prepare(name: str) -> str:
     text = _TAG.sub(" ", html.unescape(name))
@@ -220,7 +275,7 @@ def parse_name(name: str | None) -> CleanName:
     if not text or is_unknown(text):
         result = CleanName(raw, EMPTY)
     else:
-        result = _from_parse(raw, text, _gnparse(text))
+        result = _from_parse(raw, text, _plain_parse(text) or _gnparse(text))
     _CACHE[raw] = result
     return result
 
@@ -236,6 +291,8 @@ def parse_names(names: Iterable[str | None]) -> None:
         text = _prepare(raw)
         if not text or is_unknown(text):
             _CACHE[raw] = CleanName(raw, EMPTY)
+        elif (plain := _plain_parse(text)) is not None:
+            _CACHE[raw] = _from_parse(raw, text, plain)
         else:
             pending[raw] = text
     items = list(pending.items())

@@ -82,17 +82,55 @@ class LabelQuery:
         return out
 
 
-def make_query(label_key: str, source: str, given: Mapping[str, Any]) -> LabelQuery:
-    """Clean a label's given ranks (genus before species, which may repeat it)."""
-    ranks = {r: label_text(v) for r, v in (given.get("ranks") or {}).items()}
+# genus before species: a species value may repeat its genus
+_ORDER = tuple(r for r in RANKS if r != "species") + ("species",)
+_INDEX = {r: i for i, r in enumerate(RANKS)}
+
+
+class Cleaning:
+    """What cleaning makes of each distinct value, worked out once for all the labels:
+    labels repeat the same higher ranks, and :func:`label_text` and
+    :func:`clean_rank_value` are pure."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+        self.values: dict[tuple[str, str | None, str], tuple[str, str]] = {}
+
+    def text(self, value: object) -> str:
+        """:func:`label_text` of a value."""
+        if type(value) is not str:  # True and 1 are one dict key; their texts differ
+            return label_text(value)
+        out = self.texts.get(value)
+        if out is None:
+            out = self.texts[value] = label_text(value)
+        return out
+
+    def clean(self, rank: str, value: str | None, genus: str) -> tuple[str, str]:
+        """:func:`clean_rank_value` of a value (the genus matters to species only)."""
+        key = (rank, value, genus if rank == "species" else "")
+        out = self.values.get(key)
+        if out is None:
+            out = self.values[key] = clean_rank_value(rank, value, genus)
+        return out
+
+
+def make_query(
+    label_key: str, source: str, given: Mapping[str, Any], cleaning: Cleaning | None = None
+) -> LabelQuery:
+    """Clean a label's given ranks (genus before species, which may repeat it).
+
+    ``cleaning`` carries what earlier labels' values cleaned to (one per batch of labels).
+    """
+    c = cleaning or Cleaning()
+    ranks = given.get("ranks") or {}
     values: dict[str, str] = {}
     notes: dict[int, str] = {}
-    order = [r for r in RANKS if r != "species"] + ["species"]
-    for rank in order:
-        value, note = clean_rank_value(rank, ranks.get(rank), values.get("genus", ""))
+    for rank in _ORDER:
+        text = c.text(ranks[rank]) if rank in ranks else None
+        value, note = c.clean(rank, text, values.get("genus", ""))
         values[rank] = value
         if note:
-            notes[RANKS.index(rank)] = note
+            notes[_INDEX[rank]] = note
     page = given.get("page_id")
     return LabelQuery(
         label_key=label_key,
@@ -100,8 +138,8 @@ def make_query(label_key: str, source: str, given: Mapping[str, Any]) -> LabelQu
         given=tuple(values[r] for r in RANKS),
         notes=notes or NO_NOTES,
         page_id=int(page) if page not in (None, "") else None,
-        name=label_text(given.get("name")),
-        common=label_text(given.get("common")),
+        name=c.text(given.get("name")),
+        common=c.text(given.get("common")),
     )
 
 
@@ -113,23 +151,28 @@ def make_queries(labels: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[L
     (a full build's labels leave several hundred thousand parses in it).
     """
     labels = list(labels)
-    _parse_ahead(labels)
-    queries = [make_query(key, source, given) for key, source, given in labels]
+    cleaning = Cleaning()
+    _parse_ahead(labels, cleaning)
+    queries = [make_query(key, source, given, cleaning) for key, source, given in labels]
     names.clear_cache()
     return queries
 
 
-def _parse_ahead(labels: list[tuple[str, str, Mapping[str, Any]]]) -> None:
+_PARSED_RANKS = frozenset(RANKS[:-1])  # species values are parsed under their genus
+
+
+def _parse_ahead(labels: list[tuple[str, str, Mapping[str, Any]]], cleaning: Cleaning) -> None:
     """Parse, in batches, the names :func:`make_query` will parse: every given name and
     rank value, then each species value under its genus as given (a genus that cleaning
     changes leaves a name to parse one at a time). Only the speed depends on this."""
     species = []
     values: list[str] = []
+    text = cleaning.text
     for _key, _source, given in labels:
-        ranks = {r: label_text(v) for r, v in (given.get("ranks") or {}).items()}
-        values.append(label_text(given.get("name")))
-        values.extend(str(v).strip() for r, v in ranks.items() if r in RANKS[:-1] and v)
+        ranks = {r: text(v) for r, v in (given.get("ranks") or {}).items()}
+        values.append(text(given.get("name")))
+        values.extend(v for r, v in ranks.items() if v and r in _PARSED_RANKS)
         if ranks.get("species"):
-            species.append((str(ranks["species"]).strip(), str(ranks.get("genus") or "").strip()))
+            species.append((ranks["species"], ranks.get("genus") or ""))
     names.parse_names(values)
-    names.parse_names(species_name(text, genus) for text, genus in species)
+    names.parse_names(species_name(value, genus) for value, genus in species)

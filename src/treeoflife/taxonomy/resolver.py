@@ -135,6 +135,9 @@ def select(
 ) -> tuple[list[Candidate], list[Candidate]]:
     """(pool that decides the lineage, the other best-scored candidates for gap filling)."""
 
+    if len(cands) == 1:  # an EOL page's one candidate, a name one reference knows
+        return list(cands), []
+
     def _priority(c: Candidate) -> int:
         return priority.index(c.source) if c.source in priority else len(priority)
 
@@ -161,6 +164,9 @@ def merge(pool: list[Candidate]) -> tuple[list[str], list[Candidate | None], lis
     Pieris of butterflies is not the genus Pieris of shrubs), so everything from the first
     difference down stays empty; those ranks are returned as the ambiguous ones.
     """
+    if len(pool) == 1:  # one lineage agrees with itself: its values, nothing differs
+        (cand,) = pool
+        return list(cand.lineage), [cand if v else None for v in cand.lineage], []
     values: list[str] = []
     origin: list[Candidate | None] = []
     first_difference = None
@@ -191,6 +197,8 @@ def fill_gaps(
     values: list[str], origin: list, skip: Iterable[int], others: list[Candidate], known: Lineage
 ) -> None:
     """Fill empty ranks from other candidates that agree with everything known so far."""
+    if not others:
+        return
     skip = set(skip)
     current = tuple(k or v for k, v in zip(known, values, strict=True))
     consistent = [
