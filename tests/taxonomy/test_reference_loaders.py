@@ -237,6 +237,41 @@ def test_itis_chains(tmp_path: Path) -> None:
     assert fam.lineage[5:] == ("", "")
 
 
+def test_itis_chains_answer_for_every_name_on_them(tmp_path: Path) -> None:
+    """Each wanted name is found wherever a chain has it: a kingdom under its synonym, a
+    higher name, a genus, a species (its genus cell spaced and cased as written), and in a
+    row cut short."""
+    path = tmp_path / "itis.csv"
+    header = "terminal_tsn,Kingdom,Phylum,Class,Order,Family,Genus,Species\n"
+    path.write_text(
+        header + "1,Metazoa,Chordata,Aves,Suliformes,Sulidae,Morus,Morus bassanus\n"
+        "2,Animalia,Chordata,Aves,Suliformes,Sulidae, MORUS ,Morus serrator\n"
+        "3,Plantae,Tracheophyta,Magnoliopsida,Rosales,Moraceae,Morus\n"
+        "4,Plantae,Tracheophyta,Magnoliopsida,Poales,Poaceae,Zea,Zea mays\n"
+    )
+    wanted = {
+        name_key("Animalia", 0),
+        name_key("Suliformes", 3),
+        name_key("Morus", 5),
+        name_key("Morus serrator", 6),
+    }
+    out = itis.load(path, wanted)
+    assert set(out) == wanted
+    assert [c.record for c in out[name_key("Animalia", 0)]] == ["1@kingdom", "2@kingdom"]
+    assert [c.record for c in out[name_key("Morus", 5)]] == ["1@genus", "2@genus", "3@genus"]
+    (serrator,) = out[name_key("Morus serrator", 6)]
+    assert serrator.lineage == (
+        "Animalia",
+        "Chordata",
+        "Aves",
+        "Suliformes",
+        "Sulidae",
+        "MORUS",
+        "serrator",
+    )
+    assert not any(c.record.startswith("4") for cs in out.values() for c in cs)
+
+
 def test_inat_taxa_and_vernacular(tmp_path: Path) -> None:
     taxa = tmp_path / "taxa.csv"
     taxa.write_text(

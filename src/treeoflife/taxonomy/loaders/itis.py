@@ -9,9 +9,17 @@ English (both comma-separated, pairwise).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
 
-from treeoflife.taxonomy.lineage import SPECIES_INDEX, name_at, reference_lineage, truncate
+from treeoflife.taxonomy.lineage import (
+    GENUS_INDEX,
+    SPECIES_INDEX,
+    name_at,
+    reference_lineage,
+    truncate,
+)
 from treeoflife.taxonomy.loaders._csv import field, table
 from treeoflife.taxonomy.ranks import RANKS
 from treeoflife.taxonomy.reference import ITIS, Candidate, NameKey, add_candidate, name_key
@@ -36,7 +44,7 @@ def load(path: Path, names: set[NameKey]) -> dict[NameKey, list[Candidate]]:
         idx = [cols[c] for c in COLUMNS]
         c_tsn = cols["terminal_tsn"]
         c_vern, c_lang = cols.get("terminal_vernacular"), cols.get("terminal_vernacular_lang")
-        for row in body:
+        for row in _wanted_rows(body, idx, names):
             lineage = reference_lineage({r: field(row, i) for r, i in zip(RANKS, idx, strict=True)})
             tsn = field(row, c_tsn)
             for r in range(len(RANKS)):
@@ -54,3 +62,36 @@ def load(path: Path, names: set[NameKey]) -> dict[NameKey, list[Candidate]]:
                         out, key, Candidate(truncate(lineage, r), ITIS, f"{tsn}@{RANKS[r]}")
                     )
     return out
+
+
+def _wanted_rows(
+    body: Iterable[list[str]], idx: list[int], names: set[NameKey]
+) -> Iterator[list[str]]:
+    """The rows that may give a wanted key, padded to every rank column; most chains give
+    none, and this test costs a fraction of building a row's lineage and keys.
+
+    A superset, checked on the values as the lineage takes them: a rank name (kingdom:
+    normalised) that is a wanted name, or a genus some wanted species name starts with
+    (the species key is ``genus epithet``, the epithet one word).
+    """
+    wanted = {name for name, _rank in names}
+    genera = {n for n, r in names if r == SPECIES_INDEX}
+    genera |= {n.rsplit(" ", 1)[0] for n in genera}
+    width = max(idx) + 1
+    k_col, g_col = idx[0], idx[GENUS_INDEX]
+    middle = itemgetter(*idx[1:SPECIES_INDEX])  # phylum ... genus
+    kingdoms: dict[str, bool] = {}  # kingdom as written -> whether its key is wanted
+    for row in body:
+        if len(row) < width:  # as ``field`` reads a short row
+            row = row + [""] * (width - len(row))
+        kingdom = row[k_col]
+        hit = kingdoms.get(kingdom)
+        if hit is None:
+            name = reference_lineage({"kingdom": kingdom.strip()})[0]
+            hit = kingdoms[kingdom] = bool(name) and name_key(name, 0) in names
+        if (
+            hit
+            or row[g_col].strip().lower() in genera
+            or not wanted.isdisjoint(map(str.lower, map(str.strip, middle(row))))
+        ):
+            yield row
