@@ -10,7 +10,6 @@ English (both comma-separated, pairwise).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from operator import itemgetter
 from pathlib import Path
 
 from treeoflife.taxonomy.lineage import (
@@ -18,6 +17,7 @@ from treeoflife.taxonomy.lineage import (
     SPECIES_INDEX,
     name_at,
     reference_lineage,
+    species_epithet,
     truncate,
 )
 from treeoflife.taxonomy.loaders._csv import field, table
@@ -70,16 +70,18 @@ def _wanted_rows(
     """The rows that may give a wanted key, padded to every rank column; most chains give
     none, and this test costs a fraction of building a row's lineage and keys.
 
-    A superset, checked on the values as the lineage takes them: a rank name (kingdom:
-    normalised) that is a wanted name, or a genus some wanted species name starts with
-    (the species key is ``genus epithet``, the epithet one word).
+    A superset, checked on each rank's cell as the lineage takes it: a name wanted at that
+    rank (the kingdom normalised, once per spelling), or a species key ``genus epithet``
+    (the epithet taken only where the genus starts a wanted species name).
     """
-    wanted = {name for name, _rank in names}
-    genera = {n for n, r in names if r == SPECIES_INDEX}
-    genera |= {n.rsplit(" ", 1)[0] for n in genera}
+    by_rank: list[set[str]] = [set() for _ in RANKS]
+    for name, rank in names:
+        by_rank[rank].add(name)
+    species = by_rank[SPECIES_INDEX]
+    genera = {n.rsplit(" ", 1)[0] for n in species}
+    middle = [(idx[r], by_rank[r]) for r in range(1, SPECIES_INDEX) if by_rank[r]]
     width = max(idx) + 1
-    k_col, g_col = idx[0], idx[GENUS_INDEX]
-    middle = itemgetter(*idx[1:SPECIES_INDEX])  # phylum ... genus
+    k_col, g_col, s_col = idx[0], idx[GENUS_INDEX], idx[SPECIES_INDEX]
     kingdoms: dict[str, bool] = {}  # kingdom as written -> whether its key is wanted
     for row in body:
         if len(row) < width:  # as ``field`` reads a short row
@@ -89,9 +91,11 @@ def _wanted_rows(
         if hit is None:
             name = reference_lineage({"kingdom": kingdom.strip()})[0]
             hit = kingdoms[kingdom] = bool(name) and name_key(name, 0) in names
-        if (
-            hit
-            or row[g_col].strip().lower() in genera
-            or not wanted.isdisjoint(map(str.lower, map(str.strip, middle(row))))
+        if hit or any(row[i].strip().lower() in wanted for i, wanted in middle):
+            yield row
+            continue
+        genus = row[g_col].strip().lower()
+        if genus in species or (  # an empty epithet leaves the key "genus"
+            genus in genera and f"{genus} {species_epithet(row[s_col].strip()).lower()}" in species
         ):
             yield row
