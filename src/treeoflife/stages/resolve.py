@@ -21,6 +21,7 @@ from treeoflife import builddb
 from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy import holdout as rare
 from treeoflife.taxonomy.build import LoadReport, load_references, reference_paths
+from treeoflife.taxonomy.lineage import GENUS_INDEX
 from treeoflife.taxonomy.query import make_queries
 from treeoflife.taxonomy.ranks import label_text
 from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
@@ -144,7 +145,8 @@ def _resolve_into_taxa(ctx: BuildContext, holdout: rare.Holdout) -> tuple[_Tally
 
 
 class _Texts(dict):
-    """``label_text`` of each value, computed once: labels repeat the same names."""
+    """``label_text`` of each value, computed once: labels repeat the same higher names
+    (genus and species, nearly one a label, are not kept)."""
 
     def __missing__(self, value: str) -> str:
         text = self[value] = label_text(value)
@@ -162,7 +164,11 @@ def _taxa_rows(
         tally.label_rejects.extend(
             (r.label_key, reason, detail) for reason, detail in _label_rejects(r)
         )
-        ranks = tuple(map(texts.__getitem__, r.ranks))  # references' names too
+        # references' names too
+        ranks = (
+            *map(texts.__getitem__, r.ranks[:GENUS_INDEX]),
+            *map(label_text, r.ranks[GENUS_INDEX:]),
+        )
         if holdout.unseen and rare.unseen_species(holdout, ranks):
             tally.unseen_labels.append(r.label_key)
         yield (
