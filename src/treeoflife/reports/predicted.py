@@ -13,7 +13,8 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
@@ -38,41 +39,83 @@ PREDICTED_CHECK = check_taxa.label_rows(
 
 
 def write(out: Path, db: Any) -> Path:
-    """Write the predicted catalog, its class index and its check-taxa report."""
+    """Write the predicted catalog from ``splits``, its class index and its check-taxa report."""
     out_csv = write_predicted_catalog(out, db)
-    result = check_taxa.check_query(db, PREDICTED_CHECK)
-    result["catalog"] = out_csv.name  # relative to OUT: a build does not depend on where it is
-    atomic.write_text(
-        Path(out) / "reports" / "check-taxa-predicted.json",
-        json.dumps(result, indent=2, sort_keys=True) + "\n",
-    )
+    check(out, db)
     return out_csv
 
 
 def write_predicted_catalog(out: Path, db: Any) -> Path:
-    """predicted-catalog.csv: one row per image and split (train_small rows repeat train ones,
-    as in TreeOfLife-10M), held-out rows included; class_index numbers the distinct
-    seven-rank taxa in sorted order.
+    """predicted-catalog.csv from the ``splits`` table: one row per image and split
+    (train_small rows repeat train ones, as in TreeOfLife-10M), held-out rows included;
+    class_index numbers the distinct seven-rank taxa in sorted order.
 
-    Per image only SQLite works: a label's columns are rendered once (:func:`label_tails`)
-    and each image's line is one string SQLite concatenates, so Python neither builds twenty
-    values nor formats them for each of millions of images. csv.writer renders the labels
-    and :func:`treeoflife.csvtext.sql_field` follows its rules, so the file is what
-    csv.writer would write (pyarrow's CSV writer quotes every string, so it cannot)."""
+    The split stage's ``stable`` method writes the same file without this pass: its own
+    query renders each image's line (:data:`BODY`) as it assigns the split
+    (:func:`writing`), which saves probing ``images`` by id in id order."""
+    with writing(out, db) as catalog:
+        catalog.write_splits(db)
+    return catalog.path
+
+
+class Catalog:
+    """The predicted catalog being written: lines in treeoflife_id order, a batch at a time."""
+
+    def __init__(self, path: Path, fh: Any, no_taxon: str) -> None:
+        self.path = path
+        self._fh = fh
+        self.no_taxon = no_taxon  # the parameter of BODY: the tail of an image with no taxa row
+
+    def write(self, assigned: list[tuple[str, str, int]], rows: list[tuple]) -> None:
+        """The lines of a batch: ``assigned`` (treeoflife_id, split, in_train_small) and, in
+        the same order, ``rows`` whose fourth value is the image's :data:`BODY`.
+
+        Per image only a string concatenation: SQLite rendered the columns, csv.writer
+        each label's once (:func:`label_tails`), and :func:`treeoflife.csvtext.sql_field`
+        follows its rules, so the file is what csv.writer would write (pyarrow's CSV writer
+        quotes every string, so it cannot)."""
+        self._fh.write(
+            "".join(
+                [
+                    f"train{r[3]}train_small{r[3]}" if a[2] else a[1] + r[3]
+                    for a, r in zip(assigned, rows, strict=True)
+                ]
+            )
+        )
+
+    def write_splits(self, db: Any) -> None:
+        """Every line, from the ``splits`` table (probing ``images`` by id, in id order)."""
+        cur = db.execute(_SPLIT_BODIES, (self.no_taxon,))
+        while batch := cur.fetchmany(BATCH):
+            self.write(batch, batch)
+
+
+@contextmanager
+def writing(out: Path, db: Any) -> Iterator[Catalog]:
+    """Open predicted-catalog.csv for its lines (:meth:`Catalog.write`), with each used
+    label's columns rendered in ``temp.label_tails`` for :data:`BODY`; on leaving, publish
+    it and reports/class-index.json. Call it outside a transaction (it makes its own)."""
     taxa, no_taxon = label_tails(db)
     path = Path(out) / PREDICTED
     tmp = atomic.temp_path(path)
     with atomic.removed_on_failure(tmp), tmp.open("w", newline="", encoding="utf-8") as fh:
         fh.write(render(PREDICTED_COLUMNS) + EOL)
-        cur = db.execute(_LINES, (no_taxon,))
-        while batch := cur.fetchmany(BATCH):
-            fh.write("".join([lines for (lines,) in batch]))
+        yield Catalog(path, fh, no_taxon)
         fh.flush()
         os.fsync(fh.fileno())
     db.execute("DROP TABLE temp.label_tails")
     atomic.publish(tmp, path)
     atomic.write_text(Path(out) / "reports" / "class-index.json", class_index_json(taxa))
-    return path
+
+
+def check(out: Path, db: Any) -> None:
+    """reports/check-taxa-predicted.json: check-taxa on the rows of the predicted catalog."""
+    result = check_taxa.check_query(db, PREDICTED_CHECK)
+    result["catalog"] = PREDICTED  # relative to OUT: a build does not depend on where it is
+    atomic.write_text(
+        Path(out) / "reports" / "check-taxa-predicted.json",
+        json.dumps(result, indent=2, sort_keys=True) + "\n",
+    )
 
 
 def class_index_json(taxa: list[tuple[str, ...]]) -> str:
@@ -145,14 +188,13 @@ def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
     return taxa, render((*empty, "", class_index.get(empty, "")))
 
 
-# every image's predicted lines in id order: its split's, and train_small's after a train
-# one that is also in train_small
+# an image's predicted line after its split: its id columns and its label's tail, CSV text
+# (over ``images i`` LEFT JOIN :data:`LABEL_TAILS`; the parameter is ``Catalog.no_taxon``)
 _FIELDS = " || ',' || ".join(csvtext.sql_field(f"i.{c}") for c in ("treeoflife_id", *ID_COLUMNS))
-_LINES = (
-    "SELECT split || line || CASE WHEN in_train_small THEN 'train_small' || line ELSE '' END "
-    f"FROM (SELECT s.treeoflife_id, s.split, s.in_train_small, ',' || {_FIELDS} || ',' || "
-    f"COALESCE(lt.tail, ?) || char(13, 10) AS line "  # EOL
-    "FROM splits s JOIN images i ON i.treeoflife_id = s.treeoflife_id "
-    "LEFT JOIN temp.label_tails lt ON lt.label_key = i.label_key) "
-    "ORDER BY treeoflife_id"
+BODY = f"',' || {_FIELDS} || ',' || COALESCE(lt.tail, ?) || char(13, 10)"  # EOL
+LABEL_TAILS = "LEFT JOIN temp.label_tails lt ON lt.label_key = i.label_key"
+_SPLIT_BODIES = (
+    f"SELECT s.treeoflife_id, s.split, s.in_train_small, {BODY} "
+    f"FROM splits s JOIN images i ON i.treeoflife_id = s.treeoflife_id {LABEL_TAILS} "
+    "ORDER BY s.treeoflife_id"
 )

@@ -37,8 +37,7 @@ sorts the ids, Python never holds them.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from hashlib import sha256
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -50,9 +49,18 @@ from treeoflife.stages import BuildContext, Stage
 from treeoflife.stages.filters import NOT_FILTERED
 from treeoflife.taxonomy.ranks import RANKS
 
+try:  # CPython's own SHA-256 (the same digests): a third less per call than OpenSSL's for
+    from _sha2 import sha256  # type: ignore[import-not-found]  # these short keys (3.12+)
+except ImportError:  # pragma: no cover - the interpreter decides
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # 3.11
+    except ImportError:
+        from hashlib import sha256  # type: ignore[assignment]
+
 NAME = "split"
 SCALE = 2**64
 BATCH = 10_000  # rows placed and inserted at once
+_INSERT = "INSERT INTO splits VALUES (?, ?, ?)"
 
 
 def split_key(cfg: SplitConfig) -> str:
@@ -70,39 +78,46 @@ def split_key(cfg: SplitConfig) -> str:
     return f"CASE {cases} ELSE i.treeoflife_id END"
 
 
-def _keyed(cfg: SplitConfig, held: list[Term]) -> tuple[str, list[str]]:
-    """SQL: (treeoflife_id, unit key, held) of every usable image, and its parameters."""
+def _keyed(
+    cfg: SplitConfig, held: list[Term], line: tuple[str, str, Sequence[Any]] = ("NULL", "", ())
+) -> tuple[str, list[Any]]:
+    """SQL: (treeoflife_id, unit key, held, ``line``) of every usable image, and its
+    parameters. ``line`` is (an SQL value over ``images i``, the joins it needs, their
+    parameters): the predicted catalog's line, rendered in the same pass."""
     cond, params = matches(held) if held else ("0", [])
     labels = "LEFT JOIN taxa t ON t.label_key = i.label_key" if held or cfg.unit != "image" else ""
     if cfg.unit == "image":
-        labels += (
-            " LEFT JOIN clusters c ON c.member = i.treeoflife_id"
-            " LEFT JOIN temp.cluster_keys ck ON ck.cluster = c.cluster"
-        )
+        labels += " LEFT JOIN temp.cluster_keys ck ON ck.member = i.treeoflife_id"
+    value, joins, line_params = line
     return (
-        f"SELECT i.treeoflife_id AS treeoflife_id, {split_key(cfg)} AS unit, {cond} AS held "
+        f"SELECT i.treeoflife_id AS treeoflife_id, {split_key(cfg)} AS unit, {cond} AS held, "
+        f"{value} AS line "
         "FROM images i JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
         + labels
+        + f" {joins}"
         # a rejected or filtered image has no sample to place, and must not shift the exact
         # method's counts
         + " WHERE "
         + NOT_FILTERED.format(id="i.treeoflife_id"),
-        params,
+        [*params, *line_params],
     )
 
 
 def cluster_keys(db: sqlite3.Connection, seed: int) -> None:
-    """temp.cluster_keys: each duplicate cluster's split key, the member whose own val hash
-    is smallest (so the cluster goes where the most val-bound of its images would)."""
+    """temp.cluster_keys: each source member of a duplicate cluster with its cluster's
+    split key, the member whose own val hash is smallest (so the cluster goes where the
+    most val-bound of its images would). Keyed by member: one probe an image."""
     db.create_function("tol_unit", 3, _unit, deterministic=True)
     db.execute("DROP TABLE IF EXISTS temp.cluster_keys")
     db.execute(
-        "CREATE TEMP TABLE cluster_keys AS SELECT cluster, member AS key FROM (SELECT c.cluster, "
-        "c.member, ROW_NUMBER() OVER (PARTITION BY c.cluster ORDER BY tol_unit(?, 'val', "
-        "c.member), c.member) AS rank FROM clusters c WHERE c.is_eval = 0) WHERE rank = 1",
+        "CREATE TEMP TABLE cluster_keys (member TEXT PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO temp.cluster_keys SELECT c.member, FIRST_VALUE(c.member) OVER (PARTITION BY "
+        "c.cluster ORDER BY tol_unit(?, 'val', c.member), c.member) FROM clusters c "
+        "WHERE c.is_eval = 0",
         (seed,),
     )
-    db.execute("CREATE UNIQUE INDEX temp.cluster_keys_by_cluster ON cluster_keys(cluster)")
 
 
 def _unit(seed: int, salt: str, treeoflife_id: str) -> float:
@@ -119,24 +134,64 @@ def _hashed(salted: bytes, key: str) -> float:
     return int.from_bytes(sha256(salted + key.encode()).digest()[:8], "big") / SCALE
 
 
+def below(fraction: float) -> bytes:
+    """The bytes ``b`` for which ``sha256(x).digest() < b`` exactly when
+    ``_hashed`` of it is ``< fraction``: a comparison of bytes, not an int and a float made
+    per image.
+
+    ``_hashed`` is the first 8 digest bytes as an integer ``n``, over 2**64 (a float,
+    rounded): monotonic in ``n``, so it is below ``fraction`` exactly when ``n < T`` for the
+    smallest ``T`` at which it is not, found by bisection with the same expression. A
+    32-byte digest compares below ``T``'s 8 big-endian bytes exactly when its first 8 are
+    (on a tie the longer string is greater); when no ``T`` exists every digest passes."""
+    lo, hi = 0, SCALE  # n / SCALE < fraction holds below lo; hi is past every n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mid / SCALE < fraction:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo.to_bytes(8, "big") if lo < SCALE else b"\xff" * 33
+
+
 def stable_split(
     db: sqlite3.Connection, cfg: SplitConfig, held: list[Term] = ()
 ) -> Iterator[list[tuple[str, str, int]]]:
-    """Batches of (id, split, in_train_small), from each image's unit key: one pass, one
-    batch held. A batch is one list comprehension, as a Python step per image is most of
-    this stage's cost at 10M images."""
+    """Batches of (id, split, in_train_small), from each image's unit key, in id order."""
+    for assigned, _ in _stable_batches(db, cfg, held):
+        yield assigned
+
+
+def _stable_batches(
+    db: sqlite3.Connection,
+    cfg: SplitConfig,
+    held: Sequence[Term] = (),
+    line: tuple[str, str, Sequence[Any]] = ("NULL", "", ()),
+) -> Iterator[tuple[list[tuple[str, str, int]], list[tuple]]]:
+    """Batches of (id, split, in_train_small) and the query's rows (the fourth value is
+    ``line``): one pass, one batch held, in id order, so ``splits`` (keyed by id) is
+    appended to. SQLite sorts the rows (storage order in, one sort): walking ``images`` in
+    id order would read it at random. A batch is one list comprehension of byte
+    comparisons, as a Python step per image is most of this stage's cost at 10M images."""
     cluster_keys(db, cfg.seed)
-    query, params = _keyed(cfg, list(held))
+    query, params = _keyed(cfg, list(held), line)
+    # the unit key only where it is not the id itself (most images): None is cheaper to fetch
+    query = f"SELECT treeoflife_id, NULLIF(unit, treeoflife_id), held, line FROM ({query}) "
+    # "+": sort, rather than walk the id index and fetch each row at random
+    query += "ORDER BY +treeoflife_id"
     to_val, to_small = _salted(cfg.seed, "val"), _salted(cfg.seed, "train_small")
-    val, small = cfg.val_percent / 100, cfg.train_small_percent / 100
+    val, small = below(cfg.val_percent / 100), below(cfg.train_small_percent / 100)
     cur = db.execute(query, params)
     while rows := cur.fetchmany(BATCH):
-        yield [
-            (tid, "val", 0)
-            if is_held or _hashed(to_val, key) < val
-            else (tid, "train", int(_hashed(to_small, tid) < small))
-            for tid, key, is_held in rows
-        ]
+        yield (
+            [
+                (tid, "val", 0)
+                if is_held or sha256(to_val + (key or tid).encode()).digest() < val
+                else (tid, "train", int(sha256(to_small + tid.encode()).digest() < small))
+                for tid, key, is_held, _ in rows
+            ],
+            rows,
+        )
 
 
 def exact_split(
@@ -190,29 +245,41 @@ def inputs(ctx: BuildContext) -> Any:
 
 def run(ctx: BuildContext) -> dict[str, Any]:
     cfg = ctx.config.split
-    with builddb.transaction(ctx.db) as db:
+    db = ctx.db
+    with predicted.writing(ctx.out, db) as catalog, builddb.transaction(db):
         held = resolve_terms(db, "split.holdout_taxa", cfg.holdout_taxa)
+        # the last run's splits, to count the images that changed split: copied in id
+        # order (appended), nothing to copy on a first build
         db.execute("DROP TABLE IF EXISTS temp.old_splits")
-        db.execute("CREATE TEMP TABLE old_splits AS SELECT treeoflife_id, split FROM splits")
+        db.execute(
+            "CREATE TEMP TABLE old_splits (treeoflife_id TEXT PRIMARY KEY, split TEXT) "
+            "WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO temp.old_splits SELECT treeoflife_id, split FROM splits")
         db.execute("DELETE FROM splits")
-        for batch in METHODS[cfg.method](db, cfg, held):
-            db.executemany("INSERT INTO splits VALUES (?, ?, ?)", batch)
-    # images of the last split that changed split (the stable method: they follow a cluster)
-    (moved,) = ctx.db.execute(
-        "SELECT COUNT(*) FROM splits s JOIN temp.old_splits o USING (treeoflife_id) "
-        "WHERE o.split != s.split"
+        if cfg.method == "stable":  # the catalog's lines are rendered in the same pass
+            line = (predicted.BODY, predicted.LABEL_TAILS, (catalog.no_taxon,))
+            for assigned, rows in _stable_batches(db, cfg, held, line):
+                db.executemany(_INSERT, assigned)
+                catalog.write(assigned, rows)
+        else:
+            for batch in METHODS[cfg.method](db, cfg, held):
+                db.executemany(_INSERT, batch)
+            catalog.write_splits(db)
+    predicted.check(ctx.out, db)
+    # images of the last split that changed split (the stable method: they follow a cluster);
+    # both tables walked in id order
+    (moved,) = db.execute(
+        "SELECT COUNT(*) FROM temp.old_splits o CROSS JOIN splits s "
+        "ON s.treeoflife_id = o.treeoflife_id WHERE o.split != s.split"
     ).fetchone()
-    ctx.db.execute("DROP TABLE temp.old_splits")
-    counts = dict(ctx.db.execute("SELECT split, COUNT(*) FROM splits GROUP BY 1"))
-    counts = {
-        "train": counts.get("train", 0),
-        "val": counts.get("val", 0),
-        "train_small": ctx.db.execute(
-            "SELECT COUNT(*) FROM splits WHERE in_train_small"
-        ).fetchone()[0],
-    }
+    db.execute("DROP TABLE temp.old_splits")
+    n, n_val, n_small = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(split = 'val'), 0), COALESCE(SUM(in_train_small), 0) "
+        "FROM splits"
+    ).fetchone()
+    counts = {"train": n - n_val, "val": n_val, "train_small": n_small}
     unit = "image" if cfg.unit == "image" else f"taxon at {cfg.taxon_rank}"
-    out_csv = predicted.write(ctx.out, ctx.db)
     ctx.log(
         f"split ({cfg.method}, by {unit}, seed {cfg.seed}): "
         + ", ".join(f"{k} {v}" for k, v in counts.items())
@@ -222,7 +289,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
             if moved
             else ""
         )
-        + f"\n  predicted catalog: {out_csv}"
+        + f"\n  predicted catalog: {catalog.path}"
     )
     return {"method": cfg.method, "unit": cfg.unit, "seed": cfg.seed, **counts, "moved": moved}
 
