@@ -17,6 +17,7 @@ decides which sample a cluster keeps.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from typing import Any
 
@@ -100,13 +101,16 @@ def refresh_eval_hashes(ctx: BuildContext) -> dict[str, Any]:
 
 
 def _column_arrays(db: Any, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rowid, phash, has a phash) of a query's rows as int64 arrays, fetched in batches."""
+    """(rowid, phash, has a phash) as arrays, of a query's rows (rowid, or minus the rowid
+    when there is no phash; the phash or 0), fetched in batches: two values an image made
+    into Python, not three (rowids are positive)."""
     cur = db.execute(query)
     parts: list[np.ndarray] = []
     while rows := cur.fetchmany(FETCH):
-        parts.append(np.array(rows, dtype=np.int64).reshape(-1, 3))
-    cols = np.concatenate(parts) if parts else np.empty((0, 3), dtype=np.int64)
-    return cols[:, 0].copy(), cols[:, 1].copy(), cols[:, 2].astype(bool)
+        flat = itertools.chain.from_iterable(rows)
+        parts.append(np.fromiter(flat, dtype=np.int64, count=2 * len(rows)).reshape(-1, 2))
+    cols = np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
+    return np.abs(cols[:, 0]), cols[:, 1].copy(), cols[:, 0] > 0
 
 
 # byte-identical files whose pictures have no hash (flat placeholders): (rowid, rowid) of
@@ -185,12 +189,12 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     evals = refresh_eval_hashes(ctx)
     src_rows, src_hash, src_has = _column_arrays(
         db,
-        "SELECT rowid, COALESCE(phash, 0), phash IS NOT NULL FROM encoded "
+        "SELECT CASE WHEN phash IS NULL THEN -rowid ELSE rowid END, COALESCE(phash, 0) FROM encoded "
         "WHERE reject IS NULL ORDER BY rowid",
     )
     eval_rows, eval_hash, eval_has = _column_arrays(
         db,
-        "SELECT v.rowid, COALESCE(v.phash, 0), v.phash IS NOT NULL FROM eval_images v "
+        "SELECT CASE WHEN v.phash IS NULL THEN -v.rowid ELSE v.rowid END, COALESCE(v.phash, 0) FROM eval_images v "
         "JOIN eval_files f ON f.path = v.file ORDER BY v.rowid",
     )
     labels = index.clusters(

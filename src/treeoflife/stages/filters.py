@@ -62,25 +62,65 @@ def inputs(ctx: BuildContext) -> Any:
     }
 
 
-def excluded_licenses(db: sqlite3.Connection, cfg: FilterConfig) -> list[str]:
-    """The license codes in the build that the allow-list leaves out (a handful: the
-    allow-list is matched once per code, not once per image)."""
-    codes = {
-        c
-        for (c,) in db.execute(
-            "SELECT DISTINCT COALESCE(r.license, ?) " + _READ, (licenses.UNKNOWN,)
-        )
-    }
-    out = [c for c in codes if not licenses.allowed(c, cfg.licenses)]
-    if cfg.exclude_unknown_license and licenses.UNKNOWN in codes:
-        out.append(licenses.UNKNOWN)
-    return sorted(set(out))
+def excludable_licenses(db: sqlite3.Connection, cfg: FilterConfig) -> list[str]:
+    """The license codes the allow-list leaves out, of those in ``rights`` and ``unknown``
+    (an image without a rights row): a handful, matched once per code, not once per image.
+    A code no usable image has catches nothing, so the summary names only the codes found
+    among the images caught (see :func:`run`)."""
+    codes = {c for (c,) in db.execute("SELECT DISTINCT license FROM rights")}
+    codes.add(licenses.UNKNOWN)
+    out = {c for c in codes if not licenses.allowed(c, cfg.licenses)}
+    if cfg.exclude_unknown_license:
+        out.add(licenses.UNKNOWN)
+    return sorted(out)
+
+
+# what each filter says of a caught image (over temp.caught c), and when it applies
+_FILTERS = (
+    (
+        "image_placeholder",
+        "'source sha256 ' || c.source_sha256 || ' is a known placeholder'",
+        "c.source_sha256 IN (SELECT sha256 FROM temp.placeholders)",
+    ),
+    (
+        "image_too_small",
+        "c.width || 'x' || c.height || ': a side under filters.min_side ' || :min_side",
+        "MIN(c.width, c.height) < :min_side",
+    ),
+    (
+        "image_aspect_extreme",
+        "c.width || 'x' || c.height || ': aspect ratio over filters.max_aspect_ratio ' "
+        "|| :max_aspect",
+        "MAX(c.width, c.height) > :max_aspect * MIN(c.width, c.height)",
+    ),
+    (
+        "image_blank",
+        "'pixel standard deviation ' || c.pixel_std || ' under filters.min_pixel_std ' || :min_std",
+        "c.pixel_std < :min_std",
+    ),
+    (
+        "license_excluded",
+        "CASE WHEN c.license IS NULL THEN 'no license known (filters.exclude_unknown_license)' "
+        "ELSE c.license || ' is not in filters.licenses' END",
+        "COALESCE(c.license, :unknown) IN (SELECT code FROM temp.excludable)",
+    ),
+)
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
+    """One pass over the usable images (``images ⨝ encoded ⨝ rights``, each probe a text-id
+    search) copies those any filter catches into ``temp.caught`` (a few, in the pass's
+    order); each filter then records its rejects from there, in that order, as one pass
+    per filter did."""
     cfg = ctx.config.filters
     db = ctx.db
     digests = placeholder_digests(cfg, ctx.config.source_path("placeholders"))
+    params = {
+        "min_side": cfg.min_side,
+        "max_aspect": cfg.max_aspect_ratio,
+        "min_std": cfg.min_pixel_std,
+        "unknown": licenses.UNKNOWN,
+    }
     with builddb.transaction(db):
         db.execute("DELETE FROM rejects WHERE stage = ?", (NAME,))
         db.execute("CREATE TEMP TABLE IF NOT EXISTS placeholders (sha256 TEXT PRIMARY KEY)")
@@ -88,44 +128,34 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         db.executemany(
             "INSERT OR IGNORE INTO temp.placeholders VALUES (?)", [(d,) for d in digests]
         )
-        db.execute(
-            _INSERT + "i.treeoflife_id, ?, 'image_placeholder', 'dropped', "
-            "'source sha256 ' || e.source_sha256 || ' is a known placeholder' "
-            + _READ
-            + "WHERE e.source_sha256 IN (SELECT sha256 FROM temp.placeholders)",
-            (NAME,),
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS excludable (code TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM temp.excludable")
+        db.executemany(
+            "INSERT INTO temp.excludable VALUES (?)", [(c,) for c in excludable_licenses(db, cfg)]
         )
+        db.execute("DROP TABLE IF EXISTS temp.caught")
         db.execute(
-            _INSERT + "i.treeoflife_id, ?, 'image_too_small', 'dropped', "
-            "e.width || 'x' || e.height || ': a side under filters.min_side ' || ? "
-            + _READ
-            + "WHERE MIN(e.width, e.height) < ?",
-            (NAME, cfg.min_side, cfg.min_side),
+            "CREATE TEMP TABLE caught AS SELECT * FROM (SELECT i.treeoflife_id AS treeoflife_id, "
+            "e.source_sha256 AS source_sha256, e.width AS width, e.height AS height, "
+            f"e.pixel_std AS pixel_std, r.license AS license {_READ}) c WHERE "
+            + " OR ".join(f"({when})" for _, _, when in _FILTERS),
+            params,
         )
-        db.execute(
-            _INSERT + "i.treeoflife_id, ?, 'image_aspect_extreme', 'dropped', "
-            "e.width || 'x' || e.height || ': aspect ratio over filters.max_aspect_ratio ' || ? "
-            + _READ
-            + "WHERE MAX(e.width, e.height) > ? * MIN(e.width, e.height)",
-            (NAME, cfg.max_aspect_ratio, cfg.max_aspect_ratio),
+        for reason, detail, when in _FILTERS:
+            db.execute(
+                _INSERT + f"c.treeoflife_id, '{NAME}', '{reason}', 'dropped', {detail} "
+                f"FROM temp.caught c WHERE {when} ORDER BY c.rowid",
+                params,
+            )
+        excluded = sorted(
+            code
+            for (code,) in db.execute(
+                "SELECT DISTINCT COALESCE(c.license, :unknown) FROM temp.caught c "
+                "WHERE COALESCE(c.license, :unknown) IN (SELECT code FROM temp.excludable)",
+                params,
+            )
         )
-        db.execute(
-            _INSERT + "i.treeoflife_id, ?, 'image_blank', 'dropped', "
-            "'pixel standard deviation ' || e.pixel_std || ' under filters.min_pixel_std ' || ? "
-            + _READ
-            + "WHERE e.pixel_std < ?",
-            (NAME, cfg.min_pixel_std, cfg.min_pixel_std),
-        )
-        excluded = excluded_licenses(db, cfg)
-        marks = ", ".join("?" * len(excluded))
-        db.execute(
-            _INSERT + "i.treeoflife_id, ?, 'license_excluded', 'dropped', "
-            "CASE WHEN r.license IS NULL THEN 'no license known (filters.exclude_unknown_license)' "
-            "ELSE r.license || ' is not in filters.licenses' END "
-            + _READ
-            + f"WHERE COALESCE(r.license, ?) IN ({marks})",
-            (NAME, licenses.UNKNOWN, *excluded),
-        )
+        db.execute("DROP TABLE temp.caught")
     return _summary(ctx, excluded)
 
 
