@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+from hashlib import sha256
 from pathlib import Path
 
 from collection import jpeg_bytes, write_small_collection
 from treeoflife.cli import main
 from treeoflife.config import SplitConfig
-from treeoflife.stages.split import exact_split, stable_split
+from treeoflife.stages.split import (
+    SCALE,
+    _hashed,
+    _salted,
+    _unit,
+    below,
+    exact_split,
+    stable_split,
+)
 
 IDS = [f"{i:08x}-0000-5000-8000-000000000000" for i in range(20_000)]
 
@@ -129,3 +138,35 @@ def test_exact_method_from_the_config(tmp_path: Path) -> None:
     splits = splits_of(out)
     assert sum(1 for s, _ in splits.values() if s == "val") == 10  # 10% of 100
     assert sum(small for _, small in splits.values()) == 45  # 50% of 90
+
+
+def test_the_byte_bound_decides_as_the_unit_number_does() -> None:
+    # the stable method compares digests with split.below(fraction) instead of making
+    # _unit's float per image: it must agree on every key, also right at the bound
+    for fraction in (0.0, 0.05, 0.1, 1 / 3, 0.999999, 1.0, 1.5):
+        b = below(fraction)
+        bound = int.from_bytes(b, "big") if len(b) == 8 else SCALE  # SCALE: every digest
+        assert bound == SCALE or bound / SCALE >= fraction
+        assert bound == 0 or (bound - 1) / SCALE < fraction
+    assert below(1.5) > b"\xff" * 32  # past every digest
+    salted = _salted(17, "val")
+    awkward = ["", "é", "a,b", "x" * 200, "species:Pieris rapae", *IDS[:2000]]
+    for key in awkward:
+        for fraction in (0.0, 0.05, 0.5, 1.0):
+            digest = sha256(salted + key.encode()).digest()
+            assert (digest < below(fraction)) == (_hashed(salted, key) < fraction)
+
+
+def test_stable_split_assigns_what_the_unit_number_says() -> None:
+    # the rule as documented: val when the unit's val number is under val%, else
+    # train_small when the image's own train_small number is under train_small%
+    ids = [*IDS[:3000], "tol10m-kept-id", "Ünïcode-id", "id,with,commas"]
+    clusters = {t: ids[i - i % 2] for i, t in enumerate(ids[:600])}  # clusters of two
+    result = assign(stable_split, ids, 5, 10, 17, clusters)
+    for t in ids:
+        members = [m for m, c in clusters.items() if c == clusters[t]] if t in clusters else [t]
+        unit = min(members, key=lambda m: (_unit(17, "val", m), m))
+        if _unit(17, "val", unit) < 0.05:
+            assert result[t] == ("val", False)
+        else:
+            assert result[t] == ("train", _unit(17, "train_small", t) < 0.10)
