@@ -67,6 +67,8 @@ def excludable_licenses(db: sqlite3.Connection, cfg: FilterConfig) -> list[str]:
     (an image without a rights row): a handful, matched once per code, not once per image.
     A code no usable image has catches nothing, so the summary names only the codes found
     among the images caught (see :func:`run`)."""
+    if not cfg.exclude_unknown_license and any(set(p) == {"*"} for p in cfg.licenses):
+        return []  # the default: a glob of only "*" allows every code (no scan of rights)
     codes = {c for (c,) in db.execute("SELECT DISTINCT license FROM rights")}
     codes.add(licenses.UNKNOWN)
     out = {c for c in codes if not licenses.allowed(c, cfg.licenses)}
@@ -130,18 +132,20 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         )
         db.execute("CREATE TEMP TABLE IF NOT EXISTS excludable (code TEXT PRIMARY KEY)")
         db.execute("DELETE FROM temp.excludable")
-        db.executemany(
-            "INSERT INTO temp.excludable VALUES (?)", [(c,) for c in excludable_licenses(db, cfg)]
-        )
+        excludable = excludable_licenses(db, cfg)
+        db.executemany("INSERT INTO temp.excludable VALUES (?)", [(c,) for c in excludable])
+        # without a license to leave out, the pass reads encoded alone: SQLite drops the
+        # unused LEFT JOIN of rights, and probes images only for an image a filter catches
+        filters = [f for f in _FILTERS if excludable or f[0] != "license_excluded"]
         db.execute("DROP TABLE IF EXISTS temp.caught")
         db.execute(
             "CREATE TEMP TABLE caught AS SELECT * FROM (SELECT i.treeoflife_id AS treeoflife_id, "
             "e.source_sha256 AS source_sha256, e.width AS width, e.height AS height, "
-            f"e.pixel_std AS pixel_std, r.license AS license {_READ}) c WHERE "
-            + " OR ".join(f"({when})" for _, _, when in _FILTERS),
+            f"e.pixel_std AS pixel_std, {'r.license' if excludable else 'NULL'} AS license "
+            f"{_READ}) c WHERE " + " OR ".join(f"({when})" for _, _, when in filters),
             params,
         )
-        for reason, detail, when in _FILTERS:
+        for reason, detail, when in filters:
             db.execute(
                 _INSERT + f"c.treeoflife_id, '{NAME}', '{reason}', 'dropped', {detail} "
                 f"FROM temp.caught c WHERE {when} ORDER BY c.rowid",
