@@ -41,13 +41,19 @@ def source_of(row: Mapping[str, str]) -> str:
 
 def hierarchy_gaps(row: Mapping[str, str]) -> list[str]:
     """Ranks that are empty although a lower rank is known."""
-    values = [row.get(r, "") for r in RANKS]
+    return _gaps([row.get(r, "") for r in RANKS])
+
+
+def row_status(row: Mapping[str, str]) -> str:
+    return _status([row.get(r, "") for r in RANKS])
+
+
+def _gaps(values: list[str]) -> list[str]:
     low = max((i for i, v in enumerate(values) if v), default=-1)
     return [RANKS[i] for i in range(low) if not values[i]]
 
 
-def row_status(row: Mapping[str, str]) -> str:
-    values = [row.get(r, "") for r in RANKS]
+def _status(values: list[str]) -> str:
     return "resolved" if all(values) else "partial" if any(values) else "unresolved"
 
 
@@ -78,17 +84,18 @@ def check_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         n += w
         kingdoms[row.get("kingdom", "")] += w
         source = row.get("source") or source_of(row)
-        st = row.get("status") or row_status(row)
+        values = [row.get(r, "") for r in RANKS]  # read once for every check of the row
+        st = row.get("status") or _status(values)
         status[st] += w
         by_source[source] += w
         by_source_status.setdefault(source, Counter())[st] += w
-        g = hierarchy_gaps(row)
+        g = _gaps(values)
         for rank in g:
             gaps[rank] += w
         hits = {
             "hierarchy_gap": bool(g),
             "multi_word_species": len(row.get("species", "").split()) > 1,
-            "unknown_value": any(row.get(r) and is_unknown(row.get(r)) for r in RANKS),
+            "unknown_value": any(v and is_unknown(v) for v in values),
             "missing_common": not row.get("common"),
             "ambiguous": st == "ambiguous",
             "conflict": bool(row.get("conflict")),

@@ -29,10 +29,12 @@ PREDICTED_COLUMNS = (*CATALOG_COLUMNS, "class_index")
 OUTPUTS = (PREDICTED, "reports/check-taxa-predicted.json", "reports/class-index.json")
 
 
-# the predicted catalog's rows as check-taxa reads them, a row per label
+# the predicted catalog's rows as check-taxa reads them, a row per label: images read in
+# storage order (NOT INDEXED: walking images_by_label in label order would fetch each row
+# at random once the table outgrows the page cache), each id looked up in splits
 PREDICTED_CHECK = check_taxa.label_rows(
-    "SELECT i.treeoflife_id, i.label_key, i.source "
-    "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id",
+    "SELECT i.treeoflife_id, i.label_key, i.source FROM images i NOT INDEXED "
+    "WHERE i.treeoflife_id IN (SELECT treeoflife_id FROM splits)",
     labels="taxa",
     train_small_rows=False,  # in_train_small is a flag: splits has one row per image
 )
