@@ -192,8 +192,13 @@ def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
 
 # an image's predicted line after its split: its id columns and its label's tail, CSV text
 # (over ``images i`` LEFT JOIN :data:`LABEL_TAILS`; the parameter is ``Catalog.no_taxon``)
-_FIELDS = " || ',' || ".join(csvtext.sql_field(f"i.{c}") for c in ("treeoflife_id", *ID_COLUMNS))
-BODY = f"',' || {_FIELDS} || ',' || COALESCE(lt.tail, ?) || char(13, 10)"  # EOL
+# (printf joins the fields in one allocation; a chain of || copies the growing line each
+# time; a value's own % is never read as a format)
+_ID_FIELDS = [csvtext.sql_field(f"i.{c}") for c in ("treeoflife_id", *ID_COLUMNS)]
+BODY = (
+    f"printf('{',%s' * len(_ID_FIELDS)},%s%s', {', '.join(_ID_FIELDS)}, COALESCE(lt.tail, ?), "
+    "char(13, 10))"  # EOL
+)
 LABEL_TAILS = "LEFT JOIN temp.label_tails lt ON lt.label_key = i.label_key"
 _SPLIT_BODIES = (
     f"SELECT s.treeoflife_id, s.split, s.in_train_small, {BODY} "
