@@ -49,13 +49,13 @@ from treeoflife.stages import BuildContext, Stage
 from treeoflife.stages.filters import NOT_FILTERED
 from treeoflife.taxonomy.ranks import RANKS
 
-try:  # CPython's own SHA-256 (the same digests): a third less per call than OpenSSL's for
-    from _sha2 import sha256  # type: ignore[import-not-found]  # these short keys (3.12+)
+try:  # CPython's own SHA-256 (the same digests): a third less per call than OpenSSL's
+    from _sha2 import sha256  # for these short keys; Python 3.12+
 except ImportError:  # pragma: no cover - the interpreter decides
     try:
-        from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # 3.11
+        from _sha256 import sha256  # Python 3.11
     except ImportError:
-        from hashlib import sha256  # type: ignore[assignment]
+        from hashlib import sha256
 
 NAME = "split"
 SCALE = 2**64
