@@ -23,10 +23,17 @@ IDS = [f"{i:08x}-0000-5000-8000-000000000000" for i in range(20_000)]
 
 
 def assign(
-    method, ids: list[str], val: float, small: float, seed: int, clusters: dict | None = None
+    method,
+    ids: list[str],
+    val: float,
+    small: float,
+    seed: int,
+    clusters: dict | None = None,
+    encoded: list[tuple[str, str | None]] | None = None,
 ) -> dict[str, tuple]:
-    """Run a split method over a database holding ``ids`` as readable images, and
-    ``clusters`` (id -> cluster) as duplicate clusters."""
+    """Run a split method over a database holding ``ids`` as images, readable unless
+    ``encoded`` lists (id, reject) in another order, and ``clusters`` (id -> cluster) as
+    duplicate clusters."""
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE images (treeoflife_id TEXT PRIMARY KEY)")
     db.execute("CREATE TABLE encoded (treeoflife_id TEXT PRIMARY KEY, reject TEXT)")
@@ -35,7 +42,7 @@ def assign(
         "CREATE TABLE clusters (member TEXT PRIMARY KEY, cluster TEXT, is_eval INT DEFAULT 0)"
     )
     db.executemany("INSERT INTO images VALUES (?)", [(t,) for t in ids])
-    db.executemany("INSERT INTO encoded VALUES (?, NULL)", [(t,) for t in ids])
+    db.executemany("INSERT INTO encoded VALUES (?, ?)", encoded or [(t, None) for t in ids])
     db.executemany("INSERT INTO clusters VALUES (?, ?, 0)", list((clusters or {}).items()))
     cfg = SplitConfig(val_percent=val, train_small_percent=small, seed=seed)
     return {tid: (split, bool(sm)) for batch in method(db, cfg) for tid, split, sm in batch}
@@ -170,3 +177,14 @@ def test_stable_split_assigns_what_the_unit_number_says() -> None:
             assert result[t] == ("val", False)
         else:
             assert result[t] == ("train", _unit(17, "train_small", t) < 0.10)
+
+
+def test_an_image_is_split_by_its_own_encoded_row_in_any_storage_order() -> None:
+    # split finds an image's encoded row by rowid (scan writes both tables in the same
+    # order) and by id where that row is another image's: the result must not depend on it
+    ids = IDS[:3000]
+    aligned = assign(stable_split, ids, 5, 10, 17)
+    shuffled = [(t, "image_unreadable" if t == ids[7] else None) for t in reversed(ids)]
+    result = assign(stable_split, ids, 5, 10, 17, encoded=shuffled)
+    assert ids[7] not in result
+    assert result == {t: v for t, v in aligned.items() if t != ids[7]}
