@@ -23,11 +23,14 @@ from treeoflife.taxonomy.ranks import RANKS
 
 DB_NAME = "build.sqlite"
 LOCK_NAME = ".tol.lock"
-SCHEMA_VERSION = 5  # 2: the image pass moved into scan; samples; rejects.unit
+SCHEMA_VERSION = 6  # 2: the image pass moved into scan; samples; rejects.unit
 # 3: unselected ([select]); rights (licenses, owned by scan), encoded.pixel_std (for [filters])
 # 4: encoded.phash, eval_files, eval_images, clusters, duplicates ([dedup])
 # 5: splits, holdout, unselected and duplicates WITHOUT ROWID: each is probed by id once per
 #    image by later stages, and a table clustered on its key is one B-tree search, not two
+# 6: samples carries each sample's image record (source bytes and sha256, phash, rights,
+#    in_train_small), so catalog and provenance read one relation in shard order; a
+#    version 5 database is migrated by dropping samples (plan's output: plan runs again)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -192,9 +195,11 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 
 -- every planned sample, written once by plan: where it goes (split, shard, position) and
--- what it says (source, ids, ranks, common, status, locator, small-JPEG digest). write,
--- verify, catalog, check-taxa and report read it; per-label provenance stays in taxa,
--- joined by label (copying ~1 KB of provenance JSON per sample would be ~10 GB at 10M).
+-- what it says (source, ids, ranks, common, status, locator, small-JPEG digest), and its
+-- image's record (source bytes, sha256 and perceptual hash from encoded; license and
+-- rights from rights). write, verify, catalog, check-taxa and report read it; per-label
+-- provenance stays in taxa, joined by label (copying ~1 KB of provenance JSON per sample
+-- would be ~10 GB at 10M).
 -- A sample is in a split at most once (plan reads splits, keyed by id); a train_small
 -- sample is also a train sample.
 {samples}
@@ -239,6 +244,21 @@ def _samples_table() -> str:
         "source_width INTEGER",
         "source_height INTEGER",
         "image_notes TEXT NOT NULL",
+        # the image's record, read by plan in its candidate join (tables in storage order,
+        # before the sort), so catalog, provenance and report never probe encoded or
+        # rights by id in shard order (random pages once they outgrow the page cache:
+        # ~30 µs a sample at 1M). Rights are as scan recorded them, with the values an
+        # image without a rights row has (unknown license, empty texts).
+        "in_train_small INTEGER NOT NULL DEFAULT 0",
+        "source_bytes INTEGER",
+        "source_sha256 TEXT",
+        "phash INTEGER",
+        "license TEXT NOT NULL DEFAULT 'unknown'",
+        "license_text TEXT NOT NULL DEFAULT ''",
+        "rights_holder TEXT NOT NULL DEFAULT ''",
+        "source_url TEXT NOT NULL DEFAULT ''",
+        "license_origin TEXT NOT NULL DEFAULT ''",
+        "source_details TEXT NOT NULL DEFAULT '{}'",
         "PRIMARY KEY (split, shard, position)",
     ]
     return "CREATE TABLE IF NOT EXISTS samples (\n    " + ",\n    ".join(columns) + "\n);"
@@ -288,11 +308,30 @@ def connect(out: Path, *, create: bool = False, read_only: bool = False) -> sqli
         raise
     if version is None and not read_only:
         db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    elif version is not None and int(version[0]) == 5 and not read_only:
+        _samples_from_5(db)
     elif version is None or int(version[0]) != SCHEMA_VERSION:
         raise TolError(
             f"{path} was made by another version of treeoflife (schema {version and version[0]}); use a new --out"
         )
     return db
+
+
+# plan and the stages after it (the order of treeoflife.stages), forgotten when samples is
+# made again by a migration, so the next build plans, writes, verifies, catalogs and reports
+_FROM_PLAN = ("plan", "write", "verify", "catalog", "report")
+
+
+def _samples_from_5(db: sqlite3.Connection) -> None:
+    """Version 5 → 6: ``samples`` gained its image's record. It is plan's output and only
+    plan writes it, so it is made again empty and plan (and what follows) runs again; a
+    shard whose content digest is unchanged keeps its ``done`` record, so no tar is
+    rewritten."""
+    with transaction(db):
+        db.execute("DROP TABLE samples")
+        db.execute(_samples_table())
+        forget_stages(db, list(_FROM_PLAN))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
 def _open_for_writing(path: Path) -> sqlite3.Connection:

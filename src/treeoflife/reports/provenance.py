@@ -5,11 +5,14 @@ license, and how its label and image were made — one row per sample, keyed by
 is where the rest goes.
 
 Written by the catalog stage from the same cursor and batches as the catalog: its train and
-val rows also carry, through ``JOINS``, what scan recorded (``encoded``, ``rights``) and
-resolve decided (``taxa``, kept ``rejects``), so the ``samples`` columns both files have
-are read and made into Arrow once; nothing holds the catalog in memory. Per-label
-provenance is reduced once per label (the reference set that gave each rank), and each
-image's kept reasons once, into keyed temporary tables: one probe a row.
+val rows also carry the image's record ``plan`` copied into ``samples`` (what scan recorded
+in ``encoded`` and ``rights``: :data:`treeoflife.shards.samples.RECORD`), and, through
+``JOINS``, what resolve decided (``taxa``) and the kept ``rejects``, so the columns both
+files have are read and made into Arrow once; nothing holds the catalog in memory. Every
+column comes from the sample's own row, never a probe of ``encoded`` or ``rights`` by id in
+shard order (random pages of tables that outgrow the page cache). Per-label provenance is
+reduced once per label (the reference set that gave each rank), and each image's kept
+reasons once, into keyed temporary tables: one small probe a row.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ from contextlib import contextmanager
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from treeoflife import licenses
 
 # (column, arrow type, what it says); the perceptual hash column is added when the image
 # pass computed one (``encoded.phash``)
@@ -73,26 +74,23 @@ FROM_CATALOG = frozenset(
         "taxon_status",
     }
 )
-# the SQL of the others, over ``samples s`` and JOINS (left joins on unique keys: a
-# catalog row is never dropped or repeated by them)
+# the SQL of the others, over ``samples s`` (the image's record plan copied there) and
+# JOINS (left joins on unique keys: a catalog row is never dropped or repeated by them)
 _OWN_SQL = {
-    "in_train_small": "sm.treeoflife_id IS NOT NULL",
-    "source_url": "NULLIF(r.source_url, '')",
-    "license": f"COALESCE(r.license, '{licenses.UNKNOWN}')",
-    "license_text": "COALESCE(r.license_text, '')",
-    "rights_holder": "COALESCE(r.rights_holder, '')",
-    "license_origin": "COALESCE(r.origin, '')",
-    "source_details": "COALESCE(r.details, '{}')",
-    "source_bytes": "e.source_bytes",
-    "source_sha256": "e.source_sha256",
+    "in_train_small": "s.in_train_small",
+    "source_url": "NULLIF(s.source_url, '')",
+    "license": "s.license",
+    "license_text": "s.license_text",
+    "rights_holder": "s.rights_holder",
+    "license_origin": "s.license_origin",
+    "source_details": "s.source_details",
+    "source_bytes": "s.source_bytes",
+    "source_sha256": "s.source_sha256",
     "label_sources": "ls.sources",
     "kept_reasons": "COALESCE(k.reasons, '[]')",
-    "phash": "e.phash",
+    "phash": "s.phash",
 }
 JOINS = (
-    "LEFT JOIN temp.train_small_ids sm ON sm.treeoflife_id = s.treeoflife_id "
-    "LEFT JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
-    "LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id "
     "LEFT JOIN temp.label_sources ls ON ls.label_key = s.label_key "
     "LEFT JOIN temp.kept_reasons k ON k.item = s.treeoflife_id"
 )
@@ -116,15 +114,9 @@ def columns(db: sqlite3.Connection) -> tuple[tuple[str, pa.DataType, str], ...]:
 
 def _lookup_tables(db: sqlite3.Connection) -> None:
     """Keyed temporary tables, so a catalog row costs one small probe each, not a probe of
-    a large table or a subquery: temp.train_small_ids, the ids ``splits`` puts in
-    train_small (about a tenth of ``splits``); temp.kept_reasons, each image's kept
-    reason codes in order, for the few that have any; temp.label_sources, each label's
-    {rank: reference set}, reduced once per label."""
-    db.execute("DROP TABLE IF EXISTS temp.train_small_ids")
-    db.execute("CREATE TEMP TABLE train_small_ids (treeoflife_id TEXT PRIMARY KEY) WITHOUT ROWID")
-    db.execute(
-        "INSERT INTO temp.train_small_ids SELECT treeoflife_id FROM splits WHERE in_train_small = 1"
-    )
+    a large table or a subquery: temp.kept_reasons, each image's kept reason codes in
+    order, for the few that have any; temp.label_sources, each label's {rank: reference
+    set}, reduced once per label."""
     db.execute("DROP TABLE IF EXISTS temp.kept_reasons")
     db.execute(
         "CREATE TEMP TABLE kept_reasons (item TEXT PRIMARY KEY, reasons TEXT NOT NULL) "
@@ -164,7 +156,7 @@ def lookups(db: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        for name in ("train_small_ids", "label_sources", "kept_reasons"):
+        for name in ("label_sources", "kept_reasons"):
             db.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 

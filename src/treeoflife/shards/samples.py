@@ -1,8 +1,9 @@
 """The ``samples`` relation: every planned sample, written once by ``plan``, read by the rest.
 
 ``plan`` inserts one row per (split, sample) with what the sample says (source, ids, ranks,
-common, status) and what later stages need of its image (locator, small-JPEG digest, source
-size, repair notes); ``write`` reads a shard's rows with their JPEG's place in a work file
+common, status), what later stages need of its image (locator, small-JPEG digest, source
+size, repair notes) and the image's record (:data:`RECORD`: source bytes and digests,
+license and rights, read where plan joins its candidates, in storage order); ``write`` reads a shard's rows with their JPEG's place in a work file
 to assemble it, ``verify`` the expected keys and digests, ``catalog``, check-taxa and
 ``report`` stream rows and SQL aggregates. Per-label provenance stays in ``taxa``; the
 queries that join it, and the work-file location, are written here, once.
@@ -15,6 +16,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from treeoflife import licenses
 from treeoflife.columns import ID_COLUMNS
 from treeoflife.taxonomy.ranks import RANKS
 
@@ -43,6 +45,25 @@ FIELDS: tuple[str, ...] = (
     "image_notes",
 )
 _QUOTED = ", ".join(f'"{f}"' for f in FIELDS)
+# the image's record a sample also carries (builddb's samples table), for catalog,
+# provenance.parquet and report, and how plan's candidate join reads each from encoded e and
+# rights r (a left join: an image without a rights row has an unknown license and empty
+# texts); in_train_small is the split's flag. Not in the shard digest: no shard byte
+# depends on them.
+RECORD_SQL: dict[str, str] = {
+    "in_train_small": "s.in_train_small",
+    "source_bytes": "e.source_bytes",
+    "source_sha256": "e.source_sha256",
+    "phash": "e.phash",
+    "license": f"COALESCE(r.license, '{licenses.UNKNOWN}')",
+    "license_text": "COALESCE(r.license_text, '')",
+    "rights_holder": "COALESCE(r.rights_holder, '')",
+    "source_url": "COALESCE(r.source_url, '')",
+    "license_origin": "COALESCE(r.origin, '')",
+    "source_details": "COALESCE(r.details, json_object())",  # '{}', no braces: str.format
+}
+RECORD: tuple[str, ...] = tuple(RECORD_SQL)
+_RECORD = ", ".join(RECORD)
 _INSERT = (
     f"INSERT INTO samples (split, shard, position, {_QUOTED}) "
     f"VALUES ({', '.join('?' * (3 + len(FIELDS)))})"
@@ -50,18 +71,21 @@ _INSERT = (
 
 # the candidates of one split, for plan: FIELDS (with the locator and the JPEG's digest),
 # then what a shard's bytes also depend on (a digest of the label's provenance) and the
-# JPEG's size; images without a JPEG (the image pass rejected them) are never planned.
-# SQLite sorts these rows into temp.plan_order (the joins run in table order, before the
-# sort), so the ~1 KB provenance itself stays out: temp.label_rows has its digest.
+# JPEG's size, then the image's RECORD; images without a JPEG (the image pass rejected
+# them) are never planned. SQLite sorts these rows into temp.plan_order (the joins run in
+# table order, before the sort: images, encoded and rights are all stored in scan order),
+# so the ~1 KB provenance itself stays out: temp.label_rows has its digest.
 CANDIDATES = (
     "SELECT i.treeoflife_id, i.source, i.label_key, "
     + ", ".join(f"i.{c}" for c in ID_COLUMNS)
     + ", "
     + ", ".join(f't."{r}"' for r in RANKS)
     + ", t.common, t.status, i.identity_key, i.container, i.member, "
-    "e.sha256, e.width, e.height, e.notes, t.digest, e.size, s.in_train_small "
-    "FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+    "e.sha256, e.width, e.height, e.notes, t.digest, e.size, "
+    + ", ".join(RECORD_SQL.values())
+    + " FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
     "JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
+    "LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id "
     "JOIN temp.label_rows t ON t.label_key = i.label_key "
     "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) "
     "AND NOT EXISTS (SELECT 1 FROM unselected x WHERE x.treeoflife_id = i.treeoflife_id) "
@@ -73,13 +97,14 @@ CANDIDATES = (
 PLAN_ORDER = "temp.plan_order"
 _CREATE_PLAN_ORDER = (
     f"CREATE TEMP TABLE {PLAN_ORDER.split('.')[1]} (rn INTEGER PRIMARY KEY, {_QUOTED}, "
-    "label_digest TEXT, size INTEGER NOT NULL, in_train_small INTEGER)"
+    f"label_digest TEXT, size INTEGER NOT NULL, {_RECORD})"
 )
-_PLAN_COLUMNS = f"{_QUOTED}, label_digest, size, in_train_small"
+_PLAN_COLUMNS = f"{_QUOTED}, label_digest, size, {_RECORD}"
 # one shard's samples (plan_order rows first..last, positions from 0), in order
 INSERT_SAMPLES = (
-    f"INSERT INTO samples (split, shard, position, {_QUOTED}) "
-    f"SELECT ?, ?, rn - ?, {_QUOTED} FROM {PLAN_ORDER} WHERE rn BETWEEN ? AND ? ORDER BY rn"
+    f"INSERT INTO samples (split, shard, position, {_QUOTED}, {_RECORD}) "
+    f"SELECT ?, ?, rn - ?, {_QUOTED}, {_RECORD} FROM {PLAN_ORDER} "
+    "WHERE rn BETWEEN ? AND ? ORDER BY rn"
 )
 # everything a shard's bytes depend on, as one text: per sample, in order, a JSON array of
 # its position, FIELDS (with the locator and the JPEG's digest), its label's provenance
