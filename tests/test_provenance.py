@@ -234,3 +234,27 @@ def test_phash_hex_is_sqlites_printf_of_the_signed_hash() -> None:
         for v in values
     ]
     assert _hex16(pa.array(values, pa.int64())).to_pylist() == expected
+
+
+def test_provenance_rows_are_each_images_own_record(builds) -> None:
+    """plan copies each image's record into its samples (read in scan order, before the
+    shuffle sort) and provenance.parquet reads it there: every row must still be that
+    image's own source digest, size, hash and rights, as scan recorded them."""
+    out = builds["all"]
+    recorded = {
+        r[0]: r[1:]
+        for r in db_rows(
+            out,
+            "SELECT e.treeoflife_id, e.source_bytes, e.source_sha256, "
+            "CASE WHEN e.phash IS NULL THEN NULL ELSE printf('%016x', e.phash) END, "
+            "COALESCE(r.license, 'unknown'), COALESCE(r.license_text, ''), "
+            "COALESCE(r.rights_holder, ''), NULLIF(r.source_url, ''), COALESCE(r.origin, ''), "
+            "COALESCE(r.details, '{}') FROM encoded e LEFT JOIN rights r USING (treeoflife_id)",
+        )
+    }
+    names = ("source_bytes", "source_sha256", "phash", "license", "license_text")
+    names += ("rights_holder", "source_url", "license_origin", "source_details")
+    rows = pq.read_table(out / "provenance.parquet").to_pylist()
+    assert rows and any(r["license"] != "unknown" for r in rows)
+    for r in rows:
+        assert tuple(r[n] for n in names) == recorded[r["treeoflife_id"]], r["treeoflife_id"]

@@ -1,0 +1,45 @@
+"""The build database's schema versions: a build made by the previous version is carried
+over where only a stage's own output changed shape, and refused otherwise."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from treeoflife import builddb
+from treeoflife.errors import TolError
+
+
+def _as_version(out: Path, version: int) -> None:
+    """Make a new build's database look as version ``version`` left it: samples without
+    the image's record, and a finished scan and plan."""
+    db = builddb.connect(out, create=True)
+    for stage in ("scan", "plan", "write"):
+        builddb.record_stage(db, stage, f"fp-{stage}", {}, [])
+    db.execute("DROP TABLE samples")
+    db.execute("CREATE TABLE samples (split TEXT, shard INTEGER, position INTEGER)")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+    db.close()
+
+
+def test_a_version_5_build_gets_samples_again_and_plans_again(tmp_path: Path) -> None:
+    _as_version(tmp_path, 5)
+    db = builddb.connect(tmp_path)
+    columns = {r[1] for r in db.execute("PRAGMA table_info(samples)")}
+    assert {"license", "source_sha256", "in_train_small"} <= columns
+    assert builddb.stage_fingerprint(db, "scan") == "fp-scan"  # what came before is kept
+    assert builddb.stage_fingerprint(db, "plan") is None
+    assert builddb.stage_fingerprint(db, "write") is None
+    (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert int(version) == builddb.SCHEMA_VERSION
+
+
+def test_an_older_build_is_refused_in_one_line(tmp_path: Path) -> None:
+    _as_version(tmp_path, 4)
+    with pytest.raises(TolError, match="another version of treeoflife"):
+        builddb.connect(tmp_path)
+    # and left as it was
+    db = sqlite3.connect(tmp_path / builddb.DB_NAME)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
