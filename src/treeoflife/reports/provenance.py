@@ -90,10 +90,10 @@ _OWN_SQL = {
     "kept_reasons": "COALESCE(k.reasons, '[]')",
     "phash": "s.phash",
 }
-JOINS = (
-    "LEFT JOIN temp.label_sources ls ON ls.label_key = s.label_key "
-    "LEFT JOIN temp.kept_reasons k ON k.item = s.treeoflife_id"
-)
+# a row's label in temp.label_sources: its sources, and its number there (``n``), which the
+# catalog takes the label's columns by
+LABEL_JOIN = "LEFT JOIN temp.label_sources ls ON ls.label_key = s.label_key"
+JOINS = f"{LABEL_JOIN} LEFT JOIN temp.kept_reasons k ON k.item = s.treeoflife_id"
 
 
 # the 64-bit hash, a signed integer in SQLite, is fetched as one and written as 16 hex
@@ -116,7 +116,7 @@ def _lookup_tables(db: sqlite3.Connection) -> None:
     """Keyed temporary tables, so a catalog row costs one small probe each, not a probe of
     a large table or a subquery: temp.kept_reasons, each image's kept reason codes in
     order, for the few that have any; temp.label_sources, each label's {rank: reference
-    set}, reduced once per label."""
+    set}, reduced once per label, and its number ``n`` (0, 1, ... in label order)."""
     db.execute("DROP TABLE IF EXISTS temp.kept_reasons")
     db.execute(
         "CREATE TEMP TABLE kept_reasons (item TEXT PRIMARY KEY, reasons TEXT NOT NULL) "
@@ -130,10 +130,12 @@ def _lookup_tables(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE IF EXISTS temp.label_sources")
     # keyed tables without a rowid: a probe is one b-tree search, not an index and a table
     db.execute(
-        "CREATE TEMP TABLE label_sources (label_key TEXT PRIMARY KEY, sources TEXT) WITHOUT ROWID"
+        "CREATE TEMP TABLE label_sources (label_key TEXT PRIMARY KEY, n INTEGER NOT NULL, "
+        "sources TEXT) WITHOUT ROWID"
     )
     db.execute(
         "INSERT INTO temp.label_sources SELECT t.label_key, "
+        "ROW_NUMBER() OVER (ORDER BY t.label_key) - 1, "
         "(SELECT json_group_object(p.key, json_extract(p.value, '$.source')) "
         " FROM json_each(t.provenance) p) FROM taxa t"
     )

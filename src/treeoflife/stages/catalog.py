@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from itertools import chain, islice
 from pathlib import Path
@@ -54,14 +55,23 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "source_height",
 )
 INT_COLUMNS = INTEGER_COLUMNS | {"position", "source_width", "source_height"}
+# the columns a row takes from its label (the same for every sample of it): the query
+# fetches the label's number in temp.label_sources, and each batch takes them from arrays
+# made once per label, not ~10 values a row made into Python (samples' ranks, common and
+# status are copies of the label's taxa row, made by plan)
+LABEL_COLUMNS = (*RANKS, "common", "taxon_status", "label_sources")
+_LABELS_SQL = (
+    "SELECT "
+    + ", ".join(f't."{r}"' for r in RANKS)
+    + ", t.common, t.status, ls.sources FROM temp.label_sources ls "
+    "JOIN taxa t ON t.label_key = ls.label_key ORDER BY ls.n"
+)
+# what the query fetches of the catalog's columns (the others are LABEL_COLUMNS)
 _COLUMNS_SQL = (
     "s.split, s.treeoflife_id, "
     + ", ".join(f"s.{c}" for c in ID_COLUMNS)
-    + ", "
-    + ", ".join(f's."{r}"' for r in RANKS)
-    + ", s.common, "
-    "sh.name AS shard, s.position, s.image_sha256, s.source, s.identity_key, s.container, "
-    "s.member, s.label_key, s.taxon_status, t.provenance, s.image_notes, s.source_width, "
+    + ", sh.name AS shard, s.position, s.image_sha256, s.source, s.identity_key, "
+    "s.container, s.member, s.label_key, t.provenance, s.image_notes, s.source_width, "
     "s.source_height"
 )
 _FROM = (
@@ -111,27 +121,43 @@ def _schema() -> pa.Schema:
 
 
 def _query(split: str, own: list[tuple[str, str, pa.DataType]]) -> str:
-    """One split's catalog rows, in shard order; train and val rows also carry the
-    provenance columns the catalog does not have (``own``), train_small rows nulls there."""
+    """One split's catalog rows, in shard order: the fetched columns (not LABEL_COLUMNS),
+    the provenance columns the catalog does not have (``own``, but label_sources; nulls on
+    train_small rows, which provenance.parquet does not have), then the label's number."""
+    fetched = [sql for name, sql, _ in own if name not in LABEL_COLUMNS]
     if split in provenance.SPLITS:
-        extra = "".join(f", {sql}" for _, sql, _ in own)
-        return f"SELECT {_COLUMNS_SQL}{extra} {_FROM} {provenance.JOINS} {_ORDER}"
-    return f"SELECT {_COLUMNS_SQL}{', NULL' * len(own)} {_FROM} {_ORDER}"
+        extra = "".join(f", {sql}" for sql in fetched)
+        return f"SELECT {_COLUMNS_SQL}{extra}, ls.n {_FROM} {provenance.JOINS} {_ORDER}"
+    nulls = ", NULL" * len(fetched)
+    return f"SELECT {_COLUMNS_SQL}{nulls}, ls.n {_FROM} {provenance.LABEL_JOIN} {_ORDER}"
+
+
+def _label_arrays(db: sqlite3.Connection) -> list[pa.Array]:
+    """LABEL_COLUMNS of every label, in label number order (temp.label_sources.n)."""
+    columns = list(zip(*db.execute(_LABELS_SQL), strict=True)) or [()] * len(LABEL_COLUMNS)
+    return [pa.array(col, type=pa.string()) for col in columns]
 
 
 def _tables(ctx: BuildContext, schema: pa.Schema, size: int) -> Iterator[pa.Table]:
     """The catalog's rows as published (``schema``: the catalog's columns, then the
     provenance columns of provenance.own_columns), every split in turn, in tables of
     ``size`` rows (a table may span two splits: a Parquet row group is a table, whatever
-    its splits). Each column is made into Arrow once, and every file is written from it."""
+    its splits). Each column is made into Arrow once, and every file is written from it;
+    a label's columns are taken from arrays made once per label."""
     own = provenance.own_columns(ctx.db)
+    labels = dict(zip(LABEL_COLUMNS, _label_arrays(ctx.db), strict=True))
+    fetched = [f for f in schema if f.name not in labels]
     rows = chain.from_iterable(
         ctx.db.execute(_query(split, own), (split,)) for split in layout.SPLITS
     )
     while batch := list(islice(rows, size)):
-        cols = zip(*batch, strict=True)
-        arrays = [pa.array(col, type=f.type) for col, f in zip(cols, schema, strict=True)]
-        yield _published(pa.Table.from_arrays(arrays, schema=schema))
+        cols = list(zip(*batch, strict=True))
+        arrays = {
+            f.name: pa.array(col, type=f.type) for col, f in zip(cols[:-1], fetched, strict=True)
+        }
+        numbers = pa.array(cols[-1], type=pa.int64())
+        arrays |= {name: values.take(numbers) for name, values in labels.items()}
+        yield _published(pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema))
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
