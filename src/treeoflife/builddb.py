@@ -29,7 +29,8 @@ SCHEMA_VERSION = 6  # 2: the image pass moved into scan; samples; rejects.unit
 # 5: splits, holdout, unselected and duplicates WITHOUT ROWID: each is probed by id once per
 #    image by later stages, and a table clustered on its key is one B-tree search, not two
 # 6: samples carries each sample's image record (source bytes and sha256, phash, rights,
-#    in_train_small), so catalog and provenance read one relation in shard order; a
+#    in_train_small) and its JPEG's place, so catalog, provenance and write read one
+#    relation in shard order; a
 #    version 5 database is migrated by dropping samples (plan's output: plan runs again)
 
 _SCHEMA = """
@@ -259,6 +260,12 @@ def _samples_table() -> str:
         "source_url TEXT NOT NULL DEFAULT ''",
         "license_origin TEXT NOT NULL DEFAULT ''",
         "source_details TEXT NOT NULL DEFAULT '{}'",
+        # where the small JPEG is (encoded's unit, offset and size), for write, so it
+        # reads a shard's rows without a probe of encoded per sample; write's re-encode
+        # of a unit refreshes them
+        "unit TEXT",
+        "jpeg_offset INTEGER",
+        "jpeg_size INTEGER",
         "PRIMARY KEY (split, shard, position)",
     ]
     return "CREATE TABLE IF NOT EXISTS samples (\n    " + ",\n    ".join(columns) + "\n);"

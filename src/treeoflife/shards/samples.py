@@ -12,6 +12,7 @@ queries that join it, and the work-file location, are written here, once.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -63,7 +64,10 @@ RECORD_SQL: dict[str, str] = {
     "source_details": "COALESCE(r.details, json_object())",  # '{}', no braces: str.format
 }
 RECORD: tuple[str, ...] = tuple(RECORD_SQL)
-_RECORD = ", ".join(RECORD)
+# where the sample's small JPEG is (work-file unit and offset; its size is plan_order's
+# size), for write: read with the image, in the candidate join, like RECORD
+_PLACE_SQL = "e.unit, e.offset"
+_RECORD = ", ".join(RECORD) + ", unit, jpeg_offset"
 _INSERT = (
     f"INSERT INTO samples (split, shard, position, {_QUOTED}) "
     f"VALUES ({', '.join('?' * (3 + len(FIELDS)))})"
@@ -83,7 +87,7 @@ CANDIDATES = (
     + ", t.common, t.status, i.identity_key, i.container, i.member, "
     "e.sha256, e.width, e.height, e.notes, t.digest, e.size, "
     + ", ".join(RECORD_SQL.values())
-    + " FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+    + f", {_PLACE_SQL} FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
     "JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
     "LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id "
     "JOIN temp.label_rows t ON t.label_key = i.label_key "
@@ -102,8 +106,8 @@ _CREATE_PLAN_ORDER = (
 _PLAN_COLUMNS = f"{_QUOTED}, label_digest, size, {_RECORD}"
 # one shard's samples (plan_order rows first..last, positions from 0), in order
 INSERT_SAMPLES = (
-    f"INSERT INTO samples (split, shard, position, {_QUOTED}, {_RECORD}) "
-    f"SELECT ?, ?, rn - ?, {_QUOTED}, {_RECORD} FROM {PLAN_ORDER} "
+    f"INSERT INTO samples (split, shard, position, {_QUOTED}, {_RECORD}, jpeg_size) "
+    f"SELECT ?, ?, rn - ?, {_QUOTED}, {_RECORD}, size FROM {PLAN_ORDER} "
     "WHERE rn BETWEEN ? AND ? ORDER BY rn"
 )
 # everything a shard's bytes depend on, as one text: per sample, in order, a JSON array of
@@ -119,15 +123,22 @@ _SHARD_TEXT = (
     "WHERE rn BETWEEN ? AND ? ORDER BY rn)"
 )
 
-# a sample row as the .json member and the assembler need it
+# a sample row as the .json member and the assembler need it: the JPEG's place is the
+# sample's own (no probe of encoded by id in shard order: random pages at scale)
 _SHARD_ROWS = (
     "SELECT "
     + ", ".join(f's."{f}"' for f in FIELDS)
-    + ", t.provenance, e.offset, e.size, e.sha256, u.unit, u.work "
+    + ", t.provenance, s.jpeg_offset AS offset, s.jpeg_size AS size, "
+    "s.image_sha256 AS sha256, u.unit, u.work "
     "FROM samples s JOIN taxa t ON t.label_key = s.label_key "
-    "JOIN encoded e ON e.treeoflife_id = s.treeoflife_id "
-    "JOIN encode_units u ON u.unit = e.unit "
+    "JOIN encode_units u ON u.unit = s.unit "
     "WHERE s.split = ? AND s.shard = ? ORDER BY s.position"
+)
+# after write ran units of the image pass again: their samples' JPEG places, from encoded
+_REFRESH_PLACES = (
+    "UPDATE samples SET jpeg_offset = e.offset, jpeg_size = e.size FROM encoded e "
+    "WHERE e.treeoflife_id = samples.treeoflife_id "
+    "AND samples.unit IN (SELECT value FROM json_each(?))"
 )
 
 
@@ -195,6 +206,13 @@ def shard_text(db: sqlite3.Connection, first: int, last: int) -> str:
 def insert(db: sqlite3.Connection, rows: Iterable[tuple]) -> None:
     """Rows of (split, shard, position, *FIELDS)."""
     db.executemany(_INSERT, rows)
+
+
+def refresh_places(db: sqlite3.Connection, units: list[str]) -> None:
+    """The JPEG places of the samples of ``units``, from ``encoded`` again (write ran them
+    again): one pass over samples for all of them."""
+    if units:
+        db.execute(_REFRESH_PLACES, (json.dumps(units),))
 
 
 def shard_rows(db: sqlite3.Connection, split: str, shard: int) -> Iterator[dict[str, Any]]:

@@ -116,7 +116,7 @@ def _reader(ctx: BuildContext) -> sqlite3.Connection:
 _NEEDED_UNITS = (
     "SELECT DISTINCT u.unit, u.container, u.stripe, u.stripes, u.work, u.bytes "
     "FROM shards sh JOIN samples s ON s.split = sh.split AND s.shard = sh.shard "
-    "JOIN encoded e ON e.treeoflife_id = s.treeoflife_id JOIN encode_units u ON u.unit = e.unit "
+    "JOIN encode_units u ON u.unit = s.unit "
     "WHERE sh.status != 'done' ORDER BY u.unit"
 )
 
@@ -156,6 +156,10 @@ def _reencode(ctx: BuildContext, ex: distribute.Executor, units: list[tuple]) ->
     images = 0
     for res in ex.run(encode.encode_unit, tasks):
         images += _record_reencoded(ctx, res, tasks[res.seq].container)
+    # the samples read their JPEG's place from their own row (samples.shard_rows); a place
+    # still stale after a kill here fails assemble's digest check, which runs it again
+    with builddb.transaction(ctx.db) as db:
+        samples.refresh_places(db, [t.unit for t in tasks])
     return images
 
 
