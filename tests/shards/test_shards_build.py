@@ -292,3 +292,22 @@ def test_a_replan_rewrites_only_the_shards_whose_samples_changed(built_copy: Pat
         if p.stat().st_mtime_ns != t
     }
     assert touched and rewritten == touched
+
+
+def test_plan_finds_each_images_jpeg_whatever_the_storage_order(built_copy: Path) -> None:
+    """plan reads an image's encoded row by rowid (scan stores them in the images' order)
+    and by id where that row is another image's: with every encoded row moved one place,
+    the plan is the same, row for row."""
+    from treeoflife.config import Config
+    from treeoflife.stages import BuildContext, plan
+
+    db = builddb.connect(built_copy)
+    query = "SELECT * FROM samples ORDER BY split, shard, position"
+    before = db.execute(query).fetchall()
+    with builddb.transaction(db):
+        db.execute("UPDATE encoded SET rowid = -rowid")
+        db.execute("UPDATE encoded SET rowid = 1 - rowid")  # each image's rowid: the one before's
+    cfg = Config.from_json(builddb.get_meta(db, "config"))
+    plan.run(BuildContext(out=built_copy, config=cfg, db=db, log=lambda _: None))
+    assert before and db.execute(query).fetchall() == before
+    db.close()
