@@ -73,17 +73,6 @@ _INSERT = (
     f"VALUES ({', '.join('?' * (3 + len(FIELDS)))})"
 )
 
-# the rowid of an image's encoded row: scan writes images and encoded in the same order,
-# so it is almost always the image's own rowid (an integer probe in storage order, the
-# images walked in theirs: NOT INDEXED, CROSS JOIN keeps them the outer loop); where that
-# row is another image's (a re-scan moved it), the id index is probed. Probing by id for
-# every image, or walking splits in id order and fetching images and encoded rows by id,
-# reads them at random once they outgrow the page cache.
-_ENCODED_ROWID = (
-    "COALESCE((SELECT x.rowid FROM encoded x WHERE x.rowid = i.rowid "
-    "AND x.treeoflife_id = i.treeoflife_id), "
-    "(SELECT x.rowid FROM encoded x WHERE x.treeoflife_id = i.treeoflife_id))"
-)
 # the candidates of one split, for plan: FIELDS (with the locator and the JPEG's digest),
 # then what a shard's bytes also depend on (a digest of the label's provenance) and the
 # JPEG's size, then the image's RECORD; images without a JPEG (the image pass rejected
@@ -98,9 +87,8 @@ CANDIDATES = (
     + ", t.common, t.status, i.identity_key, i.container, i.member, "
     "e.sha256, e.width, e.height, e.notes, t.digest, e.size, "
     + ", ".join(RECORD_SQL.values())
-    + f", {_PLACE_SQL} FROM images i NOT INDEXED "
-    "CROSS JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
-    f"JOIN encoded e ON e.rowid = {_ENCODED_ROWID} AND e.reject IS NULL "
+    + f", {_PLACE_SQL} FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+    "JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
     "LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id "
     "JOIN temp.label_rows t ON t.label_key = i.label_key "
     "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) "
