@@ -149,6 +149,15 @@ def test_dataset_card_says_the_stages_in_the_order_the_build_runs_them(
     assert "build database: " + ", ".join(stage_names()) + " (scan" in text
 
 
+def _rights_into_samples(db: sqlite3.Connection) -> None:
+    """What plan does: each sample carries its image's rights (report reads only samples)."""
+    db.execute(
+        "UPDATE samples SET license = r.license, license_text = r.license_text, "
+        "rights_holder = r.rights_holder, source_url = r.source_url, license_origin = r.origin "
+        "FROM rights r WHERE r.treeoflife_id = samples.treeoflife_id"
+    )
+
+
 def test_licenses_list_every_sample_once_with_what_its_source_says(
     db: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -160,6 +169,7 @@ def test_licenses_list_every_sample_once_with_what_its_source_says(
             ("zz", "cc0-1.0", "CC0", "Bob", "", "eol/media_manifest.csv"),  # not a sample
         ],
     )
+    _rights_into_samples(db)
     assert write_licenses(db, tmp_path / "licenses.csv") == 5  # train_small "a" is train "a"
     rows = list(csv.DictReader((tmp_path / "licenses.csv").open()))
     assert [r["treeoflife_id"] for r in rows] == ["a", "b", "c", "d", "e"]
@@ -290,6 +300,7 @@ def test_licenses_csv_is_what_csv_writer_writes_in_shard_order_and_tallies_the_r
         "origin) VALUES (?, ?, ?, ?, ?, 'test')",
         rights,
     )
+    _rights_into_samples(conn)
     said = {tid: rest for tid, *rest in rights}
     order = sorted((p for p in planned if p[0] != "train_small"), key=lambda p: p[:3])
     expected = io.StringIO()

@@ -170,18 +170,11 @@ def recorded_changes(db: sqlite3.Connection) -> dict[str, Any] | None:
     return json.loads(row[0]).get("changes") if row else None
 
 
-# What report reads of each sample's rights, and the one place it probes ``rights`` (by
-# id, in the order samples are read): the columns of licenses.csv and whether the source
-# said anything (no row: an unknown license). Both the licenses pass and licensed_counts
-# read them through these names only.
-_WITH_RIGHTS = "samples s LEFT JOIN rights r ON r.treeoflife_id = s.treeoflife_id"
-_RIGHTS = {
-    "license": "COALESCE(r.license, :unknown)",
-    "license_text": "r.license_text",
-    "rights_holder": "r.rights_holder",
-    "source_url": "r.source_url",
-}
-_HAS_RIGHTS = "r.treeoflife_id IS NOT NULL"
+# Each sample's rights are its own columns (plan copies them from ``rights``, an image
+# without a row as the unknown license with empty texts), read in the order samples are
+# stored: no probe of ``rights`` by id. A sample counts as licensed when its code is
+# known; the rest are the unknown license (combined_counts), whether a row said so or not.
+_LICENSED = "s.license != :unknown"
 
 
 UniqueCounts = list[tuple[str, str, str, int]]
@@ -196,8 +189,8 @@ def licensed_counts(db: sqlite3.Connection) -> Licensed:
         {
             (code, source, status): n
             for code, source, status, n in db.execute(
-                f"SELECT {_RIGHTS['license']}, s.source, s.taxon_status, COUNT(*) "
-                f"FROM {_WITH_RIGHTS} WHERE {_UNIQUE} AND {_HAS_RIGHTS} GROUP BY 1, 2, 3",
+                "SELECT s.license, s.source, s.taxon_status, COUNT(*) "
+                f"FROM samples s WHERE {_UNIQUE} AND {_LICENSED} GROUP BY 1, 2, 3",
                 {"unknown": licenses.UNKNOWN},
             )
         }
@@ -333,27 +326,21 @@ LICENSE_COLUMNS = (
 
 def _license_line() -> str:
     """SQL rendering a sample's licenses.csv line (its line end included) with csvtext's
-    quoting; a sample without rights is its id, source and the unknown license, rendered
-    once (``:unknown_field``), not a row at a time."""
-    full = [csvtext.sql_field(f"s.{c}", "\n") for c in LICENSE_COLUMNS[:2]]
-    full += [csvtext.sql_field(_RIGHTS[c], "\n") for c in LICENSE_COLUMNS[2:]]
-    none = [*full[:2], ":unknown_field", "''", "''", "''"]
-    comma = " || ',' || "
-    return (
-        f"CASE WHEN {_HAS_RIGHTS} THEN {comma.join(full)} ELSE {comma.join(none)} END || char(10)"
-    )
+    quoting."""
+    fields = [csvtext.sql_field(f"s.{c}", "\n") for c in LICENSE_COLUMNS]
+    return " || ',' || ".join(fields) + " || char(10)"
 
 
 # each sample once, a shard at a time in shard order: its split, how many, their lines,
 # joined by SQLite as it walks the samples' primary key (split, shard, position), so in
-# position order; the keys its samples with rights are tallied under (JSON arrays, which
+# position order; the keys its licensed samples are tallied under (JSON arrays, which
 # hold no control character, so char(30) separates them whatever the values are); and
 # its samples' sources and labels (JSON arrays), counted in Python for the stats
 _LICENSE_SHARDS = (
     f"SELECT s.split, COUNT(*), group_concat({_license_line()}, ''), "
-    f"group_concat(CASE WHEN {_HAS_RIGHTS} THEN json_array({_RIGHTS['license']}, s.source, "
+    f"group_concat(CASE WHEN {_LICENSED} THEN json_array(s.license, s.source, "
     "s.taxon_status) END, char(30)), json_group_array(s.source), "
-    f"json_group_array(s.label_key), json_group_array(s.taxon_status) FROM {_WITH_RIGHTS} "
+    f"json_group_array(s.label_key), json_group_array(s.taxon_status) FROM samples s "
     f"WHERE {_UNIQUE} "
     "GROUP BY s.split, s.shard ORDER BY s.split, s.shard"
 )
@@ -380,11 +367,7 @@ def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None)
     tmp = atomic.temp_path(dest)
     with atomic.removed_on_failure(tmp), tmp.open("wb") as out:
         out.write((",".join(LICENSE_COLUMNS) + "\n").encode())  # names that need no quotes
-        unknown = {"unknown": licenses.UNKNOWN}
-        (field,) = db.execute(
-            f"SELECT {csvtext.sql_field(':unknown', chr(10))}", unknown
-        ).fetchone()
-        shards = db.execute(_LICENSE_SHARDS, unknown | {"unknown_field": field})
+        shards = db.execute(_LICENSE_SHARDS, {"unknown": licenses.UNKNOWN})
         for split, n, lines, tallied, sources, label_keys, statuses in shards:
             out.write(lines.encode())
             written += n
