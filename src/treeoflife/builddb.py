@@ -324,11 +324,6 @@ def connect(out: Path, *, create: bool = False, read_only: bool = False) -> sqli
     return db
 
 
-# plan and the stages after it (the order of treeoflife.stages), forgotten when samples is
-# made again by a migration, so the next build plans, writes, verifies, catalogs and reports
-_FROM_PLAN = ("plan", "write", "verify", "catalog", "report")
-
-
 def _samples_from_5(db: sqlite3.Connection) -> None:
     """Version 5 → 6: ``samples`` gained its image's record. It is plan's output and only
     plan writes it, so it is made again empty and plan (and what follows) runs again; a
@@ -337,7 +332,10 @@ def _samples_from_5(db: sqlite3.Connection) -> None:
     with transaction(db):
         db.execute("DROP TABLE samples")
         db.execute(_samples_table())
-        forget_stages(db, list(_FROM_PLAN))
+        from treeoflife.stages import stage_names  # the one stage order (it imports this)
+
+        names = stage_names()
+        forget_stages(db, names[names.index("plan") :])  # the next build plans again
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
