@@ -16,7 +16,7 @@ def _as_version(out: Path, version: int) -> None:
     """Make a new build's database look as version ``version`` left it: samples without
     the image's record, and a finished scan and plan."""
     db = builddb.connect(out, create=True)
-    for stage in ("scan", "plan", "write"):
+    for stage in ("scan", "dedup", "plan", "write", "report"):
         builddb.record_stage(db, stage, f"fp-{stage}", {}, [])
     db.execute("DROP TABLE samples")
     db.execute("CREATE TABLE samples (split TEXT, shard INTEGER, position INTEGER)")
@@ -29,9 +29,10 @@ def test_a_version_5_build_gets_samples_again_and_plans_again(tmp_path: Path) ->
     db = builddb.connect(tmp_path)
     columns = {r[1] for r in db.execute("PRAGMA table_info(samples)")}
     assert {"license", "source_sha256", "in_train_small"} <= columns
-    assert builddb.stage_fingerprint(db, "scan") == "fp-scan"  # what came before is kept
-    assert builddb.stage_fingerprint(db, "plan") is None
-    assert builddb.stage_fingerprint(db, "write") is None
+    for stage in ("scan", "dedup"):  # what came before plan is kept
+        assert builddb.stage_fingerprint(db, stage) == f"fp-{stage}"
+    for stage in ("plan", "write", "report"):  # plan and every stage after it run again
+        assert builddb.stage_fingerprint(db, stage) is None
     (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert int(version) == builddb.SCHEMA_VERSION
 
