@@ -109,3 +109,14 @@ def test_bit_rot_is_found_by_tol_verify_and_repaired_by_tol_shard(built) -> None
     assert main(["verify", "--out", str(out), "--workers", "1", "--no-progress"]) == 0
     _build(src, out)
     assert _files(out) == before
+
+
+def test_the_build_after_a_repair_has_nothing_to_do(built, capsys) -> None:
+    """A deleted shard is rewritten by the next build; the build after that finds every
+    stage up to date (write's fingerprint is of what it left to repair: nothing)."""
+    src, out = built
+    next(out.glob("224x224/train/shard-*.tar")).unlink()
+    _build(src, out)
+    assert "write: running" in capsys.readouterr().err
+    _build(src, out)
+    assert ": running" not in capsys.readouterr().err

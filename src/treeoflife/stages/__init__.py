@@ -47,6 +47,10 @@ class Stage:
     # runs worker tasks (treeoflife.distribute): its command takes --workers, and a Dask
     # scheduler is checked before the build starts
     uses_workers: bool = False
+    # its inputs include what it repairs (write: shards gone or found bad), so a finished
+    # run changes them: the fingerprint recorded is taken after the run, or the next build
+    # would run it (and every stage after it) again with nothing to do
+    repairs_inputs: bool = False
 
 
 def _registry() -> list[Stage]:
@@ -134,6 +138,8 @@ def run_stages(
         started = time.monotonic()
         ctx.log(f"{stage.name}: running")
         summary = stage.run(ctx)
+        if stage.repairs_inputs:
+            fp = fingerprint(stage, ctx, previous)
         # the stage's time includes hashing what it wrote (gigabytes of catalog at 10M)
         outputs = [] if ctx.read_only else describe_outputs(ctx, stage)
         summary["seconds"] = round(time.monotonic() - started, 2)

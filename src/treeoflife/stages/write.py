@@ -301,4 +301,5 @@ STAGE = Stage(
     inputs,
     outputs,
     uses_workers=True,
+    repairs_inputs=True,
 )
