@@ -28,7 +28,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from treeoflife import atomic, csvtext, licenses, rejects
+from treeoflife import atomic, builddb, csvtext, licenses, rejects
 from treeoflife.reports import card, croissant, treemap
 from treeoflife.shards.samples import each_sample_once
 from treeoflife.stages import BuildContext, Stage, dedup
@@ -178,11 +178,11 @@ _LICENSED = "s.license != :unknown"
 
 
 UniqueCounts = list[tuple[str, str, str, int]]
-Licensed = Counter[tuple[str, str, str]]  # samples with rights per (license, source, status)
+Licensed = Counter[tuple[str, str, str]]  # licensed samples per (license, source, status)
 
 
 def licensed_counts(db: sqlite3.Connection) -> Licensed:
-    """Samples with a rights row per (license code, source, taxon status), each sample
+    """Samples with a known license per (license code, source, taxon status), each sample
     once: what :func:`write_licenses` tallies as it writes, for a caller with no file to
     write."""
     return Counter(
@@ -199,7 +199,7 @@ def licensed_counts(db: sqlite3.Connection) -> Licensed:
 
 def combined_counts(once: Totals, licensed: Licensed) -> UniqueCounts:
     """(license code, source, taxon status, samples) over each sample once (train and val;
-    a train_small sample is its train row), sorted: the samples with rights by their
+    a train_small sample is its train row), sorted: the licensed samples by their
     license, the rest (per source and status, from the grouped pass) unknown. The license,
     source and limitation counts all come from it."""
     out: Counter[tuple[str, str, str]] = Counter(licensed)
@@ -236,18 +236,15 @@ def source_counts(counts: UniqueCounts) -> dict[str, int]:
 
 
 # each image's id, source and sha256 of its bytes ('' when none was read), in id order,
-# for the lines a source's fingerprint hashes, "<id> <sha256 of the bytes>\n". scan writes
-# `images` and `encoded` in the same order, so an image's digest is almost always the
-# `encoded` row with its rowid (an integer probe, in storage order); where that row is
-# another image's (a re-scan moved it), the id index is probed. SQLite then sorts the
-# joined rows once (`+` keeps it from walking the id index, which reads `images` at
+# for the lines a source's fingerprint hashes, "<id> <sha256 of the bytes>\n"; each image's
+# `encoded` row found by rowid (builddb.image_encoded). SQLite then sorts the joined rows
+# once (`+` keeps it from walking the id index, which reads `images` at
 # random once it outgrows the page cache: report grew faster than N). Sorting both tables
 # and joining them in Python cost 6.7 CPU s at 1M images, this 4.0; the same fingerprints.
 _DIGESTS_IN_ID_ORDER = (
-    "SELECT +i.treeoflife_id AS tid, i.source, COALESCE(CASE WHEN e.treeoflife_id = "
-    "i.treeoflife_id THEN e.source_sha256 ELSE (SELECT x.source_sha256 FROM encoded x "
-    "WHERE x.treeoflife_id = i.treeoflife_id) END, '') "
-    "FROM images i LEFT JOIN encoded e ON e.rowid = i.rowid ORDER BY tid"
+    "SELECT +i.treeoflife_id AS tid, i.source, "
+    f"COALESCE({builddb.image_encoded('{e}.source_sha256')}, '') "
+    f"FROM images i {builddb.ENCODED_BY_ROWID} ORDER BY tid"
 )
 FINGERPRINT_CHUNK = 20_000  # rows fetched, and lines hashed, at a time
 
@@ -348,7 +345,7 @@ _LICENSE_SHARDS = (
 
 @dataclass
 class Seen:
-    """What the licenses pass counts on its way through the samples: those with rights
+    """What the licenses pass counts on its way through the samples: the licensed ones
     (:func:`licensed_counts`) and every sample per (split, source, label, status), so the stats
     need no pass of their own (a sort of every sample: ~2.5 µs a sample at 1M)."""
 

@@ -78,15 +78,8 @@ def split_key(cfg: SplitConfig) -> str:
     return f"CASE {cases} ELSE i.treeoflife_id END"
 
 
-# an image the image pass made a JPEG of. scan writes `images` and `encoded` in the same
-# order, so its `encoded` row is almost always the one with its rowid (an integer probe, in
-# storage order, as report's fingerprints read them); where that row is another image's
-# (a re-scan moved it), the id index is probed. An id probe of each image reads that
-# index at random once it outgrows the page cache (~600 MB at 10M images).
-_USABLE = (
-    "CASE WHEN e.treeoflife_id = i.treeoflife_id THEN e.reject IS NULL ELSE EXISTS (SELECT 1 "
-    "FROM encoded x WHERE x.treeoflife_id = i.treeoflife_id AND x.reject IS NULL) END"
-)
+# an image the image pass made a JPEG of (NULL, not usable, when it has no encoded row)
+_USABLE = builddb.image_encoded("{e}.reject IS NULL")
 
 
 def _keyed(
@@ -102,7 +95,7 @@ def _keyed(
     value, joins, line_params = line
     return (
         f"SELECT i.treeoflife_id AS treeoflife_id, {split_key(cfg)} AS unit, {cond} AS held, "
-        f"{value} AS line FROM images i LEFT JOIN encoded e ON e.rowid = i.rowid "
+        f"{value} AS line FROM images i {builddb.ENCODED_BY_ROWID} "
         + labels
         + f" {joins}"
         # a rejected or filtered image has no sample to place, and must not shift the exact
