@@ -249,18 +249,21 @@ def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
     assert list(source_fingerprints(db)) == ["bioscan", "eol", "inat21"]
 
 
+T3 = 't3,"q"'  # a tol10m id is its file's name: quoted where csv.writer quotes it
+
+
 def test_licenses_csv_is_what_csv_writer_writes_in_shard_order_and_tallies_the_rights(
     tmp_path: Path,
 ) -> None:
     """licenses.csv is rendered by SQLite a shard at a time: with samples stored out of
-    shard order, rights texts that need quotes (comma, quote, line break) and a source
+    shard order, rights texts and an id that need quotes (comma, quote, line break) and a source
     that said "unknown", the file is byte for byte csv.writer's rows in (split, shard,
     position) order, and the licensed tally gives the counts a grouped probe of rights
     gives (each sample once)."""
     conn = builddb.connect(tmp_path / "out", create=True)
     planned = [  # (split, shard, position, id, source, status)
         ("val", 0, 1, "v1", "eol", "resolved"),
-        ("train", 1, 0, "t3", "gbif", "partial"),
+        ("train", 1, 0, T3, "gbif", "partial"),
         ("train_small", 0, 0, "t2", "eol", "resolved"),
         ("train", 0, 1, "t2", "eol", "resolved"),
         ("val", 0, 0, "v0", "gbif", "resolved"),
@@ -293,7 +296,7 @@ def test_licenses_csv_is_what_csv_writer_writes_in_shard_order_and_tallies_the_r
     rights = [
         ("t2", "cc-by-4.0", 'CC BY 4.0, "attribution"', "Ann, Bo", "http://a\nb"),
         ("v0", "unknown", "ask the author", "", ""),
-        ("t3", "cc0-1.0", "CC0", "Cy", "http://c"),
+        (T3, "cc0-1.0", "CC0", "Cy", "http://c"),
     ]
     conn.executemany(
         "INSERT INTO rights (treeoflife_id, license, license_text, rights_holder, source_url, "
@@ -336,3 +339,28 @@ def test_licenses_csv_is_what_csv_writer_writes_in_shard_order_and_tallies_the_r
     reader = builddb.open_read_only(tmp_path / "out" / "build.sqlite")
     assert report.unique_counts(reader) == probed
     reader.close()
+
+
+def test_the_code_columns_of_licenses_csv_never_need_quotes() -> None:
+    """licenses.csv writes a sample's source and license code unquoted (no quoting test a
+    sample): an adapter's name and every code ``licenses.normalise`` makes, whatever text a
+    source gives, hold none of the characters csv.writer quotes."""
+    from treeoflife import csvtext, licenses
+    from treeoflife.sources import ADAPTERS
+
+    assert set(report.CODE_COLUMNS) <= set(report.LICENSE_COLUMNS)
+    said = [
+        'CC BY-NC 4.0, "attribution"\n',
+        "https://creativecommons.org/licenses/by-nc-sa/3.0/,x",
+        'cc0 "1.0"',
+        'Public domain, "no known copyright"',
+        "All rights reserved,\r\n",
+        'Attribution, share alike 2.5 "cc"',
+        '"weird", license\n',
+        "",
+    ]
+    codes = {licenses.normalise(text, url) for text in said for url in ("", *said)}
+    codes |= {licenses.UNKNOWN, licenses.OTHER, licenses.PUBLIC_DOMAIN}
+    names = {adapter.NAME for adapter in ADAPTERS}
+    for value in codes | names:
+        assert not set(value) & set(csvtext.special_characters("\n")), value
