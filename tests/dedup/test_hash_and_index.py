@@ -82,3 +82,23 @@ def test_clusters_are_transitive_and_named_by_their_smallest_index() -> None:
     h = np.array([0b1111, 0b0111, 0b0011, 1 << 40, 0b0001 | 1 << 50], dtype=np.uint64)
     # 0-1-2 chain by one bit each (0 and 2 are two bits apart); 3 and 4 alone at threshold 1
     assert index.clusters(h, 1).tolist() == [0, 0, 0, 3, 4]
+
+
+def test_spreading_correlated_bits_over_the_blocks_keeps_every_distance_and_pair() -> None:
+    """The index deals the bits to its blocks by their correlation: on hashes whose rows of
+    bits are mostly all-0 or all-1 (as a dHash of smooth pictures), the dealt hashes are a
+    permutation of the bits (every pairwise distance kept, no two hashes merged) and the
+    index still finds exactly the pairs all pairs would."""
+    rng = np.random.default_rng(9)
+    rows = rng.integers(0, 2, size=(500, 8)).astype(np.uint64) * np.uint64(0xFF)
+    noise = rng.integers(0, 2**63, size=(500, 8), dtype=np.int64).view(np.uint64)
+    rows ^= noise & (noise >> np.uint64(3)) & (noise >> np.uint64(7)) & np.uint64(0xFF)
+    h = np.unique((rows << (np.arange(8, dtype=np.uint64) * np.uint64(8))).sum(axis=1))
+    for blocks in (7, 9, 12):
+        spread = index.spread_bits(h, blocks)
+        assert len(np.unique(spread)) == len(h)
+        i, j = np.triu_indices(len(h), 1)
+        assert (np.bitwise_count(h[i] ^ h[j]) == np.bitwise_count(spread[i] ^ spread[j])).all()
+    for t in (2, 6):
+        a, b, _ = index.near_pairs(h, t)
+        assert set(zip(a.tolist(), b.tolist(), strict=True)) == _brute(h, t)

@@ -9,6 +9,14 @@ are compared. No near pair is missed, and with enough agreeing bits (~log2 N) a 
 groups are tiny: the cost is C(B, t) sorts of N integers — N log N per table, not N² — plus
 the pairs inside groups. ``B`` is chosen per (N, t) to minimise that estimate.
 
+The blocks are not the hash's own runs of bits: a dHash's neighbouring bits (one row of the
+thumbnail, one column) are strongly correlated, so a run of them takes few of its possible
+values and the tables' groups are large — on 1M bench hashes, 2·10⁸ candidate pairs, ~10× what
+independent bits would give. Any assignment of the 64 bit positions to blocks keeps the
+pigeonhole argument (a Hamming distance does not depend on the order of the bits), so the
+bits are first dealt to blocks by their measured correlation (:func:`spread_bits`): 3.4× fewer
+candidates at 1M, 3.9× at 200K, and the same pairs.
+
 Identical hashes are collapsed first (one exact-duplicate family of any size is one
 entry), so a photo copied a thousand times costs nothing extra. Everything is numpy
 arrays: 10M hashes are 80 MB, a table's sort key and order another 160 MB.
@@ -53,6 +61,46 @@ def _block_ranges(blocks: int) -> list[tuple[int, int]]:
         width = BITS // blocks + (1 if k < BITS % blocks else 0)
         out.append((start, width))
         start += width
+    return out
+
+
+SAMPLE = 16_384  # hashes the bit correlations are measured on (~8 MB of floats)
+
+
+def spread_bits(hashes: np.ndarray, blocks: int) -> np.ndarray:
+    """The hashes with their bit positions permuted so that each block of
+    :func:`_block_ranges` holds bits that vary as independently of each other as the hashes
+    show (greedy: the bits most correlated with the others first, each to the block with
+    room whose bits it is least correlated with). Distances are those of the hashes."""
+    h = np.ascontiguousarray(hashes, dtype=np.uint64)
+    sample = h[:: max(1, len(h) // SAMPLE)]
+    bits = (sample[:, None] >> np.arange(BITS, dtype=np.uint64)) & np.uint64(1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant bit correlates with none
+        corr = (
+            np.abs(np.nan_to_num(np.corrcoef(bits.T.astype(np.float64))))
+            if len(sample) > 1
+            else np.zeros((BITS, BITS))
+        )
+    np.fill_diagonal(corr, 0.0)
+    ranges = _block_ranges(blocks)
+    members: list[list[int]] = [[] for _ in ranges]
+    for bit in np.argsort(-corr.sum(axis=1), kind="stable").tolist():
+        cost = [
+            corr[bit, m].sum() if len(m) < width else np.inf
+            for m, (_, width) in zip(members, ranges, strict=True)
+        ]
+        members[int(np.argmin(cost))].append(bit)
+    dest = np.zeros(BITS, dtype=np.uint64)
+    for m, (shift, _) in zip(members, ranges, strict=True):
+        dest[m] = shift + np.arange(len(m), dtype=np.uint64)
+    # applied a byte at a time: 8 lookups in 256-entry tables instead of 64 bit moves
+    byte_values = np.arange(256, dtype=np.uint64)
+    out = np.zeros_like(h)
+    for byte in range(BITS // 8):
+        table = np.zeros(256, dtype=np.uint64)
+        for b in range(8):
+            table |= ((byte_values >> np.uint64(b)) & np.uint64(1)) << dest[8 * byte + b]
+        out |= table[((h >> np.uint64(8 * byte)) & np.uint64(255)).astype(np.intp)]
     return out
 
 
@@ -110,6 +158,7 @@ def near_pairs(hashes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarr
         return empty, empty, empty
     blocks = plan_blocks(len(h), threshold)
     ranges = _block_ranges(blocks)
+    h = spread_bits(h, blocks)
     found_a, found_b, found_d = [], [], []
     for chosen in itertools.combinations(ranges, blocks - threshold):
         key, bits = _table_key(h, chosen)

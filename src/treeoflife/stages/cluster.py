@@ -113,34 +113,60 @@ def _column_arrays(db: Any, query: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     return np.abs(cols[:, 0]), cols[:, 1].copy(), cols[:, 0] > 0
 
 
-# byte-identical files whose pictures have no hash (flat placeholders): (rowid, rowid) of
-# source–source pairs (to the first of each) and of source–eval pairs; a file with a hash
-# meets its identical copies through that hash
-_SAME_SOURCES = (
-    "SELECT e.rowid, g.rep FROM encoded e JOIN (SELECT source_sha256 AS sha, MIN(rowid) AS rep "
-    "FROM encoded WHERE reject IS NULL AND phash IS NULL GROUP BY 1 HAVING COUNT(*) > 1) g "
-    "ON g.sha = e.source_sha256 WHERE e.reject IS NULL AND e.phash IS NULL AND e.rowid != g.rep"
+# the (signed rowid, phash) rows _column_arrays reads: usable source images, eval images
+_SOURCE_HASHES = (
+    "SELECT CASE WHEN phash IS NULL THEN -rowid ELSE rowid END, COALESCE(phash, 0) FROM encoded "
+    "WHERE reject IS NULL ORDER BY rowid"
 )
-_SAME_EVAL = (
-    "SELECT e.rowid, v.rowid FROM eval_images v JOIN eval_files f ON f.path = v.file "
-    "JOIN encoded e ON e.source_sha256 = v.sha256 AND e.reject IS NULL AND e.phash IS NULL "
-    "WHERE v.phash IS NULL"
+_EVAL_HASHES = (
+    "SELECT CASE WHEN v.phash IS NULL THEN -v.rowid ELSE v.rowid END, COALESCE(v.phash, 0) "
+    "FROM eval_images v JOIN eval_files f ON f.path = v.file ORDER BY v.rowid"
 )
+
+# the digests of the files whose pictures have no hash (flat placeholders), by rowid: the
+# phash pass already knows which rows they are, so a few rows are probed instead of
+# scanning `encoded` twice more (a GROUP BY of its digests and a join back to it)
+_FLAT_SOURCES = (
+    "SELECT e.rowid, e.source_sha256 FROM json_each(?) j JOIN encoded e ON e.rowid = j.value"
+)
+_FLAT_EVAL = "SELECT v.rowid, v.sha256 FROM json_each(?) j JOIN eval_images v ON v.rowid = j.value"
+
+
+def _digests(db: Any, query: str, rows: np.ndarray) -> list[tuple[int, str | None]]:
+    return db.execute(query, (json.dumps(rows.tolist()),)).fetchall() if len(rows) else []
 
 
 def _same_files(
-    db: Any, src_rows: np.ndarray, eval_rows: np.ndarray
+    db: Any, src: tuple[np.ndarray, np.ndarray], evals: tuple[np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs of :data:`_SAME_SOURCES` and :data:`_SAME_EVAL` as array positions."""
+    """Byte-identical files whose pictures have no hash, as pairs of array positions (each
+    source image to the first — smallest rowid — of those with its bytes; each eval image
+    to every such source image); a file with a hash meets its identical copies through
+    that hash. ``src`` and ``evals`` are (rowids, has a hash) of the phash pass."""
+    (src_rows, src_has), (eval_rows, eval_has) = src, evals
+    same: dict[str, list[int]] = {}
+    for rowid, sha in _digests(db, _FLAT_SOURCES, src_rows[~src_has]):
+        if sha is not None:  # no digest is no one's copy (as SQL's NULL = NULL)
+            same.setdefault(sha, []).append(rowid)
     a: list[int] = []
     b: list[int] = []
-    for x, y in db.execute(_SAME_SOURCES):
-        a.append(int(np.searchsorted(src_rows, x)))
-        b.append(int(np.searchsorted(src_rows, y)))
-    for x, y in db.execute(_SAME_EVAL):
-        a.append(int(np.searchsorted(src_rows, x)))
-        b.append(len(src_rows) + int(np.searchsorted(eval_rows, y)))
-    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+    for rowids in same.values():
+        first = min(rowids)
+        a.extend(r for r in rowids if r != first)
+        b.extend(first for r in rowids if r != first)
+    eval_b: list[int] = []
+    for rowid, sha in _digests(db, _FLAT_EVAL, eval_rows[~eval_has]):
+        for r in same.get(sha, ()) if sha is not None else ():
+            a.append(r)
+            eval_b.append(rowid)
+    pos_a = np.searchsorted(src_rows, np.array(a, dtype=np.int64))
+    pos_b = np.concatenate(
+        [
+            np.searchsorted(src_rows, np.array(b, dtype=np.int64)),
+            len(src_rows) + np.searchsorted(eval_rows, np.array(eval_b, dtype=np.int64)),
+        ]
+    )
+    return pos_a.astype(np.int64), pos_b.astype(np.int64)
 
 
 def _record(
@@ -187,21 +213,13 @@ def _record(
 def run(ctx: BuildContext) -> dict[str, Any]:
     db, cfg = ctx.db, ctx.config.dedup
     evals = refresh_eval_hashes(ctx)
-    src_rows, src_hash, src_has = _column_arrays(
-        db,
-        "SELECT CASE WHEN phash IS NULL THEN -rowid ELSE rowid END, COALESCE(phash, 0) FROM encoded "
-        "WHERE reject IS NULL ORDER BY rowid",
-    )
-    eval_rows, eval_hash, eval_has = _column_arrays(
-        db,
-        "SELECT CASE WHEN v.phash IS NULL THEN -v.rowid ELSE v.rowid END, COALESCE(v.phash, 0) FROM eval_images v "
-        "JOIN eval_files f ON f.path = v.file ORDER BY v.rowid",
-    )
+    src_rows, src_hash, src_has = _column_arrays(db, _SOURCE_HASHES)
+    eval_rows, eval_hash, eval_has = _column_arrays(db, _EVAL_HASHES)
     labels = index.clusters(
         index.as_unsigned(np.concatenate([src_hash, eval_hash])),
         cfg.threshold,
         np.concatenate([src_has, eval_has]),
-        _same_files(db, src_rows, eval_rows),
+        _same_files(db, (src_rows, src_has), (eval_rows, eval_has)),
     )
     del src_hash, eval_hash, src_has, eval_has
     with builddb.transaction(db):
