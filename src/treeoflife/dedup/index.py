@@ -104,25 +104,41 @@ def spread_bits(hashes: np.ndarray, blocks: int) -> np.ndarray:
     return out
 
 
-def _table_key(h: np.ndarray, chosen: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, int]:
-    key = np.zeros(len(h), dtype=np.uint64)
-    bits = 0
-    for shift, width in chosen:
-        part = (h >> np.uint64(shift)) & np.uint64((1 << width) - 1)
-        key = (key << np.uint64(width)) | part if bits else part
-        bits += width
+def _block_values(h: np.ndarray, ranges: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Each block's value of every hash, in the smallest unsigned type that holds it (a byte
+    for 8 or more blocks): cut once, so a table's key is a few narrow shifts and ors."""
+    dtype = np.uint8 if max(w for _, w in ranges) <= 8 else np.uint16
+    return [((h >> np.uint64(s)) & np.uint64((1 << w) - 1)).astype(dtype) for s, w in ranges]
+
+
+def _table_key(
+    values: list[np.ndarray], ranges: list[tuple[int, int]], chosen: tuple[int, ...]
+) -> tuple[np.ndarray, int]:
+    """The chosen blocks' values side by side (32 bits when they fit, else 64), and their
+    width in bits."""
+    bits = sum(ranges[k][1] for k in chosen)
+    dtype = np.uint32 if bits <= 32 else np.uint64
+    key = values[chosen[0]].astype(dtype)
+    for k in chosen[1:]:
+        key <<= dtype(ranges[k][1])
+        key |= values[k]
     return key, bits
 
 
-def _sorted_table(key: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted keys, the indices in that order); one packed sort when key and index fit."""
+def _sorted_table(
+    key: np.ndarray, bits: int, positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted keys, the indices in that order); one packed sort when key and index fit.
+    ``positions`` is ``arange(len(key))`` as uint64, made once for every table."""
     n = len(key)
     index_bits = max(1, int(n - 1).bit_length())
     if bits + index_bits <= 64:
-        packed = np.sort((key << np.uint64(index_bits)) | np.arange(n, dtype=np.uint64))
-        return packed >> np.uint64(index_bits), (packed & np.uint64((1 << index_bits) - 1)).astype(
-            np.int64
-        )
+        packed = key.astype(np.uint64)
+        packed <<= np.uint64(index_bits)
+        packed |= positions
+        packed.sort()
+        order = (packed & np.uint64((1 << index_bits) - 1)).astype(np.intp)
+        return (packed >> np.uint64(index_bits)).astype(key.dtype), order
     order = np.argsort(key, kind="stable")
     return key[order], order
 
@@ -159,10 +175,12 @@ def near_pairs(hashes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarr
     blocks = plan_blocks(len(h), threshold)
     ranges = _block_ranges(blocks)
     h = spread_bits(h, blocks)
+    values = _block_values(h, ranges)
+    positions = np.arange(len(h), dtype=np.uint64)
     found_a, found_b, found_d = [], [], []
-    for chosen in itertools.combinations(ranges, blocks - threshold):
-        key, bits = _table_key(h, chosen)
-        keys, order = _sorted_table(key, bits)
+    for chosen in itertools.combinations(range(blocks), blocks - threshold):
+        key, bits = _table_key(values, ranges, chosen)
+        keys, order = _sorted_table(key, bits, positions)
         del key
         for p, d, dist in _near_in_groups(keys, h[order], threshold):
             a, b = order[p], order[p + d]
