@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -54,6 +54,33 @@ def sql_field(expr: str, lineterminator: str = "\r\n") -> str:
         f"CASE WHEN {expr} IS NULL THEN '' "
         f"WHEN {special} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' ELSE {expr} END"
     )
+
+
+def sql_fields(exprs: Sequence[str]) -> str:
+    """SQL: the values of ``exprs`` as plain text (NULL as nothing), each after a comma and
+    a comma after the last (printf joins them in one allocation; a value's own % is never
+    read as a format). It is what the csv writer writes for them exactly when
+    :func:`plain_fields` says so of it."""
+    return f"printf('{',%s' * len(exprs)},', {', '.join(exprs)})"
+
+
+def plain_fields(count: int, lineterminator: str = "\r\n") -> Callable[[str], bool]:
+    """A test of :func:`sql_fields` text of ``count`` values: true when no value holds a
+    character the writer with that line end quotes (its commas are only the ``count + 1``
+    separators), so the text is what the writer writes.
+
+    One test of the joined text in Python (~0.3 µs) instead of a ``CASE`` per value in SQL
+    (:func:`sql_field`, ~3 µs a line of eight) or SQLite's string functions on it (~2 µs),
+    where a build renders millions of lines that nearly all need no quotes."""
+    # the others are some of '"', CR and LF (the candidates special_characters asks
+    # about); the quote is always one, so it pads the three tests
+    a, b, c = ([ch for ch in special_characters(lineterminator) if ch != ","] + ['"'] * 3)[:3]
+    commas = count + 1
+
+    def plain(text: str) -> bool:
+        return text.count(",") == commas and a not in text and b not in text and c not in text
+
+    return plain
 
 
 def field_text(column: pa.Array) -> pa.Array:

@@ -29,21 +29,21 @@ PREDICTED_COLUMNS = (*CATALOG_COLUMNS, "class_index")
 OUTPUTS = (PREDICTED, "reports/check-taxa-predicted.json", "reports/class-index.json")
 
 
-# the predicted catalog's rows as check-taxa reads them, a row per label: images read in
-# storage order (NOT INDEXED: walking images_by_label in label order would fetch each row
-# at random once the table outgrows the page cache), each id looked up in splits
-PREDICTED_CHECK = check_taxa.label_rows(
+# the images of ``splits`` (treeoflife_id, label_key, source) when nothing better is
+# known: images read in storage order (NOT INDEXED: walking images_by_label in label order
+# would fetch each row at random once the table outgrows the page cache), each id looked
+# up in splits. The split stage passes its own walk instead (split.SPLIT_IMAGES), which
+# selects the same images without a probe of splits at random.
+SPLIT_IMAGES = (
     "SELECT i.treeoflife_id, i.label_key, i.source FROM images i NOT INDEXED "
-    "WHERE i.treeoflife_id IN (SELECT treeoflife_id FROM splits)",
-    labels="taxa",
-    train_small_rows=False,  # in_train_small is a flag: splits has one row per image
+    "WHERE i.treeoflife_id IN (SELECT treeoflife_id FROM splits)"
 )
 
 
 def write(out: Path, db: Any) -> Path:
     """Write the predicted catalog from ``splits``, its class index and its check-taxa report."""
     out_csv = write_predicted_catalog(out, db)
-    check(out, db)
+    check(out, db, SPLIT_IMAGES)
     return out_csv
 
 
@@ -53,7 +53,7 @@ def write_predicted_catalog(out: Path, db: Any) -> Path:
     class_index numbers the distinct seven-rank taxa in sorted order.
 
     The split stage's ``stable`` method writes the same file without this pass: its own
-    query renders each image's line (:data:`BODY`) as it assigns the split
+    query renders each image's line (:func:`lines`) as it assigns the split
     (:func:`writing`), which saves probing ``images`` by id in id order."""
     with writing(out, db) as catalog:
         catalog.write_splits(db)
@@ -63,27 +63,31 @@ def write_predicted_catalog(out: Path, db: Any) -> Path:
 class Catalog:
     """The predicted catalog being written: lines in treeoflife_id order, a batch at a time."""
 
-    def __init__(self, path: Path, fh: Any, no_taxon: str) -> None:
+    def __init__(self, path: Path, fh: Any, no_taxon: str, db: Any) -> None:
         self.path = path
         self._fh = fh
-        self.no_taxon = no_taxon  # the parameter of BODY: the tail of an image with no taxa row
+        self.no_taxon = no_taxon  # the parameter of TAIL: the tail of an image with no taxa row
+        self._db = db  # for the rare line whose id columns need quotes
 
     def write(self, assigned: list[tuple[str, str, int]], rows: list[tuple]) -> None:
         """The lines of a batch: ``assigned`` (treeoflife_id, split, in_train_small) and, in
-        the same order, ``rows`` whose fourth value is the image's :data:`BODY`.
+        the same order, ``rows`` whose fourth and fifth values are the image's ``head`` and
+        ``tail`` (:data:`HEAD`, :data:`TAIL`).
 
-        Per image only a string concatenation: SQLite rendered the columns, csv.writer
-        each label's once (:func:`label_tails`), and :func:`treeoflife.csvtext.sql_field`
-        follows its rules, so the file is what csv.writer would write (pyarrow's CSV writer
-        quotes every string, so it cannot)."""
-        self._fh.write(
-            "".join(
-                [
-                    f"train{r[3]}train_small{r[3]}" if a[2] else a[1] + r[3]
-                    for a, r in zip(assigned, rows, strict=True)
-                ]
-            )
-        )
+        Per image a test and a string concatenation: SQLite rendered the columns, csv.writer
+        each label's once (:func:`label_tails`), and :mod:`treeoflife.csvtext` follows its
+        rules, so the file is what csv.writer would write (pyarrow's CSV writer quotes
+        every string, so it cannot)."""
+        plain, text = _PLAIN_HEAD, []
+        for (tid, split, small, *_), row in zip(assigned, rows, strict=True):
+            head = row[3]
+            line = (head if plain(head) else self._quoted_head(tid)) + row[4]
+            text.append(f"train{line}train_small{line}" if small else split + line)
+        self._fh.write("".join(text))
+
+    def _quoted_head(self, treeoflife_id: str) -> str:
+        """An image's id columns, each value quoted where the writer quotes it."""
+        return self._db.execute(_QUOTED_HEAD, (treeoflife_id,)).fetchone()[0]
 
     def write_splits(self, db: Any) -> None:
         """Every line, from the ``splits`` table (probing ``images`` by id, in id order)."""
@@ -95,14 +99,14 @@ class Catalog:
 @contextmanager
 def writing(out: Path, db: Any) -> Iterator[Catalog]:
     """Open predicted-catalog.csv for its lines (:meth:`Catalog.write`), with each used
-    label's columns rendered in ``temp.label_tails`` for :data:`BODY`; on leaving, publish
+    label's columns rendered in ``temp.label_tails`` for :data:`TAIL`; on leaving, publish
     it and reports/class-index.json. Call it outside a transaction (it makes its own)."""
     taxa, no_taxon = label_tails(db)
     path = Path(out) / PREDICTED
     tmp = atomic.temp_path(path)
     with atomic.removed_on_failure(tmp), tmp.open("w", newline="", encoding="utf-8") as fh:
         fh.write(render(PREDICTED_COLUMNS) + EOL)
-        yield Catalog(path, fh, no_taxon)
+        yield Catalog(path, fh, no_taxon, db)
         fh.flush()
         os.fsync(fh.fileno())
     db.execute("DROP TABLE temp.label_tails")
@@ -110,9 +114,16 @@ def writing(out: Path, db: Any) -> Iterator[Catalog]:
     atomic.write_text(Path(out) / "reports" / "class-index.json", class_index_json(taxa))
 
 
-def check(out: Path, db: Any) -> None:
-    """reports/check-taxa-predicted.json: check-taxa on the rows of the predicted catalog."""
-    result = check_taxa.check_query(db, PREDICTED_CHECK)
+def check(out: Path, db: Any, split_images: str) -> None:
+    """reports/check-taxa-predicted.json: check-taxa on the rows of the predicted catalog,
+    a row per label. ``split_images`` selects (treeoflife_id, label_key, source) of exactly
+    the images in ``splits``, each once."""
+    rows = check_taxa.label_rows(
+        split_images,
+        labels="taxa",
+        train_small_rows=False,  # in_train_small is a flag: splits has one row per image
+    )
+    result = check_taxa.check_query(db, rows)
     result["catalog"] = PREDICTED  # relative to OUT: a build does not depend on where it is
     atomic.write_text(
         Path(out) / "reports" / "check-taxa-predicted.json",
@@ -166,7 +177,7 @@ def render(row: Iterable[Any]) -> str:
 
 def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
     """temp.label_tails: each used label's last catalog columns (ranks, common, class_index)
-    rendered once. Returns the class index's taxa (the images' distinct seven-rank taxa,
+    rendered once, with the line end. Returns the class index's taxa (the images' distinct seven-rank taxa,
     sorted: one tuple per taxon, never one per image) and the columns of an image whose
     label has no taxa row (empty, and the class of the empty taxon if there is one)."""
     rank_cols = ", ".join(f't."{r}"' for r in RANKS)
@@ -184,24 +195,32 @@ def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
         while batch := labels.fetchmany(BATCH):
             db.executemany(
                 "INSERT INTO temp.label_tails VALUES (?, ?)",
-                [(key, render((*rest, class_index[tuple(rest[:-1])]))) for key, *rest in batch],
+                [
+                    (key, render((*rest, class_index[tuple(rest[:-1])])) + EOL)
+                    for key, *rest in batch
+                ],
             )
     empty = ("",) * len(RANKS)
-    return taxa, render((*empty, "", class_index.get(empty, "")))
+    return taxa, render((*empty, "", class_index.get(empty, ""))) + EOL
 
 
-# an image's predicted line after its split: its id columns and its label's tail, CSV text
-# (over ``images i`` LEFT JOIN :data:`LABEL_TAILS`; the parameter is ``Catalog.no_taxon``)
-# (printf joins the fields in one allocation; a chain of || copies the growing line each
-# time; a value's own % is never read as a format)
-_ID_FIELDS = [csvtext.sql_field(f"i.{c}") for c in ("treeoflife_id", *ID_COLUMNS)]
-BODY = (
-    f"printf('{',%s' * len(_ID_FIELDS)},%s%s', {', '.join(_ID_FIELDS)}, COALESCE(lt.tail, ?), "
-    "char(13, 10))"  # EOL
+# an image's predicted line after its split: its id columns (``head``, :data:`HEAD`) and
+# its label's tail (``tail``, :data:`TAIL`, whose parameter is ``Catalog.no_taxon``), CSV
+# text, over ``images i`` LEFT JOIN :data:`LABEL_TAILS`. The id columns are rendered
+# plainly and tested once as a whole in Python (``Catalog.write``): a CASE per value costs
+# ~3 µs a line in SQLite, ten times the test, and almost no line needs quotes; the rare one
+# that does is rendered value by value (:data:`_QUOTED_HEAD`).
+_ID_VALUES = [f"i.{c}" for c in ("treeoflife_id", *ID_COLUMNS)]
+HEAD = csvtext.sql_fields(_ID_VALUES)
+_PLAIN_HEAD = csvtext.plain_fields(len(_ID_VALUES))
+_QUOTED_HEAD = (
+    f"SELECT {csvtext.sql_fields([csvtext.sql_field(v) for v in _ID_VALUES])} "
+    "FROM images i WHERE i.treeoflife_id = ?"
 )
+TAIL = "COALESCE(lt.tail, ?)"
 LABEL_TAILS = "LEFT JOIN temp.label_tails lt ON lt.label_key = i.label_key"
 _SPLIT_BODIES = (
-    f"SELECT s.treeoflife_id, s.split, s.in_train_small, {BODY} "
+    f"SELECT s.treeoflife_id, s.split, s.in_train_small, {HEAD}, {TAIL} "
     f"FROM splits s JOIN images i ON i.treeoflife_id = s.treeoflife_id {LABEL_TAILS} "
     "ORDER BY s.treeoflife_id"
 )

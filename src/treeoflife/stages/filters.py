@@ -31,8 +31,10 @@ _READ = (
     "LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id "
 )
 _INSERT = "INSERT OR REPLACE INTO rejects (item, stage, reason, outcome, detail) SELECT "
-# what split and later stages use to leave filtered images out
-NOT_FILTERED = "NOT EXISTS (SELECT 1 FROM rejects fr WHERE fr.item = {id} AND fr.stage = 'filter')"
+# what split and later stages use to leave filtered images out: the filtered ids are
+# gathered once a statement into a set SQLite keeps in memory (a few; none by default),
+# not searched for in ``rejects`` by id for every image (~2 µs an image at 1M)
+NOT_FILTERED = "{id} NOT IN (SELECT fr.item FROM rejects fr WHERE fr.stage = 'filter')"
 _SHA256 = re.compile(r"^([0-9a-fA-F]{64})\b")
 
 

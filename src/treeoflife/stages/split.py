@@ -78,47 +78,53 @@ def split_key(cfg: SplitConfig) -> str:
     return f"CASE {cases} ELSE i.treeoflife_id END"
 
 
-# an image the image pass made a JPEG of (NULL, not usable, when it has no encoded row)
-_USABLE = builddb.image_encoded("{e}.reject IS NULL")
+# the images split places, walked in storage order (NOT INDEXED: a narrow query would
+# otherwise walk the id index and fetch each encoded row at random): those the image pass
+# made a JPEG of (NULL, not usable, when it has no encoded row) that no filter left out
+# (a rejected or filtered image has no sample to place, and must not shift the exact
+# method's counts)
+_SPLIT_FROM = f"FROM images i NOT INDEXED {builddb.ENCODED_BY_ROWID}"
+_SPLIT_WHERE = f"WHERE {builddb.image_encoded('{e}.reject IS NULL')} AND " + NOT_FILTERED.format(
+    id="i.treeoflife_id"
+)
+# the rows ``splits`` gets, as check-taxa reads them: the same walk, so the predicted
+# catalog's check counts its labels without probing ``splits`` by id in storage order
+SPLIT_IMAGES = f"SELECT i.treeoflife_id, i.label_key, i.source {_SPLIT_FROM} {_SPLIT_WHERE}"
 
 
-def _keyed(
-    cfg: SplitConfig, held: list[Term], line: tuple[str, str, Sequence[Any]] = ("NULL", "", ())
-) -> tuple[str, list[Any]]:
-    """SQL: (treeoflife_id, unit key, held, ``line``) of every usable image, and its
-    parameters. ``line`` is (an SQL value over ``images i``, the joins it needs, their
-    parameters): the predicted catalog's line, rendered in the same pass."""
+def _keyed(cfg: SplitConfig, held: list[Term], lines: bool = False) -> tuple[str, list[Any]]:
+    """SQL: (treeoflife_id, unit key, held) of every image split places, and its
+    parameters; with ``lines``, also the predicted catalog's ``head`` and ``tail``
+    (:data:`treeoflife.reports.predicted.HEAD`, ``TAIL``), rendered in the same pass (its
+    ``tail`` takes the last parameter, ``Catalog.no_taxon``, appended by the caller)."""
     cond, params = matches(held) if held else ("0", [])
     labels = "LEFT JOIN taxa t ON t.label_key = i.label_key" if held or cfg.unit != "image" else ""
-    if cfg.unit == "image":
-        labels += " LEFT JOIN temp.cluster_keys ck ON ck.member = i.treeoflife_id"
-    value, joins, line_params = line
+    if cfg.unit == "image":  # an integer probe a row, in storage order
+        labels += " LEFT JOIN temp.cluster_keys ck ON ck.image = i.rowid"
+    line = f", {predicted.HEAD} AS head, {predicted.TAIL} AS tail" if lines else ""
     return (
-        f"SELECT i.treeoflife_id AS treeoflife_id, {split_key(cfg)} AS unit, {cond} AS held, "
-        f"{value} AS line FROM images i {builddb.ENCODED_BY_ROWID} "
-        + labels
-        + f" {joins}"
-        # a rejected or filtered image has no sample to place, and must not shift the exact
-        # method's counts
-        + f" WHERE {_USABLE} AND "
-        + NOT_FILTERED.format(id="i.treeoflife_id"),
-        [*params, *line_params],
+        f"SELECT i.treeoflife_id AS treeoflife_id, {split_key(cfg)} AS unit, {cond} AS held"
+        f"{line} {_SPLIT_FROM} {labels} {predicted.LABEL_TAILS if lines else ''} {_SPLIT_WHERE}",
+        list(params),
     )
 
 
 def cluster_keys(db: sqlite3.Connection, seed: int) -> None:
-    """temp.cluster_keys: each source member of a duplicate cluster with its cluster's
-    split key, the member whose own val hash is smallest (so the cluster goes where the
-    most val-bound of its images would). Keyed by member: one probe an image."""
+    """temp.cluster_keys: each source member of a duplicate cluster (by its image's rowid)
+    with its cluster's split key, the member whose own val hash is smallest (so the cluster
+    goes where the most val-bound of its images would). Keyed by rowid, the split's walk
+    probes it with an integer in storage order (by member it was a text search an image,
+    ~2 µs); the members are few (the duplicates), each found once in the id index."""
     db.create_function("tol_unit", 3, _unit, deterministic=True)
     db.execute("DROP TABLE IF EXISTS temp.cluster_keys")
+    db.execute("CREATE TEMP TABLE cluster_keys (image INTEGER PRIMARY KEY, key TEXT NOT NULL)")
     db.execute(
-        "CREATE TEMP TABLE cluster_keys (member TEXT PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID"
-    )
-    db.execute(
-        "INSERT INTO temp.cluster_keys SELECT c.member, FIRST_VALUE(c.member) OVER (PARTITION BY "
-        "c.cluster ORDER BY tol_unit(?, 'val', c.member), c.member) FROM clusters c "
-        "WHERE c.is_eval = 0",
+        "INSERT INTO temp.cluster_keys SELECT image, key FROM (SELECT i.rowid AS image, "
+        "FIRST_VALUE(c.member) OVER (PARTITION BY c.cluster ORDER BY tol_unit(?, 'val', c.member), "
+        "c.member) AS key FROM (SELECT member, cluster FROM clusters WHERE is_eval = 0 "
+        # in id order: the id index is read in its own order
+        "ORDER BY member LIMIT -1 OFFSET 0) c LEFT JOIN images i ON i.treeoflife_id = c.member) "
+        "WHERE image IS NOT NULL ORDER BY image",
         (seed,),
     )
 
@@ -169,19 +175,26 @@ def _stable_batches(
     db: sqlite3.Connection,
     cfg: SplitConfig,
     held: Sequence[Term] = (),
-    line: tuple[str, str, Sequence[Any]] = ("NULL", "", ()),
+    no_taxon: str | None = None,
 ) -> Iterator[tuple[list[tuple[str, str, int]], list[tuple]]]:
-    """Batches of (id, split, in_train_small) and the query's rows (the fourth value is
-    ``line``): one pass, one batch held, in id order, so ``splits`` (keyed by id) is
+    """Batches of (id, split, in_train_small) and the query's rows, whose fourth and fifth
+    values are the predicted catalog's head and tail when ``no_taxon``
+    (``Catalog.no_taxon``) is given (:meth:`Catalog.write`): one pass, one batch held, in id order, so ``splits`` (keyed by id) is
     appended to. SQLite sorts the rows (storage order in, one sort): walking ``images`` in
     id order would read it at random. A batch is one list comprehension of byte
     comparisons, as a Python step per image is most of this stage's cost at 10M images."""
     cluster_keys(db, cfg.seed)
-    query, params = _keyed(cfg, list(held), line)
-    # the unit key only where it is not the id itself (most images): None is cheaper to fetch
-    query = f"SELECT treeoflife_id, NULLIF(unit, treeoflife_id), held, line FROM ({query}) "
-    # "+": sort, rather than walk the id index and fetch each row at random
-    query += "ORDER BY +treeoflife_id"
+    lines = no_taxon is not None
+    query, params = _keyed(cfg, list(held), lines=lines)
+    # the unit key only where it is not the id itself (most images): None is cheaper to
+    # fetch; "+": sort, rather than walk the id index and fetch each row at random
+    query = (
+        "SELECT treeoflife_id, NULLIF(unit, treeoflife_id), held"
+        + (", head, tail" if lines else "")
+        + f" FROM ({query}) ORDER BY +treeoflife_id"
+    )
+    if lines:
+        params.append(no_taxon)
     to_val, to_small = _salted(cfg.seed, "val"), _salted(cfg.seed, "train_small")
     val, small = below(cfg.val_percent / 100), below(cfg.train_small_percent / 100)
     cur = db.execute(query, params)
@@ -191,7 +204,7 @@ def _stable_batches(
                 (tid, "val", 0)
                 if is_held or sha256(to_val + (key or tid).encode()).digest() < val
                 else (tid, "train", int(sha256(to_small + tid.encode()).digest() < small))
-                for tid, key, is_held, _ in rows
+                for tid, key, is_held, *_ in rows
             ],
             rows,
         )
@@ -261,15 +274,14 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         db.execute("INSERT INTO temp.old_splits SELECT treeoflife_id, split FROM splits")
         db.execute("DELETE FROM splits")
         if cfg.method == "stable":  # the catalog's lines are rendered in the same pass
-            line = (predicted.BODY, predicted.LABEL_TAILS, (catalog.no_taxon,))
-            for assigned, rows in _stable_batches(db, cfg, held, line):
+            for assigned, rows in _stable_batches(db, cfg, held, catalog.no_taxon):
                 db.executemany(_INSERT, assigned)
                 catalog.write(assigned, rows)
         else:
             for batch in METHODS[cfg.method](db, cfg, held):
                 db.executemany(_INSERT, batch)
             catalog.write_splits(db)
-    predicted.check(ctx.out, db)
+    predicted.check(ctx.out, db, SPLIT_IMAGES)
     # images of the last split that changed split (the stable method: they follow a cluster);
     # both tables walked in id order
     (moved,) = db.execute(
