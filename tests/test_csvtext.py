@@ -53,3 +53,17 @@ def test_rows_text_is_what_python_csv_writes_for_awkward_values() -> None:
     # a slice of a batch (Arrow offsets not starting at zero) gives its own rows only
     assert csvtext.rows_text([c.slice(40, 25) for c in columns]) == _python_csv(rows[40:65])
     assert csvtext.rows_text([c.slice(0, 0) for c in columns]) == b""
+
+
+def test_plain_fields_holds_exactly_when_the_writer_adds_no_quotes() -> None:
+    """predicted-catalog.csv writes SQLite's plain join of the id columns when this test
+    passes, so it must never pass for values the writer would quote."""
+    plain = csvtext.plain_fields(3)
+    rng = random.Random(5)
+    for _ in range(2000):
+        values = [rng.choice(AWKWARD) for _ in range(3)]
+        joined = "," + ",".join("" if v is None else v for v in values) + ","
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\r\n").writerow(values)
+        written = "," + buf.getvalue().removesuffix("\r\n") + ","
+        assert plain(joined) == (written == joined), values

@@ -9,11 +9,14 @@ import sqlite3
 from pathlib import Path
 
 from treeoflife.columns import ID_COLUMNS
+from treeoflife.config import SplitConfig
+from treeoflife.reports import predicted
 from treeoflife.reports.predicted import (
     PREDICTED_COLUMNS,
     class_index_json,
     write_predicted_catalog,
 )
+from treeoflife.stages import split as split_stage
 from treeoflife.taxonomy.ranks import RANKS
 
 TRICKY = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "Ælfrēd 中文", "", " lead", "x;y"]
@@ -102,3 +105,44 @@ def test_class_index_json_is_the_text_json_dumps_writes() -> None:
             {"taxa": [list(t) for t in some], "ranks": ranks}, indent=1, ensure_ascii=False
         )
         assert class_index_json(some) == expected + "\n"
+
+
+def test_the_split_pass_writes_what_the_splits_table_gives(tmp_path: Path) -> None:
+    """The stable split renders the catalog's lines and counts check-taxa's labels in its
+    own walk of the images (storage order, no probe of ``splits``); both must be what the
+    ``splits`` table gives, awkward values, an unreadable and a filtered image included."""
+    db, rows = _database()
+    db.execute("ALTER TABLE images ADD COLUMN source TEXT NOT NULL DEFAULT 'generic'")
+    db.execute("ALTER TABLE taxa ADD COLUMN status TEXT NOT NULL DEFAULT 'resolved'")
+    db.execute("CREATE TABLE encoded (treeoflife_id TEXT PRIMARY KEY, reject TEXT)")
+    db.execute("CREATE TABLE rejects (item TEXT, stage TEXT, reason TEXT)")
+    db.execute("CREATE TABLE clusters (member TEXT PRIMARY KEY, cluster TEXT, is_eval INT)")
+    ids = [tid for (tid,) in db.execute("SELECT treeoflife_id FROM images ORDER BY rowid")]
+    unreadable, filtered = ids[3], ids[8]
+    db.executemany(  # in the images' storage order, as scan writes it
+        "INSERT INTO encoded VALUES (?, ?)",
+        [(t, "jpeg_corrupt" if t == unreadable else None) for t in ids],
+    )
+    db.execute("INSERT INTO rejects VALUES (?, 'filter', 'image_blank')", (filtered,))
+    db.executemany("INSERT INTO clusters VALUES (?, ?, 0)", [(ids[1], ids[1]), (ids[2], ids[1])])
+    db.execute("DELETE FROM splits")
+    db.commit()
+
+    split_dir, table_dir = tmp_path / "split", tmp_path / "table"
+    for d in (split_dir, table_dir):
+        (d / "reports").mkdir(parents=True)
+    with predicted.writing(split_dir, db) as catalog:
+        for assigned, batch in split_stage._stable_batches(db, SplitConfig(), (), catalog.no_taxon):
+            db.executemany("INSERT INTO splits VALUES (?, ?, ?)", assigned)
+            catalog.write(assigned, batch)
+    db.commit()
+    predicted.check(split_dir, db, split_stage.SPLIT_IMAGES)
+    write_predicted_catalog(table_dir, db)
+    predicted.check(table_dir, db, predicted.SPLIT_IMAGES)
+
+    in_splits = {t for (t,) in db.execute("SELECT treeoflife_id FROM splits")}
+    assert in_splits == set(ids) - {unreadable, filtered}
+    for name in (predicted.PREDICTED, "reports/check-taxa-predicted.json"):
+        assert (split_dir / name).read_bytes() == (table_dir / name).read_bytes()
+    text = (split_dir / predicted.PREDICTED).read_text(encoding="utf-8")
+    assert '"a,b"' in text and '"3,4"' in text  # quoted values took the slow path
