@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from json.encoder import encode_basestring
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from treeoflife import atomic, builddb, csvtext
@@ -175,6 +176,14 @@ def render(row: Iterable[Any]) -> str:
     return buf.getvalue().removesuffix(EOL)
 
 
+def render_lines(rows: Iterable[Iterable[Any]]) -> list[str]:
+    """Each row's CSV record with its line end, exactly as csv.writer writes it: one
+    writer for all (it hands each record to ``write`` whole), not one per row (~5 µs)."""
+    records: list[str] = []
+    csv.writer(SimpleNamespace(write=records.append)).writerows(rows)
+    return records
+
+
 def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
     """temp.label_tails: each used label's last catalog columns (ranks, common, class_index)
     rendered once, with the line end. Returns the class index's taxa (the images' distinct seven-rank taxa,
@@ -193,12 +202,10 @@ def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
             f"SELECT t.label_key, {rank_cols}, t.common FROM taxa t {used} ORDER BY t.label_key"
         )
         while batch := labels.fetchmany(BATCH):
+            tails = render_lines([(*rest, class_index[tuple(rest[:-1])]) for _, *rest in batch])
             db.executemany(
                 "INSERT INTO temp.label_tails VALUES (?, ?)",
-                [
-                    (key, render((*rest, class_index[tuple(rest[:-1])])) + EOL)
-                    for key, *rest in batch
-                ],
+                zip([key for key, *_ in batch], tails, strict=True),
             )
     empty = ("",) * len(RANKS)
     return taxa, render((*empty, "", class_index.get(empty, ""))) + EOL
