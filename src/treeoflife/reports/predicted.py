@@ -79,12 +79,17 @@ class Catalog:
         each label's once (:func:`label_tails`), and :mod:`treeoflife.csvtext` follows its
         rules, so the file is what csv.writer would write (pyarrow's CSV writer quotes
         every string, so it cannot)."""
-        plain, text = _PLAIN_HEAD, []
-        for (tid, split, small, *_), row in zip(assigned, rows, strict=True):
-            head = row[3]
-            line = (head if plain(head) else self._quoted_head(tid)) + row[4]
-            text.append(f"train{line}train_small{line}" if small else split + line)
-        self._fh.write("".join(text))
+        plain, quoted = _PLAIN_HEAD, self._quoted_head
+        # comprehensions, not a loop of appends: this is per image (r[0] is its id)
+        lines = [(r[3] if plain(r[3]) else quoted(r[0])) + r[4] for r in rows]
+        self._fh.write(
+            "".join(
+                [
+                    f"train{line}train_small{line}" if a[2] else a[1] + line
+                    for a, line in zip(assigned, lines, strict=True)
+                ]
+            )
+        )
 
     def _quoted_head(self, treeoflife_id: str) -> str:
         """An image's id columns, each value quoted where the writer quotes it."""
