@@ -123,7 +123,8 @@ def cluster_keys(db: sqlite3.Connection, seed: int) -> None:
         "INSERT INTO temp.cluster_keys SELECT image, key FROM (SELECT i.rowid AS image, "
         "FIRST_VALUE(c.member) OVER (PARTITION BY c.cluster ORDER BY tol_unit(?, 'val', c.member), "
         "c.member) AS key FROM (SELECT member, cluster FROM clusters WHERE is_eval = 0 "
-        # in id order: the id index is read in its own order
+        # in id order, a subquery SQLite does not flatten (OFFSET): the id index of images
+        # is then read in its own order
         "ORDER BY member LIMIT -1 OFFSET 0) c LEFT JOIN images i ON i.treeoflife_id = c.member) "
         "WHERE image IS NOT NULL ORDER BY image",
         (seed,),
@@ -180,8 +181,8 @@ def _stable_batches(
 ) -> Iterator[tuple[list[tuple[str, str, int]], list[tuple]]]:
     """Batches of (id, split, in_train_small) and the query's rows, whose fourth and fifth
     values are the predicted catalog's head and tail when ``no_taxon``
-    (``Catalog.no_taxon``) is given (:meth:`Catalog.write`): one pass, one batch held, in id order, so ``splits`` (keyed by id) is
-    appended to. SQLite sorts the rows (storage order in, one sort): walking ``images`` in
+    (``Catalog.no_taxon``) is given (:meth:`Catalog.write`; NULL otherwise): one pass,
+    one batch held, in id order, so ``splits`` (keyed by id) is appended to. SQLite sorts the rows (storage order in, one sort): walking ``images`` in
     id order would read it at random. A batch is one list comprehension of byte
     comparisons, as a Python step per image is most of this stage's cost at 10M images."""
     cluster_keys(db, cfg.seed)
@@ -191,7 +192,7 @@ def _stable_batches(
     # fetch; "+": sort, rather than walk the id index and fetch each row at random
     query = (
         "SELECT treeoflife_id, NULLIF(unit, treeoflife_id), held"
-        + (", head, tail" if lines else "")
+        + (", head, tail" if lines else ", NULL, NULL")
         + f" FROM ({query}) ORDER BY +treeoflife_id"
     )
     if lines:
@@ -205,7 +206,7 @@ def _stable_batches(
                 (tid, "val", 0)
                 if is_held or sha256(to_val + (key or tid).encode()).digest() < val
                 else (tid, "train", int(sha256(to_small + tid.encode()).digest() < small))
-                for tid, key, is_held, *_ in rows
+                for tid, key, is_held, _, _ in rows
             ],
             rows,
         )
