@@ -29,20 +29,21 @@ from collections.abc import Callable, Iterable
 SAMPLE_OVERHEAD = 13 * 512 + 13 * 256 + 2048
 
 
-def shuffle_keys(seed: int, split: str) -> Callable[[str], str]:
-    """The shuffle key of each id of one split: SHA-256 of ``seed:split:id``, hex. One
-    argument a call, so SQLite's sorter calls it ~30% cheaper than with three."""
-    prefix = f"{seed}:{split}:"
+def shuffle_keys(seed: int) -> Callable[[str], str]:
+    """The shuffle key of ``split:id``: SHA-256 of ``seed:split:id``, hex. One argument a
+    call, so SQLite's sorter calls it ~30% cheaper than with three."""
+    prefix = f"{seed}:"
     sha256 = hashlib.sha256
 
-    def key(treeoflife_id: str) -> str:
-        return sha256((prefix + treeoflife_id).encode()).hexdigest()
+    def key(split_id: str) -> str:
+        return sha256((prefix + split_id).encode()).hexdigest()
 
     return key
 
 
 def shuffle_key(seed: int, split: str, treeoflife_id: str) -> str:
-    return shuffle_keys(seed, split)(treeoflife_id)
+    """The shuffle key of an id in a split (see :func:`shuffle_keys`)."""
+    return shuffle_keys(seed)(f"{split}:{treeoflife_id}")
 
 
 def starts_new_shard(count: int, size: int, est: int, max_samples: int, max_bytes: int) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from treeoflife import licenses
+from treeoflife.builddb import ENCODED_BY_ROWID, image_encoded
 from treeoflife.columns import ID_COLUMNS
 from treeoflife.taxonomy.ranks import RANKS
 
@@ -64,63 +65,86 @@ RECORD_SQL: dict[str, str] = {
     "source_details": "COALESCE(r.details, json_object())",  # '{}', no braces: str.format
 }
 RECORD: tuple[str, ...] = tuple(RECORD_SQL)
-# where the sample's small JPEG is (work-file unit and offset; its size is plan_order's
-# size), for write: read with the image, in the candidate join, like RECORD
-_PLACE_SQL = "e.unit, e.offset"
-_RECORD = ", ".join(RECORD) + ", unit, jpeg_offset"
+_RECORD = ", ".join(RECORD) + ", unit, jpeg_offset"  # samples' columns after FIELDS
 _INSERT = (
     f"INSERT INTO samples (split, shard, position, {_QUOTED}) "
     f"VALUES ({', '.join('?' * (3 + len(FIELDS)))})"
 )
 
-# the candidates of one split, for plan: FIELDS (with the locator and the JPEG's digest),
-# then what a shard's bytes also depend on (a digest of the label's provenance) and the
-# JPEG's size, then the image's RECORD; images without a JPEG (the image pass rejected
-# them) are never planned. SQLite sorts these rows into temp.plan_order (the joins run in
-# table order, before the sort: images, encoded and rights are all stored in scan order),
-# so the ~1 KB provenance itself stays out: temp.label_rows has its digest.
+# the images plan leaves out: held out (resolve), left out by [select] (select), dropped
+# as duplicates (dedup). Copied into one small temporary set, so a candidate is one probe
+# of it, not one probe of each (each a search by text id)
+EXCLUDED = "temp.plan_excluded"
+_EXCLUDED_FROM = ("holdout", "unselected", "duplicates")
+
+
+def _encoded(column: str) -> str:
+    return image_encoded(f"{{e}}.{column}")
+
+
+# the candidates of every planned split, for plan: the split and its shuffle key, FIELDS
+# (with the locator and the JPEG's digest), the image's RECORD, its JPEG's place and size.
+# Images without a JPEG (the image pass rejected them) are never planned. The join walks
+# `images` in storage order and reads each image's encoded row by rowid (builddb's
+# ENCODED_BY_ROWID); splits, rights, the label's row and the excluded set are probed, once
+# an image. An image is a candidate of each planned split ``p`` its splits row puts it in
+# ({member}: a condition on ``p.split`` and ``s``; train_small is a subset of train, so
+# its images come twice), joined last so each image is read once for all splits.
+# {order}: the sort key within a split, over ``i`` and ``p``.
+_CANDIDATE_SQL: dict[str, str] = {
+    **{f: f"i.{f}" for f in ("treeoflife_id", "source", "label_key", *ID_COLUMNS)},
+    **{r: f't."{r}"' for r in RANKS},
+    "common": "t.common",
+    "taxon_status": "t.status",
+    **{f: f"i.{f}" for f in ("identity_key", "container", "member")},
+    "image_sha256": _encoded("sha256"),
+    "source_width": _encoded("width"),
+    "source_height": _encoded("height"),
+    "image_notes": _encoded("notes"),
+    **{k: _encoded(v[2:]) if v.startswith("e.") else v for k, v in RECORD_SQL.items()},
+    "unit": _encoded("unit"),
+    "jpeg_offset": _encoded("offset"),
+    "jpeg_size": _encoded("size"),
+}
 CANDIDATES = (
-    "SELECT i.treeoflife_id, i.source, i.label_key, "
-    + ", ".join(f"i.{c}" for c in ID_COLUMNS)
-    + ", "
-    + ", ".join(f't."{r}"' for r in RANKS)
-    + ", t.common, t.status, i.identity_key, i.container, i.member, "
-    "e.sha256, e.width, e.height, e.notes, t.digest, e.size, "
-    + ", ".join(RECORD_SQL.values())
-    + f", {_PLACE_SQL} FROM images i JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
-    "JOIN encoded e ON e.treeoflife_id = i.treeoflife_id AND e.reject IS NULL "
-    "LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id "
+    "SELECT p.split AS split, row_number() OVER (PARTITION BY p.split ORDER BY {order}) AS rn, "
+    + ", ".join(f'{sql} AS "{name}"' for name, sql in _CANDIDATE_SQL.items())
+    + " FROM images i NOT INDEXED CROSS JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+    + ENCODED_BY_ROWID
+    + " LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id "
     "JOIN temp.label_rows t ON t.label_key = i.label_key "
-    "WHERE NOT EXISTS (SELECT 1 FROM holdout h WHERE h.treeoflife_id = i.treeoflife_id) "
-    "AND NOT EXISTS (SELECT 1 FROM unselected x WHERE x.treeoflife_id = i.treeoflife_id) "
-    "AND NOT EXISTS (SELECT 1 FROM duplicates x WHERE x.treeoflife_id = i.treeoflife_id) "
-    "AND {where} ORDER BY {order}"
+    "CROSS JOIN ({splits}) p ON {member} "
+    f"WHERE {image_encoded('{e}.reject IS NULL')} "
+    f"AND NOT EXISTS (SELECT 1 FROM {EXCLUDED} x WHERE x.treeoflife_id = i.treeoflife_id)"
 )
-# one split's candidates in plan order: rn counts from 1 (a rowid, so a shard's samples
-# are a range of the table, read in order without another sort or lookup)
-PLAN_ORDER = "temp.plan_order"
-_CREATE_PLAN_ORDER = (
-    f"CREATE TEMP TABLE {PLAN_ORDER.split('.')[1]} (rn INTEGER PRIMARY KEY, {_QUOTED}, "
-    f"label_digest TEXT, size INTEGER NOT NULL, {_RECORD})"
-)
-_PLAN_COLUMNS = f"{_QUOTED}, label_digest, size, {_RECORD}"
-# one shard's samples (plan_order rows first..last, positions from 0), in order
+# every planned sample, straight from the sorted candidates: its place is its rank in its
+# split's order, cut every {max_samples} samples (plan renumbers a split where the byte
+# limit binds). The window sorts the candidates once, by split then order, and emits them
+# in that order, so samples are written in (split, shard, position) order, their storage
+# order, with no second sort.
 INSERT_SAMPLES = (
     f"INSERT INTO samples (split, shard, position, {_QUOTED}, {_RECORD}, jpeg_size) "
-    f"SELECT ?, ?, rn - ?, {_QUOTED}, {_RECORD}, size FROM {PLAN_ORDER} "
-    "WHERE rn BETWEEN ? AND ? ORDER BY rn"
+    "SELECT split, (rn - 1) / {max_samples}, (rn - 1) % {max_samples}, "
+    f"{_QUOTED}, {_RECORD}, jpeg_size FROM (" + "{candidates})"
 )
 # everything a shard's bytes depend on, as one text: per sample, in order, a JSON array of
 # its position, FIELDS (with the locator and the JPEG's digest), its label's provenance
 # digest and the JPEG's size, so the text is unambiguous; plan hashes it. One json_array
 # call a row is ~4x cheaper in SQLite than quote() of each of the ~30 values joined by ||
 # (3 vs 12 µs a sample; the digest is internal: it only decides whether a done shard is
-# kept).
+# kept). Read back from samples in storage order, the label's digest probed in
+# temp.label_rows (a small table).
 _SHARD_TEXT = (
-    "SELECT group_concat(text, char(10)) FROM (SELECT json_array(rn - ?, "
-    + ", ".join(f'"{f}"' for f in FIELDS)
-    + f", label_digest, size) AS text FROM {PLAN_ORDER} "
-    "WHERE rn BETWEEN ? AND ? ORDER BY rn)"
+    "SELECT group_concat(text, char(10)) FROM (SELECT json_array(s.position, "
+    + ", ".join(f's."{f}"' for f in FIELDS)
+    + ", t.digest, s.jpeg_size) AS text FROM samples s "
+    "JOIN temp.label_rows t ON t.label_key = s.label_key "
+    "WHERE s.split = ? AND s.shard = ? ORDER BY s.position)"
+)
+# (samples, estimated bytes) of each shard of a split, in order
+_SHARD_SIZES = (
+    "SELECT COUNT(*), SUM(jpeg_size) + COUNT(*) * ? FROM samples WHERE split = ? "
+    "GROUP BY shard ORDER BY shard"
 )
 
 # a sample row as the .json member and the assembler need it: the JPEG's place is the
@@ -164,42 +188,74 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def order_candidates(db: sqlite3.Connection, where: str, order: str, params: tuple = ()) -> int:
-    """temp.plan_order: one split's candidates (CANDIDATES with ``where`` and ``order``) in
-    plan order; returns how many."""
-    db.execute(f"DROP TABLE IF EXISTS {PLAN_ORDER}")
-    db.execute(_CREATE_PLAN_ORDER)
-    cur = db.execute(
-        f"INSERT INTO {PLAN_ORDER} ({_PLAN_COLUMNS}) "
-        + CANDIDATES.format(where=where, order=order),
-        params,
+def exclude(db: sqlite3.Connection) -> None:
+    """temp.plan_excluded: the ids of every image plan leaves out (see EXCLUDED)."""
+    db.execute(f"DROP TABLE IF EXISTS {EXCLUDED}")
+    db.execute(
+        f"CREATE TEMP TABLE {EXCLUDED.split('.')[1]} (treeoflife_id TEXT PRIMARY KEY) WITHOUT ROWID"
     )
-    return cur.rowcount
+    for table in _EXCLUDED_FROM:  # each in id order: appends to the set's B-tree
+        db.execute(f"INSERT OR IGNORE INTO {EXCLUDED} SELECT treeoflife_id FROM {table}")
 
 
-def keep_order(db: sqlite3.Connection, split: str) -> None:
-    """Keep temp.plan_order as this split's, for :func:`order_subset` (renaming is free;
-    the temporary database goes when the connection closes)."""
-    db.execute(f"DROP TABLE IF EXISTS temp.plan_order_{split}")
-    db.execute(f"ALTER TABLE {PLAN_ORDER} RENAME TO plan_order_{split}")
+def plan_samples(
+    db: sqlite3.Connection, member: dict[str, str], order: str, max_samples: int
+) -> None:
+    """Insert every planned sample into ``samples``: the candidates of each split of
+    ``member`` (split -> condition on splits ``s``), in ``order`` (over images ``i`` and
+    the split ``p.split``), cut every ``max_samples``. Needs :func:`label_rows` and
+    :func:`exclude`."""
+    splits = " UNION ALL ".join(f"SELECT '{split}' AS split" for split in member)
+    cond = "CASE p.split " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in member.items()) + " END"
+    candidates = CANDIDATES.format(splits=splits, member=cond, order=order)
+    db.execute(INSERT_SAMPLES.format(candidates=candidates, max_samples=int(max_samples)))
 
 
-def order_subset(db: sqlite3.Connection, of: str, where: str, order: str) -> int:
-    """temp.plan_order: the candidates of split ``of`` (kept by :func:`keep_order`) that
-    match ``where``, in ``order`` (on its columns); returns how many. A split that is a
-    subset of another (train_small of train) is not joined again: ~8 µs a sample."""
-    db.execute(f"DROP TABLE IF EXISTS {PLAN_ORDER}")
-    db.execute(_CREATE_PLAN_ORDER)
-    cur = db.execute(
-        f"INSERT INTO {PLAN_ORDER} ({_PLAN_COLUMNS}) SELECT {_PLAN_COLUMNS} "
-        f"FROM temp.plan_order_{of} WHERE {where} ORDER BY {order}"
-    )
-    return cur.rowcount
+def shard_sizes(db: sqlite3.Connection, split: str, overhead: int) -> list[tuple[int, int]]:
+    """(samples, estimated bytes: JPEG sizes plus ``overhead`` a sample) of each shard of
+    ``split`` in ``samples``, in order."""
+    return db.execute(_SHARD_SIZES, (overhead, split)).fetchall()
 
 
-def shard_text(db: sqlite3.Connection, first: int, last: int) -> str:
-    """The text of everything a shard's bytes depend on: plan_order rows first..last."""
-    (text,) = db.execute(_SHARD_TEXT, (first, first, last)).fetchone()
+def jpeg_sizes(db: sqlite3.Connection, split: str) -> Iterator[int]:
+    """The JPEG size of each sample of ``split``, in plan order."""
+    for (size,) in db.execute(
+        "SELECT jpeg_size FROM samples WHERE split = ? ORDER BY shard, position", (split,)
+    ):
+        yield size
+
+
+def recut(db: sqlite3.Connection, split: str, max_samples: int, counts: Iterable[int]) -> None:
+    """Renumber the samples of ``split`` (cut every ``max_samples`` by :func:`plan_samples`)
+    into shards of ``counts`` samples, keeping their order. Their rows stay where they are
+    (storage order is plan order either way): first every shard number is made negative
+    (no new number can meet an old one), then each new shard takes its range of the order,
+    from at most the few old shards it spans."""
+    db.execute("UPDATE samples SET shard = -1 - shard WHERE split = ?", (split,))
+    first = 0  # the order's index of the shard's first sample
+    for shard, count in enumerate(counts):
+        last = first + count - 1
+        db.execute(
+            "UPDATE samples SET shard = ?, position = (-1 - shard) * ? + position - ? "
+            "WHERE split = ? AND shard BETWEEN ? AND ? AND (-1 - shard) * ? + position BETWEEN ? AND ?",
+            (
+                shard,
+                max_samples,
+                first,
+                split,
+                -1 - last // max_samples,
+                -1 - first // max_samples,
+                max_samples,
+                first,
+                last,
+            ),
+        )
+        first = last + 1
+
+
+def shard_text(db: sqlite3.Connection, split: str, shard: int) -> str:
+    """The text of everything a shard's bytes depend on (see _SHARD_TEXT)."""
+    (text,) = db.execute(_SHARD_TEXT, (split, shard)).fetchone()
     return text or ""
 
 

@@ -23,17 +23,18 @@ from treeoflife.shards import layout, planning, samples
 from treeoflife.stages import BuildContext, Stage
 
 NAME = "plan"
-# the candidates of a split: a condition on splits s, or a subset of an earlier split's
-# candidates (a condition on their columns), taken from its ordered rows without a join
-WHERE = {
+# which candidates each planned split takes: a condition on the image's splits row s.
+# train_small is a subset of train: its images are planned in both
+MEMBER = {
     "train": "s.split = 'train'",
     "val": "s.split = 'val'",
+    "train_small": "s.split = 'train' AND s.in_train_small = 1",
 }
-SUBSET = {"train_small": ("train", "in_train_small = 1")}
-# {p}: the images table's alias in the candidates query, or nothing for a subset
+# the order within a split, over images i and the planned split p.split
 ORDER = {
-    "shuffle": "tol_shuffle({p}treeoflife_id), {p}treeoflife_id",  # the split's shuffle_keys
-    "source": "{p}source, {p}container, {p}member, {p}treeoflife_id",
+    # the split's shuffle key (planning.shuffle_key: its text is "split:id")
+    "shuffle": "tol_shuffle(p.split || ':' || i.treeoflife_id), i.treeoflife_id",
+    "source": "i.source, i.container, i.member, i.treeoflife_id",
 }
 _INSERT_SHARD = (
     "INSERT INTO shards (split, shard, name, planned, est_bytes, digest, status, samples, bytes, sha256) "
@@ -55,45 +56,29 @@ def _shard_path(ctx: BuildContext, split: str, number: int) -> str:
     )
 
 
-def _cut(ctx: BuildContext, count: int) -> list[tuple[int, int]]:
-    """(samples, estimated bytes) of each shard of the split in temp.plan_order.
-
-    SQLite sums every run of ``max_samples`` samples; only when one of them passes
-    ``max_bytes`` does Python walk the sizes one by one (:mod:`treeoflife.shards.planning`).
-    """
+def _cut(ctx: BuildContext, split: str) -> list[tuple[int, int]]:
+    """(samples, estimated bytes) of each shard of the split, as ``samples`` has it once
+    cut. The samples were cut every ``max_samples``; that is the cut when no shard passes
+    ``max_bytes`` (SQLite sums them); otherwise Python walks the sizes one by one
+    (:mod:`treeoflife.shards.planning`) and the split is renumbered."""
     cfg = ctx.config.shards
-    if not count:
-        return []
-    chunks = ctx.db.execute(
-        f"SELECT COUNT(*), SUM(size) + COUNT(*) * {planning.SAMPLE_OVERHEAD} "
-        f"FROM {samples.PLAN_ORDER} GROUP BY (rn - 1) / ? ORDER BY (rn - 1) / ?",
-        (cfg.max_samples, cfg.max_samples),
-    ).fetchall()
+    chunks = samples.shard_sizes(ctx.db, split, planning.SAMPLE_OVERHEAD)
     if planning.count_cut_holds(chunks, cfg.max_bytes):
         return chunks
-    sizes = (r[0] for r in ctx.db.execute(f"SELECT size FROM {samples.PLAN_ORDER} ORDER BY rn"))
-    return planning.cut(sizes, cfg.max_samples, cfg.max_bytes)
+    cut = planning.cut(samples.jpeg_sizes(ctx.db, split), cfg.max_samples, cfg.max_bytes)
+    samples.recut(ctx.db, split, cfg.max_samples, [n for n, _ in cut])
+    return cut
 
 
 def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
-    """Order the split's candidates (in SQLite, into temp.plan_order), cut them into shards,
-    then copy each shard's records into ``samples`` and digest them, a statement each."""
-    db, cfg = ctx.db, ctx.config.shards
-    db.create_function("tol_shuffle", 1, planning.shuffle_keys(cfg.seed, split), deterministic=True)
-    if split in SUBSET:
-        of, where = SUBSET[split]
-        count = samples.order_subset(db, of, where, ORDER[cfg.order].format(p=""))
-    else:
-        count = samples.order_candidates(db, WHERE[split], ORDER[cfg.order].format(p="i."))
+    """Cut the split's samples into shards and digest each shard's (a statement each)."""
+    db = ctx.db
     im = ctx.config.images
     spec = json.dumps([repr(im), ctx.config.shards.caption]).encode()
     shards: list[tuple] = []
-    first = 1  # plan_order's rn of the shard's first sample
-    for shard, (planned, est) in enumerate(_cut(ctx, count)):
-        last = first + planned - 1
-        db.execute(samples.INSERT_SAMPLES, (split, shard, first, first, last))
+    for shard, (planned, est) in enumerate(_cut(ctx, split)):
         digest = hashlib.sha256(spec)
-        digest.update(samples.shard_text(db, first, last).encode())
+        digest.update(samples.shard_text(db, split, shard).encode())
         d = digest.hexdigest()
         name = _shard_path(ctx, split, shard)
         row = [split, shard, name, planned, est, d, "planned", None, None, None]
@@ -101,10 +86,7 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
         if prev and prev["digest"] == d and prev["status"] == "done" and prev["name"] == name:
             row[6:] = ["done", prev["samples"], prev["bytes"], prev["sha256"]]
         shards.append(tuple(row))
-        first = last + 1
     db.executemany(_INSERT_SHARD, shards)
-    if any(of == split for of, _ in SUBSET.values()):
-        samples.keep_order(db, split)
     return {
         "shards": len(shards),
         "samples": sum(s[3] for s in shards),
@@ -114,7 +96,9 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
 
 def run(ctx: BuildContext) -> dict[str, Any]:
     db = ctx.db
+    cfg = ctx.config.shards
     samples.label_rows(db)
+    samples.exclude(db)
     cols = ("split", "shard", "name", "digest", "status", "samples", "bytes", "sha256")
     old = {
         (r[0], r[1]): dict(zip(cols, r, strict=True))
@@ -124,6 +108,8 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     with builddb.transaction(db):
         db.execute("DELETE FROM samples")
         db.execute("DELETE FROM shards")
+        db.create_function("tol_shuffle", 1, planning.shuffle_keys(cfg.seed), deterministic=True)
+        samples.plan_samples(db, MEMBER, ORDER[cfg.order], cfg.max_samples)
         for split in layout.SPLITS:
             per_split[split] = _plan_split(ctx, split, old)
     held = db.execute(
@@ -136,7 +122,6 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         "WHERE i.label_key IN (SELECT label_key FROM (SELECT DISTINCT label_key FROM images) "
         "WHERE label_key NOT IN (SELECT label_key FROM taxa))"
     ).fetchone()[0]
-    cfg = ctx.config.shards
     ctx.log(
         f"plan ({cfg.order}, seed {cfg.seed}, ≤{cfg.max_samples} samples / ≤{cfg.max_bytes} bytes a shard): "
         + ", ".join(
