@@ -229,6 +229,21 @@ def test_cut_opens_a_shard_at_the_sample_or_byte_limit() -> None:
     assert not planning.count_cut_holds(chunks, 2 * over)
 
 
+def assert_samples_stored_in_plan_order(db) -> None:
+    """write, catalog and report read samples in (split, shard, position) order: the
+    rows must be stored (rowid) in that order within each split, or each read is random."""
+    for split in ("train", "val", "train_small"):
+        query = "SELECT shard, position FROM samples WHERE split = ? ORDER BY "
+        stored = db.execute(query + "rowid", (split,)).fetchall()
+        assert stored and stored == db.execute(query + "shard, position", (split,)).fetchall()
+
+
+def test_plan_stores_samples_in_plan_order(built: Path) -> None:
+    db = builddb.open_read_only(built / builddb.DB_NAME)
+    assert_samples_stored_in_plan_order(db)
+    db.close()
+
+
 def test_a_byte_limit_cuts_the_shuffled_order_where_it_binds(built_copy: Path) -> None:
     db = builddb.connect(built_copy)
     import dataclasses
@@ -259,6 +274,7 @@ def test_a_byte_limit_cuts_the_shuffled_order_where_it_binds(built_copy: Path) -
         assert planned == planning.cut([s for _, s in rows], 3, limit)
         assert all(b <= limit or n == 1 for n, b in planned)
     counts = [n for (n,) in db.execute("SELECT planned FROM shards WHERE split = 'train'")]
+    assert_samples_stored_in_plan_order(db)  # renumbered in place
     db.close()
     assert 2 in counts and 3 in counts  # both limits bind
 

@@ -2,7 +2,7 @@
 
 Order (``shards.order``):
 
-- ``shuffle`` (default): samples sorted by SHA-256 of (seed, split, id) — a seeded global
+- ``shuffle`` (default): samples sorted by SHA-256 of ``seed:split:id`` (then id) — a seeded global
   shuffle across all shards, the same on any machine and for any number of workers, and
   computable by SQLite's sorter without holding the dataset in memory. Training reads a
   few shards at a time with a small shuffle buffer; if shards followed the sources, each
@@ -29,21 +29,22 @@ from collections.abc import Callable, Iterable
 SAMPLE_OVERHEAD = 13 * 512 + 13 * 256 + 2048
 
 
-def shuffle_keys(seed: int) -> Callable[[str], str]:
-    """The shuffle key of ``split:id``: SHA-256 of ``seed:split:id``, hex. One argument a
-    call, so SQLite's sorter calls it ~30% cheaper than with three."""
+def shuffle_keys(seed: int) -> Callable[[str], bytes]:
+    """The shuffle key of ``split:id``: SHA-256 of ``seed:split:id``. One argument a call,
+    so SQLite's sorter calls it ~30% cheaper than with three; the digest's bytes, not its
+    hex (the same order, half the bytes through the sorter)."""
     prefix = f"{seed}:"
     sha256 = hashlib.sha256
 
-    def key(split_id: str) -> str:
-        return sha256((prefix + split_id).encode()).hexdigest()
+    def key(split_id: str) -> bytes:
+        return sha256((prefix + split_id).encode()).digest()
 
     return key
 
 
 def shuffle_key(seed: int, split: str, treeoflife_id: str) -> str:
-    """The shuffle key of an id in a split (see :func:`shuffle_keys`)."""
-    return shuffle_keys(seed)(f"{split}:{treeoflife_id}")
+    """The shuffle key of an id in a split, hex (see :func:`shuffle_keys`)."""
+    return shuffle_keys(seed)(f"{split}:{treeoflife_id}").hex()
 
 
 def starts_new_shard(count: int, size: int, est: int, max_samples: int, max_bytes: int) -> bool:
