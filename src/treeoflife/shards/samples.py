@@ -72,25 +72,56 @@ _INSERT = (
 )
 
 # the images plan leaves out: held out (resolve), left out by [select] (select), dropped
-# as duplicates (dedup). Copied into one small temporary set, so a candidate is one probe
-# of it, not one probe of each (each a search by text id)
+# as duplicates (dedup), without a JPEG (the image pass rejected them) or without a taxa
+# row for their label. Gathered into one small temporary set, so a candidate is one probe
+# of it, in id order
 EXCLUDED = "temp.plan_excluded"
-_EXCLUDED_FROM = ("holdout", "unselected", "duplicates")
+_EXCLUDED_FROM = (
+    "SELECT treeoflife_id FROM holdout",
+    "SELECT treeoflife_id FROM unselected",
+    "SELECT treeoflife_id FROM duplicates",
+    "SELECT treeoflife_id FROM encoded WHERE reject IS NOT NULL",
+    # the labels without a taxa row first (few), then their images, by images_by_label
+    "SELECT treeoflife_id FROM images WHERE label_key IN (SELECT label_key FROM "
+    "(SELECT DISTINCT label_key FROM images) WHERE label_key NOT IN (SELECT label_key FROM taxa))",
+)
+# every planned sample's image (rowid), split, train_small flag and rank: rn counts from 1 in plan order
+# (split, then the split's order), so a split's samples are a range of rn
+RANK = "temp.plan_rank"
+_CREATE_RANK = (
+    "CREATE TEMP TABLE plan_rank (rn INTEGER PRIMARY KEY, image INTEGER NOT NULL, "
+    "split TEXT NOT NULL, in_train_small INTEGER NOT NULL)"
+)
+# the ranks in image order (rn is in every entry: a covering index)
+_RANK_BY_IMAGE = "CREATE INDEX temp.plan_rank_by_image ON plan_rank (image, split, in_train_small)"
+# the candidates of every planned split ``p``, ranked: walks splits and images' id index
+# together (both in id order, the excluded set too: no page is read twice), an image in
+# each planned split its splits row puts it in ({member}: a condition on ``p.split`` and
+# splits ``s``; train_small is a subset of train, so its images come twice). With the
+# shuffle order the sort key needs only the id; the source order reads the image's row.
+_INSERT_RANK = (
+    f"INSERT INTO {RANK} (image, split, in_train_small) "
+    "SELECT i.rowid, p.split, s.in_train_small FROM splits s "
+    "CROSS JOIN images i ON i.treeoflife_id = s.treeoflife_id "
+    "CROSS JOIN ({splits}) p ON {member} "
+    f"WHERE NOT EXISTS (SELECT 1 FROM {EXCLUDED} x WHERE x.treeoflife_id = s.treeoflife_id) "
+    "AND EXISTS (SELECT 1 FROM encoded e WHERE e.treeoflife_id = s.treeoflife_id) "
+    "ORDER BY p.split, {order}"
+)
 
 
 def _encoded(column: str) -> str:
     return image_encoded(f"{{e}}.{column}")
 
 
-# the candidates of every planned split, for plan: the split and its shuffle key, FIELDS
-# (with the locator and the JPEG's digest), the image's RECORD, its JPEG's place and size.
-# Images without a JPEG (the image pass rejected them) are never planned. The join walks
-# `images` in storage order and reads each image's encoded row by rowid (builddb's
-# ENCODED_BY_ROWID); splits, rights, the label's row and the excluded set are probed, once
-# an image. An image is a candidate of each planned split ``p`` its splits row puts it in
-# ({member}: a condition on ``p.split`` and ``s``; train_small is a subset of train, so
-# its images come twice), joined last so each image is read once for all splits.
-# {order}: the sort key within a split, over ``i`` and ``p``.
+# every planned sample, for plan: its place (its rank in its split's order, cut every
+# {max_samples} samples: plan renumbers a split where the byte limit binds), FIELDS (with
+# the locator and the JPEG's digest), the image's RECORD, its JPEG's place and size. The
+# join walks the ranks in image order, so `images` is read in storage order and each
+# image's encoded row by rowid (builddb's ENCODED_BY_ROWID); rights and the label's row
+# are probed. The rows are then sorted once, by rank (an integer), and written in
+# (split, shard, position) order, their storage order. {first}: the rn before each
+# split's first, as SQL over ``c.split``.
 _CANDIDATE_SQL: dict[str, str] = {
     **{f: f"i.{f}" for f in ("treeoflife_id", "source", "label_key", *ID_COLUMNS)},
     **{r: f't."{r}"' for r in RANKS},
@@ -101,31 +132,26 @@ _CANDIDATE_SQL: dict[str, str] = {
     "source_width": _encoded("width"),
     "source_height": _encoded("height"),
     "image_notes": _encoded("notes"),
-    **{k: _encoded(v[2:]) if v.startswith("e.") else v for k, v in RECORD_SQL.items()},
+    **{
+        k: _encoded(v[2:])
+        if v.startswith("e.")
+        else v.replace("s.in_train_small", "c.in_train_small")
+        for k, v in RECORD_SQL.items()
+    },
     "unit": _encoded("unit"),
     "jpeg_offset": _encoded("offset"),
     "jpeg_size": _encoded("size"),
 }
-CANDIDATES = (
-    "SELECT p.split AS split, row_number() OVER (PARTITION BY p.split ORDER BY {order}) AS rn, "
-    + ", ".join(f'{sql} AS "{name}"' for name, sql in _CANDIDATE_SQL.items())
-    + " FROM images i NOT INDEXED CROSS JOIN splits s ON s.treeoflife_id = i.treeoflife_id "
+INSERT_SAMPLES = (
+    f"INSERT INTO samples (split, shard, position, {_QUOTED}, {_RECORD}, jpeg_size) "
+    "SELECT c.split, (c.rn - {first} - 1) / {max_samples}, (c.rn - {first} - 1) % {max_samples}, "
+    + ", ".join(_CANDIDATE_SQL.values())
+    + f" FROM {RANK} c INDEXED BY plan_rank_by_image "
+    "CROSS JOIN images i ON i.rowid = c.image "
     + ENCODED_BY_ROWID
     + " LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id "
     "JOIN temp.label_rows t ON t.label_key = i.label_key "
-    "CROSS JOIN ({splits}) p ON {member} "
-    f"WHERE {image_encoded('{e}.reject IS NULL')} "
-    f"AND NOT EXISTS (SELECT 1 FROM {EXCLUDED} x WHERE x.treeoflife_id = i.treeoflife_id)"
-)
-# every planned sample, straight from the sorted candidates: its place is its rank in its
-# split's order, cut every {max_samples} samples (plan renumbers a split where the byte
-# limit binds). The window sorts the candidates once, by split then order, and emits them
-# in that order, so samples are written in (split, shard, position) order, their storage
-# order, with no second sort.
-INSERT_SAMPLES = (
-    f"INSERT INTO samples (split, shard, position, {_QUOTED}, {_RECORD}, jpeg_size) "
-    "SELECT split, (rn - 1) / {max_samples}, (rn - 1) % {max_samples}, "
-    f"{_QUOTED}, {_RECORD}, jpeg_size FROM (" + "{candidates})"
+    "ORDER BY c.rn"
 )
 # everything a shard's bytes depend on, as one text: per sample, in order, a JSON array of
 # its position, FIELDS (with the locator and the JPEG's digest), its label's provenance
@@ -194,8 +220,8 @@ def exclude(db: sqlite3.Connection) -> None:
     db.execute(
         f"CREATE TEMP TABLE {EXCLUDED.split('.')[1]} (treeoflife_id TEXT PRIMARY KEY) WITHOUT ROWID"
     )
-    for table in _EXCLUDED_FROM:  # each in id order: appends to the set's B-tree
-        db.execute(f"INSERT OR IGNORE INTO {EXCLUDED} SELECT treeoflife_id FROM {table}")
+    for select in _EXCLUDED_FROM:
+        db.execute(f"INSERT OR IGNORE INTO {EXCLUDED} {select}")
 
 
 def plan_samples(
@@ -203,12 +229,18 @@ def plan_samples(
 ) -> None:
     """Insert every planned sample into ``samples``: the candidates of each split of
     ``member`` (split -> condition on splits ``s``), in ``order`` (over images ``i`` and
-    the split ``p.split``), cut every ``max_samples``. Needs :func:`label_rows` and
-    :func:`exclude`."""
+    the split ``p.split``), cut every ``max_samples``. First the ranks (narrow rows, sorted
+    by the order's key), then the samples' records (read in storage order, sorted by rank).
+    Needs :func:`label_rows` and :func:`exclude`."""
     splits = " UNION ALL ".join(f"SELECT '{split}' AS split" for split in member)
     cond = "CASE p.split " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in member.items()) + " END"
-    candidates = CANDIDATES.format(splits=splits, member=cond, order=order)
-    db.execute(INSERT_SAMPLES.format(candidates=candidates, max_samples=int(max_samples)))
+    db.execute(f"DROP TABLE IF EXISTS {RANK}")
+    db.execute(_CREATE_RANK)
+    db.execute(_INSERT_RANK.format(splits=splits, member=cond, order=order))
+    db.execute(_RANK_BY_IMAGE)
+    before = db.execute(f"SELECT split, MIN(rn) - 1 FROM {RANK} GROUP BY split").fetchall()
+    first = "CASE c.split " + " ".join(f"WHEN '{k}' THEN {int(v)}" for k, v in before) + " END"
+    db.execute(INSERT_SAMPLES.format(first=first if before else "0", max_samples=int(max_samples)))
 
 
 def shard_sizes(db: sqlite3.Connection, split: str, overhead: int) -> list[tuple[int, int]]:
