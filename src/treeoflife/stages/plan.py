@@ -1,11 +1,13 @@
 """Plan (stage ``plan``): which sample goes into which shard of which split.
 
-Reads images ⨝ splits ⨝ taxa, minus the ``holdout`` table (whose rejects ``resolve``
-records), and writes ``samples`` (every sample's record, once) and ``shards``. train_small
-is a subset of train: its images are planned in both. Order and cutting rules are in
-:mod:`treeoflife.shards.planning`; the sort runs inside SQLite (a registered hash
-function), so the plan streams and never holds the dataset in memory. The plan depends
-only on the database and the config, never on the number of workers.
+Reads images ⨝ splits ⨝ encoded ⨝ rights ⨝ taxa, minus held-out, unselected and
+duplicate images, and writes ``samples`` (every sample's record, once) and ``shards``.
+train_small is a subset of train: its images are planned in both. Order and cutting rules
+are in :mod:`treeoflife.shards.planning`; ranking and sorting run inside SQLite (a
+registered hash function), walking each big table in storage order
+(:func:`treeoflife.shards.samples.plan_samples`), so the plan streams and never holds the
+dataset in memory. The plan depends only on the database and the config, never on the
+number of workers.
 
 A shard whose content digest (everything its bytes depend on) is unchanged by a re-plan
 keeps its ``done`` record, so re-running upstream stages without real changes rewrites
