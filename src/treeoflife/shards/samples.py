@@ -161,12 +161,15 @@ INSERT_SAMPLES = (
 # kept). Read back from samples in storage order, the label's digest probed in
 # temp.label_rows (a small table).
 _SHARD_TEXT = (
-    "SELECT group_concat(text, char(10)) FROM (SELECT json_array(s.position, "
+    "SELECT COUNT(*), group_concat(text, char(10)) FROM (SELECT json_array(s.position, "
     + ", ".join(f's."{f}"' for f in FIELDS)
     + ", t.digest, s.jpeg_size) AS text FROM samples s "
-    "JOIN temp.label_rows t ON t.label_key = s.label_key "
-    "WHERE s.split = ? AND s.shard = ? ORDER BY s.position)"
+    "JOIN temp.label_rows t ON t.label_key = s.label_key WHERE {where})"
 )
+# a shard's rows as plan wrote them: a range of rowids in order (read in storage order,
+# no index), the split and shard only checked (the unary + keeps them off the index)
+_BY_ROWID = "s.rowid BETWEEN ? AND ? AND +s.split = ? AND +s.shard = ? ORDER BY s.rowid"
+_BY_PLACE = "s.split = ? AND s.shard = ? ORDER BY s.position"
 # (samples, estimated bytes) of each shard of a split, in order
 _SHARD_SIZES = (
     "SELECT COUNT(*), SUM(jpeg_size) + COUNT(*) * ? FROM samples WHERE split = ? "
@@ -285,9 +288,22 @@ def recut(db: sqlite3.Connection, split: str, max_samples: int, counts: Iterable
         first = last + 1
 
 
-def shard_text(db: sqlite3.Connection, split: str, shard: int) -> str:
-    """The text of everything a shard's bytes depend on (see _SHARD_TEXT)."""
-    (text,) = db.execute(_SHARD_TEXT, (split, shard)).fetchone()
+def first_rowid(db: sqlite3.Connection, split: str) -> int | None:
+    """The rowid of the split's first sample (shard 0, position 0)."""
+    row = db.execute(
+        "SELECT rowid FROM samples WHERE split = ? ORDER BY shard, position LIMIT 1", (split,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def shard_text(db: sqlite3.Connection, split: str, shard: int, first: int, count: int) -> str:
+    """The text of everything a shard's bytes depend on (see _SHARD_TEXT): its ``count``
+    samples, stored from rowid ``first`` on as plan writes them; where they are not (all
+    of them, and only them), found by the (split, shard, position) index."""
+    sql = _SHARD_TEXT.format(where=_BY_ROWID)
+    found, text = db.execute(sql, (first, first + count - 1, split, shard)).fetchone()
+    if found != count:
+        found, text = db.execute(_SHARD_TEXT.format(where=_BY_PLACE), (split, shard)).fetchone()
     return text or ""
 
 

@@ -78,9 +78,12 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
     im = ctx.config.images
     spec = json.dumps([repr(im), ctx.config.shards.caption]).encode()
     shards: list[tuple] = []
-    for shard, (planned, est) in enumerate(_cut(ctx, split)):
+    cut = _cut(ctx, split)
+    first = samples.first_rowid(db, split)  # a split's samples are stored in order
+    for shard, (planned, est) in enumerate(cut):
         digest = hashlib.sha256(spec)
-        digest.update(samples.shard_text(db, split, shard).encode())
+        digest.update(samples.shard_text(db, split, shard, first, planned).encode())
+        first += planned
         d = digest.hexdigest()
         name = _shard_path(ctx, split, shard)
         row = [split, shard, name, planned, est, d, "planned", None, None, None]
