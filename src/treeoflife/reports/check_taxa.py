@@ -19,6 +19,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from treeoflife import builddb
 from treeoflife.errors import TolError
 from treeoflife.shards.samples import each_sample_once
@@ -187,6 +190,56 @@ def label_rows(relation: str, labels: str | None = None, *, train_small_rows: bo
         f"x.count, {conflict} FROM ({counted}) x LEFT JOIN ({labels}) l ON "
         "l.label_key = x.label_key ORDER BY x.label_key"
     )
+
+
+def conflicted_labels(db: sqlite3.Connection) -> set[str]:
+    """The labels a reference contradicts (the ``conflict`` of :func:`label_rows`)."""
+    return {key for (key,) in db.execute(f"SELECT DISTINCT label_key FROM ({_CONFLICTED})")}
+
+
+class LabelCounts:
+    """What :func:`label_rows` says of each label's images, counted from batches of rows in
+    Arrow instead of a pass of SQLite's sorter over every image: how many, and the smallest
+    id with its image's source (SQLite takes a bare column from the row of ``MIN``). Labels
+    are numbers; a batch is reduced to a row per (label, source), and the reductions are
+    folded together once they outgrow the labels, so what is held grows with the labels,
+    not the images."""
+
+    def __init__(self, labels: int) -> None:
+        self._parts: list[pa.Table] = []
+        self._rows = 0
+        self._limit = max(labels, 100_000)
+
+    def add(self, numbers: pa.Array, ids: pa.Array, sources: pa.Array) -> None:
+        batch = pa.table({"n": numbers, "source": sources, "id": ids})
+        self._parts.append(self._reduce(batch, ("id", "count")))
+        self._rows += self._parts[-1].num_rows
+        if self._rows > self._limit:
+            self._parts = [self._reduce(pa.concat_tables(self._parts), ("count", "sum"))]
+            self._rows = self._parts[0].num_rows
+
+    @staticmethod
+    def _reduce(table: pa.Table, count: tuple[str, str]) -> pa.Table:
+        """A row per (label, source): the smallest id, and the ``count`` aggregate."""
+        done = table.group_by(["n", "source"], use_threads=False).aggregate([("id", "min"), count])
+        return done.select(["n", "source", "id_min", "_".join(count)]).rename_columns(
+            ["n", "source", "id", "count"]
+        )
+
+    def labels(self) -> tuple[pa.Array, list[str], list[str], list[int]]:
+        """Label numbers in order, and each one's smallest id, its source and its images."""
+        if not self._parts:
+            return pa.array([], pa.int64()), [], [], []
+        table = pa.concat_tables(self._parts).sort_by([("n", "ascending"), ("id", "ascending")])
+        n = table.column("n").to_numpy()
+        first = np.flatnonzero(np.r_[True, n[1:] != n[:-1]]) if len(n) else np.array([], int)
+        counts = np.add.reduceat(table.column("count").to_numpy(), first) if len(n) else []
+        return (
+            pa.array(n[first]),
+            table.column("id").take(first).to_pylist(),
+            table.column("source").take(first).to_pylist(),
+            [int(c) for c in counts],
+        )
 
 
 def _with_build_info(rows: Iterable[dict[str, str]], db: sqlite3.Connection) -> Iterator[dict]:

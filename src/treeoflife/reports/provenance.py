@@ -6,20 +6,20 @@ is where the rest goes.
 
 Written by the catalog stage from the same cursor and batches as the catalog: its train and
 val rows also carry the image's record ``plan`` copied into ``samples`` (what scan recorded
-in ``encoded`` and ``rights``: :data:`treeoflife.shards.samples.RECORD`), and, through
-``JOINS``, what resolve decided (``taxa``) and the kept ``rejects``, so the columns both
-files have are read and made into Arrow once; nothing holds the catalog in memory. Every
-column comes from the sample's own row, never a probe of ``encoded`` or ``rights`` by id in
-shard order (random pages of tables that outgrow the page cache). Per-label provenance is
-reduced once per label (the reference set that gave each rank), and each image's kept
-reasons once, into keyed temporary tables: one small probe a row.
+in ``encoded`` and ``rights``: :data:`treeoflife.shards.samples.RECORD`), so the columns
+both files have are read and made into Arrow once; nothing holds the catalog in memory.
+Every column comes from the sample's own row, never a probe of ``encoded`` or ``rights`` by
+id in shard order (random pages of tables that outgrow the page cache). What is not the
+sample's own is looked up in Arrow, not joined row by row in SQL: each label's reference
+set that gave each rank (:data:`LABEL_SOURCES_SQL`) is reduced once per label and taken by
+the label's number with the catalog's other label columns, and each image's kept reasons
+(:func:`kept_reasons`, sorted by id) are found by a binary search of a batch's ids
+(:func:`kept_of`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -74,8 +74,8 @@ FROM_CATALOG = frozenset(
         "taxon_status",
     }
 )
-# the SQL of the others, over ``samples s`` (the image's record plan copied there) and
-# JOINS (left joins on unique keys: a catalog row is never dropped or repeated by them)
+# the SQL of the others the sample's row has (the image's record plan copied there); the
+# catalog takes label_sources with its label's columns and kept_reasons from kept_of
 _OWN_SQL = {
     "in_train_small": "s.in_train_small",
     "source_url": "NULLIF(s.source_url, '')",
@@ -86,14 +86,21 @@ _OWN_SQL = {
     "source_details": "s.source_details",
     "source_bytes": "s.source_bytes",
     "source_sha256": "s.source_sha256",
-    "label_sources": "ls.sources",
-    "kept_reasons": "COALESCE(k.reasons, '[]')",
     "phash": "s.phash",
 }
-# a row's label in temp.label_sources: its sources, and its number there (``n``), which the
-# catalog takes the label's columns by
-LABEL_JOIN = "LEFT JOIN temp.label_sources ls ON ls.label_key = s.label_key"
-JOINS = f"{LABEL_JOIN} LEFT JOIN temp.kept_reasons k ON k.item = s.treeoflife_id"
+LOOKED_UP = frozenset({"label_sources", "kept_reasons"})
+# a label's {rank: reference set} from its provenance in ``taxa t``, once per label
+LABEL_SOURCES_SQL = (
+    "(SELECT json_group_object(p.key, json_extract(p.value, '$.source')) "
+    "FROM json_each(t.provenance) p)"
+)
+# each image's kept reason codes in order, for the images that have any, in id order
+_KEPT_SQL = (
+    "SELECT item, json_group_array(reason) FROM ("
+    "SELECT item, reason FROM rejects WHERE outcome = 'kept' ORDER BY item, reason) "
+    "GROUP BY item ORDER BY item"
+)
+NO_REASONS = "[]"
 
 
 # the 64-bit hash, a signed integer in SQLite, is fetched as one and written as 16 hex
@@ -112,54 +119,45 @@ def columns(db: sqlite3.Connection) -> tuple[tuple[str, pa.DataType, str], ...]:
     return COLUMNS + ((PHASH,) if has_phash(db) else ())
 
 
-def _lookup_tables(db: sqlite3.Connection) -> None:
-    """Keyed temporary tables, so a catalog row costs one small probe each, not a probe of
-    a large table or a subquery: temp.kept_reasons, each image's kept reason codes in
-    order, for the few that have any; temp.label_sources, each label's {rank: reference
-    set}, reduced once per label, and its number ``n`` (0, 1, ... in label order)."""
-    db.execute("DROP TABLE IF EXISTS temp.kept_reasons")
-    db.execute(
-        "CREATE TEMP TABLE kept_reasons (item TEXT PRIMARY KEY, reasons TEXT NOT NULL) "
-        "WITHOUT ROWID"
-    )
-    db.execute(
-        "INSERT INTO temp.kept_reasons SELECT item, json_group_array(reason) FROM ("
-        "SELECT item, reason FROM rejects WHERE outcome = 'kept' ORDER BY item, reason) "
-        "GROUP BY item"
-    )
-    db.execute("DROP TABLE IF EXISTS temp.label_sources")
-    # keyed tables without a rowid: a probe is one b-tree search, not an index and a table
-    db.execute(
-        "CREATE TEMP TABLE label_sources (label_key TEXT PRIMARY KEY, n INTEGER NOT NULL, "
-        "sources TEXT) WITHOUT ROWID"
-    )
-    db.execute(
-        "INSERT INTO temp.label_sources SELECT t.label_key, "
-        "ROW_NUMBER() OVER (ORDER BY t.label_key) - 1, "
-        "(SELECT json_group_object(p.key, json_extract(p.value, '$.source')) "
-        " FROM json_each(t.provenance) p) FROM taxa t"
-    )
-
-
 def own_columns(db: sqlite3.Connection) -> list[tuple[str, str, pa.DataType]]:
     """(name, SQL, type it is fetched as) of each provenance column a catalog row does not
-    carry: the catalog's query adds them, with JOINS, to its train and val rows."""
+    carry and the sample's row has: the catalog's query adds them to its train and val rows."""
     return [
         (name, _OWN_SQL[name], pa.int64() if kind == pa.bool_() or name == PHASH[0] else kind)
         for name, kind, _ in columns(db)
-        if name not in FROM_CATALOG
+        if name not in FROM_CATALOG | LOOKED_UP
     ]
 
 
-@contextmanager
-def lookups(db: sqlite3.Connection) -> Iterator[None]:
-    """The temporary tables JOINS probe, while the catalog's rows are read."""
-    _lookup_tables(db)
-    try:
-        yield
-    finally:
-        for name in ("label_sources", "kept_reasons"):
-            db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+def kept_reasons(db: sqlite3.Connection, batch: int = 100_000) -> tuple[pa.Array, pa.Array]:
+    """(item, JSON list of its kept reason codes) of every image that has any, sorted by
+    item (SQLite's byte order, which :func:`kept_of` searches): a few in ten images at most,
+    ~60 bytes each, read a batch of rows at a time."""
+    cur = db.execute(_KEPT_SQL)
+    items: list[pa.Array] = []
+    reasons: list[pa.Array] = []
+    while rows := cur.fetchmany(batch):
+        item, reason = zip(*rows, strict=True)
+        items.append(pa.array(item, pa.string()))
+        reasons.append(pa.array(reason, pa.string()))
+    return (
+        pa.concat_arrays(items) if items else pa.array([], pa.string()),
+        pa.concat_arrays(reasons) if reasons else pa.array([], pa.string()),
+    )
+
+
+def kept_of(ids: pa.Array, items: pa.Array, reasons: pa.Array) -> pa.Array:
+    """Each id's kept reasons (``[]`` when it has none), from :func:`kept_reasons`."""
+    return pc.fill_null(reasons.take(find(items, ids)), NO_REASONS)
+
+
+def find(keys: pa.Array, values: pa.Array) -> pa.Array:
+    """Each value's index in ``keys`` (sorted, unique), null where it is not there: a
+    binary search in Arrow (no hash table of ``keys`` made per call, as ``index_in`` does)."""
+    if not len(keys):
+        return pa.nulls(len(values), pa.uint64())
+    at = pc.min_element_wise(pc.search_sorted(keys, values), pa.scalar(len(keys) - 1, pa.uint64()))
+    return pc.if_else(pc.equal(keys.take(at), values), at, None)
 
 
 def table(rows: pa.Table, schema: pa.Schema) -> pa.Table:

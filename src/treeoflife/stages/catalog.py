@@ -6,9 +6,14 @@ exactly the TreeOfLife-10M columns; the Parquet file adds where each sample is (
 position), the sha256 of its image bytes, its source locator, taxon status, provenance
 and image repairs. One row per sample per split (a train_small sample is also a train
 row, as in TreeOfLife-10M). ``provenance.parquet`` (``treeoflife.reports.provenance``) is
-written from the same rows: one cursor, each batch made into Arrow once, three files from
-it (a Python tuple per row is the only per-row Python left). Then the check-taxa report
-runs on the same rows, in the database, and is kept as ``reports/check-taxa.json``.
+written from the same rows: one cursor reads ``samples`` alone, in its storage order, each
+batch is made into Arrow once, and the three files are written from it. What a row takes
+from elsewhere is looked up in Arrow, not joined in SQL (a probe by a text key costs a row
+more than reading it): its label's columns (ranks, common, status, reference sets, the
+~1 KB provenance JSON) are taken by the label's number from arrays made once per label,
+its shard's name from the split's few shards, its kept reasons by a binary search of the
+kept items. The check-taxa report counts each label's images in the same batches and is
+kept as ``reports/check-taxa.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +34,7 @@ from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.diff import since
 from treeoflife.errors import TolError
-from treeoflife.reports import provenance
-from treeoflife.reports.check_taxa import check_query, format_report, label_rows
+from treeoflife.reports import check_taxa, provenance
 from treeoflife.shards import layout
 from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
@@ -55,55 +58,33 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "source_height",
 )
 INT_COLUMNS = INTEGER_COLUMNS | {"position", "source_width", "source_height"}
-# the columns a row takes from its label (the same for every sample of it): the query
-# fetches the label's number in temp.label_sources, and each batch takes them from arrays
-# made once per label, not ~10 values a row made into Python (samples' ranks, common and
-# status are copies of the label's taxa row, made by plan)
-LABEL_COLUMNS = (*RANKS, "common", "taxon_status", "label_sources")
+# the columns a row takes from its label, the same for every sample of it (samples' ranks,
+# common and status are copies of the label's taxa row, made by plan): arrays made once per
+# label, taken by the label's number (its place in label_key order)
+LABEL_COLUMNS = (*RANKS, "common", "taxon_status", "label_sources", "provenance")
 _LABELS_SQL = (
-    "SELECT "
+    "SELECT t.label_key, "
     + ", ".join(f't."{r}"' for r in RANKS)
-    + ", t.common, t.status, ls.sources FROM temp.label_sources ls "
-    "JOIN taxa t ON t.label_key = ls.label_key ORDER BY ls.n"
+    + f", t.common, t.status, {provenance.LABEL_SOURCES_SQL}, t.provenance FROM taxa t "
+    "ORDER BY t.label_key"
 )
-# what the query fetches of the catalog's columns (the others are LABEL_COLUMNS)
-_COLUMNS_SQL = (
-    "s.split, s.treeoflife_id, "
-    + ", ".join(f"s.{c}" for c in ID_COLUMNS)
-    + ", sh.name AS shard, s.position, s.image_sha256, s.source, s.identity_key, "
-    "s.container, s.member, s.label_key, t.provenance, s.image_notes, s.source_width, "
-    "s.source_height"
-)
-_FROM = (
-    "FROM samples s JOIN shards sh ON sh.split = s.split AND sh.shard = s.shard "
-    "JOIN taxa t ON t.label_key = s.label_key"
-)
-_ORDER = "WHERE s.split = ? ORDER BY s.shard, s.position"
-# the catalog's rows as check-taxa reads them, a row per label (train_small repeats train)
-CHECK_QUERY = label_rows(
-    "SELECT s.split, s.treeoflife_id, s.label_key, s.source, "
-    + ", ".join(f's."{r}"' for r in RANKS)
-    + ", s.common, s.taxon_status AS status FROM samples s"
+# what the query reads of a sample's own row (shard is its number, named from ``shards``)
+FETCHED = (
+    "treeoflife_id",
+    *ID_COLUMNS,
+    "shard",
+    "position",
+    "image_sha256",
+    "source",
+    "identity_key",
+    "container",
+    "member",
+    "label_key",
+    "image_notes",
+    "source_width",
+    "source_height",
 )
 BATCH = 10_000  # rows a parquet row group holds: the driver holds one batch
-_COMMON_AT = len(CSV_COLUMNS) - 1
-
-
-def _published(table: pa.Table) -> pa.Table:
-    """A batch as the published catalog has it: ``common`` never empty (it is the sample's
-    ``common_name.txt``), the database's own empty label kept in check-taxa. Python looks
-    at the rows without a common name only, once per distinct lineage."""
-    common = table.column("common").combine_chunks()
-    missing = pc.equal(common, "")
-    if not pc.any(missing).as_py():
-        return table
-    lineages = list(zip(*(table.column(r).filter(missing).to_pylist() for r in RANKS), strict=True))
-    names: dict[tuple[str, ...], str] = {}
-    for lineage in lineages:
-        if lineage not in names:
-            names[lineage] = common_name(dict(zip(RANKS, lineage, strict=True)), "")
-    fill = pa.array([names[k] for k in lineages], pa.string())
-    return table.set_column(_COMMON_AT, "common", pc.replace_with_mask(common, missing, fill))
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -120,44 +101,116 @@ def _schema() -> pa.Schema:
     )
 
 
-def _query(split: str, own: list[tuple[str, str, pa.DataType]]) -> str:
-    """One split's catalog rows, in shard order: the fetched columns (not LABEL_COLUMNS),
-    the provenance columns the catalog does not have (``own``, but label_sources; nulls on
-    train_small rows, which provenance.parquet does not have), then the label's number."""
-    fetched = [sql for name, sql, _ in own if name not in LABEL_COLUMNS]
-    if split in provenance.SPLITS:
-        extra = "".join(f", {sql}" for sql in fetched)
-        return f"SELECT {_COLUMNS_SQL}{extra}, ls.n {_FROM} {provenance.JOINS} {_ORDER}"
-    nulls = ", NULL" * len(fetched)
-    return f"SELECT {_COLUMNS_SQL}{nulls}, ls.n {_FROM} {provenance.LABEL_JOIN} {_ORDER}"
+def _arrays(cur: sqlite3.Cursor, types: list[pa.DataType], size: int) -> list[pa.Array]:
+    """A cursor's rows as one Arrow array a column, read ``size`` rows at a time."""
+    parts: list[list[pa.Array]] = [[] for _ in types]
+    while rows := cur.fetchmany(size):
+        for part, col, kind in zip(parts, zip(*rows, strict=True), types, strict=True):
+            part.append(pa.array(col, type=kind))
+    return [
+        pa.concat_arrays(p) if p else pa.array([], t) for p, t in zip(parts, types, strict=True)
+    ]
 
 
-def _label_arrays(db: sqlite3.Connection) -> list[pa.Array]:
-    """LABEL_COLUMNS of every label, in label number order (temp.label_sources.n)."""
-    columns = list(zip(*db.execute(_LABELS_SQL), strict=True)) or [()] * len(LABEL_COLUMNS)
-    return [pa.array(col, type=pa.string()) for col in columns]
+class _Labels:
+    """Every label's LABEL_COLUMNS, in label_key order (SQLite's byte order, which
+    :func:`provenance.find` searches), made once; ``published`` is the common name the
+    catalog shows (a label without one gets :func:`common_name` of its ranks, worked out
+    here once per label, not per row), ``common`` the database's own (check-taxa's)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.keys, *columns = _arrays(
+            db.execute(_LABELS_SQL), [pa.string()] * (1 + len(LABEL_COLUMNS)), 50_000
+        )
+        self.columns = dict(zip(LABEL_COLUMNS, columns, strict=True))
+        common = self.columns["common"]
+        missing = pc.equal(common, "")
+        lineages = zip(*(self.columns[r].filter(missing).to_pylist() for r in RANKS), strict=True)
+        names = [common_name(dict(zip(RANKS, lineage, strict=True)), "") for lineage in lineages]
+        self.published = pc.replace_with_mask(common, missing, pa.array(names, pa.string()))
+
+    def numbers(self, label_keys: pa.Array) -> pa.Array:
+        """Each row's label number, looked up once per distinct label of the batch."""
+        distinct = pc.dictionary_encode(label_keys)
+        return provenance.find(self.keys, distinct.dictionary).take(distinct.indices)
 
 
-def _tables(ctx: BuildContext, schema: pa.Schema, size: int) -> Iterator[pa.Table]:
-    """The catalog's rows as published (``schema``: the catalog's columns, then the
-    provenance columns of provenance.own_columns), every split in turn, in tables of
-    ``size`` rows (a table may span two splits: a Parquet row group is a table, whatever
-    its splits). Each column is made into Arrow once, and every file is written from it;
-    a label's columns are taken from arrays made once per label."""
-    own = provenance.own_columns(ctx.db)
-    labels = dict(zip(LABEL_COLUMNS, _label_arrays(ctx.db), strict=True))
-    fetched = [f for f in schema if f.name not in labels]
-    rows = chain.from_iterable(
-        ctx.db.execute(_query(split, own), (split,)) for split in layout.SPLITS
+def _split_tables(
+    db: sqlite3.Connection,
+    split: str,
+    schema: pa.Schema,
+    labels: _Labels,
+    kept: tuple[pa.Array, pa.Array],
+) -> Iterator[pa.Table]:
+    """One split's rows as published (``schema``), in shard order, a table per fetch of
+    BATCH rows of ``samples``. A row whose label has no ``taxa`` row or whose shard has no
+    ``shards`` row is left out, as a join would leave it (plan plans neither)."""
+    own = provenance.own_columns(db)
+    with_own = split in provenance.SPLITS  # train_small rows: nulls, provenance skips them
+    sql = ", ".join([*(f"s.{c}" for c in FETCHED), *(s for _, s, _ in own if with_own)])
+    cur = db.execute(
+        f"SELECT {sql} FROM samples s WHERE s.split = ? ORDER BY s.shard, s.position", (split,)
     )
-    while batch := list(islice(rows, size)):
-        cols = list(zip(*batch, strict=True))
+    shards, names = _arrays(
+        db.execute("SELECT shard, name FROM shards WHERE split = ? ORDER BY shard", (split,)),
+        [pa.int64(), pa.string()],
+        BATCH,
+    )
+    types = {f.name: f.type for f in schema} | {"shard": pa.int64()}
+    fetched = [(c, types[c]) for c in FETCHED] + [(c, k) for c, _, k in own if with_own]
+    while rows := cur.fetchmany(BATCH):
         arrays = {
-            f.name: pa.array(col, type=f.type) for col, f in zip(cols[:-1], fetched, strict=True)
+            name: pa.array(col, type=kind)
+            for (name, kind), col in zip(fetched, zip(*rows, strict=True), strict=True)
         }
-        numbers = pa.array(cols[-1], type=pa.int64())
-        arrays |= {name: values.take(numbers) for name, values in labels.items()}
-        yield _published(pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema))
+        number = labels.numbers(arrays["label_key"])
+        shard = provenance.find(shards, arrays["shard"])
+        arrays["split"] = pa.repeat(pa.scalar(split), len(rows))
+        arrays["shard"] = names.take(shard)
+        arrays |= {name: values.take(number) for name, values in labels.columns.items()}
+        arrays["common"] = labels.published.take(number)
+        arrays["kept_reasons"] = (
+            provenance.kept_of(arrays["treeoflife_id"], *kept)
+            if with_own
+            else pa.nulls(len(rows), pa.string())
+        )
+        table = pa.Table.from_arrays(
+            [arrays.get(f.name, pa.nulls(len(rows), f.type)) for f in schema], schema=schema
+        ).append_column("label_number", number)
+        if number.null_count or shard.null_count:
+            table = table.filter(pc.and_(number.is_valid(), shard.is_valid()))
+        yield table
+
+
+def _batches(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
+    """The rows of ``tables`` in tables of ``size`` rows (the last one fewer): a Parquet
+    row group is a table, whatever its splits."""
+    held: list[pa.Table] = []
+    rows = 0
+    for table in tables:
+        held.append(table)
+        rows += table.num_rows
+        while rows >= size:
+            whole = pa.concat_tables(held)
+            rest = whole.slice(size)
+            yield whole.slice(0, size).combine_chunks()
+            held, rows = [rest], rest.num_rows
+    if rows:
+        yield pa.concat_tables(held).combine_chunks()
+
+
+def _tables(ctx: BuildContext, schema: pa.Schema, labels: _Labels) -> Iterator[pa.Table]:
+    """The catalog's rows as published (``schema``: the catalog's columns, then the
+    provenance columns, then the label's number), every split in turn, in tables of BATCH
+    rows (a table may span two splits: a Parquet row group is a table, whatever its
+    splits); each column is made into Arrow once, and every file is written from it."""
+    kept = provenance.kept_reasons(ctx.db)
+    splits = (
+        table
+        for split in layout.SPLITS
+        for table in _split_tables(ctx.db, split, schema, labels, kept)
+    )
+    return _batches(splits, BATCH)
 
 
 def run(ctx: BuildContext) -> dict[str, Any]:
@@ -172,20 +225,25 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     arrow_schema = _schema()
     prov_schema = pa.schema([(name, kind) for name, kind, _ in provenance.columns(ctx.db)])
     rows_schema = pa.schema(
-        [*arrow_schema, *(pa.field(name, kind) for name, _, kind in provenance.own_columns(ctx.db))]
+        [
+            *arrow_schema,
+            *(pa.field(name, kind) for name, _, kind in provenance.own_columns(ctx.db)),
+            *(pa.field(name, pa.string()) for name in sorted(provenance.LOOKED_UP)),
+        ]
     )
     prov_splits = pa.array(provenance.SPLITS)
     n = provenance_rows = 0
     counts: dict[str, int] = {}
+    labels = _Labels(ctx.db)
+    images = check_taxa.LabelCounts(len(labels.keys))
     with (
         atomic.removed_on_failure(tmp_csv, tmp_pq, tmp_prov),  # all, whatever stops the writing
         open(tmp_csv, "wb") as fh,
         pq.ParquetWriter(tmp_pq, arrow_schema) as pw,
         pq.ParquetWriter(tmp_prov, prov_schema) as prov,
-        provenance.lookups(ctx.db),
     ):
         fh.write(csvtext.rows_text([pa.array([c]) for c in CSV_COLUMNS]))
-        for table in _tables(ctx, rows_schema, BATCH):
+        for table in _tables(ctx, rows_schema, labels):
             fh.write(csvtext.rows_text(table.columns[: len(CSV_COLUMNS)]))
             pw.write_table(table.select(arrow_schema.names))
             split = table.column("split")
@@ -193,10 +251,12 @@ def run(ctx: BuildContext) -> dict[str, Any]:
                 counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
             # train and val rows come first (layout.SPLITS), so provenance's row groups are
             # the catalog's, the last one cut where val ends
-            kept = table.select(prov_schema.names).filter(pc.is_in(split, prov_splits))
+            kept = table.filter(pc.is_in(split, prov_splits))
             if kept.num_rows:
-                prov.write_table(provenance.table(kept, prov_schema))
+                prov.write_table(provenance.table(kept.select(prov_schema.names), prov_schema))
                 provenance_rows += kept.num_rows
+                # check-taxa's rows are each sample once: train and val
+                images.add(*(kept.column(c) for c in ("label_number", "treeoflife_id", "source")))
             n += table.num_rows
         if not provenance_rows:
             prov.write_table(prov_schema.empty_table())
@@ -214,23 +274,36 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     )
     summary: dict[str, Any] = {"rows": n, "splits": counts, "provenance_rows": provenance_rows}
     ctx.log(f"catalog: {provenance_rows} samples in {PROVENANCE}")
-    summary["check_taxa"] = _check_taxa(ctx, csv_path)
+    summary["check_taxa"] = _check_taxa(ctx, csv_path, labels, images)
     changed = since.changes(ctx.out, ctx.config.report.changes)
     if changed is not None:
         summary["changes"] = changed
     return summary
 
 
-def _check_taxa(ctx: BuildContext, csv_path: Path) -> dict[str, Any]:
-    """The check-taxa report on the final catalog's rows (from the database, not the CSV):
-    printed, and kept as reports/check-taxa.json."""
-    result = check_query(ctx.db, CHECK_QUERY)
+def _check_taxa(
+    ctx: BuildContext, csv_path: Path, labels: _Labels, images: check_taxa.LabelCounts
+) -> dict[str, Any]:
+    """The check-taxa report on the final catalog's rows (from the batches, not the CSV),
+    a row per label with its images (as :func:`check_taxa.label_rows` has them): printed,
+    and kept as reports/check-taxa.json."""
+    conflicted = check_taxa.conflicted_labels(ctx.db)
+    numbers, first, sources, count = images.labels()
+    names = ("label_key", *RANKS, "common", "status")
+    columns = [labels.keys, *(labels.columns[c] for c in (*RANKS, "common", "taxon_status"))]
+    values = [c.take(numbers).to_pylist() for c in columns]
+    rows = (
+        dict(zip(names, label, strict=True))
+        | {"treeoflife_id": tid, "source": source, "count": k, "conflict": label[0] in conflicted}
+        for *label, tid, source, k in zip(*values, first, sources, count, strict=True)
+    )
+    result = check_taxa.check_rows(rows)
     result["catalog"] = csv_path.name  # relative to OUT: a build does not depend on where it is
     atomic.write_text(
         layout.reports_dir(ctx.out) / "check-taxa.json",
         json.dumps(result, indent=2, sort_keys=True) + "\n",
     )
-    ctx.log(format_report(result))
+    ctx.log(check_taxa.format_report(result))
     return result["counts"]
 
 
