@@ -67,3 +67,14 @@ def test_plain_fields_holds_exactly_when_the_writer_adds_no_quotes() -> None:
         csv.writer(buf, lineterminator="\r\n").writerow(values)
         written = "," + buf.getvalue().removesuffix("\r\n") + ","
         assert plain(joined) == (written == joined), values
+
+
+def test_a_column_quotes_its_special_values_wherever_they_sit_in_its_buffers() -> None:
+    # the quick scan of a column's bytes must see a special character in any chunk, and
+    # only in the slice's own bytes: a comma outside the slice quotes nothing
+    rows = [("plain",), ("a,b",), ("x",), ("y",)]
+    column = pa.array([r[0] for r in rows], pa.string())
+    assert csvtext.rows_text([column.slice(2, 2)]) == _python_csv(rows[2:])
+    assert csvtext.rows_text([column.slice(1, 2)]) == _python_csv(rows[1:3])
+    chunked = pa.chunked_array([column.slice(2, 2), column.slice(0, 2)])
+    assert csvtext.rows_text([chunked]) == _python_csv(rows[2:] + rows[:2])

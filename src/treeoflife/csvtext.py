@@ -40,6 +40,7 @@ def special_characters(lineterminator: str) -> str:
 
 SPECIAL = special_characters("\n")  # this module's line end (asked once, at import)
 _NEEDS_QUOTES = "[" + re.escape(SPECIAL) + "]"
+_SPECIAL_BYTES = np.frombuffer(SPECIAL.encode(), dtype=np.uint8)
 
 
 def sql_field(expr: str, lineterminator: str = "\r\n") -> str:
@@ -91,11 +92,29 @@ def field_text(column: pa.Array) -> pa.Array:
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         raise TypeError(f"no CSV rule for {column.type}")
     text = pc.fill_null(column, "")
+    if not _any_special(text):
+        return text
     needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
     if not pc.any(needs).as_py():
         return text
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
     return pc.if_else(needs, quoted, text)
+
+
+def _any_special(column: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether a string column's bytes hold a special character anywhere: one scan of its
+    data buffer, ~10x cheaper than a regex per value, and most columns hold none (a
+    special byte in a null's slot only sends the column the long way)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        _, offsets, data = chunk.buffers()
+        if data is None:
+            continue
+        kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        start, end = np.frombuffer(offsets, dtype=kind)[[chunk.offset, chunk.offset + len(chunk)]]
+        if np.isin(np.frombuffer(data, dtype=np.uint8)[start:end], _SPECIAL_BYTES).any():
+            return True
+    return False
 
 
 def rows_text(columns: Sequence[pa.Array]) -> bytes:
