@@ -19,7 +19,9 @@ from treeoflife import licenses
 from treeoflife.cli import main
 from treeoflife.errors import TolError
 from treeoflife.publish import publish
+from treeoflife.reports import check_taxa
 from treeoflife.reports.provenance import COLUMNS, _hex16
+from treeoflife.taxonomy.ranks import RANKS
 
 FILTER_REASONS = {"image_too_small", "image_aspect_extreme", "image_blank", "image_placeholder"}
 CONFIG = "[images]\nwidth = 64\nheight = 64\n\n[shards]\nmax_samples = 60\n"
@@ -258,3 +260,56 @@ def test_provenance_rows_are_each_images_own_record(builds) -> None:
     assert rows and any(r["license"] != "unknown" for r in rows)
     for r in rows:
         assert tuple(r[n] for n in names) == recorded[r["treeoflife_id"]], r["treeoflife_id"]
+
+
+def test_catalog_rows_take_their_labels_shards_and_kept_reasons_from_the_build(builds) -> None:
+    """catalog takes what is not a sample's own (its label's columns, its shard's name,
+    its kept reasons) by lookups in Arrow, not joins: each row must still carry exactly
+    what the database says of its label, shard and image."""
+    out = builds["all"]
+    ranks = ", ".join(f'"{r}"' for r in RANKS)
+    taxa = {
+        r[0]: r[1:]
+        for r in db_rows(out, f"SELECT label_key, {ranks}, status, provenance FROM taxa")
+    }
+    shards = {(r[0], r[1]): r[2] for r in db_rows(out, "SELECT split, shard, name FROM shards")}
+    sample_shard = {
+        (r[0], r[1]): r[2] for r in db_rows(out, "SELECT split, treeoflife_id, shard FROM samples")
+    }
+    kept: dict[str, list[str]] = {}
+    for item, reason in db_rows(
+        out, "SELECT item, reason FROM rejects WHERE outcome = 'kept' ORDER BY item, reason"
+    ):
+        kept.setdefault(item, []).append(reason)
+    catalog = pq.read_table(out / "catalog.parquet").to_pylist()
+    assert len(catalog) == len(sample_shard)
+    for r in catalog:
+        label = taxa[r["label_key"]]
+        assert (*(r[k] for k in RANKS), r["taxon_status"], r["provenance"]) == label
+        assert r["shard"] == shards[(r["split"], sample_shard[(r["split"], r["treeoflife_id"])])]
+    rows = pq.read_table(out / "provenance.parquet").to_pylist()
+    assert any(r["treeoflife_id"] in kept for r in rows)  # the sample has kept reasons
+    for r in rows:
+        assert json.loads(r["kept_reasons"]) == kept.get(r["treeoflife_id"], [])
+        given = json.loads(taxa[r["label_key"]][-1])
+        assert json.loads(r["label_sources"]) == {k: v.get("source") for k, v in given.items()}
+
+
+def test_check_taxa_of_the_build_counts_each_sample_of_the_catalog_once(builds) -> None:
+    """catalog counts check-taxa's rows (a row per label: its images, the smallest id and
+    that image's source) from its own batches: the report is the one check-taxa gives on
+    the samples relation in SQL."""
+    out = builds["all"]
+    db = sqlite3.connect(out / "build.sqlite")
+    try:
+        relation = (
+            "SELECT s.split, s.treeoflife_id, s.label_key, s.source, "
+            + ", ".join(f's."{r}"' for r in RANKS)
+            + ", s.common, s.taxon_status AS status FROM samples s"
+        )
+        expected = check_taxa.check_query(db, check_taxa.label_rows(relation))
+    finally:
+        db.close()
+    report = json.loads((out / "reports" / "check-taxa.json").read_text())
+    assert report.pop("catalog") == "catalog.csv"
+    assert report == expected and report["rows"] == len(catalog_splits(out))

@@ -21,7 +21,6 @@ from treeoflife import builddb
 from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS
 from treeoflife.reports import check_taxa
 from treeoflife.shards import samples
-from treeoflife.stages.catalog import CHECK_QUERY
 from treeoflife.stages.report import Seen, catalog_stats, treemap_counts, write_licenses
 from treeoflife.taxonomy.ranks import RANKS
 
@@ -67,7 +66,6 @@ def _peak(fn: Callable[[], object]) -> int:
 
 
 REPORTS = {
-    "check-taxa of the build": lambda db, out: check_taxa.check_query(db, CHECK_QUERY),
     "check-taxa of a catalog CSV": lambda db, out: check_taxa.check_catalog(out / "catalog.csv"),
     "stats": lambda db, out: catalog_stats(db),
     "licenses, counting for the stats": lambda db, out: write_licenses(db, out / "l.csv", Seen()),

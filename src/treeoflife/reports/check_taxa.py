@@ -202,13 +202,13 @@ class LabelCounts:
     Arrow instead of a pass of SQLite's sorter over every image: how many, and the smallest
     id with its image's source (SQLite takes a bare column from the row of ``MIN``). Labels
     are numbers; a batch is reduced to a row per (label, source), and the reductions are
-    folded together once they outgrow the labels, so what is held grows with the labels,
-    not the images."""
+    folded together once they hold more than ``hold`` rows (at least one per label), so
+    what is held grows with the labels, not the images."""
 
-    def __init__(self, labels: int) -> None:
+    def __init__(self, labels: int, hold: int = 100_000) -> None:
         self._parts: list[pa.Table] = []
         self._rows = 0
-        self._limit = max(labels, 100_000)
+        self._limit = max(labels, hold)
 
     def add(self, numbers: pa.Array, ids: pa.Array, sources: pa.Array) -> None:
         batch = pa.table({"n": numbers, "source": sources, "id": ids})
