@@ -4,8 +4,9 @@
 plus ``status``, ``source`` and ``conflict`` when the build knows them, and ``count`` when
 a row stands for that many images); it holds counters and a few examples, never the rows.
 Every check depends only on an image's label, so a build checks one row per label with
-its image count (:func:`label_rows`), not one per image. A build checks its own rows straight from its database
-(:func:`check_query`); ``tol check-taxa CSV`` streams any catalog file, and when the
+its image count, not one per image: in SQL (:func:`label_rows`, :func:`check_query`:
+split's predicted catalog), or counted from batches of a pass that reads the rows anyway
+(:class:`LabelCounts`: the catalog stage); ``tol check-taxa CSV`` streams any catalog file, and when the
 build's ``build.sqlite`` sits next to it, looks each row's status, source and conflicts
 up there. Thresholds turn the report into a pass/fail for CI.
 """

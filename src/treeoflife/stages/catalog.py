@@ -113,21 +113,22 @@ def _arrays(cur: sqlite3.Cursor, types: list[pa.DataType], size: int) -> list[pa
 
 
 class _Labels:
-    """Every label's LABEL_COLUMNS, in label_key order (SQLite's byte order, which
-    :func:`provenance.find` searches), made once; ``published`` is the common name the
-    catalog shows (a label without one gets :func:`common_name` of its ranks, worked out
-    here once per label, not per row), ``common`` the database's own (check-taxa's)."""
+    """Every label's LABEL_COLUMNS as the catalog shows them, in label_key order (SQLite's
+    byte order, which :func:`provenance.find` searches), made once. ``common`` is never
+    empty there (it is the sample's ``common_name.txt``): a label without one gets
+    :func:`common_name` of its ranks, worked out once per label, not per row; check-taxa
+    reads the database's own, ``stored_common``."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.keys, *columns = _arrays(
             db.execute(_LABELS_SQL), [pa.string()] * (1 + len(LABEL_COLUMNS)), 50_000
         )
         self.columns = dict(zip(LABEL_COLUMNS, columns, strict=True))
-        common = self.columns["common"]
+        self.stored_common = common = self.columns["common"]
         missing = pc.equal(common, "")
         lineages = zip(*(self.columns[r].filter(missing).to_pylist() for r in RANKS), strict=True)
         names = [common_name(dict(zip(RANKS, lineage, strict=True)), "") for lineage in lineages]
-        self.published = pc.replace_with_mask(common, missing, pa.array(names, pa.string()))
+        self.columns["common"] = pc.replace_with_mask(common, missing, pa.array(names, pa.string()))
 
     def numbers(self, label_keys: pa.Array) -> pa.Array:
         """Each row's label number, looked up once per distinct label of the batch."""
@@ -145,16 +146,16 @@ def _split_tables(
     """One split's rows as published (``schema``), in shard order, a table per fetch of
     BATCH rows of ``samples``. A row whose label has no ``taxa`` row or whose shard has no
     ``shards`` row is left out, as a join would leave it (plan plans neither)."""
+    shards, names = _arrays(
+        db.execute("SELECT shard, name FROM shards WHERE split = ? ORDER BY shard", (split,)),
+        [pa.int64(), pa.string()],
+        BATCH,
+    )
     own = provenance.own_columns(db)
     with_own = split in provenance.SPLITS  # train_small rows: nulls, provenance skips them
     sql = ", ".join([*(f"s.{c}" for c in FETCHED), *(s for _, s, _ in own if with_own)])
     cur = db.execute(
         f"SELECT {sql} FROM samples s WHERE s.split = ? ORDER BY s.shard, s.position", (split,)
-    )
-    shards, names = _arrays(
-        db.execute("SELECT shard, name FROM shards WHERE split = ? ORDER BY shard", (split,)),
-        [pa.int64(), pa.string()],
-        BATCH,
     )
     types = {f.name: f.type for f in schema} | {"shard": pa.int64()}
     fetched = [(c, types[c]) for c in FETCHED] + [(c, k) for c, _, k in own if with_own]
@@ -168,7 +169,6 @@ def _split_tables(
         arrays["split"] = pa.repeat(pa.scalar(split), len(rows))
         arrays["shard"] = names.take(shard)
         arrays |= {name: values.take(number) for name, values in labels.columns.items()}
-        arrays["common"] = labels.published.take(number)
         arrays["kept_reasons"] = (
             provenance.kept_of(arrays["treeoflife_id"], *kept)
             if with_own
@@ -193,7 +193,8 @@ def _batches(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
         while rows >= size:
             whole = pa.concat_tables(held)
             rest = whole.slice(size)
-            yield whole.slice(0, size).combine_chunks()
+            # one chunk a column, as a batch of one fetch has (Parquet pages as before)
+            yield whole.slice(0, size).combine_chunks() if len(held) > 1 else whole.slice(0, size)
             held, rows = [rest], rest.num_rows
     if rows:
         yield pa.concat_tables(held).combine_chunks()
@@ -290,7 +291,8 @@ def _check_taxa(
     conflicted = check_taxa.conflicted_labels(ctx.db)
     numbers, first, sources, count = images.labels()
     names = ("label_key", *RANKS, "common", "status")
-    columns = [labels.keys, *(labels.columns[c] for c in (*RANKS, "common", "taxon_status"))]
+    columns = [labels.keys, *(labels.columns[r] for r in RANKS), labels.stored_common]
+    columns.append(labels.columns["taxon_status"])
     values = [c.take(numbers).to_pylist() for c in columns]
     rows = (
         dict(zip(names, label, strict=True))
