@@ -252,7 +252,10 @@ def run(ctx: BuildContext) -> dict[str, Any]:
                 counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
             # train and val rows come first (layout.SPLITS), so provenance's row groups are
             # the catalog's, the last one cut where val ends
-            kept = table.filter(pc.is_in(split, prov_splits))
+            kept = table.select([*prov_schema.names, "label_number"])
+            in_provenance = pc.is_in(split, prov_splits)
+            if not pc.all(in_provenance).as_py():  # a filter copies every column
+                kept = kept.filter(in_provenance)
             if kept.num_rows:
                 prov.write_table(provenance.table(kept.select(prov_schema.names), prov_schema))
                 provenance_rows += kept.num_rows
