@@ -251,15 +251,15 @@ def run(ctx: BuildContext) -> dict[str, Any]:
                 counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
             # train and val rows come first (layout.SPLITS), so provenance's row groups are
             # the catalog's, the last one cut where val ends
-            kept = table.select([*prov_schema.names, "label_number"])
+            rows = table.select([*prov_schema.names, "label_number"])
             in_provenance = pc.is_in(split, prov_splits)
             if not pc.all(in_provenance).as_py():  # a filter copies every column
-                kept = kept.filter(in_provenance)
-            if kept.num_rows:
-                prov.write_table(provenance.table(kept.select(prov_schema.names), prov_schema))
-                provenance_rows += kept.num_rows
+                rows = rows.filter(in_provenance)
+            if rows.num_rows:
+                prov.write_table(provenance.table(rows.select(prov_schema.names), prov_schema))
+                provenance_rows += rows.num_rows
                 # check-taxa's rows are each sample once: train and val
-                images.add(*(kept.column(c) for c in ("label_number", "treeoflife_id", "source")))
+                images.add(*(rows.column(c) for c in ("label_number", "treeoflife_id", "source")))
             n += table.num_rows
         if not provenance_rows:
             prov.write_table(prov_schema.empty_table())
