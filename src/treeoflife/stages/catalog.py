@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from treeoflife import atomic, csvtext
 from treeoflife.captions import common_name
-from treeoflife.columns import CATALOG_COLUMNS, ID_COLUMNS, INTEGER_COLUMNS
+from treeoflife.columns import CATALOG_COLUMNS, INTEGER_COLUMNS
 from treeoflife.diff import since
 from treeoflife.errors import TolError
 from treeoflife.reports import check_taxa, provenance
@@ -68,22 +68,9 @@ _LABELS_SQL = (
     + f", t.common, t.status, {provenance.LABEL_SOURCES_SQL}, t.provenance FROM taxa t "
     "ORDER BY t.label_key"
 )
-# what the query reads of a sample's own row (shard is its number, named from ``shards``)
-FETCHED = (
-    "treeoflife_id",
-    *ID_COLUMNS,
-    "shard",
-    "position",
-    "image_sha256",
-    "source",
-    "identity_key",
-    "container",
-    "member",
-    "label_key",
-    "image_notes",
-    "source_width",
-    "source_height",
-)
+# what the query reads of a sample's own row: every column but the split and the label's
+# (shard is its number there, named from ``shards``)
+FETCHED = tuple(c for c in CSV_COLUMNS[1:] + EXTRA_COLUMNS if c not in LABEL_COLUMNS)
 BATCH = 10_000  # rows a parquet row group holds: the driver holds one batch
 
 
