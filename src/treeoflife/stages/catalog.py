@@ -90,13 +90,11 @@ def _schema() -> pa.Schema:
 
 def _arrays(cur: sqlite3.Cursor, types: list[pa.DataType], size: int) -> list[pa.Array]:
     """A cursor's rows as one Arrow array a column, read ``size`` rows at a time."""
-    parts: list[list[pa.Array]] = [[] for _ in types]
-    while rows := cur.fetchmany(size):
-        for part, col, kind in zip(parts, zip(*rows, strict=True), types, strict=True):
-            part.append(pa.array(col, type=kind))
-    return [
-        pa.concat_arrays(p) if p else pa.array([], t) for p, t in zip(parts, types, strict=True)
-    ]
+    row = pa.struct([(str(i), kind) for i, kind in enumerate(types)])
+    parts = [pa.array(rows, type=row) for rows in iter(lambda: cur.fetchmany(size), [])]
+    if not parts:
+        return [pa.array([], kind) for kind in types]
+    return pa.concat_arrays(parts).flatten()
 
 
 class _Labels:
