@@ -131,8 +131,8 @@ def own_columns(db: sqlite3.Connection) -> list[tuple[str, str, pa.DataType]]:
 
 def kept_reasons(db: sqlite3.Connection, batch: int = 100_000) -> tuple[pa.Array, pa.Array]:
     """(item, JSON list of its kept reason codes) of every image that has any, sorted by
-    item (SQLite's byte order, which :func:`kept_of` searches): a few in ten images at most,
-    ~60 bytes each, read a batch of rows at a time."""
+    item (SQLite's byte order, which :func:`kept_of` searches), read a batch of rows at a
+    time: ~60 bytes an image that has any (9 % of the bench's images: ~55 MB at 10M)."""
     cur = db.execute(_KEPT_SQL)
     items: list[pa.Array] = []
     reasons: list[pa.Array] = []
