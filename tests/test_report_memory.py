@@ -1,5 +1,5 @@
-"""check-taxa, stats, the treemap and the licenses pass stream the build: memory does not
-grow with its size.
+"""check-taxa (of a catalog CSV, and as the catalog stage counts it), stats, the treemap and
+the licenses pass stream the build: memory does not grow with its size.
 
 At ten million samples, holding one Python object per catalog row is tens of gigabytes.
 Measured with tracemalloc (Python allocations; SQLite's own cache is not counted), the
@@ -15,6 +15,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from treeoflife import builddb
@@ -84,3 +85,25 @@ def test_reports_hold_no_row_per_sample(report: str, tmp_path: Path) -> None:
         peaks.append(_peak(lambda db=db, out=out, run=run: run(db, out)))
         db.close()
     assert peaks[1] - peaks[0] < GROWTH_LIMIT, f"{report}: peak {peaks[0]} -> {peaks[1]} bytes"
+
+
+def test_catalog_check_taxa_holds_per_label_not_per_sample() -> None:
+    """The catalog stage counts check-taxa's labels from its own batches (``LabelCounts``):
+    what it holds is Arrow memory (tracemalloc does not see it), bounded by the labels.
+    Ten times the samples of the same 2,000 labels must not hold more; holding each
+    sample's id would add ~36 bytes a sample (~6.5 MB here)."""
+    held = []
+    for batches in (20, 200):
+        base = pa.total_allocated_bytes()
+        counts = check_taxa.LabelCounts(2_000)
+        for b in range(batches):
+            k = range(b * 1_000, (b + 1) * 1_000)
+            counts.add(
+                pa.array([i % 2_000 for i in k], pa.int64()),
+                pa.array([f"{i:08d}-0000-5000-8000-000000000000" for i in k]),
+                pa.array(["eol"] * 1_000),
+            )
+        held.append(pa.total_allocated_bytes() - base)
+        assert len(counts.labels()[1]) == 2_000
+        del counts
+    assert held[1] - held[0] < GROWTH_LIMIT, f"held {held[0]} -> {held[1]} bytes"
