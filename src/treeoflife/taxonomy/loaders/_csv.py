@@ -144,10 +144,16 @@ def lowered(values: pa.Array) -> pa.Array:
 
 
 def column_batches(
-    path: Path, columns: dict[str, int], used: tuple[str, ...], *, delimiter: str
+    path: Path,
+    columns: dict[str, int],
+    used: tuple[str, ...],
+    *,
+    delimiter: str,
+    skip_blank: bool = True,
 ) -> Iterator[dict[str, pa.Array]]:
     """The ``used`` columns (those the header has) of a delimited file, stripped, in
-    batches of rows that have a non-blank first used column, in file order.
+    batches of rows that have a non-blank first used column (every row, without
+    ``skip_blank``), in file order.
 
     Read by Arrow's CSV parser, a field of a million rows costs what one row costs the
     ``csv`` module. The file is handed to it in pieces of whole lines (Arrow's streaming
@@ -186,9 +192,41 @@ def column_batches(
                 raise NotColumnar(str(exc)) from None
             out = {c: stripped(batch.column(f"c{columns[c]}").combine_chunks()) for c in present}
             keep = pc.not_equal(out[present[0]], "")
-            if not pc.all(keep).as_py():
+            if skip_blank and not pc.all(keep).as_py():
                 out = {c: v.filter(keep) for c, v in out.items()}
             yield out
 
 
 PIECE_BYTES = 16 << 20
+
+
+def selected_rows(
+    path: Path,
+    columns: dict[str, int],
+    used: tuple[str, ...],
+    select: Callable[[dict[str, pa.Array]], pa.Array | np.ndarray],
+    *,
+    delimiter: str = ",",
+) -> Iterator[list[str]]:
+    """The rows of a delimited file that ``select`` keeps, as the row reader's lists
+    (stripped cells of the ``used`` columns at their header positions, "" elsewhere), in
+    file order: Arrow reads every row and tells, a batch at a time, which ones may matter
+    (``select``: the batch's columns -> a boolean mask), and only those become Python.
+
+    For loaders that keep a few rows of a large file: ``select`` must keep at least every
+    row their row-by-row logic would use, which then runs on these rows unchanged. Raises
+    NotColumnar (possibly after some rows) where :func:`column_batches` does.
+    """
+    width = max(columns.values()) + 1
+    present = [c for c in used if c in columns]
+    for batch in column_batches(path, columns, used, delimiter=delimiter, skip_blank=False):
+        hits = np.flatnonzero(np.asarray(select(batch), dtype=bool))
+        if not len(hits):
+            continue
+        cells = [batch[c].take(hits).to_pylist() for c in present]
+        positions = [columns[c] for c in present]
+        for values in zip(*cells, strict=True):
+            row = [""] * width
+            for i, v in zip(positions, values, strict=True):
+                row[i] = v
+            yield row

@@ -63,6 +63,10 @@ class Codes:
         call per row and column would number it."""
         out, slow = [], []
         for col, (ids, used) in enumerate(columns):
+            codes = _eol_codes(ids, used)
+            if codes is not None:  # the DH's own ids: all of one width
+                out.append(codes)
+                continue
             codes = np.full(len(ids), -1, dtype=np.int64)
             for prefix, tag in (("EOL-", 0), ("", 1)):
                 digits = pc.utf8_slice_codeunits(ids, len(prefix)) if prefix else ids
@@ -82,6 +86,40 @@ class Codes:
         for row, col, taxon_id in sorted(slow, key=lambda t: (t[0], t[1])):
             out[col][row] = self.code(taxon_id)
         return out
+
+
+_EOL = np.frombuffer(b"EOL-", dtype=np.uint8)
+
+
+def _eol_codes(ids: pa.Array, used: np.ndarray) -> np.ndarray | None:
+    """:meth:`Codes.code` of the used ids when every non-empty id of the column is
+    ``EOL-`` and the same number (1 to 15) of ASCII digits, as the DH writes them:
+    computed on the bytes with numpy (they lie end to end); None otherwise (the general
+    path decides)."""
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[
+        ids.offset : ids.offset + len(ids) + 1
+    ]
+    lengths = np.diff(offsets)
+    filled = lengths > 0
+    if not filled.any():
+        return None
+    width = int(lengths[np.argmax(filled)])
+    digits = width - len(_EOL)
+    if not 1 <= digits <= 15 or np.any(lengths[filled] != width) or np.any(used & ~filled):
+        return None
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)
+    cells = data[offsets[0] : offsets[-1]].reshape(-1, width)  # the filled ids, in order
+    numbers = cells[:, len(_EOL) :] - np.uint8(ord("0"))  # a non-digit wraps above 9
+    if np.any(cells[:, : len(_EOL)] != _EOL) or np.any(numbers > 9):
+        return None
+    value = np.zeros(len(cells), dtype=np.int64)
+    for j in range(digits):
+        value *= 10
+        value += numbers[:, j]
+    codes = np.full(len(ids), -1, dtype=np.int64)
+    codes[filled] = (value << 4 | digits) << 2  # tag 0: EOL-<digits>
+    codes[~used] = -1
+    return codes
 
 
 class Tree:
@@ -155,7 +193,7 @@ class TreeBuilder:
         rows = len(self.own)
         own_np = _ints(self.own)
         # a repeated taxonID is one node; canon: file row -> node
-        uniq, first, canon = np.unique(own_np, return_index=True, return_inverse=True)
+        uniq, first, canon = _unique(own_np)
         del own_np
         self.own = array("q")
         nodes = len(uniq)
@@ -165,13 +203,18 @@ class TreeBuilder:
             searched in sorted order: binary searches of millions of unsorted codes miss
             the cache at every step."""
             c = _ints(linked)
+            out = np.full(len(c), -1, dtype=np.int64)
+            rows = np.flatnonzero(c != -1)  # few rows of some columns link (synonyms)
             if not nodes:
-                return np.where(c == -1, -1, -2)
+                out[rows] = -2
+                return out
+            c = c[rows]
             order = np.argsort(c)
             at = np.empty(len(c), dtype=np.int64)
             at[order] = np.minimum(np.searchsorted(uniq, c[order]), nodes - 1)
             del order
-            return np.where(c == -1, -1, np.where(uniq[at] == c, at, -2))
+            out[rows] = np.where(uniq[at] == c, at, -2)
+            return out
 
         par_np, acc_np = link(self.par, uniq), link(self.acc, uniq)
         del uniq
@@ -201,6 +244,21 @@ class TreeBuilder:
         for n, taxon_id in wanted_ids.items():
             tree.taxon_id[int(canon[n])] = taxon_id
         return tree, canon
+
+
+def _unique(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_index=True, return_inverse=True)``: the sorted distinct
+    codes, the first row of each, each row's distinct code; sorted with the unstable
+    (faster) argsort, the first row of each run taken as its smallest."""
+    order = np.argsort(codes)
+    ordered = codes[order]
+    starts = np.ones(len(codes), dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    at = np.flatnonzero(starts)
+    first = np.minimum.reduceat(order, at) if len(at) else np.zeros(0, np.int64)
+    inverse = np.empty(len(codes), dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    return ordered[at], first, inverse
 
 
 def wanted_rows(tree: Tree, canon: np.ndarray, starts: Iterable[int]) -> bytes | None:

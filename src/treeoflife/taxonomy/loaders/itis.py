@@ -9,8 +9,12 @@ English (both comma-separated, pairwise).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from treeoflife.taxonomy.lineage import (
     GENUS_INDEX,
@@ -20,7 +24,7 @@ from treeoflife.taxonomy.lineage import (
     species_epithet,
     truncate,
 )
-from treeoflife.taxonomy.loaders._csv import field, table
+from treeoflife.taxonomy.loaders._csv import NotColumnar, field, lowered, selected_rows, table
 from treeoflife.taxonomy.ranks import RANKS
 from treeoflife.taxonomy.reference import ITIS, Candidate, NameKey, add_candidate, name_key
 
@@ -38,30 +42,87 @@ def english(vernacular: str, languages: str) -> str:
 
 
 def load(path: Path, names: set[NameKey]) -> dict[NameKey, list[Candidate]]:
-    """(name, rank) -> candidates, for the wanted keys only."""
+    """(name, rank) -> candidates, for the wanted keys only.
+
+    Arrow reads the cells and picks the chains that may give a wanted key
+    (:func:`_may_give`); only those become Python rows. A file Arrow reads otherwise
+    than the ``csv`` module (ragged rows, bad UTF-8) is read row by row.
+    """
+    with table(path, REQUIRED, what=WHAT) as (cols, _body):
+        pass  # the header, checked as the row-by-row reader checks it
+    used = (*REQUIRED, "terminal_vernacular", "terminal_vernacular_lang")
+    idx = [cols[c] for c in COLUMNS]
+    try:
+        rows = selected_rows(path, cols, used, _chain_filter(names))
+        return _candidates(rows, cols, names)
+    except NotColumnar:
+        with table(path, REQUIRED, what=WHAT) as (cols, body):
+            return _candidates(_wanted_rows(body, idx, names), cols, names)
+
+
+def _candidates(
+    rows: Iterable[list[str]], cols: dict[str, int], names: set[NameKey]
+) -> dict[NameKey, list[Candidate]]:
+    """The candidates of each chain for every wanted key it gives, in row order."""
     out: dict[NameKey, list[Candidate]] = {}
-    with table(path, REQUIRED, what=WHAT) as (cols, body):
-        idx = [cols[c] for c in COLUMNS]
-        c_tsn = cols["terminal_tsn"]
-        c_vern, c_lang = cols.get("terminal_vernacular"), cols.get("terminal_vernacular_lang")
-        for row in _wanted_rows(body, idx, names):
-            lineage = reference_lineage({r: field(row, i) for r, i in zip(RANKS, idx, strict=True)})
-            tsn = field(row, c_tsn)
-            for r in range(len(RANKS)):
-                name = name_at(lineage, r)
-                if not name:
-                    continue
-                key = name_key(name, r)
-                if key not in names:
-                    continue
-                if r == SPECIES_INDEX:
-                    common = english(field(row, c_vern), field(row, c_lang))
-                    add_candidate(out, key, Candidate(lineage, ITIS, tsn, common=common))
-                else:
-                    add_candidate(
-                        out, key, Candidate(truncate(lineage, r), ITIS, f"{tsn}@{RANKS[r]}")
-                    )
+    idx = [cols[c] for c in COLUMNS]
+    c_tsn = cols["terminal_tsn"]
+    c_vern, c_lang = cols.get("terminal_vernacular"), cols.get("terminal_vernacular_lang")
+    for row in rows:
+        lineage = reference_lineage({r: field(row, i) for r, i in zip(RANKS, idx, strict=True)})
+        tsn = field(row, c_tsn)
+        for r in range(len(RANKS)):
+            name = name_at(lineage, r)
+            if not name:
+                continue
+            key = name_key(name, r)
+            if key not in names:
+                continue
+            if r == SPECIES_INDEX:
+                common = english(field(row, c_vern), field(row, c_lang))
+                add_candidate(out, key, Candidate(lineage, ITIS, tsn, common=common))
+            else:
+                add_candidate(out, key, Candidate(truncate(lineage, r), ITIS, f"{tsn}@{RANKS[r]}"))
     return out
+
+
+def _chain_filter(names: set[NameKey]) -> Callable[[dict[str, pa.Array]], np.ndarray]:
+    """Which chains of a batch may give a wanted key: :func:`_wanted_rows`'s test (a
+    superset) in Arrow: a wanted kingdom (normalised, once per spelling), a name wanted at
+    its rank, or a genus that starts a wanted species name or is one."""
+    by_rank = _names_by_rank(names)
+    species = by_rank[SPECIES_INDEX]
+    genera = pa.array(sorted(species | {n.rsplit(" ", 1)[0] for n in species}), pa.string())
+    middle = [
+        (COLUMNS[r], pa.array(sorted(by_rank[r]), pa.string()))
+        for r in range(1, SPECIES_INDEX)
+        if by_rank[r]
+    ]
+    kingdoms: dict[str, bool] = {}  # kingdom as written -> whether its key is wanted
+
+    def wanted_kingdom(kingdom: str) -> bool:
+        hit = kingdoms.get(kingdom)
+        if hit is None:
+            name = reference_lineage({"kingdom": kingdom})[0]
+            hit = kingdoms[kingdom] = bool(name) and name_key(name, 0) in names
+        return hit
+
+    def select(batch: dict[str, pa.Array]) -> np.ndarray:
+        spellings = pc.unique(batch["Kingdom"])
+        wanted = [k for k in spellings.to_pylist() if wanted_kingdom(k)]
+        hit = np.asarray(pc.is_in(batch["Kingdom"], pa.array(wanted, pa.string())), dtype=bool)
+        for column, values in middle:
+            hit |= np.asarray(pc.is_in(lowered(batch[column]), values), dtype=bool)
+        return hit | np.asarray(pc.is_in(lowered(batch["Genus"]), genera), dtype=bool)
+
+    return select
+
+
+def _names_by_rank(names: set[NameKey]) -> list[set[str]]:
+    by_rank: list[set[str]] = [set() for _ in RANKS]
+    for name, rank in names:
+        by_rank[rank].add(name)
+    return by_rank
 
 
 def _wanted_rows(
@@ -74,9 +135,7 @@ def _wanted_rows(
     rank (the kingdom normalised, once per spelling), or a species key ``genus epithet``
     (the epithet taken only where the genus starts a wanted species name).
     """
-    by_rank: list[set[str]] = [set() for _ in RANKS]
-    for name, rank in names:
-        by_rank[rank].add(name)
+    by_rank = _names_by_rank(names)
     species = by_rank[SPECIES_INDEX]
     genera = {n.rsplit(" ", 1)[0] for n in species}
     middle = [(idx[r], by_rank[r]) for r in range(1, SPECIES_INDEX) if by_rank[r]]
