@@ -10,7 +10,7 @@ through the cheap :func:`reference_lineage` so millions of rows load fast.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from treeoflife.taxonomy import names
 from treeoflife.taxonomy.ranks import RANKS, is_unknown, normalise_kingdom
@@ -73,17 +73,36 @@ def reference_lineage(values: Mapping[str, str]) -> Lineage:
     The names are interned: a reference's rows repeat the same higher names thousands of
     times, and every candidate a loader keeps holds its lineage.
     """
-    out = []
-    for rank in RANKS:
-        v = (values.get(rank) or "").strip()
-        if is_unknown(v):
-            v = ""
-        elif rank == "kingdom":
-            v = normalise_kingdom(v)
-        elif rank == "species":
-            v = species_epithet(v)
-        out.append(sys.intern(v))
-    return tuple(out)
+    return tuple(reference_value(rank, values.get(rank)) for rank in RANKS)
+
+
+def reference_value(rank: str, value: str | None) -> str:
+    """One rank's value of :func:`reference_lineage`."""
+    v = (value or "").strip()
+    if is_unknown(v):
+        v = ""
+    elif rank == "kingdom":
+        v = normalise_kingdom(v)
+    elif rank == "species":
+        v = species_epithet(v)
+    return sys.intern(v)
+
+
+class ReferenceLineages:
+    """:func:`reference_lineage` of rows given as the seven cells, each distinct cell
+    worked out once: a reference's rows repeat the same higher names."""
+
+    def __init__(self) -> None:
+        self.memo: list[dict[str, str]] = [{} for _ in RANKS]
+
+    def lineage(self, cells: Sequence[str]) -> Lineage:
+        out = []
+        for memo, rank, cell in zip(self.memo, RANKS, cells, strict=True):
+            value = memo.get(cell)
+            if value is None:
+                value = memo[cell] = reference_value(rank, cell)
+            out.append(value)
+        return tuple(out)
 
 
 def species_epithet(value: str) -> str:

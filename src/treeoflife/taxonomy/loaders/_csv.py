@@ -150,10 +150,11 @@ def column_batches(
     *,
     delimiter: str,
     skip_blank: bool = True,
+    strip: tuple[str, ...] | None = None,
 ) -> Iterator[dict[str, pa.Array]]:
-    """The ``used`` columns (those the header has) of a delimited file, stripped, in
-    batches of rows that have a non-blank first used column (every row, without
-    ``skip_blank``), in file order.
+    """The ``used`` columns (those the header has) of a delimited file, stripped (only
+    those named in ``strip``, when given), in batches of rows that have a non-blank first
+    used column (every row, without ``skip_blank``), in file order.
 
     Read by Arrow's CSV parser, a field of a million rows costs what one row costs the
     ``csv`` module. The file is handed to it in pieces of whole lines (Arrow's streaming
@@ -190,7 +191,8 @@ def column_batches(
                 )
             except pa.ArrowInvalid as exc:
                 raise NotColumnar(str(exc)) from None
-            out = {c: stripped(batch.column(f"c{columns[c]}").combine_chunks()) for c in present}
+            out = {c: batch.column(f"c{columns[c]}").combine_chunks() for c in present}
+            out = {c: stripped(v) if strip is None or c in strip else v for c, v in out.items()}
             keep = pc.not_equal(out[present[0]], "")
             if skip_blank and not pc.all(keep).as_py():
                 out = {c: v.filter(keep) for c, v in out.items()}
@@ -205,21 +207,26 @@ def selected_rows(
     columns: dict[str, int],
     used: tuple[str, ...],
     select: Callable[[dict[str, pa.Array]], pa.Array | np.ndarray],
+    tested: tuple[str, ...],
     *,
     delimiter: str = ",",
 ) -> Iterator[list[str]]:
     """The rows of a delimited file that ``select`` keeps, as the row reader's lists
-    (stripped cells of the ``used`` columns at their header positions, "" elsewhere), in
-    file order: Arrow reads every row and tells, a batch at a time, which ones may matter
+    (cells of the ``used`` columns at their header positions, "" elsewhere), in file
+    order: Arrow reads every row and tells, a batch at a time, which ones may matter
     (``select``: the batch's columns -> a boolean mask), and only those become Python.
 
     For loaders that keep a few rows of a large file: ``select`` must keep at least every
-    row their row-by-row logic would use, which then runs on these rows unchanged. Raises
-    NotColumnar (possibly after some rows) where :func:`column_batches` does.
+    row their row-by-row logic would use, which then runs on these rows unchanged (it
+    strips each cell it reads, as ``field`` does: only the ``tested`` columns, which
+    ``select`` reads, are stripped here). Raises NotColumnar (possibly after some rows)
+    where :func:`column_batches` does.
     """
     width = max(columns.values()) + 1
     present = [c for c in used if c in columns]
-    for batch in column_batches(path, columns, used, delimiter=delimiter, skip_blank=False):
+    for batch in column_batches(
+        path, columns, used, delimiter=delimiter, skip_blank=False, strip=tested
+    ):
         hits = np.flatnonzero(np.asarray(select(batch), dtype=bool))
         if not len(hits):
             continue

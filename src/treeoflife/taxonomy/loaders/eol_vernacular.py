@@ -33,7 +33,9 @@ def load(path: Path, pages: set[int]) -> dict[int, str]:
         pass  # the header, checked as the row-by-row reader checks it
     used = (*REQUIRED, "is_preferred_by_eol", "is_preferred_by_resource")
     try:
-        return _best(selected_rows(path, cols, used, _page_filter(pages)), cols, pages)
+        return _best(
+            selected_rows(path, cols, used, _page_filter(pages), ("page_id",)), cols, pages
+        )
     except NotColumnar:
         with table(path, REQUIRED, what=WHAT) as (cols, body):
             return _best(body, cols, pages)

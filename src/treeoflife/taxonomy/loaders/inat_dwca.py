@@ -51,7 +51,7 @@ def load_taxa(path: Path, names: set[NameKey]) -> dict[NameKey, list[Candidate]]
     with table(path, TAXA_REQUIRED, what=TAXA_WHAT) as (cols, _body):
         pass  # the header, checked as the row-by-row reader checks it
     try:
-        rows = selected_rows(path, cols, TAXA_REQUIRED, _name_filter(names))
+        rows = selected_rows(path, cols, TAXA_REQUIRED, _name_filter(names), ("scientificName",))
         return _taxa(rows, cols, names)
     except NotColumnar:
         with table(path, TAXA_REQUIRED, what=TAXA_WHAT) as (cols, body):
@@ -100,10 +100,15 @@ def _name_filter(names: set[NameKey]) -> Callable[[dict[str, pa.Array]], np.ndar
     def select(batch: dict[str, pa.Array]) -> np.ndarray:
         low = lowered(batch["scientificName"])
         hit = np.asarray(pc.is_in(low, wanted), dtype=bool)
-        two = pc.replace_substring_regex(
-            pc.replace_substring_regex(low, " +", " "), r"^([^ ]+ [^ ]+) .*$", r"\1"
-        )
-        hit |= np.asarray(pc.is_in(two, wanted), dtype=bool)
+        # names of three words or more (or two spaces): their first two words
+        longer = np.flatnonzero(np.asarray(pc.greater(pc.count_substring(low, " "), 1)))
+        if len(longer):
+            two = pc.replace_substring_regex(
+                pc.replace_substring_regex(low.take(longer), " +", " "),
+                r"^([^ ]+ [^ ]+) .*$",
+                r"\1",
+            )
+            hit[longer] |= np.asarray(pc.is_in(two, wanted), dtype=bool)
         other = pc.match_substring_regex(batch["scientificName"], "[^ -~]")
         return hit | np.asarray(other, dtype=bool)
 
@@ -117,7 +122,11 @@ def load_vernacular(path: Path, ids: set[str]) -> dict[str, str]:
     wanted = pa.array(sorted(ids), pa.string())
     try:
         rows = selected_rows(
-            path, cols, ("id", "vernacularName", "language"), lambda b: pc.is_in(b["id"], wanted)
+            path,
+            cols,
+            ("id", "vernacularName", "language"),
+            lambda b: pc.is_in(b["id"], wanted),
+            ("id",),
         )
         return _vernacular(rows, cols, ids)
     except NotColumnar:

@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 from treeoflife.taxonomy.lineage import (
     GENUS_INDEX,
     SPECIES_INDEX,
+    Lineage,
+    ReferenceLineages,
     name_at,
     reference_lineage,
     species_epithet,
@@ -26,7 +28,7 @@ from treeoflife.taxonomy.lineage import (
 )
 from treeoflife.taxonomy.loaders._csv import NotColumnar, field, lowered, selected_rows, table
 from treeoflife.taxonomy.ranks import RANKS
-from treeoflife.taxonomy.reference import ITIS, Candidate, NameKey, add_candidate, name_key
+from treeoflife.taxonomy.reference import ITIS, Candidate, NameKey, name_key
 
 WHAT = "an ITIS species-level taxonomy chains table (CSV with terminal_tsn, Kingdom ... Species)"
 COLUMNS = ("Kingdom", "Phylum", "Class", "Order", "Family", "Genus", "Species")
@@ -53,7 +55,7 @@ def load(path: Path, names: set[NameKey]) -> dict[NameKey, list[Candidate]]:
     used = (*REQUIRED, "terminal_vernacular", "terminal_vernacular_lang")
     idx = [cols[c] for c in COLUMNS]
     try:
-        rows = selected_rows(path, cols, used, _chain_filter(names))
+        rows = selected_rows(path, cols, used, _chain_filter(names), COLUMNS[:-1])
         return _candidates(rows, cols, names)
     except NotColumnar:
         with table(path, REQUIRED, what=WHAT) as (cols, body):
@@ -68,21 +70,30 @@ def _candidates(
     idx = [cols[c] for c in COLUMNS]
     c_tsn = cols["terminal_tsn"]
     c_vern, c_lang = cols.get("terminal_vernacular"), cols.get("terminal_vernacular_lang")
+    lineages = ReferenceLineages()
+    keys: dict[tuple[str, int], NameKey] = {}  # (name, rank) -> its key, once per name
+    seen: set[tuple[NameKey, Lineage, str]] = set()  # add_candidate's test, as a set
     for row in rows:
-        lineage = reference_lineage({r: field(row, i) for r, i in zip(RANKS, idx, strict=True)})
+        lineage = lineages.lineage([field(row, i) for i in idx])
         tsn = field(row, c_tsn)
         for r in range(len(RANKS)):
             name = name_at(lineage, r)
             if not name:
                 continue
-            key = name_key(name, r)
+            key = keys.get((name, r))
+            if key is None:
+                key = keys[name, r] = name_key(name, r)
             if key not in names:
                 continue
             if r == SPECIES_INDEX:
-                common = english(field(row, c_vern), field(row, c_lang))
-                add_candidate(out, key, Candidate(lineage, ITIS, tsn, common=common))
+                cand = Candidate(
+                    lineage, ITIS, tsn, common=english(field(row, c_vern), field(row, c_lang))
+                )
             else:
-                add_candidate(out, key, Candidate(truncate(lineage, r), ITIS, f"{tsn}@{RANKS[r]}"))
+                cand = Candidate(truncate(lineage, r), ITIS, f"{tsn}@{RANKS[r]}")
+            if (key, cand.lineage, cand.record) not in seen:
+                seen.add((key, cand.lineage, cand.record))
+                out.setdefault(key, []).append(cand)
     return out
 
 
