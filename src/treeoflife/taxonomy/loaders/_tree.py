@@ -313,28 +313,33 @@ class Walker:
 
     def lineage(self, i: int) -> Lineage:
         t = self.tree
+        memo, parent = self.memo, t.parent
         chain: list[int] = []
         node = i
-        while node >= 0 and node not in self.memo and len(chain) < MAX_DEPTH:
+        while node >= 0 and node not in memo and len(chain) < MAX_DEPTH:
             chain.append(node)
-            node = t.parent[node]
-        base = list(self.memo.get(node, ("",) * len(RANKS))) if node >= 0 else [""] * len(RANKS)
+            node = parent[node]
+        base = memo.get(node, _EMPTY) if node >= 0 else _EMPTY
         # apply from the highest ancestor down, memoising every step
         for n in reversed(chain):
             r = t.rank[n]
             if r != NO_RANK:
-                base = list(base)
                 name = t.name[n] or ""
                 if r == 0:
                     name = normalise_kingdom(name)
                 elif r == SPECIES_INDEX:
-                    if not base[GENUS_INDEX] and len(name.split()) >= 2:
-                        base[GENUS_INDEX] = sys.intern(name.split()[0])
+                    words = name.split()
+                    if not base[GENUS_INDEX] and len(words) >= 2:
+                        base = (*base[:GENUS_INDEX], sys.intern(words[0]), *base[GENUS_INDEX + 1 :])
                     name = species_epithet(name)
                 # a row's own rank is lower than its ancestors'; below it nothing is known;
                 # interned, so other references' lineages share the name
-                base = base[:r] + [sys.intern(name)] + [""] * (len(RANKS) - r - 1)
-            lineage = tuple(base)
-            if r != NO_RANK and r < SPECIES_INDEX or r == NO_RANK:
-                self.memo[n] = lineage
-        return tuple(base)
+                base = (*base[:r], sys.intern(name), *_EMPTY[r + 1 :])
+                if r < SPECIES_INDEX:
+                    memo[n] = base
+            else:
+                memo[n] = base
+        return base
+
+
+_EMPTY: Lineage = ("",) * len(RANKS)
