@@ -32,6 +32,8 @@ NAME = "resolve"
 # so a small cache writes them as fast. The per-image holdout pass after it, which looks
 # taxa up at random, has the full cache back (and the references are gone by then).
 RESOLVE_PAGE_CACHE_KIB = 16 * 1024
+# json.dumps(..., sort_keys=True, ensure_ascii=False) makes this encoder on every call
+_PROVENANCE_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -176,7 +178,7 @@ def _taxa_rows(
             *ranks,
             label_text(r.common),
             r.status,
-            json.dumps(r.provenance, sort_keys=True, ensure_ascii=False),
+            _PROVENANCE_JSON(r.provenance),
         )
 
 
