@@ -166,3 +166,19 @@ def test_queries_made_together_match_one_by_one_and_leave_no_name_cache() -> Non
     assert [resolve(q, refs()) for q in queries] == [
         resolve(make_query(*label), refs()) for label in labels
     ]
+
+
+def test_a_genus_many_chains_offer_resolves_as_one_chain_would() -> None:
+    """ITIS offers a genus once per species chain through it (same lineage, own record):
+    the repeats change neither the ambiguity nor the lineage a known kingdom picks."""
+    many, one = References(), References()
+    bird = [Candidate(_genus(BIRD), ITIS, f"{tsn}@genus") for tsn in range(5)]
+    tree = [Candidate(_genus(TREE), ITIS, f"{tsn}@genus") for tsn in range(5, 8)]
+    many.by_name[name_key("Morus", 5)] = bird + tree
+    one.by_name[name_key("Morus", 5)] = [bird[0], tree[0]]
+    loose = make_query("g", "generic", generic(genus="Morus"))
+    for r in (many, one):
+        assert resolve(loose, r).status == AMBIGUOUS
+    plant = make_query("p", "generic", generic(kingdom="Plantae", genus="Morus"))
+    assert resolve(plant, many).ranks == resolve(plant, one).ranks == _genus(TREE)
+    assert resolve(plant, many).provenance["family"]["record"] == "5@genus"

@@ -59,7 +59,14 @@ def label_text(value: object) -> str:
     captions. Replaced by a space, so ``Morus\talba`` stays two words. Every label value a
     source gives and every value a label resolves to passes through here.
     """
-    return "" if value is None else _CONTROL.sub(" ", str(value)).strip()
+    if value is None:
+        return ""
+    text = str(value)
+    # printable text has no control character and no space but " " (what _CONTROL finds
+    # besides runs of spaces): most values, returned without the regex
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return _CONTROL.sub(" ", text).strip()
 
 
 def is_unknown(value: object) -> bool:

@@ -141,7 +141,14 @@ def select(
     def _priority(c: Candidate) -> int:
         return priority.index(c.source) if c.source in priority else len(priority)
 
-    scored = [(agreement(c.lineage, known), c) for c in cands]
+    # a genus found through many chains offers one lineage many times: score each once
+    scores: dict[Lineage, tuple[int, int]] = {}
+    scored = []
+    for c in cands:
+        score = scores.get(c.lineage)
+        if score is None:
+            score = scores[c.lineage] = agreement(c.lineage, known)
+        scored.append((score, c))
     best = min((bad, -good) for (bad, good), _ in scored)
     top = [c for (bad, good), c in scored if (bad, -good) == best]
     top.sort(key=_priority)
@@ -153,7 +160,8 @@ def select(
         for c in top
         if c.source != first and c.lineage[0] and c.lineage[0].lower() not in kingdoms
     ]
-    rest = [c for c in sorted(cands, key=_priority) if c not in pool]
+    chosen = set(pool)  # membership by equality, as in the list, without a scan per candidate
+    rest = [c for c in sorted(cands, key=_priority) if c not in chosen]
     return pool, rest
 
 
@@ -201,11 +209,11 @@ def fill_gaps(
         return
     skip = set(skip)
     current = tuple(k or v for k, v in zip(known, values, strict=True))
-    consistent = [
-        c
-        for c in others
-        if agreement(c.lineage, current)[0] == 0 and agreement(c.lineage, current)[1] > 0
-    ]
+    scores: dict[Lineage, tuple[int, int]] = {}
+    for c in others:
+        if c.lineage not in scores:
+            scores[c.lineage] = agreement(c.lineage, current)
+    consistent = [c for c in others if scores[c.lineage][0] == 0 and scores[c.lineage][1] > 0]
     low = lowest(current)
     for r in range(len(RANKS)):
         if values[r] or known[r] or r in skip or r > low:
