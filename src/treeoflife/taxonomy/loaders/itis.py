@@ -55,7 +55,7 @@ def load(path: Path, names: set[NameKey]) -> dict[NameKey, list[Candidate]]:
     used = (*REQUIRED, "terminal_vernacular", "terminal_vernacular_lang")
     idx = [cols[c] for c in COLUMNS]
     try:
-        rows = selected_rows(path, cols, used, _chain_filter(names), COLUMNS[:-1])
+        rows = selected_rows(path, cols, used, _chain_filter(names), COLUMNS)
         return _candidates(rows, cols, names)
     except NotColumnar:
         with table(path, REQUIRED, what=WHAT) as (cols, body):
@@ -98,12 +98,16 @@ def _candidates(
 
 
 def _chain_filter(names: set[NameKey]) -> Callable[[dict[str, pa.Array]], np.ndarray]:
-    """Which chains of a batch may give a wanted key: :func:`_wanted_rows`'s test (a
-    superset) in Arrow: a wanted kingdom (normalised, once per spelling), a name wanted at
-    its rank, or a genus that starts a wanted species name or is one."""
+    """Which chains of a batch may give a wanted key (a superset of :func:`_candidates`'s
+    test), in Arrow: a wanted kingdom (normalised, once per spelling), a name wanted at its
+    rank, a genus that is a wanted species name (an empty epithet leaves the key
+    ``genus``), or a wanted ``genus epithet``: worked out as :func:`species_epithet` does
+    where both cells are printable ASCII without a hybrid ``x``, else any genus that starts
+    a wanted species name."""
     by_rank = _names_by_rank(names)
     species = by_rank[SPECIES_INDEX]
-    genera = pa.array(sorted(species | {n.rsplit(" ", 1)[0] for n in species}), pa.string())
+    species_names = pa.array(sorted(species), pa.string())
+    genera = pa.array(sorted({n.rsplit(" ", 1)[0] for n in species}), pa.string())
     middle = [
         (COLUMNS[r], pa.array(sorted(by_rank[r]), pa.string()))
         for r in range(1, SPECIES_INDEX)
@@ -124,7 +128,31 @@ def _chain_filter(names: set[NameKey]) -> Callable[[dict[str, pa.Array]], np.nda
         hit = np.asarray(pc.is_in(batch["Kingdom"], pa.array(wanted, pa.string())), dtype=bool)
         for column, values in middle:
             hit |= np.asarray(pc.is_in(lowered(batch[column]), values), dtype=bool)
-        return hit | np.asarray(pc.is_in(lowered(batch["Genus"]), genera), dtype=bool)
+        genus, cell = batch["Genus"], batch["Species"]
+        low_genus = lowered(genus)
+        hit |= np.asarray(pc.is_in(low_genus, species_names), dtype=bool)
+        simple = np.asarray(
+            pc.invert(
+                pc.or_(
+                    pc.or_(
+                        pc.match_substring_regex(genus, "[^!-~]"),
+                        pc.match_substring_regex(cell, "[^ -~]"),
+                    ),
+                    pc.match_substring_regex(cell, "(^| )[xX]( |$)"),
+                )
+            ),
+            dtype=bool,
+        )
+        words = pc.replace_substring_regex(cell, " +", " ")
+        epithet = pc.if_else(
+            pc.match_substring_regex(words, "^[A-Z][^ ]* [^ ]"),
+            pc.replace_substring_regex(words, r"^[^ ]+ ([^ ]+).*$", r"\1"),
+            pc.replace_substring_regex(words, r"^([^ ]*).*$", r"\1"),
+        )
+        key = pc.binary_join_element_wise(low_genus, pc.ascii_lower(epithet), " ")
+        exact = np.asarray(pc.is_in(key, species_names), dtype=bool)
+        loose = np.asarray(pc.is_in(low_genus, genera), dtype=bool)
+        return hit | np.where(simple, exact, loose)
 
     return select
 
