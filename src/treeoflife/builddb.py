@@ -17,12 +17,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from treeoflife import atomic
 from treeoflife.columns import ID_COLUMNS, INTEGER_COLUMNS
 from treeoflife.errors import TolError
 from treeoflife.taxonomy.ranks import RANKS
 
 DB_NAME = "build.sqlite"
 LOCK_NAME = ".tol.lock"
+# the size and mtime of build.sqlite as tol left it after a command that ended well: a file
+# still so (and without a WAL) is not checked again on opening (see needs_check)
+CLOSED_NAME = ".tol.closed"
+
+
+def is_record(name: str) -> bool:
+    """Whether a file of OUT is the build's own record (its database and that database's
+    log, the lock, the closed-state note) rather than part of the dataset."""
+    return name in (DB_NAME, LOCK_NAME, CLOSED_NAME) or name.startswith(f"{DB_NAME}-")
+
+
 SCHEMA_VERSION = 6  # 2: the image pass moved into scan; samples; rejects.unit
 # 3: unselected ([select]); rights (licenses, owned by scan), encoded.pixel_std (for [filters])
 # 4: encoded.phash, eval_files, eval_images, clusters, duplicates ([dedup])
@@ -357,10 +369,49 @@ def _samples_from_5(db: sqlite3.Connection) -> None:
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
+def _file_state(path: Path) -> list[int] | None:
+    """What says a file was changed: its size and mtime (ns); None when it is gone."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def needs_check(path: Path) -> bool:
+    """Whether the build database must be checked (``PRAGMA quick_check``) on opening: yes
+    unless tol closed it after a command that ended well and it has not changed since (the
+    same size and mtime, and no write-ahead log left by a process that did not close it).
+
+    The check reads every page: ~1 s a few hundred MB, ~25 s at 10M images, paid by every
+    command. What it guards against is a file damaged behind tol's back (cut short, written
+    over, restored from elsewhere), and any such write changes its size or mtime; damage
+    it could not see that way (a disk's bit rot) is still said in one line by the command
+    that reads the page (SQLITE_CORRUPT is a ``damaged`` error wherever it is raised)."""
+    stamp = path.parent / CLOSED_NAME
+    try:
+        closed = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return True
+    wal = _file_state(path.with_name(path.name + "-wal"))
+    return closed != _file_state(path) or bool(wal and wal[0])
+
+
+def close(db: sqlite3.Connection, out: Path, *, ended_well: bool) -> None:
+    """Close a build database opened for writing; after a command that ended well, note the
+    file's state, so the next command need not check it again (:func:`needs_check`)."""
+    db.close()  # the last connection: SQLite checkpoints the log into the file and removes it
+    path = Path(out) / DB_NAME
+    if ended_well and not _file_state(path.with_name(path.name + "-wal")):
+        atomic.write_text(Path(out) / CLOSED_NAME, json.dumps(_file_state(path)))
+
+
 def _open_for_writing(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
     db.execute("PRAGMA journal_mode=WAL")
-    if path.stat().st_size:
+    check = needs_check(path)
+    (path.parent / CLOSED_NAME).unlink(missing_ok=True)  # until this command ends well
+    if path.stat().st_size and check:
         problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
         if problems != ["ok"]:
             db.close()

@@ -196,6 +196,7 @@ def open_build(args: argparse.Namespace):
         raise _read_only_error(out, command)
     with contextlib.nullcontext() if read_only else _locked(out, command):
         db = builddb.connect(out, create=given, read_only=read_only)
+        ended_well = False
         try:
             stored = builddb.get_meta(db, "config")
             if config is not None:
@@ -221,8 +222,12 @@ def open_build(args: argparse.Namespace):
                 decode=getattr(args, "decode", False),
                 read_only=read_only,
             )
+            ended_well = True
         finally:
-            db.close()
+            if read_only:
+                db.close()
+            else:
+                builddb.close(db, out, ended_well=ended_well)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from collection import eol_member, write_tar_gz
+from treeoflife import builddb
 from treeoflife.cli import main
 from treeoflife.sample.copies import base, copies
 from treeoflife.sample.photos import jpeg_bytes
@@ -95,11 +96,10 @@ def build(src: Path, out: Path, *extra: str, config: str = "tol.toml") -> None:
 
 
 def outputs(out: Path) -> dict[str, bytes]:
-    skip = ("build.sqlite", "build.sqlite-wal", "build.sqlite-shm", ".tol.lock")
     return {
         p.relative_to(out).as_posix(): p.read_bytes()
         for p in sorted(out.rglob("*"))
-        if p.is_file() and p.name not in skip
+        if p.is_file() and not builddb.is_record(p.name)
     }
 
 

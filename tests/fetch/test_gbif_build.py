@@ -30,9 +30,7 @@ def outputs(out: Path) -> dict[str, bytes]:
     return {
         p.relative_to(out).as_posix(): p.read_bytes()
         for p in sorted(out.rglob("*"))
-        if p.is_file()
-        and p.name not in (builddb.DB_NAME, builddb.LOCK_NAME)
-        and not p.name.startswith(f"{builddb.DB_NAME}-")
+        if p.is_file() and not builddb.is_record(p.name)
     }
 
 

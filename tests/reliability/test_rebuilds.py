@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from collection import eol_member, jpeg_bytes, write_small_collection, write_tar_gz
+from treeoflife import builddb
 from treeoflife.cli import main
 
 
@@ -36,8 +37,7 @@ def _files(out: Path) -> dict[str, bytes]:
     return {
         p.relative_to(out).as_posix(): p.read_bytes()
         for p in sorted(out.rglob("*"))
-        if p.is_file()
-        and p.name not in ("build.sqlite", "build.sqlite-wal", "build.sqlite-shm", ".tol.lock")
+        if p.is_file() and not builddb.is_record(p.name)
     }
 
 
