@@ -326,26 +326,38 @@ LICENSE_COLUMNS = (
 CODE_COLUMNS = ("source", "license")
 
 
-def _license_line() -> str:
-    """SQL rendering a sample's licenses.csv line (its line end included) with csvtext's
-    quoting: one ``printf`` of the six fields (a chain of ``||`` copies the line at every
-    step: ~0.6 µs a sample at 1M)."""
+def _license_line(quoted: bool) -> str:
+    """SQL rendering a sample's licenses.csv line (its line end included): one ``printf``
+    of the six fields (a chain of ``||`` copies the line at every step: ~0.6 µs a sample
+    at 1M), each as its plain text or, ``quoted``, with csvtext's quoting."""
     fields = ", ".join(
-        f"s.{c}" if c in CODE_COLUMNS else csvtext.sql_field(f"s.{c}", "\n")
+        csvtext.sql_field(f"s.{c}", "\n") if quoted and c not in CODE_COLUMNS else f"s.{c}"
         for c in LICENSE_COLUMNS
     )
     return f"printf('{','.join(['%s'] * len(LICENSE_COLUMNS))}' || char(10), {fields})"
 
 
-# each sample once, a shard at a time in shard order: its split, how many, their lines,
-# joined by SQLite as it walks the samples' primary key (split, shard, position), so in
-# position order; and each sample's key for the counts, [source, label, taxon status,
-# license] as a JSON array (which holds no control character, so char(30) separates them
-# whatever the values are), counted as text in Python and decoded once per distinct key
+# whether a shard's plain lines are what csv.writer writes (nearly always: a value that
+# needs quotes is a rare rights text or a tol10m file name)
+_PLAIN_LINES = csvtext.plain_lines(len(LICENSE_COLUMNS))
+
+
+# each sample once, a shard at a time in shard order: its split, shard, how many, their
+# plain lines, joined by SQLite as it walks the samples' primary key (split, shard,
+# position), so in position order; and each sample's key for the counts, [source, label,
+# taxon status, license] as a JSON array (which holds no control character, so char(30)
+# separates them whatever the values are), counted as text in Python and decoded once per
+# distinct key. A shard whose plain lines fail the quoting test is rendered again with the
+# quotes (_QUOTED_SHARD): testing each shard's text once in Python costs less than a
+# quoting CASE on every value of every sample in SQL.
 _LICENSE_SHARDS = (
-    f"SELECT s.split, COUNT(*), group_concat({_license_line()}, ''), "
+    f"SELECT s.split, s.shard, COUNT(*), group_concat({_license_line(False)}, ''), "
     "group_concat(json_array(s.source, s.label_key, s.taxon_status, s.license), char(30)) "
     f"FROM samples s WHERE {_UNIQUE} GROUP BY s.split, s.shard ORDER BY s.split, s.shard"
+)
+_QUOTED_SHARD = (
+    f"SELECT group_concat(line, '') FROM (SELECT {_license_line(True)} AS line "
+    "FROM samples s WHERE s.split = ? AND s.shard = ? ORDER BY s.position)"
 )
 
 
@@ -362,15 +374,18 @@ class Seen:
 def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None) -> int:
     """Each sample's license, license text, rights holder and source URL (train and val, in
     shard order), from the ``rights`` relation scan recorded; counts what :class:`Seen`
-    holds on the way. SQLite renders the lines (``csvtext.sql_field``) and joins each
-    shard's: Python sees a few texts a shard, and counts each sample's key as one string
-    with ``Counter`` (in C; a tuple of decoded values a sample cost ~1.5 µs at 1M)."""
+    holds on the way. SQLite renders the lines and joins each shard's (quoted by
+    ``csvtext.sql_field`` only in a shard that needs it): Python sees a few texts a shard,
+    and counts each sample's key as one string with ``Counter`` (in C; a tuple of decoded
+    values a sample cost ~1.5 µs at 1M)."""
     keys: dict[str, Counter[str]] = {}
     written = 0
     tmp = atomic.temp_path(dest)
     with atomic.removed_on_failure(tmp), tmp.open("wb") as out:
         out.write((",".join(LICENSE_COLUMNS) + "\n").encode())  # names that need no quotes
-        for split, n, lines, shard_keys in db.execute(_LICENSE_SHARDS):
+        for split, shard, n, lines, shard_keys in db.execute(_LICENSE_SHARDS):
+            if not _PLAIN_LINES(lines, n):
+                (lines,) = db.execute(_QUOTED_SHARD, (split, shard)).fetchone()
             out.write(lines.encode())
             written += n
             keys.setdefault(split, Counter()).update(shard_keys.split("\x1e"))
@@ -379,8 +394,11 @@ def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None)
     atomic.publish(tmp, dest)
     if seen is not None:
         for split, counted in keys.items():
-            for key, count in counted.items():
-                source, label_key, status, code = json.loads(key)
+            # the distinct keys decoded in one call (one a key cost ~10 µs at 1M)
+            decoded = json.loads("[" + ",".join(counted) + "]")
+            for (source, label_key, status, code), count in zip(
+                decoded, counted.values(), strict=True
+            ):
                 seen.labels[split, source, label_key, status] += count
                 if code != licenses.UNKNOWN:  # what _LICENSED keeps
                     seen.licensed[code, source, status] += count
