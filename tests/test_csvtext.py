@@ -69,6 +69,23 @@ def test_plain_fields_holds_exactly_when_the_writer_adds_no_quotes() -> None:
         assert plain(joined) == (written == joined), values
 
 
+def test_plain_lines_holds_exactly_when_the_writer_adds_no_quotes() -> None:
+    """licenses.csv writes a shard's plain lines as they are when this test passes, so it
+    must never pass for a batch of rows the writer would quote anything of, and pass for
+    every batch it writes as is."""
+    for terminator in ("\n", "\r\n"):
+        plain = csvtext.plain_lines(3, terminator)
+        rng = random.Random(7)
+        for _ in range(1000):
+            rows = [[rng.choice(AWKWARD) for _ in range(3)] for _ in range(rng.randint(1, 4))]
+            joined = "".join(
+                ",".join("" if v is None else v for v in row) + terminator for row in rows
+            )
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator=terminator).writerows(rows)
+            assert plain(joined, len(rows)) == (buf.getvalue() == joined), rows
+
+
 def test_a_column_quotes_its_special_values_wherever_they_sit_in_its_buffers() -> None:
     # the quick scan of a column's bytes must see a special character in any chunk, and
     # only in the slice's own bytes: a comma outside the slice quotes nothing
