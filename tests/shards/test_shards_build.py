@@ -332,15 +332,18 @@ def test_plan_finds_each_images_jpeg_whatever_the_storage_order(built_copy: Path
 def test_a_shards_digest_text_is_the_same_wherever_its_rows_are_stored(built_copy: Path) -> None:
     """plan reads a shard's rows for its digest as a range of rowids (it stores them in
     order); a range that does not hold exactly the shard's rows falls back to the index."""
-    from treeoflife.shards import samples
+    from treeoflife.shards import planning, samples
 
     db = builddb.connect(built_copy)
     samples.label_rows(db)
-    (planned,) = db.execute(
-        "SELECT planned FROM shards WHERE split = 'train' AND shard = 0"
+    (planned, est) = db.execute(
+        "SELECT planned, est_bytes FROM shards WHERE split = 'train' AND shard = 0"
     ).fetchone()
     first = samples.first_rowid(db, "train")
-    text = samples.shard_text(db, "train", 0, first, planned)
+    overhead = planning.SAMPLE_OVERHEAD
+    shard = samples.shard_text(db, "train", 0, first, planned, overhead)
+    text = shard[1]
+    assert shard[0] == est  # the digest pass sums the shard's estimated bytes as plan cut it
     assert text.count("\n") == planned - 1 and text.startswith("[0,")
-    assert samples.shard_text(db, "train", 0, first + 1, planned) == text
+    assert samples.shard_text(db, "train", 0, first + 1, planned, overhead) == shard
     db.close()

@@ -159,22 +159,21 @@ INSERT_SAMPLES = (
 # call a row is ~4x cheaper in SQLite than quote() of each of the ~30 values joined by ||
 # (3 vs 12 µs a sample; the digest is internal: it only decides whether a done shard is
 # kept). Read back from samples in storage order, the label's digest probed in
-# temp.label_rows (a small table).
+# temp.label_digests (small and narrow: a shallower B-tree than label_rows' wide rows,
+# ~1 µs less a sample at 1M). The same pass sums the shard's estimated bytes (JPEG
+# sizes plus an overhead a sample), so plan needs no pass of its own over samples for
+# them when the count cut holds (~0.8 s at 1M: the rows are read whole either way).
 _SHARD_TEXT = (
-    "SELECT COUNT(*), group_concat(text, char(10)) FROM (SELECT json_array(s.position, "
+    "SELECT COUNT(*), SUM(jpeg_size) + COUNT(*) * ?, group_concat(text, char(10)) "
+    "FROM (SELECT json_array(s.position, "
     + ", ".join(f's."{f}"' for f in FIELDS)
-    + ", t.digest, s.jpeg_size) AS text FROM samples s "
-    "JOIN temp.label_rows t ON t.label_key = s.label_key WHERE {where})"
+    + ", t.digest, s.jpeg_size) AS text, s.jpeg_size FROM samples s "
+    "JOIN temp.label_digests t ON t.label_key = s.label_key WHERE {where})"
 )
 # a shard's rows as plan wrote them: a range of rowids in order (read in storage order,
 # no index), the split and shard only checked (the unary + keeps them off the index)
 _BY_ROWID = "s.rowid BETWEEN ? AND ? AND +s.split = ? AND +s.shard = ? ORDER BY s.rowid"
 _BY_PLACE = "s.split = ? AND s.shard = ? ORDER BY s.position"
-# (samples, estimated bytes) of each shard of a split, in order
-_SHARD_SIZES = (
-    "SELECT COUNT(*), SUM(jpeg_size) + COUNT(*) * ? FROM samples WHERE split = ? "
-    "GROUP BY shard ORDER BY shard"
-)
 
 # a sample row as the .json member and the assembler need it: the JPEG's place is the
 # sample's own (no probe of encoded by id in shard order: random pages at scale)
@@ -197,20 +196,20 @@ _REFRESH_PLACES = (
 
 def label_rows(db: sqlite3.Connection) -> None:
     """temp.label_rows: what CANDIDATES takes of each label in ``taxa`` (ranks, common,
-    status) and a sha256 of its provenance, in one table without rowids, so a sample's
-    label is one B-tree lookup (taxa and a digest table were a lookup and a fetch, and
-    another lookup: ~2 µs a sample)."""
+    status), in one table without rowids, so a sample's label is one B-tree lookup (taxa
+    and a digest table were a lookup and a fetch, and another lookup: ~2 µs a sample); and
+    temp.label_digests: a sha256 of each label's provenance, for the shard digests."""
     db.create_function("tol_sha256", 1, _sha256, deterministic=True)
     ranks = ", ".join(f'"{r}"' for r in RANKS)
     db.execute("DROP TABLE IF EXISTS temp.label_rows")
     db.execute(
-        f"CREATE TEMP TABLE label_rows (label_key TEXT PRIMARY KEY, {ranks}, common, status, "
-        "digest) WITHOUT ROWID"
+        f"CREATE TEMP TABLE label_rows (label_key TEXT PRIMARY KEY, {ranks}, common, status) "
+        "WITHOUT ROWID"
     )
-    db.execute(
-        f"INSERT INTO temp.label_rows SELECT label_key, {ranks}, common, status, "
-        "tol_sha256(provenance) FROM taxa"
-    )
+    db.execute(f"INSERT INTO temp.label_rows SELECT label_key, {ranks}, common, status FROM taxa")
+    db.execute("DROP TABLE IF EXISTS temp.label_digests")
+    db.execute("CREATE TEMP TABLE label_digests (label_key TEXT PRIMARY KEY, digest) WITHOUT ROWID")
+    db.execute("INSERT INTO temp.label_digests SELECT label_key, tol_sha256(provenance) FROM taxa")
 
 
 def _sha256(text: str) -> str:
@@ -246,10 +245,9 @@ def plan_samples(
     db.execute(INSERT_SAMPLES.format(first=first if before else "0", max_samples=int(max_samples)))
 
 
-def shard_sizes(db: sqlite3.Connection, split: str, overhead: int) -> list[tuple[int, int]]:
-    """(samples, estimated bytes: JPEG sizes plus ``overhead`` a sample) of each shard of
-    ``split`` in ``samples``, in order."""
-    return db.execute(_SHARD_SIZES, (overhead, split)).fetchall()
+def count(db: sqlite3.Connection, split: str) -> int:
+    """The samples of ``split`` (from the (split, shard, position) index alone)."""
+    return db.execute("SELECT COUNT(*) FROM samples WHERE split = ?", (split,)).fetchone()[0]
 
 
 def jpeg_sizes(db: sqlite3.Connection, split: str) -> Iterator[int]:
@@ -296,15 +294,21 @@ def first_rowid(db: sqlite3.Connection, split: str) -> int | None:
     return row[0] if row else None
 
 
-def shard_text(db: sqlite3.Connection, split: str, shard: int, first: int, count: int) -> str:
-    """The text of everything a shard's bytes depend on (see _SHARD_TEXT): its ``count``
-    samples, stored from rowid ``first`` on as plan writes them; where they are not (all
-    of them, and only them), found by the (split, shard, position) index."""
+def shard_text(
+    db: sqlite3.Connection, split: str, shard: int, first: int, count: int, overhead: int = 0
+) -> tuple[int | None, str]:
+    """The shard's estimated bytes (JPEG sizes plus ``overhead`` a sample) and the text of
+    everything its bytes depend on (see _SHARD_TEXT): its ``count`` samples, stored from
+    rowid ``first`` on as plan writes them; where they are not (all of them, and only
+    them), found by the (split, shard, position) index."""
     sql = _SHARD_TEXT.format(where=_BY_ROWID)
-    found, text = db.execute(sql, (first, first + count - 1, split, shard)).fetchone()
+    found, est, text = db.execute(
+        sql, (overhead, first, first + count - 1, split, shard)
+    ).fetchone()
     if found != count:
-        found, text = db.execute(_SHARD_TEXT.format(where=_BY_PLACE), (split, shard)).fetchone()
-    return text or ""
+        sql = _SHARD_TEXT.format(where=_BY_PLACE)
+        found, est, text = db.execute(sql, (overhead, split, shard)).fetchone()
+    return est, text or ""
 
 
 def insert(db: sqlite3.Connection, rows: Iterable[tuple]) -> None:

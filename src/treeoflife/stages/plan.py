@@ -38,6 +38,7 @@ ORDER = {
     "shuffle": "tol_shuffle(p.split || ':' || i.treeoflife_id), i.treeoflife_id",
     "source": "i.source, i.container, i.member, i.treeoflife_id",
 }
+TEMP_CACHE_KIB = -128 * 1024  # SQLite's unit: a negative size is in KiB
 _INSERT_SHARD = (
     "INSERT INTO shards (split, shard, name, planned, est_bytes, digest, status, samples, bytes, sha256) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -58,40 +59,53 @@ def _shard_path(ctx: BuildContext, split: str, number: int) -> str:
     )
 
 
-def _cut(ctx: BuildContext, split: str) -> list[tuple[int, int]]:
-    """(samples, estimated bytes) of each shard of the split, as ``samples`` has it once
-    cut. The samples were cut every ``max_samples``; that is the cut when no shard passes
-    ``max_bytes`` (SQLite sums them); otherwise Python walks the sizes one by one
-    (:mod:`treeoflife.shards.planning`) and the split is renumbered."""
+def _digests(ctx: BuildContext, split: str, counts: list[int]) -> list[tuple[int, int | None, str]]:
+    """(samples, estimated bytes, content digest) of each shard of the split, cut into
+    shards of ``counts`` samples: a statement a shard, over its range of rowids (a split's
+    samples are stored in order)."""
+    db = ctx.db
+    im = ctx.config.images
+    spec = json.dumps([repr(im), ctx.config.shards.caption]).encode()
+    first = samples.first_rowid(db, split)
+    out = []
+    for shard, planned in enumerate(counts):
+        est, text = samples.shard_text(db, split, shard, first, planned, planning.SAMPLE_OVERHEAD)
+        first += planned
+        digest = hashlib.sha256(spec)
+        digest.update(text.encode())
+        out.append((planned, est, digest.hexdigest()))
+    return out
+
+
+def _cut(ctx: BuildContext, split: str) -> list[tuple[int, int | None, str]]:
+    """(samples, estimated bytes, content digest) of each shard of the split, as
+    ``samples`` has it once cut. The samples were cut every ``max_samples``; that is the
+    cut when no shard passes ``max_bytes`` (the digest pass sums the sizes, so the usual
+    case reads the samples once); otherwise Python walks the sizes one by one
+    (:mod:`treeoflife.shards.planning`), the split is renumbered and digested again."""
     cfg = ctx.config.shards
-    chunks = samples.shard_sizes(ctx.db, split, planning.SAMPLE_OVERHEAD)
-    if planning.count_cut_holds(chunks, cfg.max_bytes):
-        return chunks
+    total = samples.count(ctx.db, split)
+    every = [min(cfg.max_samples, total - k) for k in range(0, total, cfg.max_samples)]
+    shards = _digests(ctx, split, every)
+    if planning.count_cut_holds([(n, est) for n, est, _ in shards], cfg.max_bytes):
+        return shards
     cut = planning.cut(samples.jpeg_sizes(ctx.db, split), cfg.max_samples, cfg.max_bytes)
     samples.recut(ctx.db, split, cfg.max_samples, [n for n, _ in cut])
-    return cut
+    digests = _digests(ctx, split, [n for n, _ in cut])
+    return [(n, est, d) for (n, est), (_, _, d) in zip(cut, digests, strict=True)]
 
 
 def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
     """Cut the split's samples into shards and digest each shard's (a statement each)."""
-    db = ctx.db
-    im = ctx.config.images
-    spec = json.dumps([repr(im), ctx.config.shards.caption]).encode()
     shards: list[tuple] = []
-    cut = _cut(ctx, split)
-    first = samples.first_rowid(db, split)  # a split's samples are stored in order
-    for shard, (planned, est) in enumerate(cut):
-        digest = hashlib.sha256(spec)
-        digest.update(samples.shard_text(db, split, shard, first, planned).encode())
-        first += planned
-        d = digest.hexdigest()
+    for shard, (planned, est, d) in enumerate(_cut(ctx, split)):
         name = _shard_path(ctx, split, shard)
         row = [split, shard, name, planned, est, d, "planned", None, None, None]
         prev = old.get((split, shard))
         if prev and prev["digest"] == d and prev["status"] == "done" and prev["name"] == name:
             row[6:] = ["done", prev["samples"], prev["bytes"], prev["sha256"]]
         shards.append(tuple(row))
-    db.executemany(_INSERT_SHARD, shards)
+    ctx.db.executemany(_INSERT_SHARD, shards)
     return {
         "shards": len(shards),
         "samples": sum(s[3] for s in shards),
@@ -102,6 +116,10 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
 def run(ctx: BuildContext) -> dict[str, Any]:
     db = ctx.db
     cfg = ctx.config.shards
+    # plan's temporary tables (the ranks and their index: ~60 MB at 1M images, the labels'
+    # rows and digests) are probed or walked once a sample; SQLite's default 2 MB cache for
+    # temp tables would read most of those pages back from the temp file
+    db.execute(f"PRAGMA temp.cache_size = {TEMP_CACHE_KIB}")
     samples.label_rows(db)
     samples.exclude(db)
     cols = ("split", "shard", "name", "digest", "status", "samples", "bytes", "sha256")
