@@ -147,3 +147,9 @@ def test_plain_names_are_cleaned_as_gnparser_cleans_them() -> None:
         assert names._from_parse(text, text, names._plain_parse(text)) == names._from_parse(
             text, text, parsed
         ), text
+        # the shortcut parse_name takes for an already plain name gives the same
+        assert names._plain_name(text) == names._from_parse(text, text, parsed), text
+    assert all(names._plain_name(t) is None for t in texts.difference(plain))
+    # plain in shape but not names: an unknown value, one that needs cleaning first
+    for text in ("None", "Unknown", "puma concolor", "Puma  concolor", " Sulidae", "Puma <i>x</i>"):
+        assert names._plain_name(text) is None, text

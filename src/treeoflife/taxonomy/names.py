@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import gnparser
 
-from treeoflife.taxonomy.ranks import is_unknown
+from treeoflife.taxonomy.ranks import UNKNOWN_VALUES, is_unknown
 
 # kinds of names
 SPECIES = "species"  # Genus epithet (also a named-hybrid nothospecies)
@@ -217,6 +217,25 @@ def _gnparse_many(texts: list[str]) -> list[dict]:
     return [_gnparse(t) for t in texts]
 
 
+def _plain_name(raw: str) -> CleanName | None:
+    """What :func:`_from_parse` makes of a raw name that is already plain (see ``_PLAIN``),
+    or None for any other name.
+
+    Most label names are plain (a full build's labels hold ~100K of them), and for those
+    the general path's steps are all identities: :func:`_prepare` returns the name as it
+    is (no tag, entity, space run or lower-case start), the canonical form is the name
+    itself, and so the note is empty. Skipping them, and the parse dict, is only faster.
+    """
+    if not _PLAIN.fullmatch(raw) or raw.lower() in UNKNOWN_VALUES:
+        return None
+    if _plain_parse(raw) is None:  # a grammar keyword or a rewritten genus: gnparser decides
+        return None
+    genus, _, epithet = raw.partition(" ")
+    if epithet:
+        return CleanName(raw, SPECIES, genus=genus, epithet=epithet)
+    return CleanName(raw, UNINOMIAL, uninomial=raw)
+
+
 def _from_parse(raw: str, text: str, parsed: dict) -> CleanName:
     if not parsed.get("parsed"):
         return CleanName(raw, UNPARSED, note="unparsable (placeholder or not a name)")
@@ -271,6 +290,10 @@ def parse_name(name: str | None) -> CleanName:
     hit = _CACHE.get(raw)
     if hit is not None:
         return hit
+    result = _plain_name(raw)
+    if result is not None:
+        _CACHE[raw] = result
+        return result
     text = _prepare(raw)
     if not text or is_unknown(text):
         result = CleanName(raw, EMPTY)
@@ -287,6 +310,9 @@ def parse_names(names: Iterable[str | None]) -> None:
     for name in names:
         raw = "" if name is None else str(name)
         if raw in _CACHE or raw in pending:
+            continue
+        if (clean := _plain_name(raw)) is not None:
+            _CACHE[raw] = clean
             continue
         text = _prepare(raw)
         if not text or is_unknown(text):
