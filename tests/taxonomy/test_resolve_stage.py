@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 
 import pytest
 
 from treeoflife import builddb
-from treeoflife.stages.resolve import _page_cache, _record_holdout
+from treeoflife.stages.resolve import _no_cycle_collection, _page_cache, _record_holdout
 from treeoflife.taxonomy import holdout as rare
 
 
@@ -20,6 +21,18 @@ def test_page_cache_is_capped_while_resolving_and_restored_after() -> None:
     with pytest.raises(RuntimeError), _page_cache(db, 1024):
         raise RuntimeError("a failed resolve")
     assert db.execute("PRAGMA cache_size").fetchone() == (-262144,)
+
+
+def test_cycle_collection_is_off_while_resolving_and_back_on_after() -> None:
+    """Later stages of one ``tol build`` run in the same process: they get the collector back,
+    also when resolving fails."""
+    assert gc.isenabled()
+    with _no_cycle_collection():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), _no_cycle_collection():
+        raise RuntimeError("a failed resolve")
+    assert gc.isenabled()
 
 
 def test_holdout_matches_listed_file_names_at_any_depth_and_unseen_species() -> None:
