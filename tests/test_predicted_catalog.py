@@ -107,12 +107,18 @@ def test_class_index_json_is_the_text_json_dumps_writes() -> None:
         assert class_index_json(some) == expected + "\n"
 
 
-def test_the_split_pass_writes_what_the_splits_table_gives(tmp_path: Path) -> None:
+def test_the_split_pass_writes_what_the_splits_table_gives(tmp_path: Path, monkeypatch) -> None:
     """The stable split renders the catalog's lines and counts check-taxa's labels in its
     own walk of the images (storage order, no probe of ``splits``); both must be what the
-    ``splits`` table gives, awkward values, an unreadable and a filtered image included."""
+    ``splits`` table gives, awkward values, an unreadable and a filtered image included,
+    over several batches (a label's first image, and its source, is in the earliest)."""
+    monkeypatch.setattr(split_stage, "BATCH", 7)
     db, rows = _database()
     db.execute("ALTER TABLE images ADD COLUMN source TEXT NOT NULL DEFAULT 'generic'")
+    # each label's images from two sources: the smallest id's is the one reported
+    db.execute(
+        "UPDATE images SET source = 'inat21' WHERE CAST(substr(treeoflife_id, 4) AS INT) % 3"
+    )
     db.execute("ALTER TABLE taxa ADD COLUMN status TEXT NOT NULL DEFAULT 'resolved'")
     db.execute("CREATE TABLE encoded (treeoflife_id TEXT PRIMARY KEY, reject TEXT)")
     db.execute("CREATE TABLE rejects (item TEXT, stage TEXT, reason TEXT)")
@@ -131,12 +137,17 @@ def test_the_split_pass_writes_what_the_splits_table_gives(tmp_path: Path) -> No
     split_dir, table_dir = tmp_path / "split", tmp_path / "table"
     for d in (split_dir, table_dir):
         (d / "reports").mkdir(parents=True)
+    tally = predicted.LabelTally()
     with predicted.writing(split_dir, db) as catalog:
         for assigned, batch in split_stage._stable_batches(db, SplitConfig(), (), catalog.no_taxon):
             db.executemany("INSERT INTO splits VALUES (?, ?, ?)", assigned)
             catalog.write(assigned, batch)
+            tally.add(*zip(*[(r[0], r[5], r[6]) for r in batch], strict=True))
     db.commit()
-    predicted.check(split_dir, db, split_stage.SPLIT_IMAGES)
+    predicted.check_tally(split_dir, db, tally)
+    # the exact method's check (a walk of the same images, SQLite counting) agrees
+    (tmp_path / "walk" / "reports").mkdir(parents=True)
+    predicted.check(tmp_path / "walk", db, split_stage.SPLIT_IMAGES)
     write_predicted_catalog(table_dir, db)
     predicted.check(table_dir, db, predicted.SPLIT_IMAGES)
 
@@ -144,5 +155,10 @@ def test_the_split_pass_writes_what_the_splits_table_gives(tmp_path: Path) -> No
     assert in_splits == set(ids) - {unreadable, filtered}
     for name in (predicted.PREDICTED, "reports/check-taxa-predicted.json"):
         assert (split_dir / name).read_bytes() == (table_dir / name).read_bytes()
+    check = (split_dir / "reports/check-taxa-predicted.json").read_bytes()
+    assert (tmp_path / "walk/reports/check-taxa-predicted.json").read_bytes() == check
+    # a label's images count under its smallest id's source: id-000 and id-003 are generic
+    # (9 images each, one left out), id-001 and id-002 inat21 (10 each), id-unsplit generic
+    assert json.loads(check)["by_source"] == {"generic": 19, "inat21": 20}
     text = (split_dir / predicted.PREDICTED).read_text(encoding="utf-8")
     assert '"a,b"' in text and '"3,4"' in text  # quoted values took the slow path

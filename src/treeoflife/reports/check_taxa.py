@@ -161,7 +161,13 @@ _CONFLICTED = (
 )
 
 
-def label_rows(relation: str, labels: str | None = None, *, train_small_rows: bool = True) -> str:
+def label_rows(
+    relation: str,
+    labels: str | None = None,
+    *,
+    train_small_rows: bool = True,
+    counted: bool = False,
+) -> str:
     """The check-taxa rows of a relation with one row per image (``x``: split, treeoflife_id,
     label_key, source, the ranks, common and status): one row per label with its count,
     in label_key order.
@@ -171,7 +177,10 @@ def label_rows(relation: str, labels: str | None = None, *, train_small_rows: bo
     columns are then looked up once after counting, not once per image (a label missing
     from ``labels`` has empty ranks and common, and no status). ``train_small_rows=False``
     says the relation holds no train_small repeats (the ``splits`` table), so it needs no
-    split column (reading one costs a table lookup per image)."""
+    split column (reading one costs a table lookup per image). ``counted=True`` (with
+    ``labels``) says the relation is already a row per label: its label_key, count, and the
+    smallest treeoflife_id with that image's source (a pass that walks the images anyway
+    counted them, so SQLite need not sort every image by label again)."""
     conflict = f"x.label_key IN ({_CONFLICTED}) AS conflict"
     once = f"WHERE {each_sample_once('x')}" if train_small_rows else ""
     if labels is None:
@@ -182,8 +191,10 @@ def label_rows(relation: str, labels: str | None = None, *, train_small_rows: bo
             f"FROM ({relation}) x {once} GROUP BY x.label_key"
         )
     counted = (
-        "SELECT MIN(x.treeoflife_id) AS treeoflife_id, x.source, COUNT(*) AS count, x.label_key "
-        f"FROM ({relation}) x {once} GROUP BY x.label_key"
+        f"SELECT x.treeoflife_id, x.source, x.count, x.label_key FROM ({relation}) x"
+        if counted
+        else "SELECT MIN(x.treeoflife_id) AS treeoflife_id, x.source, COUNT(*) AS count, "
+        f"x.label_key FROM ({relation}) x {once} GROUP BY x.label_key"
     )
     ranks = ", ".join(f'COALESCE(l."{r}", \'\') AS "{r}"' for r in RANKS)
     return (

@@ -97,12 +97,19 @@ def _keyed(cfg: SplitConfig, held: list[Term], lines: bool = False) -> tuple[str
     """SQL: (treeoflife_id, unit key, held) of every image split places, and its
     parameters; with ``lines``, also the predicted catalog's ``head`` and ``tail``
     (:data:`treeoflife.reports.predicted.HEAD`, ``TAIL``), rendered in the same pass (its
-    ``tail`` takes the last parameter, ``Catalog.no_taxon``, appended by the caller)."""
+    ``tail`` takes the last parameter, ``Catalog.no_taxon``, appended by the caller), and
+    the image's ``label_key`` and ``source``, which check-taxa counts
+    (:class:`treeoflife.reports.predicted.LabelTally`)."""
     cond, params = matches(held) if held else ("0", [])
     labels = "LEFT JOIN taxa t ON t.label_key = i.label_key" if held or cfg.unit != "image" else ""
     if cfg.unit == "image":  # an integer probe a row, in storage order
         labels += " LEFT JOIN temp.cluster_keys ck ON ck.image = i.rowid"
-    line = f", {predicted.HEAD} AS head, {predicted.TAIL} AS tail" if lines else ""
+    line = (
+        f", {predicted.HEAD} AS head, {predicted.TAIL} AS tail, i.label_key AS label_key, "
+        "i.source AS source"
+        if lines
+        else ""
+    )
     return (
         f"SELECT i.treeoflife_id AS treeoflife_id, {split_key(cfg)} AS unit, {cond} AS held"
         f"{line} {_SPLIT_FROM} {labels} {predicted.LABEL_TAILS if lines else ''} {_SPLIT_WHERE}",
@@ -179,9 +186,10 @@ def _stable_batches(
     held: Sequence[Term] = (),
     no_taxon: str | None = None,
 ) -> Iterator[tuple[list[tuple[str, str, int]], list[tuple]]]:
-    """Batches of (id, split, in_train_small) and the query's rows, whose fourth and fifth
-    values are the predicted catalog's head and tail when ``no_taxon``
-    (``Catalog.no_taxon``) is given (:meth:`Catalog.write`; NULL otherwise): one pass,
+    """Batches of (id, split, in_train_small) and the query's rows, whose fourth to seventh
+    values are the predicted catalog's head and tail (:meth:`Catalog.write`) and the
+    image's label_key and source (:class:`predicted.LabelTally`) when ``no_taxon``
+    (``Catalog.no_taxon``) is given (NULL otherwise): one pass,
     one batch held, in id order, so ``splits`` (keyed by id) is appended to. SQLite sorts the rows (storage order in, one sort): walking ``images`` in
     id order would read it at random. A batch is one list comprehension of byte
     comparisons, as a Python step per image is most of this stage's cost at 10M images."""
@@ -192,7 +200,7 @@ def _stable_batches(
     # fetch; "+": sort, rather than walk the id index and fetch each row at random
     query = (
         "SELECT treeoflife_id, NULLIF(unit, treeoflife_id), held"
-        + (", head, tail" if lines else ", NULL, NULL")
+        + (", head, tail, label_key, source" if lines else ", NULL, NULL, NULL, NULL")
         + f" FROM ({query}) ORDER BY +treeoflife_id"
     )
     if lines:
@@ -206,7 +214,7 @@ def _stable_batches(
                 (tid, "val", 0)
                 if is_held or sha256(to_val + (key or tid).encode()).digest() < val
                 else (tid, "train", int(sha256(to_small + tid.encode()).digest() < small))
-                for tid, key, is_held, _, _ in rows
+                for tid, key, is_held, _, _, _, _ in rows
             ],
             rows,
         )
@@ -279,15 +287,21 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         )
         db.execute("INSERT INTO temp.old_splits SELECT treeoflife_id, split FROM splits")
         db.execute("DELETE FROM splits")
-        if cfg.method == "stable":  # the catalog's lines are rendered in the same pass
+        if cfg.method == "stable":  # the catalog's lines and check-taxa's labels: same pass
+            tally = predicted.LabelTally()
             for assigned, rows in _stable_batches(db, cfg, held, catalog.no_taxon):
                 db.executemany(_INSERT, assigned)
                 catalog.write(assigned, rows)
+                tally.add(*([r[i] for r in rows] for i in (0, 5, 6)))  # id, label, source
         else:
+            tally = None
             for batch in METHODS[cfg.method](db, cfg, held):
                 db.executemany(_INSERT, batch)
             catalog.write_splits(db)
-    predicted.check(ctx.out, db, SPLIT_IMAGES)
+    if tally is None:
+        predicted.check(ctx.out, db, SPLIT_IMAGES)
+    else:
+        predicted.check_tally(ctx.out, db, tally)
     # images of the last split that changed split (the stable method: they follow a cluster);
     # both tables walked in id order
     (moved,) = db.execute(
