@@ -162,3 +162,21 @@ def test_the_split_pass_writes_what_the_splits_table_gives(tmp_path: Path, monke
     assert json.loads(check)["by_source"] == {"generic": 19, "inat21": 20}
     text = (split_dir / predicted.PREDICTED).read_text(encoding="utf-8")
     assert '"a,b"' in text and '"3,4"' in text  # quoted values took the slow path
+
+
+def test_a_batch_of_heads_is_plain_exactly_when_each_one_is() -> None:
+    """Catalog.write tests a batch's id columns joined, once, before testing line by line:
+    it must agree with the per-line test whatever the mix (a value with a comma, a quote, a
+    line break; plain lines around it)."""
+    db, _ = _database()
+    heads = [h for (h,) in db.execute(f"SELECT {predicted.HEAD} FROM images i ORDER BY rowid")]
+    plain = [h for h in heads if predicted._PLAIN_HEAD(h)]
+    assert plain and len(plain) < len(heads)
+    answers = set()
+    for size in (1, 2, 3, 7):
+        for start in range(len(heads) - size + 1):
+            window = heads[start : start + size]
+            answers.add(each := all(predicted._PLAIN_HEAD(h) for h in window))
+            assert predicted._all_plain(window) == each, window
+        assert predicted._all_plain(plain[:size]) is True
+    assert answers == {True, False}

@@ -80,9 +80,12 @@ class Catalog:
         each label's once (:func:`label_tails`), and :mod:`treeoflife.csvtext` follows its
         rules, so the file is what csv.writer would write (pyarrow's CSV writer quotes
         every string, so it cannot)."""
-        plain, quoted = _PLAIN_HEAD, self._quoted_head
         # comprehensions, not a loop of appends: this is per image (r[0] is its id)
-        lines = [(r[3] if plain(r[3]) else quoted(r[0])) + r[4] for r in rows]
+        if _all_plain([r[3] for r in rows]):  # nearly every batch
+            lines = [r[3] + r[4] for r in rows]
+        else:
+            plain, quoted = _PLAIN_HEAD, self._quoted_head
+            lines = [(r[3] if plain(r[3]) else quoted(r[0])) + r[4] for r in rows]
         self._fh.write(
             "".join(
                 [
@@ -277,6 +280,18 @@ _QUOTED_HEAD = (
     f"SELECT {csvtext.sql_fields([csvtext.sql_field(v) for v in _ID_VALUES])} "
     "FROM images i WHERE i.treeoflife_id = ?"
 )
+
+
+def _all_plain(heads: list[str]) -> bool:
+    """Whether every one of these :data:`HEAD` texts is plain (:data:`_PLAIN_HEAD`), in one
+    test of them joined: a few C scans of a batch's text instead of a Python call a line
+    (~0.8 µs). Joined, n heads of k values are the ``sql_fields`` text of n·(k + 1) − 1
+    values (a head's last comma and the next one's first enclose an empty value), and a
+    head never has fewer than its k + 1 commas, so the whole is plain exactly when each is."""
+    joined = csvtext.plain_fields(len(heads) * (len(_ID_VALUES) + 1) - 1)
+    return joined("".join(heads))
+
+
 TAIL = "COALESCE(lt.tail, ?)"
 LABEL_TAILS = "LEFT JOIN temp.label_tails lt ON lt.label_key = i.label_key"
 _SPLIT_BODIES = (
