@@ -134,6 +134,26 @@ def test_new_images_rerun_split_and_keep_old_assignments(tmp_path: Path, capsys)
     assert all(after[t] == before[t] for t in before)
 
 
+def test_a_rerun_counts_the_images_that_changed_split(tmp_path: Path, capsys) -> None:
+    """The log's count of moved images: each image of both runs whose split differs, train
+    to val and val to train (another seed and val share move both ways)."""
+    src = write_small_collection(tmp_path / "src", eol_images=20, inat_per_class=20)
+    out = tmp_path / "out"
+    for stage in ("scan", "resolve", "split"):
+        main([stage, "--sources", str(src), "--out", str(out), "--no-progress"])
+    before = splits_of(out)
+    cfg = tmp_path / "tol.toml"
+    cfg.write_text("[split]\nseed = 18\nval_percent = 30\n")
+    capsys.readouterr()
+    rerun = ["split", "--sources", str(src), "--config", str(cfg), "--out", str(out)]
+    assert main([*rerun, "--no-progress"]) == 0
+    after = splits_of(out)
+    assert after.keys() == before.keys()
+    moved = [t for t in before if after[t][0] != before[t][0]]
+    assert {before[t][0] for t in moved} == {"train", "val"}
+    assert f"; {len(moved)} images changed split since the last run" in capsys.readouterr().err
+
+
 def test_exact_method_from_the_config(tmp_path: Path) -> None:
     src = write_small_collection(tmp_path / "src", eol_images=40, inat_per_class=30)
     cfg = tmp_path / "tol.toml"
