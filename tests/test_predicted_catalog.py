@@ -142,7 +142,7 @@ def test_the_split_pass_writes_what_the_splits_table_gives(tmp_path: Path, monke
         for assigned, batch in split_stage._stable_batches(db, SplitConfig(), (), catalog.no_taxon):
             db.executemany("INSERT INTO splits VALUES (?, ?, ?)", assigned)
             catalog.write(assigned, batch)
-            tally.add(*zip(*[(r[0], r[5], r[6]) for r in batch], strict=True))
+            tally.add(batch, label=5, source=6)
     db.commit()
     predicted.check_tally(split_dir, db, tally)
     # the exact method's check (a walk of the same images, SQLite counting) agrees

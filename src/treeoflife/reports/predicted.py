@@ -149,14 +149,16 @@ class LabelTally:
         self.counts: Counter[str] = Counter()
         self.first: dict[str, tuple[str, str]] = {}  # label_key -> (treeoflife_id, source)
 
-    def add(self, ids: Sequence[str], labels: Sequence[str], sources: Sequence[str]) -> None:
-        """A batch of images (in id order, after every earlier batch)."""
+    def add(self, rows: Sequence[Sequence], label: int, source: int) -> None:
+        """A batch of images (in id order, after every earlier batch): rows whose first
+        value is the image's id and whose values at ``label`` and ``source`` are its
+        label_key and source."""
+        labels = [r[label] for r in rows]
         self.counts.update(labels)
         # a dict keeps the last value given for a key: fed in reverse, each label's first
-        firsts = zip(reversed(ids), reversed(sources), strict=True)
-        earliest = dict(zip(reversed(labels), firsts, strict=True))
+        earliest = dict(zip(reversed(labels), reversed(rows), strict=True))
         for key in earliest.keys() - self.first.keys():
-            self.first[key] = earliest[key]
+            self.first[key] = (earliest[key][0], earliest[key][source])
 
 
 def check_tally(out: Path, db: Any, tally: LabelTally) -> None:

@@ -292,7 +292,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
             for assigned, rows in _stable_batches(db, cfg, held, catalog.no_taxon):
                 db.executemany(_INSERT, assigned)
                 catalog.write(assigned, rows)
-                tally.add(*([r[i] for r in rows] for i in (0, 5, 6)))  # id, label, source
+                tally.add(rows, label=5, source=6)
         else:
             tally = None
             for batch in METHODS[cfg.method](db, cfg, held):
