@@ -60,6 +60,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -452,7 +453,11 @@ def in_stage_seconds(out: Path) -> dict[str, float]:
     """The seconds each stage recorded itself: its run and the hashing of the files it
     wrote, without process start-up and the database check on opening."""
     try:
-        with sqlite3.connect(f"file:{out / 'build.sqlite'}?mode=ro", uri=True) as db:
+        # closed at once: an open reader keeps the next stage's close from checkpointing the
+        # log into the file, so that stage cannot note the database as it left it and the one
+        # after checks it again (builddb.needs_check); a connection is freed only by the cycle
+        # collector, not when it goes out of scope
+        with closing(sqlite3.connect(f"file:{out / 'build.sqlite'}?mode=ro", uri=True)) as db:
             rows = db.execute("SELECT stage, summary FROM stages").fetchall()
         return {s: json.loads(summary).get("seconds") for s, summary in rows}
     except (sqlite3.Error, ValueError, AttributeError):
@@ -533,7 +538,7 @@ def build_stages(
     # a command checks the database when it opens one tol did not close after a command
     # that ended well (builddb.needs_check): a build resumed after a kill pays this once
     started = time.monotonic()
-    with sqlite3.connect(f"file:{out / 'build.sqlite'}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"file:{out / 'build.sqlite'}?mode=ro", uri=True)) as db:
         db.execute("PRAGMA quick_check(3)").fetchall()
     result["db_check_seconds"] = time.monotonic() - started
     print(
