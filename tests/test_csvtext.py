@@ -55,10 +55,11 @@ def test_rows_text_is_what_python_csv_writes_for_awkward_values() -> None:
     assert csvtext.rows_text([c.slice(0, 0) for c in columns]) == b""
 
 
-def test_plain_fields_holds_exactly_when_the_writer_adds_no_quotes() -> None:
-    """predicted-catalog.csv writes SQLite's plain join of the id columns when this test
-    passes, so it must never pass for values the writer would quote."""
-    plain = csvtext.plain_fields(3)
+def test_plain_fields_hold_exactly_when_the_writer_adds_no_quotes() -> None:
+    """predicted-catalog.csv writes SQLite's plain join of the id columns (a comma before
+    each value and after the last) when this test passes, so it must never pass for values
+    the writer would quote."""
+    plain = csvtext.plain_test()
     rng = random.Random(5)
     for _ in range(2000):
         values = [rng.choice(AWKWARD) for _ in range(3)]
@@ -66,15 +67,15 @@ def test_plain_fields_holds_exactly_when_the_writer_adds_no_quotes() -> None:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\r\n").writerow(values)
         written = "," + buf.getvalue().removesuffix("\r\n") + ","
-        assert plain(joined) == (written == joined), values
+        assert plain(joined, 4, 0) == (written == joined), values
 
 
-def test_plain_lines_holds_exactly_when_the_writer_adds_no_quotes() -> None:
+def test_plain_lines_hold_exactly_when_the_writer_adds_no_quotes() -> None:
     """licenses.csv writes a shard's plain lines as they are when this test passes, so it
     must never pass for a batch of rows the writer would quote anything of, and pass for
     every batch it writes as is."""
     for terminator in ("\n", "\r\n"):
-        plain = csvtext.plain_lines(3, terminator)
+        plain = csvtext.plain_test(terminator)
         rng = random.Random(7)
         for _ in range(1000):
             rows = [[rng.choice(AWKWARD) for _ in range(3)] for _ in range(rng.randint(1, 4))]
@@ -83,7 +84,7 @@ def test_plain_lines_holds_exactly_when_the_writer_adds_no_quotes() -> None:
             )
             buf = io.StringIO()
             csv.writer(buf, lineterminator=terminator).writerows(rows)
-            assert plain(joined, len(rows)) == (buf.getvalue() == joined), rows
+            assert plain(joined, 2 * len(rows), len(rows)) == (buf.getvalue() == joined), rows
 
 
 def test_a_column_quotes_its_special_values_wherever_they_sit_in_its_buffers() -> None:

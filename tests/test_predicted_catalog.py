@@ -170,13 +170,13 @@ def test_a_batch_of_heads_is_plain_exactly_when_each_one_is() -> None:
     line break; plain lines around it)."""
     db, _ = _database()
     heads = [h for (h,) in db.execute(f"SELECT {predicted.HEAD} FROM images i ORDER BY rowid")]
-    plain = [h for h in heads if predicted._PLAIN_HEAD(h)]
+    plain = [h for h in heads if predicted._plain_head(h)]
     assert plain and len(plain) < len(heads)
     answers = set()
     for size in (1, 2, 3, 7):
         for start in range(len(heads) - size + 1):
             window = heads[start : start + size]
-            answers.add(each := all(predicted._PLAIN_HEAD(h) for h in window))
+            answers.add(each := all(predicted._plain_head(h) for h in window))
             assert predicted._all_plain(window) == each, window
         assert predicted._all_plain(plain[:size]) is True
     assert answers == {True, False}

@@ -61,47 +61,30 @@ def sql_fields(exprs: Sequence[str]) -> str:
     """SQL: the values of ``exprs`` as plain text (NULL as nothing), each after a comma and
     a comma after the last (printf joins them in one allocation; a value's own % is never
     read as a format). It is what the csv writer writes for them exactly when
-    :func:`plain_fields` says so of it."""
+    :func:`plain_test` says so of it."""
     return f"printf('{',%s' * len(exprs)},', {', '.join(exprs)})"
 
 
-def plain_fields(count: int, lineterminator: str = "\r\n") -> Callable[[str], bool]:
-    """A test of :func:`sql_fields` text of ``count`` values: true when no value holds a
-    character the writer with that line end quotes (its commas are only the ``count + 1``
-    separators), so the text is what the writer writes.
+def plain_test(lineterminator: str = "\r\n") -> Callable[[str, int, int], bool]:
+    """The test of CSV text that SQLite joined without quoting (values as their plain text,
+    NULL as nothing, separated by commas, rows ended by ``lineterminator``):
+    ``plain(text, commas, rows)`` is true when the text holds exactly the ``commas`` commas
+    and ``rows`` line ends its layout puts there and no other character the writer with
+    that line end quotes. A value holding one adds one, so the text is then what the
+    writer writes.
 
-    One test of the joined text in Python (~0.3 µs) instead of a ``CASE`` per value in SQL
-    (:func:`sql_field`, ~3 µs a line of eight) or SQLite's string functions on it (~2 µs),
-    where a build renders millions of lines that nearly all need no quotes."""
-    # the others are some of '"', CR and LF (the candidates special_characters asks
-    # about); the quote is always one, so it pads the three tests
-    a, b, c = ([ch for ch in special_characters(lineterminator) if ch != ","] + ['"'] * 3)[:3]
-    commas = count + 1
-
-    def plain(text: str) -> bool:
-        return text.count(",") == commas and a not in text and b not in text and c not in text
-
-    return plain
-
-
-def plain_lines(count: int, lineterminator: str = "\n") -> Callable[[str, int], bool]:
-    """A test of ``lines`` rows of ``count`` values each, every value as its plain text
-    (NULL as nothing), joined by commas and each row ended by ``lineterminator``, one text
-    however many rows: true when no value holds a character the writer with that line end
-    quotes, so the text is what the writer writes.
-
-    A writer whose rows SQLite joins a batch at a time (``group_concat``) tests the batch
-    once here, a few scans of one big string, instead of a ``CASE`` per value
-    (:func:`sql_field`, ~0.8 µs a line of four at 1M rows), and renders the rare batch
-    that fails with :func:`sql_field`. Each special character must occur exactly as
-    often as the separators and line ends put it there: a value holding one adds one."""
-    expected = {
-        ch: (count - 1 if ch == "," else lineterminator.count(ch))
-        for ch in special_characters(lineterminator)
+    One test of a whole joined text in Python (a few C scans) instead of a ``CASE`` per
+    value in SQL (:func:`sql_field`, ~0.8–3 µs a line) where a build renders millions of
+    lines that nearly all need no quotes: the predicted catalog's id columns
+    (:func:`sql_fields`, a batch at a time), licenses.csv (a shard's lines)."""
+    per_row = {
+        ch: lineterminator.count(ch) for ch in special_characters(lineterminator) if ch != ","
     }
 
-    def plain(text: str, lines: int) -> bool:
-        return all(text.count(ch) == n * lines for ch, n in expected.items())
+    def plain(text: str, commas: int, rows: int) -> bool:
+        return text.count(",") == commas and all(
+            text.count(ch) == n * rows for ch, n in per_row.items()
+        )
 
     return plain
 

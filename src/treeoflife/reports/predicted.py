@@ -84,7 +84,7 @@ class Catalog:
         if _all_plain([r[3] for r in rows]):  # nearly every batch
             lines = [r[3] + r[4] for r in rows]
         else:
-            plain, quoted = _PLAIN_HEAD, self._quoted_head
+            plain, quoted = _plain_head, self._quoted_head
             lines = [(r[3] if plain(r[3]) else quoted(r[0])) + r[4] for r in rows]
         self._fh.write(
             "".join(
@@ -277,21 +277,24 @@ def label_tails(db: Any) -> tuple[list[tuple[str, ...]], str]:
 # that does is rendered value by value (:data:`_QUOTED_HEAD`).
 _ID_VALUES = [f"i.{c}" for c in ("treeoflife_id", *ID_COLUMNS)]
 HEAD = csvtext.sql_fields(_ID_VALUES)
-_PLAIN_HEAD = csvtext.plain_fields(len(_ID_VALUES))
+_PLAIN = csvtext.plain_test()  # the writer's default line end, as the catalog's
 _QUOTED_HEAD = (
     f"SELECT {csvtext.sql_fields([csvtext.sql_field(v) for v in _ID_VALUES])} "
     "FROM images i WHERE i.treeoflife_id = ?"
 )
 
 
+def _plain_head(head: str) -> bool:
+    """Whether a :data:`HEAD` text (a comma before each id value and after the last) is
+    what the writer writes."""
+    return _PLAIN(head, len(_ID_VALUES) + 1, 0)
+
+
 def _all_plain(heads: list[str]) -> bool:
-    """Whether every one of these :data:`HEAD` texts is plain (:data:`_PLAIN_HEAD`), in one
-    test of them joined: a few C scans of a batch's text instead of a Python call a line
-    (~0.8 µs). Joined, n heads of k values are the ``sql_fields`` text of n·(k + 1) − 1
-    values (a head's last comma and the next one's first enclose an empty value), and a
-    head never has fewer than its k + 1 commas, so the whole is plain exactly when each is."""
-    joined = csvtext.plain_fields(len(heads) * (len(_ID_VALUES) + 1) - 1)
-    return joined("".join(heads))
+    """Whether every one of these :data:`HEAD` texts is plain, in one test of them joined:
+    a few C scans of a batch's text instead of a Python call a line (~0.8 µs). Each head
+    has its k + 1 commas and no line end, so the whole is plain exactly when each is."""
+    return _PLAIN("".join(heads), len(heads) * (len(_ID_VALUES) + 1), 0)
 
 
 TAIL = "COALESCE(lt.tail, ?)"

@@ -339,7 +339,7 @@ def _license_line(quoted: bool) -> str:
 
 # whether a shard's plain lines are what csv.writer writes (nearly always: a value that
 # needs quotes is a rare rights text or a tol10m file name)
-_PLAIN_LINES = csvtext.plain_lines(len(LICENSE_COLUMNS))
+_PLAIN = csvtext.plain_test("\n")
 
 
 # each sample once, a shard at a time in shard order: its split, shard, how many, their
@@ -384,7 +384,7 @@ def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None)
     with atomic.removed_on_failure(tmp), tmp.open("wb") as out:
         out.write((",".join(LICENSE_COLUMNS) + "\n").encode())  # names that need no quotes
         for split, shard, n, lines, shard_keys in db.execute(_LICENSE_SHARDS):
-            if not _PLAIN_LINES(lines, n):
+            if not _PLAIN(lines, (len(LICENSE_COLUMNS) - 1) * n, n):
                 (lines,) = db.execute(_QUOTED_SHARD, (split, shard)).fetchone()
             out.write(lines.encode())
             written += n
