@@ -421,6 +421,11 @@ def _open_for_writing(path: Path) -> sqlite3.Connection:
     db.execute(
         "PRAGMA cache_size=-262144"
     )  # 256 MiB page cache: bulk inserts run several times faster
+    # 128 MiB for temporary tables (SQLite's default is 2 MB): split and plan probe or walk
+    # theirs once an image (label tails, cluster keys, plan's ranks and index: ~60 MB at 1M
+    # images), and with the default most of those pages are read back from the temp file;
+    # a cap, used only by a stage that fills it
+    db.execute("PRAGMA temp.cache_size=-131072")
     db.executescript(SCHEMA)
     return db
 

@@ -38,7 +38,6 @@ ORDER = {
     "shuffle": "tol_shuffle(p.split || ':' || i.treeoflife_id), i.treeoflife_id",
     "source": "i.source, i.container, i.member, i.treeoflife_id",
 }
-TEMP_CACHE_KIB = -128 * 1024  # SQLite's unit: a negative size is in KiB
 _INSERT_SHARD = (
     "INSERT INTO shards (split, shard, name, planned, est_bytes, digest, status, samples, bytes, sha256) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -116,10 +115,6 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
 def run(ctx: BuildContext) -> dict[str, Any]:
     db = ctx.db
     cfg = ctx.config.shards
-    # plan's temporary tables (the ranks and their index: ~60 MB at 1M images, the labels'
-    # rows and digests) are probed or walked once a sample; SQLite's default 2 MB cache for
-    # temp tables would read most of those pages back from the temp file
-    db.execute(f"PRAGMA temp.cache_size = {TEMP_CACHE_KIB}")
     samples.label_rows(db)
     samples.exclude(db)
     cols = ("split", "shard", "name", "digest", "status", "samples", "bytes", "sha256")

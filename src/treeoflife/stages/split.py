@@ -61,7 +61,6 @@ NAME = "split"
 SCALE = 2**64
 BATCH = 10_000  # rows placed and inserted at once
 _INSERT = "INSERT INTO splits VALUES (?, ?, ?)"
-TEMP_CACHE_KIB = -128 * 1024  # SQLite's unit: a negative size is in KiB
 
 
 def split_key(cfg: SplitConfig) -> str:
@@ -273,9 +272,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     cfg = ctx.config.split
     db = ctx.db
     # the pass probes temp.label_tails and temp.cluster_keys (per label and per duplicate:
-    # ~60 MB at 10M images) once an image; SQLite's default 2 MB cache for temp tables
-    # would read most probes back from the temp file
-    db.execute(f"PRAGMA temp.cache_size = {TEMP_CACHE_KIB}")
+    # ~60 MB at 10M images) once an image: in the temporary tables' cache builddb sizes
     with predicted.writing(ctx.out, db) as catalog, builddb.transaction(db):
         held = resolve_terms(db, "split.holdout_taxa", cfg.holdout_taxa)
         # the last run's splits, to count the images that changed split: copied in id
