@@ -36,7 +36,11 @@ the 15-minute target, both as this benchmark runs them (a process per stage, eac
 start-up) and as one ``tol build`` process does (the stages' own recorded run times plus
 one database check on opening, which a build pays when it resumes one that did not end
 well: ``builddb.needs_check``); and the largest peak RSS
-against 2 GiB. Figures only, no assertions; ``--json PATH`` writes them all.
+against 2 GiB. With ``--one-build`` it then runs the same stages once more as one ``tol
+build --from STAGE`` (one process, one connection, as a user runs them) and prints each
+stage's own seconds there against its own process's: a stage slowed by what an earlier
+stage left on the connection shows only there (split's temporary tables once made report
+14x slower at 1M). Figures only, no assertions; ``--json PATH`` writes them all.
 
 The work directory is a new one under /tmp, removed at the end unless ``--keep``;
 ``--workdir DIR`` uses (and keeps) DIR, reusing the references and collections already
@@ -557,7 +561,36 @@ def build_stages(
             f" (exit {noop.returncode}); stages re-run: {', '.join(reran) or 'none'}",
             flush=True,
         )
+    if args.one_build:
+        result["one_build"] = one_build(n, out, args, result["stages"], common, logs)
     return result
+
+
+def one_build(
+    n: int, out: Path, args: argparse.Namespace, alone: list[dict], common: list[str], logs: Path
+) -> dict:
+    """The stages from --from-stage (or the first after scan) on, once more, as one ``tol
+    build`` runs them: one process and one connection. Each stage's own seconds there
+    against those of its own process: a stage slowed by what an earlier one left on the
+    connection (temporary tables, settings) shows here, and in no per-stage figure."""
+    names = stage_names()
+    start = args.from_stage or names[1]
+    cmd = [*tol_command(), "build", *common, "--workers", str(args.workers), "--from", start]
+    run = measured(cmd, logs / "one-build.log")
+    inside = in_stage_seconds(out)
+    own = {r["stage"]: r.get("in_stage_seconds") for r in alone if r.get("via") != "earlier run"}
+    rows = {name: {"one_build": inside.get(name), "own_process": own.get(name)} for name in own}
+    print(
+        f"\none tol build --from {start} (exit {run.returncode}): {run.wall:.1f} s wall,"
+        f" peak {run.driver_peak / MIB:.0f} MiB; each stage's own seconds:"
+    )
+    print(f"{'stage':<10} {'own proc':>9} {'one build':>9} {'ratio':>6}")
+    for name, row in rows.items():
+        a, b = row["own_process"], row["one_build"]
+        ratio = b / a if a and b is not None else None
+        flag = "  << slower in one build" if ratio and ratio > 1.5 and b - a > 1 else ""
+        print(f"{name:<10} {a or 0:9.2f} {b or 0:9.2f} {ratio or 0:6.2f}{flag}")
+    return {**asdict(run), "stages": rows, "n": n}
 
 
 # --------------------------------------------------------------------- extrapolation
@@ -718,6 +751,12 @@ def main() -> None:
         "--earlier",
         type=Path,
         help="with --from-stage: the --json of the run that made the builds in --workdir",
+    )
+    ap.add_argument(
+        "--one-build",
+        action="store_true",
+        help="after the stage-by-stage run, run the same stages again as one `tol build`"
+        " (one process, one connection) and compare each stage's seconds",
     )
     ap.add_argument(
         "--collections-only",

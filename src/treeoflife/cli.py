@@ -19,7 +19,7 @@ from pathlib import Path
 from treeoflife import __version__, atomic, builddb, distribute
 from treeoflife.config import Config, check_sources, load_config
 from treeoflife.errors import TolError
-from treeoflife.stages import Stage, all_stages
+from treeoflife.stages import Stage, all_stages, stage_names
 
 # subcommand -> the stages it runs, in build order; each stage's help and whether it runs
 # worker tasks (and so takes --workers) come from its Stage (treeoflife.stages)
@@ -104,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every stage in order; stages whose inputs did not change are skipped.",
     )
     _add_build_options(p, needs_sources=False, workers=any(s.uses_workers for s in all_stages()))
+    p.add_argument(
+        "--from",
+        dest="from_stage",
+        metavar="STAGE",
+        choices=stage_names(),
+        help="re-run STAGE and every stage after it even if up to date (one of: %(choices)s)",
+    )
     p.set_defaults(func=cmd_stages, stages=None)
 
     for name, stages in commands.items():
@@ -259,7 +266,9 @@ def cmd_stages(args: argparse.Namespace) -> int:
         # `tol verify` is a request to read every shard now (bit rot keeps size and mtime);
         # inside `tol build`, verify re-reads only when the shards changed
         force = args.force or args.command == "verify"
-        summaries = run_stages(ctx, names, force=force)
+        summaries = run_stages(
+            ctx, names, force=force, from_stage=getattr(args, "from_stage", None)
+        )
     print_summary(args.out, summaries)
     return 0
 

@@ -98,15 +98,23 @@ def fingerprint(stage: Stage, ctx: BuildContext, previous: str | None) -> str:
 
 
 def run_stages(
-    ctx: BuildContext, names: list[str] | None = None, *, force: bool = False
+    ctx: BuildContext,
+    names: list[str] | None = None,
+    *,
+    force: bool = False,
+    from_stage: str | None = None,
 ) -> dict[str, dict]:
-    """Run the named stages (all, by default) in build order; skip those up to date."""
+    """Run the named stages (all, by default) in build order; skip those up to date, except
+    with ``force`` or from ``from_stage`` on."""
     stages = all_stages()
     order = [s.name for s in stages]
     wanted = set(names or order)
     unknown = wanted - set(order)
     if unknown:
         raise TolError(f"unknown stage {', '.join(sorted(unknown))}; stages are {', '.join(order)}")
+    if from_stage is not None and from_stage not in order:
+        raise TolError(f"unknown stage {from_stage}; stages are {', '.join(order)}")
+    from_index = order.index(from_stage) if from_stage is not None else len(order)
     summaries: dict[str, dict] = {}
     previous: str | None = None
     for stage in stages:
@@ -123,7 +131,8 @@ def run_stages(
         changed = recorded == fp and changed_outputs(ctx, stage.name)
         if changed:
             ctx.log(f"{stage.name}: {changed[0]} is missing or changed since it was written")
-        if recorded == fp and not changed and not force:
+        forced = force or (from_stage is not None and order.index(stage.name) >= from_index)
+        if recorded == fp and not changed and not forced:
             ctx.log(f"{stage.name}: up to date, nothing to do")
             summaries[stage.name] = json.loads(
                 ctx.db.execute(
@@ -137,7 +146,10 @@ def run_stages(
             builddb.forget_stages(ctx.db, later)
         started = time.monotonic()
         ctx.log(f"{stage.name}: running")
-        summary = stage.run(ctx)
+        try:
+            summary = stage.run(ctx)
+        finally:
+            builddb.drop_scratch(ctx.db)
         if stage.repairs_inputs:
             fp = fingerprint(stage, ctx, previous)
         # the stage's time includes hashing what it wrote (gigabytes of catalog at 10M)

@@ -56,10 +56,11 @@ def _label_counts(db: sqlite3.Connection, counts: LabelCounts | None) -> str:
         )
     db.execute("DROP TABLE IF EXISTS temp.report_label_counts")
     db.execute("CREATE TEMP TABLE report_label_counts (split, source, label_key, status, n)")
-    db.executemany(
-        "INSERT INTO temp.report_label_counts VALUES (?, ?, ?, ?, ?)",
-        ((*key, n) for key, n in counts.items()),
-    )
+    with builddb.transaction(db):
+        db.executemany(
+            "INSERT INTO temp.report_label_counts VALUES (?, ?, ?, ?, ?)",
+            ((*key, n) for key, n in counts.items()),
+        )
     return "temp.report_label_counts"
 
 
