@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from treeoflife import atomic, csvtext
+from treeoflife import arrowquery, atomic, builddb, csvtext
 from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, INTEGER_COLUMNS
 from treeoflife.diff import since
@@ -122,7 +122,7 @@ class _Labels:
 
 
 def _split_tables(
-    db: sqlite3.Connection,
+    ctx: BuildContext,
     split: str,
     schema: pa.Schema,
     labels: _Labels,
@@ -130,7 +130,9 @@ def _split_tables(
 ) -> Iterator[pa.Table]:
     """One split's rows as published (``schema``), in shard order, a table per fetch of
     BATCH rows of ``samples``. A row whose label has no ``taxa`` row or whose shard has no
-    ``shards`` row is left out, as a join would leave it (plan plans neither)."""
+    ``shards`` row is left out, as a join would leave it (plan plans neither). The rows
+    are read by :mod:`treeoflife.arrowquery` (Arrow made in C, not Python tuples)."""
+    db = ctx.db
     shards, names = _arrays(
         db.execute("SELECT shard, name FROM shards WHERE split = ? ORDER BY shard", (split,)),
         [pa.int64(), pa.string()],
@@ -138,28 +140,31 @@ def _split_tables(
     )
     own = provenance.own_columns(db)
     with_own = split in provenance.SPLITS  # train_small rows: nulls, provenance skips them
-    sql = ", ".join([*(f"s.{c}" for c in FETCHED), *(s for _, s, _ in own if with_own)])
-    cur = db.execute(
-        f"SELECT {sql} FROM samples s WHERE s.split = ? ORDER BY s.shard, s.position", (split,)
-    )
     types = {f.name: f.type for f in schema} | {"shard": pa.int64()}
-    # a batch of row tuples is made into Arrow in one call, as a struct array whose fields
-    # are the columns (half the cost of transposing the tuples and a call per column)
-    fetched = pa.struct([(c, types[c]) for c in FETCHED] + [(c, k) for c, _, k in own if with_own])
-    while rows := cur.fetchmany(BATCH):
-        arrays = dict(zip(fetched.names, pa.array(rows, type=fetched).flatten(), strict=True))
+    columns = [(c, f"s.{c}", types[c]) for c in FETCHED] + (own if with_own else [])
+    found = arrowquery.batches(
+        ctx.out / builddb.DB_NAME,
+        columns,
+        "FROM samples s WHERE s.split = ?",
+        ("shard", "position"),
+        (split,),
+        BATCH,
+    )
+    for batch in found:
+        rows = batch.num_rows
+        arrays = dict(zip(batch.schema.names, batch.columns, strict=True))
         number = labels.numbers(arrays["label_key"])
         shard = provenance.find(shards, arrays["shard"])
-        arrays["split"] = pa.repeat(pa.scalar(split), len(rows))
+        arrays["split"] = pa.repeat(pa.scalar(split), rows)
         arrays["shard"] = names.take(shard)
         arrays |= {name: values.take(number) for name, values in labels.columns.items()}
         arrays["kept_reasons"] = (
             provenance.kept_of(arrays["treeoflife_id"], *kept)
             if with_own
-            else pa.nulls(len(rows), pa.string())
+            else pa.nulls(rows, pa.string())
         )
         table = pa.Table.from_arrays(
-            [arrays.get(f.name, pa.nulls(len(rows), f.type)) for f in schema], schema=schema
+            [arrays.get(f.name, pa.nulls(rows, f.type)) for f in schema], schema=schema
         ).append_column("label_number", number)
         if number.null_count or shard.null_count:
             table = table.filter(pc.and_(number.is_valid(), shard.is_valid()))
@@ -193,7 +198,7 @@ def _tables(ctx: BuildContext, schema: pa.Schema, labels: _Labels) -> Iterator[p
     splits = (
         table
         for split in layout.SPLITS
-        for table in _split_tables(ctx.db, split, schema, labels, kept)
+        for table in _split_tables(ctx, split, schema, labels, kept)
     )
     return _batches(splits, BATCH)
 

@@ -1,0 +1,69 @@
+"""A query of the build database as Arrow record batches, the rows made into Arrow in C.
+
+Python's ``sqlite3`` makes every value of every row a Python object first (~9 µs a row of
+~30 values at 1M samples, then as much again to make Arrow of the tuples); the ADBC SQLite
+driver (``adbc-driver-sqlite``, Apache Arrow's) steps the statement and fills Arrow
+buffers itself, ~3x faster end to end. It opens its own read-only connection to the file,
+which sees what the build committed.
+
+The driver infers each column's type from the values of the first batch: a column whose
+first batch is all NULL comes out as int64, and a string in a later batch is then an
+error. So the query is led by one row of typed values (0 for an integer, '' for a string,
+NULLs for the order's keys, which sort first), merged in by SQLite's compound ORDER BY
+without a sort when the rest is read in an index's order, and dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+import pyarrow as pa
+
+_TYPED = {pa.int64(): "0", pa.string(): "''", pa.float64(): "0.0"}
+
+
+def _leading_row(columns: Sequence[tuple[str, pa.DataType]], keys: set[str]) -> str:
+    values = []
+    for name, kind in columns:
+        if name in keys:
+            values.append(f'NULL AS "{name}"')
+        elif kind in _TYPED:
+            values.append(f'{_TYPED[kind]} AS "{name}"')
+        else:
+            raise ValueError(f"arrowquery: no typed literal for {name} ({kind})")
+    return "SELECT " + ", ".join(values)
+
+
+def batches(
+    path: Path,
+    columns: Sequence[tuple[str, str, pa.DataType]],
+    rest: str,
+    order_by: Sequence[str],
+    params: Sequence[object] = (),
+    batch_rows: int = 10_000,
+) -> Iterator[pa.RecordBatch]:
+    """``SELECT <columns> <rest> ORDER BY <order_by>`` on the database at ``path``, as
+    record batches of up to ``batch_rows`` rows whose columns are named and typed as
+    ``columns`` says ((name, SQL, type): int64, string or float64). The order's keys must
+    be among the columns by name and never NULL."""
+    import adbc_driver_sqlite.dbapi as adbc  # imported here: only the stages that read rows
+
+    keys = set(order_by)
+    if not keys <= {name for name, _, _ in columns}:
+        raise ValueError(f"arrowquery: order keys {sorted(keys)} must be selected columns")
+    typed = [(name, kind) for name, _, kind in columns]
+    selected = ", ".join(f'{sql} AS "{name}"' for name, sql, _ in columns)
+    order = ", ".join(f'"{k}"' for k in order_by)
+    sql = f"{_leading_row(typed, keys)} UNION ALL SELECT {selected} {rest} ORDER BY {order}"
+    schema = pa.schema(typed)
+    with adbc.connect(f"file:{quote(str(path))}?mode=ro") as conn, conn.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        cur.execute(sql, tuple(params))
+        first = True
+        for batch in cur.fetch_record_batch():
+            if first:
+                batch, first = batch.slice(1), False
+            if batch.num_rows:
+                yield batch.cast(schema) if batch.schema != schema else batch
