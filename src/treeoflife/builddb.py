@@ -418,6 +418,10 @@ def _open_for_writing(path: Path) -> sqlite3.Connection:
             raise damaged(path, " ".join(problems[0].split())[:200])  # the first, on one line
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=OFF")
+    # freed pages are not zeroed (some builds of SQLite, Debian's among them, zero them by
+    # default): the build database holds no secrets, and a re-plan's DELETE of the samples
+    # took 1.2 s at 1M zeroing them, 0.45 s without
+    db.execute("PRAGMA secure_delete=OFF")
     db.execute(
         "PRAGMA cache_size=-262144"
     )  # 256 MiB page cache: bulk inserts run several times faster
