@@ -677,6 +677,28 @@ def extrapolate(runs: list[dict], target: int) -> dict:
         f" {inside_s:,.0f} s + the database check on opening it once ({check_at:,.0f} s)"
         f" = {(inside_s + check_at) / TARGET_SECONDS:.2f}× the target"
     )
+    ones = [r["build"].get("one_build", {}).get("stages", {}) for r in (r1, r2)]
+    if all(ones) and all(
+        isinstance(o.get(k, {}).get("one_build"), (int, float)) for o in ones for k in other
+    ):
+        # the stages as a user's `tol build` runs them, each stage's own seconds measured
+        # in one process at both sizes (--one-build), each extrapolated as above
+        one = sum(
+            at_target(
+                n1,
+                max(ones[0][k]["one_build"], 1e-3),
+                n2,
+                max(ones[1][k]["one_build"], 1e-3),
+                target,
+            )
+            for k in other
+        )
+        out["non_image_one_build_seconds"] = one
+        print(
+            f"  measured as one `tol build --from` at both sizes (--one-build): {one:,.0f} s"
+            f" + the check once ({check_at:,.0f} s) = {(one + check_at) / TARGET_SECONDS:.2f}×"
+            " the target"
+        )
     print(
         f"image stages ({', '.join(image)}): {image_s:,.0f} s wall ({image_cpu:,.0f} s cpu) at {target:,}"
     )

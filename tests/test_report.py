@@ -211,7 +211,7 @@ def test_treemap_html_is_what_plotly_writes_for_the_validated_figure(
 
 @pytest.mark.parametrize("encoded_order", ["as images", "another"])
 def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
-    db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, encoded_order: str
+    db: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoded_order: str
 ) -> None:
     """Read a chunk of ids at a time (chunks of 2 here, so sources interleave across
     chunks), with both tables stored out of id order (as scan writes them, in unit order),
@@ -245,8 +245,9 @@ def test_source_fingerprints_hash_each_sources_ids_and_digests_in_id_order(
             "images": len(mine),
             "sha256": hashlib.sha256(text.encode()).hexdigest(),
         }
-    assert source_fingerprints(db) == expected
-    assert list(source_fingerprints(db)) == ["bioscan", "eol", "inat21"]
+    path = tmp_path / "out" / builddb.DB_NAME
+    assert source_fingerprints(path) == expected
+    assert list(source_fingerprints(path)) == ["bioscan", "eol", "inat21"]
 
 
 T3 = 't3,"q"'  # a tol10m id is its file's name: quoted where csv.writer quotes it
