@@ -313,3 +313,19 @@ def test_check_taxa_of_the_build_counts_each_sample_of_the_catalog_once(builds) 
     report = json.loads((out / "reports" / "check-taxa.json").read_text())
     assert report.pop("catalog") == "catalog.csv"
     assert report == expected and report["rows"] == len(catalog_splits(out))
+
+
+def test_check_taxa_is_the_same_made_a_few_labels_at_a_time(
+    builds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """catalog makes check-taxa's rows a chunk of labels at a time: with chunks of three
+    labels, the report is the one made of all of them at once."""
+    from treeoflife.stages import catalog
+
+    out = tmp_path / "out"
+    shutil.copytree(builds["all"], out)
+    (out / ".tol.lock").unlink(missing_ok=True)
+    monkeypatch.setattr(catalog, "LABEL_CHUNK", 3)
+    assert tol("catalog", "--out", str(out), "--force") == 0
+    name = "reports/check-taxa.json"
+    assert (out / name).read_text() == (builds["all"] / name).read_text()

@@ -365,3 +365,35 @@ def test_the_code_columns_of_licenses_csv_never_need_quotes() -> None:
     names = {adapter.NAME for adapter in ADAPTERS}
     for value in codes | names:
         assert not set(value) & set(csvtext.special_characters("\n")), value
+
+
+def test_a_treemap_of_too_many_families_folds_the_smallest_and_still_adds_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from treeoflife.reports import treemap
+
+    monkeypatch.setattr(treemap, "MAX_LEAVES", 2)
+    leaves = [
+        (("Animalia", "Chordata", "Aves", "Passeriformes", "Corvidae"), 10),
+        (("Animalia", "Chordata", "Aves", "Passeriformes", "Paridae"), 5),
+        (("Animalia", "Chordata", "Mammalia", "Carnivora", "Canidae"), 7),
+        (("Plantae", "Tracheophyta", "Magnoliopsida", "Rosales", "Rosaceae"), 3),
+        (("Animalia", "Arthropoda", "Insecta", "Lepidoptera", "Nymphalidae"), 1),
+    ]
+    ids, _, parents, values = treemap.treemap_nodes(leaves)
+    value = dict(zip(ids, values, strict=True))
+    # the two largest families are shown; each other one counts under its deepest shown
+    # ancestor, or at the root
+    assert value["Animalia/Chordata/Aves/Passeriformes/Corvidae"] == 10
+    assert value["Animalia/Chordata/Mammalia/Carnivora/Canidae"] == 7
+    assert value["Animalia/Chordata/Aves/Passeriformes/(other)"] == 5
+    assert value["Animalia/(other)"] == 1
+    assert value["(other)"] == 3
+    assert not any(name in i for i in ids for name in ("Paridae", "Rosaceae", "Nymphalidae"))
+    children: dict[str, int] = {}
+    for node, parent in zip(ids, parents, strict=True):
+        children[parent] = children.get(parent, 0) + value[node]
+    assert children[""] == 26 and value["Animalia"] == 23
+    assert all(value[p] == total for p, total in children.items() if p)
+    treemap.write_treemap(leaves, tmp_path / "treemap.html")
+    assert "the 2 largest of 5 families shown" in (tmp_path / "treemap.html").read_text()

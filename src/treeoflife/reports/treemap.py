@@ -17,21 +17,51 @@ DEPTH = RANKS[:5]  # kingdom → family: deeper trees are unreadable at 400K tax
 PLOTLY_JS = "plotly.min.js"
 
 
+# the families a treemap shows at most: the largest, the rest of each branch folded into
+# one "(other)" node under its deepest shown ancestor. A real TreeOfLife-10M has a few
+# thousand families; a hierarchy with hundreds of thousands (a synthetic one, a build of
+# raw source names) gave a page no browser draws, and plotly held ~3 KB a node to write it
+MAX_LEAVES = 10_000
+OTHER = "(other)"
+
+
 def treemap_nodes(
     leaves: Iterable[tuple[tuple[str, ...], int]],
 ) -> tuple[list[str], list[str], list[str], list[int]]:
     """(ids, labels, parents, values) from (kingdom … family, images) leaves, with every
-    node's value = the images below it. Nodes are few (one per family), leaves are counts."""
-    counts: Counter = Counter()
+    node's value = the images below it. The MAX_LEAVES largest leaves are shown with their
+    ancestors; each other leaf's images count in an OTHER node under its deepest shown
+    ancestor (the root's when none is), so every node's value is still the sum of its
+    children's and the root's the images of all leaves."""
+    totals: Counter = Counter()
     for ranks, n in leaves:
-        path = []
-        for value in ranks[: len(DEPTH)]:
-            path.append(value or "(unknown)")
-            counts["/".join(path)] += n
+        totals[tuple(value or "(unknown)" for value in ranks[: len(DEPTH)])] += n
+    shown = set(sorted(totals, key=lambda path: (-totals[path], path))[:MAX_LEAVES])
+    kept = {path[:k] for path in shown for k in range(1, len(path) + 1)}
+    counts: Counter = Counter()
+    for path, n in totals.items():
+        prefixes = [path[:k] for k in range(1, len(path) + 1)]
+        if path not in shown:
+            prefixes = [p for p in prefixes if p in kept]
+            prefixes.append((*(prefixes[-1] if prefixes else ()), OTHER))
+        for prefix in prefixes:
+            counts["/".join(prefix)] += n
     ids = sorted(counts)
     labels = [i.rsplit("/", 1)[-1] for i in ids]
     parents = [i.rsplit("/", 1)[0] if "/" in i else "" for i in ids]
     return ids, labels, parents, [counts[i] for i in ids]
+
+
+def title(leaves: list[tuple[tuple[str, ...], int]]) -> str:
+    """The treemap's title: the images, the ranks it goes down to, and the families it
+    folds (when it does)."""
+    families = len({tuple(v or "(unknown)" for v in r[: len(DEPTH)]) for r, _ in leaves})
+    folded = (
+        f"; the {MAX_LEAVES} largest of {families} families shown, the rest as {OTHER}"
+        if families > MAX_LEAVES
+        else ""
+    )
+    return f"{sum(n for _, n in leaves)} images, {' → '.join(DEPTH)}{folded}"
 
 
 def write_treemap(leaves: list[tuple[tuple[str, ...], int]], dest: Path) -> None:
@@ -49,10 +79,7 @@ def write_treemap(leaves: list[tuple[tuple[str, ...], int]], dest: Path) -> None
             branchvalues="total",
         )
     )
-    total = sum(n for _, n in leaves)
-    fig.update_layout(
-        title=f"{total} images, {' → '.join(DEPTH)}", margin={"t": 40, "l": 0, "r": 0, "b": 0}
-    )
+    fig.update_layout(title=title(leaves), margin={"t": 40, "l": 0, "r": 0, "b": 0})
     figure = fig.to_dict()
     figure["data"][0].update(ids=ids, labels=labels, parents=parents, values=values)
     # plotly.js once beside the report, not 3.5 MB inside every HTML file; works offline

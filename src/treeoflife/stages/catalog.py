@@ -62,16 +62,19 @@ INT_COLUMNS = INTEGER_COLUMNS | {"position", "source_width", "source_height"}
 # common and status are copies of the label's taxa row, made by plan): arrays made once per
 # label, taken by the label's number (its place in label_key order)
 LABEL_COLUMNS = (*RANKS, "common", "taxon_status", "label_sources", "provenance")
-_LABELS_SQL = (
-    "SELECT t.label_key, "
-    + ", ".join(f't."{r}"' for r in RANKS)
-    + f", t.common, t.status, {provenance.LABEL_SOURCES_SQL}, t.provenance FROM taxa t "
-    "ORDER BY t.label_key"
+_LABEL_SQL = (
+    ("label_key", "t.label_key"),
+    *((r, f't."{r}"') for r in RANKS),
+    ("common", "t.common"),
+    ("taxon_status", "t.status"),
+    ("label_sources", provenance.LABEL_SOURCES_SQL),
+    ("provenance", "t.provenance"),
 )
 # what the query reads of a sample's own row: every column but the split and the label's
 # (shard is its number there, named from ``shards``)
 FETCHED = tuple(c for c in CSV_COLUMNS[1:] + EXTRA_COLUMNS if c not in LABEL_COLUMNS)
 BATCH = 10_000  # rows a parquet row group holds: the driver holds one batch
+LABEL_CHUNK = 50_000  # labels check-taxa's rows are made of at a time
 
 
 def inputs(ctx: BuildContext) -> Any:
@@ -104,11 +107,15 @@ class _Labels:
     :func:`common_name` of its ranks, worked out once per label, not per row; check-taxa
     reads the database's own, ``stored_common``."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.keys, *columns = _arrays(
-            db.execute(_LABELS_SQL), [pa.string()] * (1 + len(LABEL_COLUMNS)), 50_000
-        )
-        self.columns = dict(zip(LABEL_COLUMNS, columns, strict=True))
+    def __init__(self, path: Path) -> None:
+        # read by arrowquery: made into Arrow from Python tuples, the labels' rows left
+        # ~5 KB a label of freed memory the process kept (400 MiB at 56K labels)
+        columns = [(name, sql, pa.string()) for name, sql in _LABEL_SQL]
+        batches = list(arrowquery.batches(path, columns, "FROM taxa t", ("label_key",), (), 50_000))
+        table = pa.Table.from_batches(batches, pa.schema([(n, pa.string()) for n, _ in _LABEL_SQL]))
+        del batches
+        self.keys = table.column("label_key").combine_chunks()
+        self.columns = {name: table.column(name).combine_chunks() for name in LABEL_COLUMNS}
         self.stored_common = common = self.columns["common"]
         missing = pc.equal(common, "")
         lineages = zip(*(self.columns[r].filter(missing).to_pylist() for r in RANKS), strict=True)
@@ -224,7 +231,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     prov_splits = pa.array(provenance.SPLITS)
     n = provenance_rows = 0
     counts: dict[str, int] = {}
-    labels = _Labels(ctx.db)
+    labels = _Labels(ctx.out / builddb.DB_NAME)
     images = check_taxa.LabelCounts(len(labels.keys))
     with (
         atomic.removed_on_failure(tmp_csv, tmp_pq, tmp_prov),  # all, whatever stops the writing
@@ -285,13 +292,24 @@ def _check_taxa(
     names = ("label_key", *RANKS, "common", "status")
     columns = [labels.keys, *(labels.columns[r] for r in RANKS), labels.stored_common]
     columns.append(labels.columns["taxon_status"])
-    values = [c.take(numbers).to_pylist() for c in columns]
-    rows = (
-        dict(zip(names, label, strict=True))
-        | {"treeoflife_id": tid, "source": source, "count": k, "conflict": label[0] in conflicted}
-        for *label, tid, source, k in zip(*values, first, sources, count, strict=True)
-    )
-    result = check_taxa.check_rows(rows)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        # the labels' columns made into Python a chunk of labels at a time (all at once:
+        # ten lists of every label, ~0.6 KB a label)
+        for start in range(0, len(numbers), LABEL_CHUNK):
+            values = [c.take(numbers.slice(start, LABEL_CHUNK)).to_pylist() for c in columns]
+            end = start + len(values[0])
+            for *label, tid, source, k in zip(
+                *values, first[start:end], sources[start:end], count[start:end], strict=True
+            ):
+                yield dict(zip(names, label, strict=True)) | {
+                    "treeoflife_id": tid,
+                    "source": source,
+                    "count": k,
+                    "conflict": label[0] in conflicted,
+                }
+
+    result = check_taxa.check_rows(rows())
     result["catalog"] = csv_path.name  # relative to OUT: a build does not depend on where it is
     atomic.write_text(
         layout.reports_dir(ctx.out) / "check-taxa.json",
