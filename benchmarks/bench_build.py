@@ -40,7 +40,11 @@ against 2 GiB. With ``--one-build`` it then runs the same stages once more as on
 build --from STAGE`` (one process, one connection, as a user runs them) and prints each
 stage's own seconds there against its own process's: a stage slowed by what an earlier
 stage left on the connection shows only there (split's temporary tables once made report
-14x slower at 1M). Figures only, no assertions; ``--json PATH`` writes them all.
+14x slower at 1M). With ``--rss-growth`` it runs them once more as one build with SQLite's
+caches cut to 1 MiB (``TOL_SQLITE_CACHE_MIB``): the peak RSS of that process grows with
+N by what is not SQLite's (whose caches the setting fixes whatever N), so a straight line
+through it plus the caches' bound is the peak a build reaches at 10M. Figures only, no
+assertions; ``--json PATH`` writes them all.
 
 The work directory is a new one under /tmp, removed at the end unless ``--keep``;
 ``--workdir DIR`` uses (and keeps) DIR, reusing the references and collections already
@@ -73,7 +77,7 @@ import psutil
 from PIL import Image
 
 from bench_resolve import generate as generate_references
-from treeoflife import cli
+from treeoflife import builddb, cli
 from treeoflife.sample.bioscan import BIOSCAN_KEYS
 from treeoflife.stages import all_stages, stage_names
 
@@ -382,11 +386,14 @@ def _cpu(proc: psutil.Process) -> float:
         return 0.0
 
 
-def measured(cmd: list[str], log: Path) -> Run:
-    """Run ``cmd`` (output to ``log``), polling its process tree every POLL_SECONDS."""
+def measured(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> Run:
+    """Run ``cmd`` (output to ``log``; ``env`` added to the environment), polling its
+    process tree every POLL_SECONDS."""
     with log.open("wb") as fh:
         start = time.perf_counter()
-        popen = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        popen = subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         driver = psutil.Process(popen.pid)
         peaks: dict[int, int] = {}
         cpus: dict[int, float] = {}
@@ -563,7 +570,25 @@ def build_stages(
         )
     if args.one_build:
         result["one_build"] = one_build(n, out, args, result["stages"], common, logs)
+    if args.rss_growth:
+        result["capped_build"] = capped_build(out, args, common, logs)
     return result
+
+
+def capped_build(out: Path, args: argparse.Namespace, common: list[str], logs: Path) -> dict:
+    """The same stages as one ``tol build --from`` with SQLite's caches cut to 1 MiB
+    (TOL_SQLITE_CACHE_MIB): the peak RSS without the caches, whose size the page-cache
+    setting fixes whatever N (builddb.cache_mib), so its growth is what grows with N."""
+    start = args.from_stage or stage_names()[1]
+    cmd = [*tol_command(), "build", *common, "--workers", str(args.workers), "--from", start]
+    run = measured(cmd, logs / "capped-build.log", env={"TOL_SQLITE_CACHE_MIB": "1"})
+    print(
+        f"tol build --from {start} with SQLite's caches at 1 MiB (exit {run.returncode}):"
+        f" {run.wall:.1f} s wall, driver peak {run.driver_peak / MIB:.0f} MiB,"
+        f" largest worker {run.worker_peak / MIB:.0f} MiB",
+        flush=True,
+    )
+    return asdict(run)
 
 
 def one_build(
@@ -702,6 +727,24 @@ def extrapolate(runs: list[dict], target: int) -> dict:
     print(
         f"image stages ({', '.join(image)}): {image_s:,.0f} s wall ({image_cpu:,.0f} s cpu) at {target:,}"
     )
+    capped = [r["build"].get("capped_build") for r in (r1, r2)]
+    if all(capped):
+        # a straight line through the capped peaks, plus what SQLite may hold at most:
+        # the page cache, a sort as large (bounded by it) and the temporary tables' half
+        caches = (2 * builddb.CACHE_MIB + builddb.CACHE_MIB // 2) * MIB
+        rows = {}
+        for role in ("driver_peak", "worker_peak"):
+            p1, p2 = capped[0][role], capped[1][role]
+            rows[role] = p2 + (p2 - p1) / (n2 - n1) * (target - n2) + caches
+        out["capped_peak_at_target"] = rows
+        print(
+            f"peak RSS of one `tol build` at {target:,}: a straight line through its peaks with"
+            f" SQLite's caches at 1 MiB ({capped[0]['driver_peak'] / MIB:,.0f} and"
+            f" {capped[1]['driver_peak'] / MIB:,.0f} MiB), plus the caches' bound"
+            f" ({caches / MIB:,.0f} MiB): driver {rows['driver_peak'] / MIB:,.0f} MiB,"
+            f" largest worker {rows['worker_peak'] / MIB:,.0f} MiB"
+            f" = {max(rows.values()) / MEMORY_TARGET:.2f}× 2 GiB"
+        )
     return out
 
 
@@ -779,6 +822,12 @@ def main() -> None:
         action="store_true",
         help="after the stage-by-stage run, run the same stages again as one `tol build`"
         " (one process, one connection) and compare each stage's seconds",
+    )
+    ap.add_argument(
+        "--rss-growth",
+        action="store_true",
+        help="after the stage-by-stage run, run the same stages as one `tol build` with"
+        " SQLite's caches at 1 MiB, and extrapolate its peak RSS plus the caches' bound",
     )
     ap.add_argument(
         "--collections-only",

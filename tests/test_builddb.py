@@ -44,3 +44,23 @@ def test_an_older_build_is_refused_in_one_line(tmp_path: Path) -> None:
     # and left as it was
     db = sqlite3.connect(tmp_path / builddb.DB_NAME)
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+
+
+@pytest.mark.parametrize(("given", "pages", "temp"), [("", 256, 128), ("64", 64, 32), ("1", 1, 1)])
+def test_the_sqlite_caches_follow_tol_sqlite_cache_mib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, pages: int, temp: int
+) -> None:
+    monkeypatch.setenv("TOL_SQLITE_CACHE_MIB", given)
+    db = builddb.connect(tmp_path, create=True)
+    assert db.execute("PRAGMA cache_size").fetchone()[0] == -pages * 1024
+    assert db.execute("PRAGMA temp.cache_size").fetchone()[0] == -temp * 1024
+    db.close()
+
+
+@pytest.mark.parametrize("given", ["abc", "0", "-5", "1.5"])
+def test_a_bad_tol_sqlite_cache_mib_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("TOL_SQLITE_CACHE_MIB", given)
+    with pytest.raises(TolError, match="TOL_SQLITE_CACHE_MIB"):
+        builddb.connect(tmp_path, create=True)

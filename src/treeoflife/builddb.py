@@ -406,7 +406,26 @@ def close(db: sqlite3.Connection, out: Path, *, ended_well: bool) -> None:
         atomic.write_text(Path(out) / CLOSED_NAME, json.dumps(_file_state(path)))
 
 
+CACHE_MIB = 256  # SQLite's page cache of a writing connection, unless TOL_SQLITE_CACHE_MIB says
+
+
+def cache_mib() -> int:
+    """The page cache, in MiB, of a writing connection: ``TOL_SQLITE_CACHE_MIB`` or
+    CACHE_MIB. SQLite's memory in a tol process is bounded by about twice this plus half
+    of it (pages, a sort, temporary tables); a small machine can lower it at some cost in
+    speed, and the build benchmark sets it to 1 to see what else grows with the build."""
+    given = os.environ.get("TOL_SQLITE_CACHE_MIB", "")
+    if not given:
+        return CACHE_MIB
+    if not given.isdigit() or int(given) < 1:
+        raise TolError(
+            f"TOL_SQLITE_CACHE_MIB must be a whole number of MiB (1 or more), got {given!r}"
+        )
+    return int(given)
+
+
 def _open_for_writing(path: Path) -> sqlite3.Connection:
+    mib = cache_mib()  # a bad setting is refused before the file is touched
     db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
     db.execute("PRAGMA journal_mode=WAL")
     check = needs_check(path)
@@ -422,14 +441,13 @@ def _open_for_writing(path: Path) -> sqlite3.Connection:
     # default): the build database holds no secrets, and a re-plan's DELETE of the samples
     # took 1.2 s at 1M zeroing them, 0.45 s without
     db.execute("PRAGMA secure_delete=OFF")
-    db.execute(
-        "PRAGMA cache_size=-262144"
-    )  # 256 MiB page cache: bulk inserts run several times faster
-    # 128 MiB for temporary tables (SQLite's default is 2 MB): split and plan probe or walk
-    # theirs once an image (label tails, cluster keys, plan's ranks and index: ~60 MB at 1M
-    # images), and with the default most of those pages are read back from the temp file;
-    # a cap, used only by a stage that fills it
-    db.execute("PRAGMA temp.cache_size=-131072")
+    # the page cache (256 MiB by default: bulk inserts run several times faster), which also
+    # bounds each of SQLite's sorts in memory, and half of it for temporary tables
+    # (SQLite's default is 2 MB: split and plan probe or walk theirs once an image, ~60 MB
+    # at 1M images, and with the default most of those pages are read back from the temp
+    # file); caps, filled only by a stage that needs them
+    db.execute(f"PRAGMA cache_size=-{mib * 1024}")
+    db.execute(f"PRAGMA temp.cache_size=-{max(1, mib // 2) * 1024}")
     db.executescript(SCHEMA)
     return db
 
