@@ -64,3 +64,20 @@ def test_a_bad_tol_sqlite_cache_mib_is_a_one_line_error(
     monkeypatch.setenv("TOL_SQLITE_CACHE_MIB", given)
     with pytest.raises(TolError, match="TOL_SQLITE_CACHE_MIB"):
         builddb.connect(tmp_path, create=True)
+
+
+def test_a_new_build_database_has_16_kib_pages_and_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    db = builddb.connect(tmp_path / "new", create=True)
+    assert db.execute("PRAGMA page_size").fetchone()[0] == builddb.PAGE_SIZE == 16384
+    db.close()
+    old = tmp_path / "old"
+    old.mkdir()
+    made = sqlite3.connect(old / builddb.DB_NAME)  # 4 KiB pages, as builds made before
+    made.execute("CREATE TABLE t (x)")
+    made.close()
+    db = builddb.connect(old, create=True)
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert db.execute("SELECT COUNT(*) FROM meta").fetchone()[0] >= 1  # usable as before
+    db.close()
