@@ -134,9 +134,8 @@ class _Labels:
         # read by arrowquery: made into Arrow from Python tuples, the labels' rows left
         # ~5 KB a label of freed memory the process kept (400 MiB at 56K labels)
         columns = [(name, sql, pa.string()) for name, sql in _LABEL_SQL]
-        batches = list(arrowquery.batches(path, columns, "FROM taxa t", ("label_key",), (), 50_000))
-        table = pa.Table.from_batches(batches, pa.schema([(n, pa.string()) for n, _ in _LABEL_SQL]))
-        del batches
+        rows = arrowquery.batches(path, columns, "FROM taxa t", ("label_key",), (), 50_000)
+        table = pa.Table.from_batches(rows, pa.schema([(n, t) for n, _, t in columns]))
         self.keys = table.column("label_key").combine_chunks()
         self.columns = {name: table.column(name).combine_chunks() for name in LABEL_COLUMNS}
         self.stored_common = common = self.columns["common"]
