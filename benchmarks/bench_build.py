@@ -575,12 +575,26 @@ def build_stages(
     return result
 
 
+def build_from(args: argparse.Namespace, common: list[str]) -> tuple[str, list[str]]:
+    """The first measured stage (--from-stage, or the first after scan) and the one
+    ``tol build --from`` command that runs it and every stage after it."""
+    start = args.from_stage or stage_names()[1]
+    return start, [
+        *tol_command(),
+        "build",
+        *common,
+        "--workers",
+        str(args.workers),
+        "--from",
+        start,
+    ]
+
+
 def capped_build(out: Path, args: argparse.Namespace, common: list[str], logs: Path) -> dict:
     """The same stages as one ``tol build --from`` with SQLite's caches cut to 1 MiB
     (TOL_SQLITE_CACHE_MIB): the peak RSS without the caches, whose size the page-cache
     setting fixes whatever N (builddb.cache_mib), so its growth is what grows with N."""
-    start = args.from_stage or stage_names()[1]
-    cmd = [*tol_command(), "build", *common, "--workers", str(args.workers), "--from", start]
+    start, cmd = build_from(args, common)
     run = measured(cmd, logs / "capped-build.log", env={"TOL_SQLITE_CACHE_MIB": "1"})
     print(
         f"tol build --from {start} with SQLite's caches at 1 MiB (exit {run.returncode}):"
@@ -598,9 +612,7 @@ def one_build(
     build`` runs them: one process and one connection. Each stage's own seconds there
     against those of its own process: a stage slowed by what an earlier one left on the
     connection (temporary tables, settings) shows here, and in no per-stage figure."""
-    names = stage_names()
-    start = args.from_stage or names[1]
-    cmd = [*tol_command(), "build", *common, "--workers", str(args.workers), "--from", start]
+    start, cmd = build_from(args, common)
     run = measured(cmd, logs / "one-build.log")
     inside = in_stage_seconds(out)
     own = {r["stage"]: r.get("in_stage_seconds") for r in alone if r.get("via") != "earlier run"}

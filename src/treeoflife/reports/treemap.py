@@ -33,9 +33,7 @@ def treemap_nodes(
     ancestors; each other leaf's images count in an OTHER node under its deepest shown
     ancestor (the root's when none is), so every node's value is still the sum of its
     children's and the root's the images of all leaves."""
-    totals: Counter = Counter()
-    for ranks, n in leaves:
-        totals[tuple(value or "(unknown)" for value in ranks[: len(DEPTH)])] += n
+    totals = _families(leaves)
     shown = set(sorted(totals, key=lambda path: (-totals[path], path))[:MAX_LEAVES])
     kept = {path[:k] for path in shown for k in range(1, len(path) + 1)}
     counts: Counter = Counter()
@@ -52,10 +50,18 @@ def treemap_nodes(
     return ids, labels, parents, [counts[i] for i in ids]
 
 
+def _families(leaves: Iterable[tuple[tuple[str, ...], int]]) -> Counter:
+    """The images of each family's path (kingdom … family, an empty rank "(unknown)")."""
+    totals: Counter = Counter()
+    for ranks, n in leaves:
+        totals[tuple(value or "(unknown)" for value in ranks[: len(DEPTH)])] += n
+    return totals
+
+
 def title(leaves: list[tuple[tuple[str, ...], int]]) -> str:
     """The treemap's title: the images, the ranks it goes down to, and the families it
     folds (when it does)."""
-    families = len({tuple(v or "(unknown)" for v in r[: len(DEPTH)]) for r, _ in leaves})
+    families = len(_families(leaves))
     folded = (
         f"; the {MAX_LEAVES} largest of {families} families shown, the rest as {OTHER}"
         if families > MAX_LEAVES

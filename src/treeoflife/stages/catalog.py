@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,15 +113,6 @@ def _schema() -> pa.Schema:
     )
 
 
-def _arrays(cur: sqlite3.Cursor, types: list[pa.DataType], size: int) -> list[pa.Array]:
-    """A cursor's rows as one Arrow array a column, read ``size`` rows at a time."""
-    row = pa.struct([(str(i), kind) for i, kind in enumerate(types)])
-    parts = [pa.array(rows, type=row) for rows in iter(lambda: cur.fetchmany(size), [])]
-    if not parts:
-        return [pa.array([], kind) for kind in types]
-    return pa.concat_arrays(parts).flatten()
-
-
 class _Labels:
     """Every label's LABEL_COLUMNS as the catalog shows them, in label_key order (SQLite's
     byte order, which :func:`provenance.find` searches), made once. ``common`` is never
@@ -162,17 +152,19 @@ def _split_tables(
     ``shards`` row is left out, as a join would leave it (plan plans neither). The rows
     are read by :mod:`treeoflife.arrowquery` (Arrow made in C, not Python tuples)."""
     db = ctx.db
-    shards, names = _arrays(
-        db.execute("SELECT shard, name FROM shards WHERE split = ? ORDER BY shard", (split,)),
-        [pa.int64(), pa.string()],
-        BATCH,
+    path = ctx.out / builddb.DB_NAME
+    shard_columns = [("shard", "shard", pa.int64()), ("name", "name", pa.string())]
+    found = arrowquery.batches(
+        path, shard_columns, "FROM shards WHERE split = ?", ("shard",), (split,)
     )
+    split_shards = pa.Table.from_batches(found, pa.schema([(n, t) for n, _, t in shard_columns]))
+    shards, names = (split_shards.column(c).combine_chunks() for c in ("shard", "name"))
     own = provenance.own_columns(db)
     with_own = split in provenance.SPLITS  # train_small rows: nulls, provenance skips them
     types = {f.name: f.type for f in schema} | {"shard": pa.int64()}
     columns = [(c, f"s.{c}", types[c]) for c in FETCHED] + (own if with_own else [])
     found = arrowquery.batches(
-        ctx.out / builddb.DB_NAME,
+        path,
         columns,
         "FROM samples s WHERE s.split = ?",
         ("shard", "position"),
