@@ -16,12 +16,13 @@ absent (logged); a malformed one is a TolError.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from treeoflife.config import Config
 from treeoflife.taxonomy import names
+from treeoflife.taxonomy.candidates import CandidateStore
 from treeoflife.taxonomy.lineage import common_key, lowest, name_at
 from treeoflife.taxonomy.loaders import (
     coldp,
@@ -111,6 +112,7 @@ def load_references(
     queries = list(queries)
     pages = {q.page_id for q in queries if q.page_id is not None}
     refs = References(priority=tuple(REFERENCE_NAMES[r] for r in cfg.taxonomy.references))
+    store = CandidateStore(refs.priority)
     accepted_of: dict[str, dict[str, str]] = {}  # backbone -> synonym record -> accepted id
     if (p := present("eol_scraped")) and pages:
         refs.scraped = eol_scraped.load(p, pages)
@@ -118,56 +120,50 @@ def load_references(
     keys: set[NameKey] = set()
     for q in queries:
         keys |= q.keys(refs.scraped.get(q.page_id, "") if q.page_id is not None else "")
-    by_name: dict[str, dict[NameKey, list[Candidate]]] = {}
+    loaded: dict[str, int] = {}  # reference -> how many name candidates it gave
     if p := present("eol_dh"):
         dh = eol_dh.load(p, pages, keys, progress)
-        refs.by_page = dh.by_page
-        by_name[EOL_DH] = dh.by_name
         report.rows[EOL_DH] = dh.rows
-        keys |= _ending_keys(
-            list(dh.by_page.values()) + [c for cs in dh.by_name.values() for c in cs]
-        )
+        keys |= _ending_keys(dh.by_page.values()) | _ending_keys(_all(dh.by_name))
+        store.add_pages(dh.by_page)
+        loaded[EOL_DH] = store.add_names(EOL_DH, dh.by_name)
+        del dh
+    # ColDP's and GBIF's lineages' names are wanted from the references after both
+    backbone_keys: set[NameKey] = set()
     if p := present("col_name_usage"):
         col = coldp.load(p, keys, progress)
-        by_name[COL], accepted_of[COL], report.rows[COL] = col.by_name, col.accepted_of, col.rows
+        accepted_of[COL], report.rows[COL] = col.accepted_of, col.rows
+        backbone_keys |= _ending_keys(_all(col.by_name))
+        loaded[COL] = store.add_names(COL, col.by_name)
+        del col
     if p := present("gbif_backbone"):
         gbif = gbif_backbone.load(p, keys, progress)
-        by_name[GBIF], accepted_of[GBIF] = gbif.by_name, gbif.accepted_of
-        report.rows[GBIF] = gbif.rows
-    for source in (COL, GBIF):
-        keys |= _ending_keys([c for cs in by_name.get(source, {}).values() for c in cs])
-    if p := present("itis_chains"):
-        by_name[ITIS] = itis.load(p, keys)
-    if p := present("inat_taxa"):
-        by_name[INAT] = inat_dwca.load_taxa(p, keys)
-    if p := present("resolved"):
-        by_name[RESOLVED] = resolved_jsonl.load(p, keys)
-    _commons(refs, by_name, paths, present, pages)
-    _backbone_commons(refs, by_name, accepted_of, present)
-    refs.by_name = _merge(by_name, refs.priority)
+        accepted_of[GBIF], report.rows[GBIF] = gbif.accepted_of, gbif.rows
+        backbone_keys |= _ending_keys(_all(gbif.by_name))
+        loaded[GBIF] = store.add_names(GBIF, gbif.by_name)
+        del gbif
+    keys |= backbone_keys
+    del backbone_keys
+    for name, source, load in (
+        ("itis_chains", ITIS, itis.load),
+        ("inat_taxa", INAT, inat_dwca.load_taxa),
+        ("resolved", RESOLVED, resolved_jsonl.load),
+    ):
+        if p := present(name):
+            loaded[source] = store.add_names(source, load(p, keys))
+    del keys
+    _commons(refs, store, loaded, present, pages)
+    _backbone_commons(refs, store, loaded, accepted_of, present)
+    refs.by_name, refs.by_page = store.indexes()
     return refs, report
 
 
-def _merge(
-    by_name: dict[str, dict[NameKey, list[Candidate]]], priority: tuple[str, ...]
-) -> dict[NameKey, list[Candidate]]:
-    """One index over every reference's candidates, in trust order.
-
-    Consumes ``by_name``: each key's first list is taken over and extended rather than
-    copied, so the candidates' lists are never held twice.
-    """
-    merged: dict[NameKey, list[Candidate]] = {}
-    for source in priority:
-        for key, cands in by_name.pop(source, {}).items():
-            found = merged.get(key)
-            if found is None:
-                merged[key] = cands
-            else:
-                found.extend(cands)
-    return merged
+def _all(index: dict[NameKey, list[Candidate]]) -> Iterator[Candidate]:
+    """Every candidate of a name index, in its order."""
+    return (c for cands in index.values() for c in cands)
 
 
-def _ending_keys(cands: list[Candidate]) -> set[NameKey]:
+def _ending_keys(cands: Iterable[Candidate]) -> set[NameKey]:
     """The (name, rank) each lineage ends in: what other references list its common name under."""
     out = set()
     for c in cands:
@@ -179,38 +175,42 @@ def _ending_keys(cands: list[Candidate]) -> set[NameKey]:
 
 
 def _commons(
-    refs: References, by_name: dict, paths: dict, present: Callable, pages: set[int]
+    refs: References,
+    store: CandidateStore,
+    loaded: dict[str, int],
+    present: Callable,
+    pages: set[int],
 ) -> None:
     """Common names keyed on (kingdom, lowest rank, name); first record of each key wins."""
-
-    def all_cands(source: str) -> list[Candidate]:
-        return [c for cs in by_name.get(source, {}).values() for c in cs]
-
     itis_names: dict[tuple, str] = {}
-    for c in all_cands(ITIS):
+    for c in store.candidates(ITIS):
         if c.common and (key := common_key(c.lineage)):
             itis_names.setdefault(key, c.common)
     refs.commons[ITIS] = itis_names
-    inat_cands = all_cands(INAT)
-    if inat_cands and (p := present("inat_vernacular")):
-        names = inat_dwca.load_vernacular(p, {c.record for c in inat_cands})
+    if loaded.get(INAT) and (p := present("inat_vernacular")):
+        inat_names = inat_dwca.load_vernacular(p, {c.record for c in store.candidates(INAT)})
         refs.commons[INAT] = {}
-        for c in inat_cands:
-            if c.record in names and (key := common_key(c.lineage)):
-                refs.commons[INAT].setdefault(key, names[c.record])
-    dh_cands = list(refs.by_page.values()) + all_cands(EOL_DH)
-    wanted = pages | {c.page_id for c in dh_cands if c.page_id}
+        for c in store.candidates(INAT):
+            if c.record in inat_names and (key := common_key(c.lineage)):
+                refs.commons[INAT].setdefault(key, inat_names[c.record])
+
+    def dh_candidates() -> Iterator[Candidate]:
+        yield from store.page_candidates()
+        yield from store.candidates(EOL_DH)
+
+    wanted = pages | {c.page_id for c in dh_candidates() if c.page_id}
     if wanted and (p := present("eol_vernacular")):
         refs.page_common = eol_vernacular.load(p, wanted)
         refs.commons[EOL_VERNACULAR] = {}
-        for c in dh_cands:
+        for c in dh_candidates():
             if c.page_id in refs.page_common and (key := common_key(c.lineage)):
                 refs.commons[EOL_VERNACULAR].setdefault(key, refs.page_common[c.page_id])
 
 
 def _backbone_commons(
     refs: References,
-    by_name: dict[str, dict[NameKey, list[Candidate]]],
+    store: CandidateStore,
+    loaded: dict[str, int],
     accepted_of: dict[str, dict[str, str]],
     present: Callable,
 ) -> None:
@@ -220,14 +220,13 @@ def _backbone_commons(
         (COL, COL_VERNACULAR, "col_vernacular", coldp.load_vernacular),
         (GBIF, GBIF_VERNACULAR, "gbif_vernacular", gbif_backbone.load_vernacular),
     ):
-        cands = [c for cs in by_name.get(source, {}).values() for c in cs]
-        if not cands or not (p := present(vern_path)):
+        if not loaded.get(source) or not (p := present(vern_path)):
             continue
         synonyms = accepted_of.get(source, {})
-        ids = {c.record for c in cands} | set(synonyms.values())
-        names = load(p, ids)
+        ids = {c.record for c in store.candidates(source)} | set(synonyms.values())
+        vernacular = load(p, ids)
         refs.commons[common] = {}
-        for c in cands:
-            name = names.get(c.record) or names.get(synonyms.get(c.record, ""))
+        for c in store.candidates(source):
+            name = vernacular.get(c.record) or vernacular.get(synonyms.get(c.record, ""))
             if name and (key := common_key(c.lineage)):
                 refs.commons[common].setdefault(key, name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from types import MappingProxyType
 from typing import Any
 
@@ -143,18 +144,26 @@ def make_query(
     )
 
 
-def make_queries(labels: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[LabelQuery]:
-    """The query of every (label key, source, given) label.
+# labels cleaned at a time: each batch's given JSON, parses and cleaned values are
+# dropped before the next, so a build's ~500K labels never hold them all at once
+QUERY_BATCH = 50_000
 
-    The name cache is emptied afterwards: it holds a parse of every distinct rank value,
-    which nothing needs again once the queries hold their cleaned values and own names
-    (a full build's labels leave several hundred thousand parses in it).
+
+def make_queries(labels: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[LabelQuery]:
+    """The query of every (label key, source, given) label, made a batch at a time.
+
+    The name cache is emptied after each batch: it holds a parse of every distinct rank
+    value, which nothing needs again once the queries hold their cleaned values and own
+    names (a full build's labels leave several hundred thousand parses in it).
     """
-    labels = list(labels)
-    cleaning = Cleaning()
-    _parse_ahead(labels, cleaning)
-    queries = [make_query(key, source, given, cleaning) for key, source, given in labels]
-    names.clear_cache()
+    queries: list[LabelQuery] = []
+    labels = iter(labels)
+    while batch := list(islice(labels, QUERY_BATCH)):
+        cleaning = Cleaning()
+        _parse_ahead(batch, cleaning)
+        queries.extend(make_query(key, source, given, cleaning) for key, source, given in batch)
+        del batch, cleaning
+        names.clear_cache()
     return queries
 
 
