@@ -31,6 +31,10 @@ def test_a_names_candidates_come_back_in_trust_order_then_in_the_loaders_order()
         ITIS, {GENUS: itis, name_key("Morus alba", 6): [Candidate(TREE, ITIS, "19066")]}
     )
     store.add_names(EOL_DH, {GENUS: dh})
+    # each reference's rows stream back in the order they were added (the common names'
+    # joins read them so, before the look-ups are built)
+    assert list(store.candidates(COL)) == col
+    assert [c.record for c in store.candidates(ITIS)] == ["19065@genus", "19066"]
     by_name, _by_page = store.indexes()
     assert by_name.get(GENUS) == dh + itis + col
     # every field survives the round trip (None page ids, empty strings, synonyms)
@@ -40,8 +44,6 @@ def test_a_names_candidates_come_back_in_trust_order_then_in_the_loaders_order()
     # an unknown key (or a known name at another rank) answers the default, as dict.get
     assert by_name.get(name_key("Morus", 4)) == ()
     assert by_name.get(name_key("Sula", 5), None) is None
-    # each reference's candidates stream back in the order they were added
-    assert list(store.candidates(COL)) == col
     store.close()
 
 
@@ -50,10 +52,10 @@ def test_page_ids_find_their_dh_candidate() -> None:
     gannet = Candidate(BIRD, EOL_DH, "EOL-3", how="id", page_id=3548870)
     mulberry = Candidate(TREE, EOL_DH, "EOL-4", how="id", page_id=594996)
     store.add_pages({3548870: gannet, 594996: mulberry})
+    assert list(store.page_candidates()) == [gannet, mulberry]
     _by_name, by_page = store.indexes()
     assert by_page.get(3548870) == gannet
     assert by_page.get(594996) == mulberry
     assert by_page.get(1) is None
     assert by_page.get(None) is None  # a label without a page id
-    assert list(store.page_candidates()) == [gannet, mulberry]
     store.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from treeoflife.taxonomy import names
+from treeoflife.taxonomy import names, query
 from treeoflife.taxonomy.query import make_queries, make_query
 from treeoflife.taxonomy.reference import EOL_DH, INAT, ITIS, Candidate, name_key
 from treeoflife.taxonomy.resolver import AMBIGUOUS, PARTIAL, RESOLVED, References, resolve
@@ -166,6 +166,28 @@ def test_queries_made_together_match_one_by_one_and_leave_no_name_cache() -> Non
     assert [resolve(q, refs()) for q in queries] == [
         resolve(make_query(*label), refs()) for label in labels
     ]
+
+
+def test_queries_kept_on_disk_read_back_as_made_in_batches_and_in_order(monkeypatch) -> None:
+    monkeypatch.setattr(query, "QUERY_BATCH", 2)  # three batches
+    labels = [
+        ("g:10", "generic", generic("Morus bassanus (Linnaeus, 1758)", kingdom="Animalia")),
+        ("inat21:1", "inat21", {"ranks": {"genus": "Morus", "species": "alba"}}),
+        ("eol:page:3548870", "eol", {"page_id": 3548870}),
+        ("g:11", "generic", generic("Morus", common="gannets", phylum="CHORDATA")),
+        (
+            "bioscan:1",
+            "bioscan",
+            {"ranks": {"order": "Diptera", "genus": "Megaselia", "species": "sp. BOLD:AAA"}},
+        ),
+    ]
+    stored = query.StoredQueries(labels)
+    expected = [make_query(*label) for label in labels]
+    assert len(stored) == 5
+    # every field, the cleaning notes and the name's parse included; readable again
+    assert list(stored) == expected == list(stored)
+    assert [q.parsed for q in stored] == [q.parsed for q in expected]
+    stored.close()
 
 
 def test_a_genus_many_chains_offer_resolves_as_one_chain_would() -> None:

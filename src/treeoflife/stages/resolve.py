@@ -23,7 +23,7 @@ from treeoflife.stages import BuildContext, Stage, file_signature
 from treeoflife.taxonomy import holdout as rare
 from treeoflife.taxonomy.build import LoadReport, load_references, reference_paths
 from treeoflife.taxonomy.lineage import GENUS_INDEX
-from treeoflife.taxonomy.query import make_queries
+from treeoflife.taxonomy.query import StoredQueries
 from treeoflife.taxonomy.ranks import label_text
 from treeoflife.taxonomy.resolver import AMBIGUOUS, STATUSES, UNRESOLVED, Resolution, resolve
 
@@ -137,13 +137,15 @@ def _resolve_into_taxa(ctx: BuildContext, holdout: rare.Holdout) -> tuple[_Tally
     """Resolve every label and insert its ``taxa`` row as soon as it is resolved.
 
     The 400K-odd resolutions of a full build (a provenance dict per rank each) would take
-    most of a GiB held in a list; streamed, only the queries and references are held, and
-    they are freed when this returns, before the per-image holdout pass.
+    most of a GiB held in a list; streamed, nothing a label is held: its query waits on
+    disk (StoredQueries) and so do the references' candidates
+    (:mod:`treeoflife.taxonomy.candidates`); both are gone when this returns, before the
+    per-image holdout pass.
     """
     db, cfg = ctx.db, ctx.config
     (count,) = db.execute("SELECT COUNT(*) FROM labels").fetchone()
     rows = db.execute("SELECT label_key, source, given FROM labels ORDER BY label_key")
-    queries = make_queries(
+    queries = StoredQueries(
         (k, s, json.loads(g))
         for k, s, g in _bar(
             ctx, desc="resolve: clean names", unit=" labels", iterable=rows, total=count
@@ -164,6 +166,7 @@ def _resolve_into_taxa(ctx: BuildContext, holdout: rare.Holdout) -> tuple[_Tally
         "INSERT INTO taxa VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         _taxa_rows(results, tally, holdout),
     )
+    queries.close()
     return tally, report
 
 

@@ -16,7 +16,7 @@ absent (logged); a malformed one is a TolError.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,11 +91,14 @@ class LoadReport:
 
 def load_references(
     cfg: Config,
-    queries: Iterable[LabelQuery],
+    queries: Collection[LabelQuery],
     log: Callable[[str], None] = lambda _m: None,
     progress: Callable | None = None,
 ) -> tuple[References, LoadReport]:
-    """Everything the resolver needs for these labels, and which references were absent."""
+    """Everything the resolver needs for these labels, and which references were absent.
+
+    ``queries`` is read twice (the page ids, then the names): a list, or the stage's
+    :class:`~treeoflife.taxonomy.query.StoredQueries`."""
     paths = reference_paths(cfg)
     report = LoadReport()
 
@@ -109,7 +112,6 @@ def load_references(
         log(f"resolve: {name} reference absent ({p} not found)")
         return None
 
-    queries = list(queries)
     pages = {q.page_id for q in queries if q.page_id is not None}
     refs = References(priority=tuple(REFERENCE_NAMES[r] for r in cfg.taxonomy.references))
     store = CandidateStore(refs.priority)
@@ -181,18 +183,20 @@ def _commons(
     present: Callable,
     pages: set[int],
 ) -> None:
-    """Common names keyed on (kingdom, lowest rank, name); first record of each key wins."""
+    """Common names keyed on (kingdom, lowest rank, name); first record of each key wins.
+
+    The candidates are read back from the store in the order the loaders found them."""
     itis_names: dict[tuple, str] = {}
     for c in store.candidates(ITIS):
         if c.common and (key := common_key(c.lineage)):
             itis_names.setdefault(key, c.common)
     refs.commons[ITIS] = itis_names
     if loaded.get(INAT) and (p := present("inat_vernacular")):
-        inat_names = inat_dwca.load_vernacular(p, {c.record for c in store.candidates(INAT)})
+        names = inat_dwca.load_vernacular(p, {c.record for c in store.candidates(INAT)})
         refs.commons[INAT] = {}
         for c in store.candidates(INAT):
-            if c.record in inat_names and (key := common_key(c.lineage)):
-                refs.commons[INAT].setdefault(key, inat_names[c.record])
+            if c.record in names and (key := common_key(c.lineage)):
+                refs.commons[INAT].setdefault(key, names[c.record])
 
     def dh_candidates() -> Iterator[Candidate]:
         yield from store.page_candidates()

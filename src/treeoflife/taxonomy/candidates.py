@@ -14,39 +14,36 @@ in the build database, and deleted when it is closed.
 
 from __future__ import annotations
 
+import marshal
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 
-from treeoflife.taxonomy.ranks import RANKS
 from treeoflife.taxonomy.reference import Candidate, NameKey
 
-# the store's own page cache: lookups are by index, and the OS caches the file
+# the store's own page cache: look-ups are by key, and the OS caches the file
 CACHE_KIB = 32 * 1024
-_LINEAGE = ", ".join(f"r{i}" for i in range(len(RANKS)))
-_FIELDS = f"{_LINEAGE}, source, record, how, common, page_id, synonym"
-_WIDTH = len(RANKS) + 6
 
 
-def _row(cand: Candidate) -> tuple:
-    return (
-        *cand.lineage,
-        cand.source,
-        cand.record,
-        cand.how,
-        cand.common,
-        cand.page_id,
-        cand.synonym,
+def _pack(cand: Candidate) -> bytes:
+    """A candidate's fields as one value: SQLite then decodes one column a row, not 13, and
+    the candidate is made from it in one call. ``marshal``: the store lives and dies in one
+    process, so its format never has to outlive this Python."""
+    return marshal.dumps(
+        (cand.lineage, cand.source, cand.record, cand.how, cand.common, cand.page_id, cand.synonym)
     )
 
 
-def _candidate(row: tuple) -> Candidate:
-    n = len(RANKS)
-    source, record, how, common, page_id, synonym = row[n : n + 6]
-    return Candidate(row[:n], source, record, how, common, page_id, synonym)
+def _candidate(packed: bytes) -> Candidate:
+    return Candidate(*marshal.loads(packed))
 
 
 class CandidateStore:
-    """Candidates by (name, rank) and by EOL page id, written reference by reference."""
+    """Candidates by (name, rank) and by EOL page id, written reference by reference.
+
+    Written in the loaders' order to staging tables (appends); :meth:`indexes` then copies
+    them sorted by key into tables clustered on it, so a look-up reads one stretch of one
+    B-tree, the candidates of every reference for that key side by side.
+    """
 
     def __init__(self, priority: tuple[str, ...]) -> None:
         self.priority = {source: i for i, source in enumerate(priority)}
@@ -55,8 +52,10 @@ class CandidateStore:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         # rowid: the order the candidates were added in
-        self.db.execute(f"CREATE TABLE by_name (name TEXT, rank INTEGER, prio INTEGER, {_FIELDS})")
-        self.db.execute(f"CREATE TABLE by_page (page INTEGER, {_FIELDS})")
+        self.db.execute(
+            "CREATE TABLE name_rows (name TEXT, rank INTEGER, prio INTEGER, source TEXT, cand BLOB)"
+        )
+        self.db.execute("CREATE TABLE page_rows (page INTEGER, cand BLOB)")
         self.indexed = False
 
     def add_names(self, source: str, index: Mapping[NameKey, list[Candidate]]) -> int:
@@ -64,9 +63,9 @@ class CandidateStore:
         prio = self.priority.get(source, len(self.priority))
         with self.db:
             cursor = self.db.executemany(
-                f"INSERT INTO by_name VALUES (?, ?, ?, {', '.join('?' * _WIDTH)})",
+                "INSERT INTO name_rows VALUES (?, ?, ?, ?, ?)",
                 (
-                    (name, rank, prio, *_row(c))
+                    (name, rank, prio, source, _pack(c))
                     for (name, rank), cands in index.items()
                     for c in cands
                 ),
@@ -77,28 +76,41 @@ class CandidateStore:
         """The DH's candidate for each page id, in the mapping's order."""
         with self.db:
             self.db.executemany(
-                f"INSERT INTO by_page VALUES (?, {', '.join('?' * _WIDTH)})",
-                ((page, *_row(c)) for page, c in pages.items()),
+                "INSERT INTO page_rows VALUES (?, ?)", ((p, _pack(c)) for p, c in pages.items())
             )
 
     def candidates(self, source: str) -> Iterator[Candidate]:
-        """A reference's name candidates, streamed in the order they were added."""
+        """A reference's name candidates, in the order they were added (before
+        :meth:`indexes`)."""
         rows = self.db.execute(
-            f"SELECT {_FIELDS} FROM by_name WHERE source = ? ORDER BY rowid", (source,)
+            "SELECT cand FROM name_rows WHERE source = ? ORDER BY rowid", (source,)
         )
-        return map(_candidate, rows)
+        return (_candidate(packed) for (packed,) in rows)
 
     def page_candidates(self) -> Iterator[Candidate]:
-        """The page candidates, streamed in the order they were added."""
-        return map(_candidate, self.db.execute(f"SELECT {_FIELDS} FROM by_page ORDER BY rowid"))
+        """The page candidates, in the order they were added (before :meth:`indexes`)."""
+        rows = self.db.execute("SELECT cand FROM page_rows ORDER BY rowid")
+        return (_candidate(packed) for (packed,) in rows)
 
     def indexes(self) -> tuple[NameIndex, PageIndex]:
-        """Look-ups for the resolver, once every reference is in (the keys are indexed once,
-        after the appends)."""
+        """Look-ups for the resolver, once every reference is in (the staging tables are
+        then gone)."""
         if not self.indexed:
             with self.db:
-                self.db.execute("CREATE INDEX by_name_key ON by_name (name, rank, prio)")
-                self.db.execute("CREATE INDEX by_page_id ON by_page (page)")
+                self.db.execute(
+                    "CREATE TABLE by_name (name TEXT, rank INTEGER, prio INTEGER, seq INTEGER, "
+                    "cand BLOB, PRIMARY KEY (name, rank, prio, seq)) WITHOUT ROWID"
+                )
+                self.db.execute(
+                    "INSERT INTO by_name SELECT name, rank, prio, rowid, cand FROM name_rows "
+                    "ORDER BY name, rank, prio, rowid"
+                )
+                self.db.execute("CREATE TABLE by_page (page INTEGER PRIMARY KEY, cand BLOB)")
+                self.db.execute(
+                    "INSERT INTO by_page SELECT page, cand FROM page_rows ORDER BY page"
+                )
+                self.db.execute("DROP TABLE name_rows")
+                self.db.execute("DROP TABLE page_rows")
             self.indexed = True
         return NameIndex(self.db), PageIndex(self.db)
 
@@ -109,26 +121,26 @@ class CandidateStore:
 class NameIndex:
     """(name, rank) -> candidates, trusted reference first; ``get`` as on a dict."""
 
+    _QUERY = "SELECT cand FROM by_name WHERE name = ? AND rank = ? ORDER BY prio, seq"
+
     def __init__(self, db: sqlite3.Connection) -> None:
-        self._query = (
-            f"SELECT {_FIELDS} FROM by_name WHERE name = ? AND rank = ? ORDER BY prio, rowid"
-        )
         self._db = db
 
     def get(
         self, key: NameKey, default: Iterable[Candidate] = ()
     ) -> list[Candidate] | Iterable[Candidate]:
-        rows = self._db.execute(self._query, key).fetchall()
-        return [_candidate(r) for r in rows] if rows else default
+        rows = self._db.execute(self._QUERY, key).fetchall()
+        return [_candidate(packed) for (packed,) in rows] if rows else default
 
 
 class PageIndex:
     """EOL page id -> the DH's candidate; ``get`` as on a dict."""
 
+    _QUERY = "SELECT cand FROM by_page WHERE page = ?"
+
     def __init__(self, db: sqlite3.Connection) -> None:
-        self._query = f"SELECT {_FIELDS} FROM by_page WHERE page = ? ORDER BY rowid LIMIT 1"
         self._db = db
 
     def get(self, page: int | None, default: Candidate | None = None) -> Candidate | None:
-        row = self._db.execute(self._query, (page,)).fetchone()
-        return _candidate(row) if row is not None else default
+        row = self._db.execute(self._QUERY, (page,)).fetchone()
+        return _candidate(row[0]) if row is not None else default

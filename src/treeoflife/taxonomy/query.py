@@ -6,8 +6,10 @@ inat21/tol10m/bioscan/generic: ranks, maybe a name and a common name).
 
 from __future__ import annotations
 
+import marshal
+import sqlite3
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from types import MappingProxyType
@@ -150,21 +152,79 @@ QUERY_BATCH = 50_000
 
 
 def make_queries(labels: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[LabelQuery]:
-    """The query of every (label key, source, given) label, made a batch at a time.
+    """The query of every (label key, source, given) label."""
+    return [q for batch in _query_batches(labels) for q in batch]
+
+
+def _query_batches(
+    labels: Iterable[tuple[str, str, Mapping[str, Any]]],
+) -> Iterator[list[LabelQuery]]:
+    """The labels' queries, a batch of QUERY_BATCH labels at a time.
 
     The name cache is emptied after each batch: it holds a parse of every distinct rank
     value, which nothing needs again once the queries hold their cleaned values and own
     names (a full build's labels leave several hundred thousand parses in it).
     """
-    queries: list[LabelQuery] = []
     labels = iter(labels)
     while batch := list(islice(labels, QUERY_BATCH)):
         cleaning = Cleaning()
         _parse_ahead(batch, cleaning)
-        queries.extend(make_query(key, source, given, cleaning) for key, source, given in batch)
+        queries = [make_query(key, source, given, cleaning) for key, source, given in batch]
         del batch, cleaning
         names.clear_cache()
-    return queries
+        yield queries
+
+
+class StoredQueries:
+    """Every label's query, made a batch at a time and kept on disk, read back in order
+    each time it is iterated.
+
+    A full build's ~500K queries took ~300 MiB as objects, held while every reference was
+    read; here they wait in a private temporary SQLite database (deleted when closed),
+    one ``marshal``-ed row each (the store never outlives this process, so neither must
+    the format), and the name is not parsed again when a query is read back.
+    """
+
+    def __init__(self, labels: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
+        self.db = sqlite3.connect("")
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE queries (packed BLOB)")  # rowid: the labels' order
+        self.count = 0
+        for batch in _query_batches(labels):
+            with self.db:
+                self.db.executemany("INSERT INTO queries VALUES (?)", ((_pack(q),) for q in batch))
+            self.count += len(batch)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[LabelQuery]:
+        rows = self.db.execute("SELECT packed FROM queries ORDER BY rowid")
+        return (_unpack(packed) for (packed,) in rows)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _pack(q: LabelQuery) -> bytes:
+    p = q.parsed
+    parsed = (p.raw, p.kind, p.genus, p.epithet, p.uninomial, p.hybrid, p.note)
+    notes = dict(q.notes) if q.notes else None
+    return marshal.dumps(
+        (q.label_key, q.source, q.given, notes, q.page_id, q.name, q.common, parsed)
+    )
+
+
+def _unpack(packed: bytes) -> LabelQuery:
+    """The query :func:`_pack` packed, its name's parse restored, not redone."""
+    key, source, given, notes, page_id, name, common, parsed = marshal.loads(packed)
+    q = LabelQuery.__new__(LabelQuery)
+    q.label_key, q.source, q.given = key, sys.intern(source), given
+    q.notes = notes or NO_NOTES
+    q.page_id, q.name, q.common = page_id, name, common
+    q.parsed = names.CleanName(*parsed)
+    return q
 
 
 _PARSED_RANKS = frozenset(RANKS[:-1])  # species values are parsed under their genus
