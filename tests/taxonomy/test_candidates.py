@@ -33,8 +33,12 @@ def test_a_names_candidates_come_back_in_trust_order_then_in_the_loaders_order()
     store.add_names(EOL_DH, {GENUS: dh})
     # each reference's rows stream back in the order they were added (the common names'
     # joins read them so, before the look-ups are built)
-    assert list(store.candidates(COL)) == col
-    assert [c.record for c in store.candidates(ITIS)] == ["19065@genus", "19066"]
+    assert [r[0] for r in store.records(COL)] == ["6MB3T", "4QHKG"]
+    # with what common names are joined on: page, common name, (kingdom, rank, name)
+    assert list(store.records(ITIS)) == [
+        ("19065@genus", None, "mulberry", ("Plantae", 5, "morus")),
+        ("19066", None, "", ("Plantae", 6, "morus alba")),
+    ]
     by_name, _by_page = store.indexes()
     assert by_name.get(GENUS) == dh + itis + col
     # every field survives the round trip (None page ids, empty strings, synonyms)
@@ -52,7 +56,7 @@ def test_page_ids_find_their_dh_candidate() -> None:
     gannet = Candidate(BIRD, EOL_DH, "EOL-3", how="id", page_id=3548870)
     mulberry = Candidate(TREE, EOL_DH, "EOL-4", how="id", page_id=594996)
     store.add_pages({3548870: gannet, 594996: mulberry})
-    assert list(store.page_candidates()) == [gannet, mulberry]
+    assert [r[:2] for r in store.page_records()] == [("EOL-3", 3548870), ("EOL-4", 594996)]
     _by_name, by_page = store.indexes()
     assert by_page.get(3548870) == gannet
     assert by_page.get(594996) == mulberry

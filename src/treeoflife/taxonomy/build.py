@@ -23,7 +23,7 @@ from pathlib import Path
 from treeoflife.config import Config
 from treeoflife.taxonomy import names
 from treeoflife.taxonomy.candidates import CandidateStore
-from treeoflife.taxonomy.lineage import common_key, lowest, name_at
+from treeoflife.taxonomy.lineage import lowest, name_at
 from treeoflife.taxonomy.loaders import (
     coldp,
     eol_dh,
@@ -185,30 +185,31 @@ def _commons(
 ) -> None:
     """Common names keyed on (kingdom, lowest rank, name); first record of each key wins.
 
-    The candidates are read back from the store in the order the loaders found them."""
+    The candidates' (record, page id, common, common key) are read back from the store in
+    the order the loaders found them (:meth:`CandidateStore.records`)."""
     itis_names: dict[tuple, str] = {}
-    for c in store.candidates(ITIS):
-        if c.common and (key := common_key(c.lineage)):
-            itis_names.setdefault(key, c.common)
+    for _record, _page, common, key in store.records(ITIS):
+        if common and key:
+            itis_names.setdefault(key, common)
     refs.commons[ITIS] = itis_names
     if loaded.get(INAT) and (p := present("inat_vernacular")):
-        names = inat_dwca.load_vernacular(p, {c.record for c in store.candidates(INAT)})
+        names = inat_dwca.load_vernacular(p, {row[0] for row in store.records(INAT)})
         refs.commons[INAT] = {}
-        for c in store.candidates(INAT):
-            if c.record in names and (key := common_key(c.lineage)):
-                refs.commons[INAT].setdefault(key, names[c.record])
+        for record, _page, _common, key in store.records(INAT):
+            if record in names and key:
+                refs.commons[INAT].setdefault(key, names[record])
 
-    def dh_candidates() -> Iterator[Candidate]:
-        yield from store.page_candidates()
-        yield from store.candidates(EOL_DH)
+    def dh_records() -> Iterator[tuple]:
+        yield from store.page_records()
+        yield from store.records(EOL_DH)
 
-    wanted = pages | {c.page_id for c in dh_candidates() if c.page_id}
+    wanted = pages | {row[1] for row in dh_records() if row[1]}
     if wanted and (p := present("eol_vernacular")):
         refs.page_common = eol_vernacular.load(p, wanted)
         refs.commons[EOL_VERNACULAR] = {}
-        for c in dh_candidates():
-            if c.page_id in refs.page_common and (key := common_key(c.lineage)):
-                refs.commons[EOL_VERNACULAR].setdefault(key, refs.page_common[c.page_id])
+        for _record, page, _common, key in dh_records():
+            if page in refs.page_common and key:
+                refs.commons[EOL_VERNACULAR].setdefault(key, refs.page_common[page])
 
 
 def _backbone_commons(
@@ -227,10 +228,10 @@ def _backbone_commons(
         if not loaded.get(source) or not (p := present(vern_path)):
             continue
         synonyms = accepted_of.get(source, {})
-        ids = {c.record for c in store.candidates(source)} | set(synonyms.values())
+        ids = {row[0] for row in store.records(source)} | set(synonyms.values())
         vernacular = load(p, ids)
         refs.commons[common] = {}
-        for c in store.candidates(source):
-            name = vernacular.get(c.record) or vernacular.get(synonyms.get(c.record, ""))
-            if name and (key := common_key(c.lineage)):
+        for record, _page, _common, key in store.records(source):
+            name = vernacular.get(record) or vernacular.get(synonyms.get(record, ""))
+            if name and key:
                 refs.commons[common].setdefault(key, name)

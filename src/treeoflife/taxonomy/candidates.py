@@ -18,6 +18,7 @@ import marshal
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 
+from treeoflife.taxonomy.lineage import common_key
 from treeoflife.taxonomy.reference import Candidate, NameKey
 
 # the store's own page cache: look-ups are by key, and the OS caches the file
@@ -37,6 +38,22 @@ def _candidate(packed: bytes) -> Candidate:
     return Candidate(*marshal.loads(packed))
 
 
+def _joined(cand: Candidate) -> tuple:
+    """What the common names are joined on: record, page id, common name and
+    :func:`common_key` (three columns, NULL for none)."""
+    key = common_key(cand.lineage) or (None, None, None)
+    return (cand.record, cand.page_id, cand.common, *key)
+
+
+# :meth:`CandidateStore.records`' columns
+_JOINED = "record, page_id, common, key_kingdom, key_rank, key_name"
+
+
+def _record(row: tuple) -> tuple[str, int | None, str, tuple | None]:
+    record, page_id, common, *key = row
+    return record, page_id, common, (tuple(key) if key[0] is not None else None)
+
+
 class CandidateStore:
     """Candidates by (name, rank) and by EOL page id, written reference by reference.
 
@@ -53,9 +70,10 @@ class CandidateStore:
         self.db.execute("PRAGMA synchronous=OFF")
         # rowid: the order the candidates were added in
         self.db.execute(
-            "CREATE TABLE name_rows (name TEXT, rank INTEGER, prio INTEGER, source TEXT, cand BLOB)"
+            "CREATE TABLE name_rows (name TEXT, rank INTEGER, prio INTEGER, source TEXT, "
+            f"cand BLOB, {_JOINED})"
         )
-        self.db.execute("CREATE TABLE page_rows (page INTEGER, cand BLOB)")
+        self.db.execute(f"CREATE TABLE page_rows (page INTEGER, cand BLOB, {_JOINED})")
         self.indexed = False
 
     def add_names(self, source: str, index: Mapping[NameKey, list[Candidate]]) -> int:
@@ -63,9 +81,9 @@ class CandidateStore:
         prio = self.priority.get(source, len(self.priority))
         with self.db:
             cursor = self.db.executemany(
-                "INSERT INTO name_rows VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO name_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    (name, rank, prio, source, _pack(c))
+                    (name, rank, prio, source, _pack(c), *_joined(c))
                     for (name, rank), cands in index.items()
                     for c in cands
                 ),
@@ -76,21 +94,22 @@ class CandidateStore:
         """The DH's candidate for each page id, in the mapping's order."""
         with self.db:
             self.db.executemany(
-                "INSERT INTO page_rows VALUES (?, ?)", ((p, _pack(c)) for p, c in pages.items())
+                "INSERT INTO page_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((p, _pack(c), *_joined(c)) for p, c in pages.items()),
             )
 
-    def candidates(self, source: str) -> Iterator[Candidate]:
-        """A reference's name candidates, in the order they were added (before
-        :meth:`indexes`)."""
+    def records(self, source: str) -> Iterator[tuple[str, int | None, str, tuple | None]]:
+        """(record, page id, common, common key) of a reference's name candidates, in the
+        order they were added (before :meth:`indexes`): what the common names are joined
+        on, without making the candidates again."""
         rows = self.db.execute(
-            "SELECT cand FROM name_rows WHERE source = ? ORDER BY rowid", (source,)
+            f"SELECT {_JOINED} FROM name_rows WHERE source = ? ORDER BY rowid", (source,)
         )
-        return (_candidate(packed) for (packed,) in rows)
+        return map(_record, rows)
 
-    def page_candidates(self) -> Iterator[Candidate]:
-        """The page candidates, in the order they were added (before :meth:`indexes`)."""
-        rows = self.db.execute("SELECT cand FROM page_rows ORDER BY rowid")
-        return (_candidate(packed) for (packed,) in rows)
+    def page_records(self) -> Iterator[tuple[str, int | None, str, tuple | None]]:
+        """:meth:`records` of the page candidates."""
+        return map(_record, self.db.execute(f"SELECT {_JOINED} FROM page_rows ORDER BY rowid"))
 
     def indexes(self) -> tuple[NameIndex, PageIndex]:
         """Look-ups for the resolver, once every reference is in (the staging tables are
