@@ -11,7 +11,9 @@
 
 Only the references ``[taxonomy] references`` lists are read, and their candidates are
 merged in its order (the resolver's trust order). A missing file means that reference is
-absent (logged); a malformed one is a TolError.
+absent (logged); a malformed one is a TolError. Each reference's candidates go to disk
+(:class:`~treeoflife.taxonomy.candidates.CandidateStore`) as soon as it is read, so the
+process never holds more than one reference's.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from treeoflife.taxonomy import names
+from treeoflife.taxonomy.candidates import NameIndex, PageIndex
 from treeoflife.taxonomy.lineage import (
     GENUS_INDEX,
     SPECIES_INDEX,
@@ -71,11 +72,14 @@ COMMON_PRIORITY = (ITIS, INAT, EOL_VERNACULAR, COL_VERNACULAR, GBIF_VERNACULAR)
 
 @dataclass
 class References:
-    """Everything the loaders found that the labels need."""
+    """Everything the loaders found that the labels need.
 
-    by_page: dict[int, Candidate] = field(default_factory=dict)
+    ``by_page`` and ``by_name`` are read with ``get`` only: dicts, or a build's on-disk
+    look-ups (:mod:`treeoflife.taxonomy.candidates`)."""
+
+    by_page: dict[int, Candidate] | PageIndex = field(default_factory=dict)
     scraped: dict[int, str] = field(default_factory=dict)
-    by_name: dict[NameKey, list[Candidate]] = field(default_factory=dict)
+    by_name: dict[NameKey, list[Candidate]] | NameIndex = field(default_factory=dict)
     # common-name source -> common_key -> English name
     commons: dict[str, dict[tuple, str]] = field(default_factory=dict)
     page_common: dict[int, str] = field(default_factory=dict)  # EOL page -> English name
