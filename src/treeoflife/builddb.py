@@ -457,6 +457,17 @@ def _open_for_writing(path: Path) -> sqlite3.Connection:
     return db
 
 
+def scratch() -> sqlite3.Connection:
+    """A private temporary SQLite database for one process's scratch data: on disk (SQLite's
+    temporary directory), never shared, deleted when closed, nothing to make durable. What
+    a stage keeps here per label or per candidate (resolve's queries and candidates) is
+    stored ``marshal``-ed: the file never outlives the Python that wrote it."""
+    db = sqlite3.connect("")
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    return db
+
+
 def open_read_only(path: Path) -> sqlite3.Connection:
     """Open a build database for reading only. In a folder this process cannot write,
     SQLite cannot make the WAL's ``-shm`` file, so it is opened as immutable there (no tol

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from treeoflife.taxonomy import names, query
-from treeoflife.taxonomy.query import make_queries, make_query
+from treeoflife.taxonomy.query import make_query
 from treeoflife.taxonomy.reference import EOL_DH, INAT, ITIS, Candidate, name_key
 from treeoflife.taxonomy.resolver import AMBIGUOUS, PARTIAL, RESOLVED, References, resolve
 
@@ -154,21 +154,9 @@ def test_given_common_name_wins() -> None:
     assert res.common == "Silkworm Mulberry"
 
 
-def test_queries_made_together_match_one_by_one_and_leave_no_name_cache() -> None:
-    labels = [
-        ("g:10", "generic", generic("Morus bassanus (Linnaeus, 1758)", kingdom="Animalia")),
-        ("inat21:1", "inat21", {"ranks": {"genus": "Morus", "species": "alba"}}),
-        ("eol:page:3548870", "eol", {"page_id": 3548870}),
-    ]
-    queries = make_queries(labels)
-    assert not names._CACHE
-    assert queries == [make_query(*label) for label in labels]
-    assert [resolve(q, refs()) for q in queries] == [
-        resolve(make_query(*label), refs()) for label in labels
-    ]
-
-
-def test_queries_kept_on_disk_read_back_as_made_in_batches_and_in_order(monkeypatch) -> None:
+def test_queries_made_in_batches_read_back_as_made_one_by_one(monkeypatch) -> None:
+    """The stage's queries: cleaned a batch at a time (the name cache emptied after each),
+    kept on disk, read back in order, each time the same, and resolved the same."""
     monkeypatch.setattr(query, "QUERY_BATCH", 2)  # three batches
     labels = [
         ("g:10", "generic", generic("Morus bassanus (Linnaeus, 1758)", kingdom="Animalia")),
@@ -182,11 +170,13 @@ def test_queries_kept_on_disk_read_back_as_made_in_batches_and_in_order(monkeypa
         ),
     ]
     stored = query.StoredQueries(labels)
+    assert not names._CACHE
     expected = [make_query(*label) for label in labels]
     assert len(stored) == 5
     # every field, the cleaning notes and the name's parse included; readable again
     assert list(stored) == expected == list(stored)
     assert [q.parsed for q in stored] == [q.parsed for q in expected]
+    assert [resolve(q, refs()) for q in stored] == [resolve(q, refs()) for q in expected]
     stored.close()
 
 

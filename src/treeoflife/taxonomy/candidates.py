@@ -8,8 +8,8 @@ soon as that reference is read, and the resolver looks them up one key at a time
 same order: references in trust order, each reference's candidates in the order its loader
 found them.
 
-The store is a private temporary SQLite database (``sqlite3.connect("")``): on disk, not
-in the build database, and deleted when it is closed.
+The store is a private temporary SQLite database (:func:`treeoflife.builddb.scratch`): on
+disk, not in the build database, and deleted when it is closed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import marshal
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 
+from treeoflife import builddb
 from treeoflife.taxonomy.lineage import common_key
 from treeoflife.taxonomy.reference import Candidate, NameKey
 
@@ -27,8 +28,7 @@ CACHE_KIB = 32 * 1024
 
 def _pack(cand: Candidate) -> bytes:
     """A candidate's fields as one value: SQLite then decodes one column a row, not 13, and
-    the candidate is made from it in one call. ``marshal``: the store lives and dies in one
-    process, so its format never has to outlive this Python."""
+    the candidate is made from it in one call."""
     return marshal.dumps(
         (cand.lineage, cand.source, cand.record, cand.how, cand.common, cand.page_id, cand.synonym)
     )
@@ -64,10 +64,8 @@ class CandidateStore:
 
     def __init__(self, priority: tuple[str, ...]) -> None:
         self.priority = {source: i for i, source in enumerate(priority)}
-        self.db = sqlite3.connect("")
+        self.db = builddb.scratch()
         self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        self.db.execute("PRAGMA journal_mode=OFF")
-        self.db.execute("PRAGMA synchronous=OFF")
         # rowid: the order the candidates were added in
         self.db.execute(
             "CREATE TABLE name_rows (name TEXT, rank INTEGER, prio INTEGER, source TEXT, "
@@ -78,7 +76,7 @@ class CandidateStore:
 
     def add_names(self, source: str, index: Mapping[NameKey, list[Candidate]]) -> int:
         """One reference's candidates by name, in the index's order; how many."""
-        prio = self.priority.get(source, len(self.priority))
+        prio = self.priority[source]  # only the references in the trust order are read
         with self.db:
             cursor = self.db.executemany(
                 "INSERT INTO name_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

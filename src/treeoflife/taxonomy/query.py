@@ -7,7 +7,6 @@ inat21/tol10m/bioscan/generic: ranks, maybe a name and a common name).
 from __future__ import annotations
 
 import marshal
-import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from itertools import islice
 from types import MappingProxyType
 from typing import Any
 
+from treeoflife import builddb
 from treeoflife.taxonomy import names
 from treeoflife.taxonomy.lineage import (
     GENUS_INDEX,
@@ -151,11 +151,6 @@ def make_query(
 QUERY_BATCH = 50_000
 
 
-def make_queries(labels: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[LabelQuery]:
-    """The query of every (label key, source, given) label."""
-    return [q for batch in _query_batches(labels) for q in batch]
-
-
 def _query_batches(
     labels: Iterable[tuple[str, str, Mapping[str, Any]]],
 ) -> Iterator[list[LabelQuery]]:
@@ -180,15 +175,13 @@ class StoredQueries:
     each time it is iterated.
 
     A full build's ~500K queries took ~300 MiB as objects, held while every reference was
-    read; here they wait in a private temporary SQLite database (deleted when closed),
-    one ``marshal``-ed row each (the store never outlives this process, so neither must
-    the format), and the name is not parsed again when a query is read back.
+    read; here they wait in a private temporary SQLite database
+    (:func:`treeoflife.builddb.scratch`), one ``marshal``-ed row each, and the name is not
+    parsed again when a query is read back.
     """
 
     def __init__(self, labels: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
-        self.db = sqlite3.connect("")
-        self.db.execute("PRAGMA journal_mode=OFF")
-        self.db.execute("PRAGMA synchronous=OFF")
+        self.db = builddb.scratch()
         self.db.execute("CREATE TABLE queries (packed BLOB)")  # rowid: the labels' order
         self.count = 0
         for batch in _query_batches(labels):
