@@ -9,9 +9,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from treeoflife.taxonomy.loaders import _csv, eol_vernacular, inat_dwca, itis
+from treeoflife.taxonomy.loaders import (
+    _csv,
+    coldp,
+    eol_vernacular,
+    inat_dwca,
+    itis,
+)
 from treeoflife.taxonomy.loaders._tree import Codes, _unique
-from treeoflife.taxonomy.reference import name_key
+from treeoflife.taxonomy.reference import SYNONYM, name_key
 
 
 def _both(
@@ -142,14 +148,98 @@ def test_vernacular_files_read_by_arrow_as_row_by_row(
     )
 
 
-def test_dh_ids_coded_from_their_bytes_as_one_at_a_time() -> None:
+def test_coldp_read_by_arrow_as_row_by_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every status, children before parents, a repeated ID, synonyms without or of
+    themselves as parent, blank IDs, odd spacing and ids of every kind."""
+    head = "col:ID\tcol:parentID\tcol:status\tcol:scientificName\tcol:authorship\tcol:rank\n"
+    rows = [
+        ("S1", "G1", "accepted", "Morus  bassanus", "(L.)", "species"),
+        ("SY1", "S1", "synonym", "Sula bassana", "L.", "species"),
+        ("SY2", "", "ambiguous synonym", "Sula alba", "", "Species"),
+        ("SY3", "SY3", "synonym", "Sula sula", "", "species"),
+        ("M1", "S1", "misapplied", "Morus serrator", "", "species"),
+        ("B1", "", "bare name", "Morus", "", "genus"),
+        ("G1", "F1", " Accepted ", " Morus ", "", "GENUS"),
+        ("G2", "F9", "provisionally accepted", "Morus", "", "genus"),
+        ("F1", "O1", "", "Sulidae", "", "family"),
+        ("O1", "12345", "accepted", "Suliformes", "", "order"),
+        ("12345", "K1", "accepted", "Aves", "", "class"),
+        ("K1", "", "accepted", "Animalia", "", "kingdom"),
+        ("F9", "K2", "accepted", "Moraceae", "", "family"),
+        ("K2", "", "accepted", "unknown", "", "kingdom"),
+        ("", "K1", "accepted", "Blank id", "", "species"),
+        ("É1", "G1", "accepted", "Morus\u00a0capensis", "", "species"),
+        ("a-very-long-usage-id", "G1", "accepted", "Morus éclair", "", "species"),
+        ("G1", "F1", "accepted", "Morus", "", "genus"),
+        ("7", "G1", "accepted", "Morus ritus", "", "subspecies"),
+    ]
+    path = tmp_path / "NameUsage.tsv"
+    path.write_text(head + "".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    wanted = {
+        name_key(n, r)
+        for n, r in [
+            ("Morus bassanus", 6),
+            ("Sula bassana", 6),
+            ("Sula alba", 6),
+            ("Sula sula", 6),
+            ("Morus serrator", 6),
+            ("Morus", 5),
+            ("Morus capensis", 6),
+            ("Morus éclair", 6),
+            ("Blank id", 6),
+            ("Aves", 2),
+        ]
+    }
+    real_row_pass = coldp._row_pass
+
+    def refuse(*_a: object, **_k: object):
+        raise AssertionError("the row-by-row reader was used")
+
+    monkeypatch.setattr(coldp, "_row_pass", refuse)
+    columnar = coldp.load(path, wanted)
+    monkeypatch.setattr(coldp, "_row_pass", real_row_pass)
+
+    def not_columnar(*_a: object, **_k: object):
+        raise _csv.NotColumnar("forced")
+
+    monkeypatch.setattr(coldp, "_columnar_pass", not_columnar)
+    rows_ = coldp.load(path, wanted)
+    assert columnar == rows_
+    (syn,) = columnar.by_name[name_key("Sula bassana", 6)]
+    assert syn.how == SYNONYM and syn.lineage[5:] == ("Morus", "bassanus")
+    assert columnar.accepted_of == {"SY1": "S1"}
+    assert name_key("Morus serrator", 6) not in columnar.by_name
+    assert name_key("Sula alba", 6) not in columnar.by_name  # synonym of nothing
+    assert [c.lineage[5:] for c in columnar.by_name[name_key("Morus éclair", 6)]] == [
+        ("Morus", "éclair")
+    ]
+    assert columnar.rows == len(rows) - 1
+
+
+def test_coldp_odd_rows_fall_back_to_the_row_reader(tmp_path: Path) -> None:
+    path = tmp_path / "NameUsage.tsv"
+    path.write_text(
+        "col:ID\tcol:parentID\tcol:status\tcol:scientificName\tcol:rank\n"
+        "G1\t\taccepted\tMorus\tgenus\n"
+        "S1\tG1\taccepted\tMorus bassanus\tspecies\n"
+        "S2\tG1\n",  # a short row: Arrow refuses it, the csv reader pads it
+        encoding="utf-8",
+    )
+    result = coldp.load(path, {name_key("Morus bassanus", 6)})
+    (gannet,) = result.by_name[name_key("Morus bassanus", 6)]
+    assert gannet.lineage[5:] == ("Morus", "bassanus") and result.rows == 3
+
+
+def test_ids_coded_from_their_bytes_as_one_at_a_time() -> None:
     """EOL-<digits> ids all of one width take the byte path; any other column the general
-    one; both give :meth:`Codes.code`'s codes."""
+    one (short ASCII ids packed in numpy, the rest numbered in Python); all give
+    :meth:`Codes.code`'s codes."""
     columns = [
         ["EOL-000000000001", "EOL-000012345678", "", "EOL-999999999999"],
         ["EOL-1", "EOL-22", "EOL-333", ""],  # widths differ
         ["EOL-00000000000A", "EOL-000000000002", "EOL-000000000003", ""],
         ["EOL-000000000001", "7", "4QHKG", "odd id"],
+        ["4QHKG", "a", "ABCDEFG", "ABCDEFGH", "É1", "\x00A", "EOL-", "EOL-x", "0012", "7"],
     ]
     for values in columns:
         ids = pa.array(values, pa.string())
@@ -160,6 +250,26 @@ def test_dh_ids_coded_from_their_bytes_as_one_at_a_time() -> None:
     sliced = pa.array(["x", "EOL-000000000005", "EOL-000000000006"], pa.string())[1:]
     (codes,) = Codes().code_columns([(sliced, np.array([True, False]))])
     assert codes.tolist() == [Codes().code("EOL-000000000005"), -1]
+    sliced = pa.array(["x", "4QHKG", "ab"], pa.string())[1:]
+    (codes,) = Codes().code_columns([(sliced, np.array([True, True]))])
+    assert codes.tolist() == [Codes().code("4QHKG"), Codes().code("ab")]
+
+
+def test_names_collapsed_in_arrow_as_python_collapses_them() -> None:
+    values = [
+        "Morus bassanus",
+        "Morus  bassanus",
+        " Morus",
+        "Morus ",
+        "Morus\x0bbassanus",
+        "Morus\x1fbassanus",
+        "Morus\u00a0bassanus",
+        "Éclair  dorée",
+        "",
+        "   ",
+    ]
+    got = _csv.collapsed(pa.array(values, pa.string())).to_pylist()
+    assert got == [" ".join(v.split()) for v in values]
 
 
 def test_distinct_codes_as_numpy_unique_gives_them() -> None:

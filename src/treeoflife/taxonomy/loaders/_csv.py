@@ -135,6 +135,33 @@ def stripped(values: pa.Array) -> pa.Array:
     return pc.replace_with_mask(values, pa.array(edge), pa.array(fixed, pa.string()))
 
 
+# what ``str.split()`` splits ASCII on, other than the space, and the runs of spaces and
+# edge spaces ``" ".join(v.split())`` removes
+_NOT_ONE_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f]|  |^ | $"
+
+
+def collapsed(values: pa.Array) -> pa.Array:
+    """``" ".join(v.split())`` of every value of a string array without nulls: ASCII values
+    with nothing to collapse are kept, the others go through Python, so the result is
+    exactly Python's."""
+    odd = pc.or_(
+        pc.invert(pc.string_is_ascii(values)), pc.match_substring_regex(values, _NOT_ONE_SPACE)
+    )
+    dirty = np.flatnonzero(np.asarray(odd, dtype=bool))
+    if not len(dirty):
+        return values
+    fixed = [" ".join(v.split()) for v in values.take(dirty).to_pylist()]
+    return pc.replace_with_mask(values, odd, pa.array(fixed, pa.string()))
+
+
+def coded(values: pa.Array, code: Callable[[str], int]) -> np.ndarray:
+    """``code(v)`` of every value (a uint8 each), calling ``code`` once per distinct value:
+    for columns of a few labels (ranks, statuses) over millions of rows."""
+    labels = pc.unique(values)
+    table_ = np.array([code(v) for v in labels.to_pylist()] or [0], dtype=np.uint8)
+    return table_[np.asarray(pc.index_in(values, labels).fill_null(0))]
+
+
 def lowered(values: pa.Array) -> pa.Array:
     """``str.lower`` of every value: ASCII in Arrow, anything else through Python (Arrow's
     Unicode case mapping is not Python's in every case)."""
@@ -165,7 +192,7 @@ def column_batches(
     """
     width = max(columns.values()) + 1
     present = [c for c in used if c in columns]
-    read = pa_csv.ReadOptions(column_names=[f"c{i}" for i in range(width)])
+    read = pa_csv.ReadOptions(column_names=[f"c{i}" for i in range(width)], use_threads=False)
     parse = pa_csv.ParseOptions(
         delimiter=delimiter,
         quote_char='"' if delimiter != "\t" else False,

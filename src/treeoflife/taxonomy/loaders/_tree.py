@@ -20,13 +20,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from treeoflife.taxonomy.lineage import GENUS_INDEX, SPECIES_INDEX, Lineage, species_epithet
-from treeoflife.taxonomy.ranks import RANKS, normalise_kingdom
+from treeoflife.taxonomy.ranks import RANKS, normalise_kingdom, rank_name
 from treeoflife.taxonomy.reference import PROVISIONAL, SYNONYM, Candidate
 
 NO_RANK = 255
 MAX_DEPTH = 200  # deeper than any real hierarchy: a longer walk is a parent cycle
 ACCEPTED_STATUS, PROVISIONAL_STATUS = 0, 1
 _PACKED_LEN = 7  # ASCII ids this short are their own bytes in a code (56 bits)
+
+
+def rank_code(label: str) -> int:
+    """The index in RANKS of a reference's rank label, NO_RANK for any other rank."""
+    rank = rank_name(label)
+    return RANKS.index(rank) if rank is not None else NO_RANK
 
 
 class Codes:
@@ -58,9 +64,9 @@ class Codes:
 
     def code_columns(self, columns: list[tuple[pa.Array, np.ndarray]]) -> list[np.ndarray]:
         """:meth:`code` of a batch of rows' id columns: (ids, used) -> codes, -1 where not
-        used. ``EOL-<digits>`` and plain digits are coded in Arrow; any other id goes
-        through :meth:`code` row by row, column by column, in the order one :meth:`code`
-        call per row and column would number it."""
+        used. ``EOL-<digits>``, plain digits and short ASCII ids are coded in Arrow and
+        numpy; any other id goes through :meth:`code` row by row, column by column, in the
+        order one :meth:`code` call per row and column would number it."""
         out, slow = [], []
         for col, (ids, used) in enumerate(columns):
             codes = _eol_codes(ids, used)
@@ -78,6 +84,9 @@ class Codes:
                 hit = np.asarray(fast, dtype=bool) & used
                 codes[hit] = ((value[hit] << 4 | n[hit]) << 2) | tag
                 used = used & ~hit
+            packed = _packed_codes(ids, used)
+            codes[packed != -1] = packed[packed != -1]
+            used = used & (packed == -1)
             rows = np.flatnonzero(used)
             slow.extend(
                 zip(rows.tolist(), [col] * len(rows), ids.take(rows).to_pylist(), strict=True)
@@ -89,6 +98,31 @@ class Codes:
 
 
 _EOL = np.frombuffer(b"EOL-", dtype=np.uint8)
+
+
+def _packed_codes(ids: pa.Array, used: np.ndarray) -> np.ndarray:
+    """:meth:`Codes.code` of the used ids that are ASCII, 1 to ``_PACKED_LEN`` bytes long
+    and start with a byte other than NUL (their bytes read as a big-endian number); -1 for
+    every other row. The caller has already coded the digit ids, which take precedence."""
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[
+        ids.offset : ids.offset + len(ids) + 1
+    ]
+    starts, lengths = offsets[:-1].astype(np.int64), np.diff(offsets)
+    data = np.frombuffer(ids.buffers()[2] or b"\0", dtype=np.uint8)
+    rows = np.flatnonzero(used & (lengths >= 1) & (lengths <= _PACKED_LEN))
+    codes = np.full(len(ids), -1, dtype=np.int64)
+    if not len(rows):
+        return codes
+    starts, lengths = starts[rows], lengths[rows]
+    value = np.zeros(len(rows), dtype=np.int64)
+    ascii_ = data[starts] != 0  # the first byte: no NUL
+    for j in range(_PACKED_LEN):
+        more = lengths > j
+        byte = data[np.where(more, starts + j, starts)].astype(np.int64)
+        ascii_ &= byte < 128
+        value = np.where(more, value << 8 | byte, value)
+    codes[rows[ascii_]] = value[ascii_] << 2 | 3
+    return codes
 
 
 def _eol_codes(ids: pa.Array, used: np.ndarray) -> np.ndarray | None:
@@ -176,13 +210,17 @@ class TreeBuilder:
         acc: np.ndarray,
         rank: np.ndarray,
         page: np.ndarray,
-        status: int,
+        status: int | np.ndarray,
     ) -> None:
-        """:meth:`add` of a batch of rows already coded (:meth:`Codes.code_columns`)."""
+        """:meth:`add` of a batch of rows already coded (:meth:`Codes.code_columns`);
+        ``status`` is one for every row or one per row."""
         for arr, values in ((self.own, own), (self.par, par), (self.acc, acc), (self.pg, page)):
             arr.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
         self.rank += np.ascontiguousarray(rank, dtype=np.uint8).tobytes()
-        self.status += bytes([status]) * len(own)
+        if isinstance(status, int):
+            self.status += bytes([status]) * len(own)
+        else:
+            self.status += np.ascontiguousarray(status, dtype=np.uint8).tobytes()
 
     def __len__(self) -> int:
         return len(self.own)

@@ -19,19 +19,33 @@ names (another author's wrong use of the name: it means a different taxon) and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from treeoflife.taxonomy.loaders._csv import (
+    NotColumnar,
+    coded,
+    collapsed,
+    column_batches,
+    lowered,
+    rows_with_id,
+    table,
+)
 from treeoflife.taxonomy.loaders._csv import field as cell
-from treeoflife.taxonomy.loaders._csv import rows_with_id, table
 from treeoflife.taxonomy.loaders._tree import (
     ACCEPTED_STATUS,
     NO_RANK,
     PROVISIONAL_STATUS,
     TreeBuilder,
     Walker,
+    rank_code,
     wanted_rows,
 )
-from treeoflife.taxonomy.ranks import RANKS, is_unknown, rank_name
+from treeoflife.taxonomy.ranks import RANKS, UNKNOWN_VALUES, is_unknown, rank_name
 from treeoflife.taxonomy.reference import (
     COL,
     SYNONYM,
@@ -54,6 +68,15 @@ _SKIP = -1
 
 SYNONYM_ROW = 2
 NO_ACCEPTED = "\x00"  # a synonym without parentID: an id no row has, so no lineage
+
+
+_SKIP_CODE = 255  # _SKIP as a uint8 code
+_FIRST_PASS = ("ID", "parentID", "status", "scientificName", "rank")  # ID first: rows with one
+
+
+def _status_code(value: str) -> int:
+    status = _status(value)
+    return _SKIP_CODE if status == _SKIP else status
 
 
 def _status(value: str) -> int:
@@ -87,38 +110,35 @@ def _rank_and_name(row: list[str], cols: dict[str, int]) -> tuple[int, str]:
     return NO_RANK, ""
 
 
+@dataclass
+class _FirstPass:
+    """What the first pass over the file keeps: the tree's rows and the rows the labels
+    want."""
+
+    builder: TreeBuilder = field(default_factory=TreeBuilder)
+    wanted_ids: dict[int, str] = field(default_factory=dict)  # file row -> ID, wanted rows
+    name_rows: dict[NameKey, list[int]] = field(default_factory=dict)
+    synonym_of: dict[str, str] = field(default_factory=dict)  # wanted synonym ID -> accepted
+    columnar: bool = False  # read by Arrow: so is the second pass
+
+
 def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> BackboneResult:
-    """Candidates for the wanted (name, rank) keys (record = the usage's ``col:ID``)."""
-    builder = TreeBuilder()
-    wanted_ids: dict[int, str] = {}  # file row -> ID, for wanted rows
-    name_rows: dict[NameKey, list[int]] = {}
-    synonym_of: dict[str, str] = {}  # wanted synonym ID -> its accepted taxon's ID
-    for n, row, cols in _rows(path, progress):
-        usage = row[cols["ID"]].strip()
-        parent = row[cols["parentID"]].strip()
-        status = _status(row[cols["status"]])
-        r, name = _rank_and_name(row, cols) if status != _SKIP else (NO_RANK, "")
-        if r != NO_RANK and (key := name_key(name, r)) in names:
-            name_rows.setdefault(key, []).append(n)
-            wanted_ids[n] = usage
-            if status == SYNONYM_ROW:
-                synonym_of[usage] = parent
-        if status == SYNONYM_ROW:  # parentID is the accepted taxon
-            builder.add(usage, "", parent or NO_ACCEPTED, r, 0, ACCEPTED_STATUS)
-        elif status == _SKIP:
-            builder.add(usage, "", "", NO_RANK, 0, ACCEPTED_STATUS)
-        else:
-            builder.add(usage, parent, "", r, 0, status)
-    rows = len(builder)
-    tree, canon = builder.finish(wanted_ids)
-    name_nodes = {key: [int(canon[n]) for n in ns] for key, ns in name_rows.items()}
+    """Candidates for the wanted (name, rank) keys (record = the usage's ``col:ID``).
+
+    Read by Arrow (:func:`_columnar_pass`) unless the file needs the row-by-row reader.
+    """
+    try:
+        first = _columnar_pass(path, names)
+    except NotColumnar:
+        first = _row_pass(path, names, progress)
+    rows = len(first.builder)
+    tree, canon = first.builder.finish(first.wanted_ids)
+    name_nodes = {key: [int(canon[n]) for n in ns] for key, ns in first.name_rows.items()}
     wanted = wanted_rows(tree, canon, (i for ns in name_nodes.values() for i in ns))
     if wanted is not None:  # the second pass: names on the wanted lineages
-        for n, row, cols in _rows(path, None):
-            if wanted[n]:
-                r, name = _rank_and_name(row, cols)
-                if r != NO_RANK:
-                    tree.name[int(canon[n])] = name
+        for n, name, r in _lineage_names(path, wanted, first.columnar):
+            if r != NO_RANK:
+                tree.name[int(canon[n])] = name
     del canon
     result = BackboneResult(rows=rows)
     walker = Walker(tree, COL)
@@ -129,9 +149,113 @@ def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> B
                 continue
             add_candidate(result.by_name, key, cand)
             if cand.how == SYNONYM:
-                result.accepted_of[cand.record] = synonym_of.get(cand.record, "")
+                result.accepted_of[cand.record] = first.synonym_of.get(cand.record, "")
     prefer_accepted(result.by_name)
     return result
+
+
+def _row_pass(path: Path, names: set[NameKey], progress: Callable | None) -> _FirstPass:
+    """The first pass row by row (``csv``): for files the columnar reader cannot take."""
+    first = _FirstPass()
+    builder = first.builder
+    for n, row, cols in _rows(path, progress):
+        usage = row[cols["ID"]].strip()
+        parent = row[cols["parentID"]].strip()
+        status = _status(row[cols["status"]])
+        r, name = _rank_and_name(row, cols) if status != _SKIP else (NO_RANK, "")
+        if r != NO_RANK and (key := name_key(name, r)) in names:
+            first.name_rows.setdefault(key, []).append(n)
+            first.wanted_ids[n] = usage
+            if status == SYNONYM_ROW:
+                first.synonym_of[usage] = parent
+        if status == SYNONYM_ROW:  # parentID is the accepted taxon
+            builder.add(usage, "", parent or NO_ACCEPTED, r, 0, ACCEPTED_STATUS)
+        elif status == _SKIP:
+            builder.add(usage, "", "", NO_RANK, 0, ACCEPTED_STATUS)
+        else:
+            builder.add(usage, parent, "", r, 0, status)
+    return first
+
+
+def _columnar_pass(path: Path, names: set[NameKey]) -> _FirstPass:
+    """The first pass over Arrow batches: the same rows, codes and wanted rows as
+    :func:`_row_pass`, with Python only for the rows the labels want (and any odd id).
+
+    Raises NotColumnar when the file needs the row-by-row reader.
+    """
+    with table(path, REQUIRED, what=WHAT, delimiter="\t", prefix=PREFIX) as (columns, _body):
+        pass  # the header, checked as the row-by-row reader checks it
+    first = _FirstPass(columnar=True)
+    wanted_names = pa.array(sorted({name for name, _r in names}), pa.string())
+    unknown = pa.array(sorted(UNKNOWN_VALUES), pa.string())
+    start = 0  # file row number of the batch's first row
+    for cols in column_batches(path, columns, _FIRST_PASS, delimiter="\t"):
+        usage, parent = cols["ID"], cols["parentID"]
+        count = len(usage)
+        status = coded(cols["status"], _status_code)
+        synonym = status == SYNONYM_ROW
+        low = lowered(collapsed(cols["scientificName"]))
+        known = ~np.asarray(pc.is_in(low, unknown), dtype=bool)  # "" is an unknown value
+        rank = np.where(known & (status != _SKIP_CODE), coded(cols["rank"], rank_code), NO_RANK)
+        rank = rank.astype(np.uint8)
+        # rows whose (name, rank) a label wants, in file order
+        hits = np.flatnonzero(np.asarray(pc.is_in(low, wanted_names), dtype=bool))
+        hits = hits[rank[hits] != NO_RANK]
+        for i, low_name, uid, pid in zip(
+            hits.tolist(),
+            low.take(hits).to_pylist(),
+            usage.take(hits).to_pylist(),
+            parent.take(hits).to_pylist(),
+            strict=True,
+        ):
+            if (key := (low_name, int(rank[i]))) in names:
+                first.name_rows.setdefault(key, []).append(start + i)
+                first.wanted_ids[start + i] = uid
+                if synonym[i]:
+                    first.synonym_of[uid] = pid
+        # a taxon's parent; a synonym's parentID is its accepted taxon (NO_ACCEPTED: none)
+        taxon = (status == ACCEPTED_STATUS) | (status == PROVISIONAL_STATUS)
+        accepted = pc.if_else(pc.equal(parent, ""), NO_ACCEPTED, parent)
+        not_self = np.asarray(pc.not_equal(parent, usage), dtype=bool)
+        own, par, acc = first.builder.codes.code_columns(
+            [
+                (usage, np.ones(count, dtype=bool)),
+                (parent, taxon & not_self & np.asarray(pc.not_equal(parent, ""), dtype=bool)),
+                (accepted, synonym & np.asarray(pc.not_equal(accepted, usage), dtype=bool)),
+            ]
+        )
+        page = np.zeros(count, dtype=np.int64)
+        first.builder.extend(own, par, acc, rank, page, np.where(taxon, status, ACCEPTED_STATUS))
+        start += count
+    return first
+
+
+def _lineage_names(path: Path, wanted: bytes, columnar: bool) -> Iterator[tuple[int, str, int]]:
+    """(file row, name, rank code) of the wanted rows, in file order; read by Arrow when
+    the first pass was."""
+    if not columnar:
+        for n, row, cols in _rows(path, None):
+            if wanted[n]:
+                r, name = _rank_and_name(row, cols)
+                yield n, name, r
+        return
+    with table(path, REQUIRED, what=WHAT, delimiter="\t", prefix=PREFIX) as (columns, _body):
+        pass
+    flags = np.frombuffer(wanted, dtype=np.uint8)
+    start = 0
+    for cols in column_batches(path, columns, ("ID", "scientificName", "rank"), delimiter="\t"):
+        count = len(cols["ID"])
+        rows = np.flatnonzero(flags[start : start + count])
+        cells = {"scientificName": 0, "rank": 1}
+        for i, name, rank in zip(
+            rows.tolist(),
+            cols["scientificName"].take(rows).to_pylist(),
+            cols["rank"].take(rows).to_pylist(),
+            strict=True,
+        ):
+            r, clean = _rank_and_name([name, rank], cells)
+            yield start + i, clean, r
+        start += count
 
 
 def load_vernacular(path: Path, ids: set[str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from treeoflife.taxonomy.loaders._csv import (
     NotColumnar,
+    coded,
     column_batches,
     lowered,
     rows_with_id,
@@ -29,6 +30,7 @@ from treeoflife.taxonomy.loaders._tree import (
     Tree,
     TreeBuilder,
     Walker,
+    rank_code,
     wanted_rows,
 )
 from treeoflife.taxonomy.ranks import RANKS, UNKNOWN_VALUES, is_unknown, rank_name
@@ -146,7 +148,6 @@ def _row_pass(
     return first
 
 
-_RANK_CODES = {r: i for i, r in enumerate(RANKS)}
 _USED = (
     "taxonID",
     "parentNameUsageID",
@@ -174,13 +175,7 @@ def _columnar_pass(path: Path, pages: set[int], names: set[NameKey]) -> _FirstPa
     start = 0  # file row number of the batch's first row
     for cols in column_batches(path, columns, _USED, delimiter="\t"):
         taxon_id, count = cols["taxonID"], len(cols["taxonID"])
-        # rank code per row: rank_name of each distinct rank label
-        labels = pc.unique(cols["taxonRank"])
-        table_ = np.array(
-            [_RANK_CODES.get(rank_name(v) or "", NO_RANK) for v in labels.to_pylist()] or [0],
-            dtype=np.uint8,
-        )
-        rank = table_[np.asarray(pc.index_in(cols["taxonRank"], labels).fill_null(0))]
+        rank = coded(cols["taxonRank"], rank_code)
         name = cols["canonicalName"]
         if "scientificName" in cols:
             name = pc.if_else(pc.equal(name, ""), cols["scientificName"], name)
