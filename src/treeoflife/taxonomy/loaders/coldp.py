@@ -5,7 +5,9 @@ usage per row, tab-separated, headers ``col:ID``, ``col:parentID``, ``col:status
 ``col:scientificName`` (without authorship), ``col:rank``; the ``col:`` prefix is
 optional. The classification is parent-linked (the denormalised ``col:kingdom`` ...
 ``col:genus`` columns are empty in COL's own exports), so the file is read like the EOL
-DH: a tree of arrays, names only on the wanted lineages (``_tree``).
+DH: a tree of arrays, names only on the wanted lineages (``_tree``), its columns parsed
+by Arrow a batch at a time (a file Arrow reads otherwise than the ``csv`` module is read
+row by row, with the same result).
 
 Statuses: ``accepted`` rows are taxa; ``provisionally accepted`` ones too, marked
 provisional (and dropped where the same name is also accepted, see
@@ -45,7 +47,7 @@ from treeoflife.taxonomy.loaders._tree import (
     rank_code,
     wanted_rows,
 )
-from treeoflife.taxonomy.ranks import RANKS, UNKNOWN_VALUES, is_unknown, rank_name
+from treeoflife.taxonomy.ranks import UNKNOWN_VALUES, is_unknown
 from treeoflife.taxonomy.reference import (
     COL,
     SYNONYM,
@@ -103,10 +105,10 @@ def _rows(path: Path, progress: Callable | None) -> Iterator[tuple[int, list[str
 
 
 def _rank_and_name(row: list[str], cols: dict[str, int]) -> tuple[int, str]:
-    rank = rank_name(row[cols["rank"]])
+    r = rank_code(row[cols["rank"]])
     name = " ".join(row[cols["scientificName"]].split())
-    if rank is not None and name and not is_unknown(name):
-        return RANKS.index(rank), name
+    if r != NO_RANK and name and not is_unknown(name):
+        return r, name
     return NO_RANK, ""
 
 

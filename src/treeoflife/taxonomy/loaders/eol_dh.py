@@ -33,7 +33,7 @@ from treeoflife.taxonomy.loaders._tree import (
     rank_code,
     wanted_rows,
 )
-from treeoflife.taxonomy.ranks import RANKS, UNKNOWN_VALUES, is_unknown, rank_name
+from treeoflife.taxonomy.ranks import UNKNOWN_VALUES, is_unknown
 from treeoflife.taxonomy.reference import EOL_DH, Candidate, NameKey, add_candidate, name_key
 
 WHAT = "an EOL Dynamic Hierarchy taxon.tab (tab-separated, with taxonID, parentNameUsageID, acceptedNameUsageID, taxonRank, canonicalName, eolID)"
@@ -64,11 +64,11 @@ def _rows(path: Path, progress: Callable | None) -> Iterator[tuple[int, list[str
 
 
 def _rank_and_name(row: list[str], cols: dict[str, int]) -> tuple[int, str]:
-    rank = rank_name(row[cols["taxonRank"]])
+    r = rank_code(row[cols["taxonRank"]])
     c_sci = cols.get("scientificName")
     name = row[cols["canonicalName"]].strip() or (row[c_sci].strip() if c_sci is not None else "")
-    if rank is not None and name and not is_unknown(name):
-        return RANKS.index(rank), name
+    if r != NO_RANK and name and not is_unknown(name):
+        return r, name
     return NO_RANK, ""
 
 
