@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
 import json
 import math
@@ -782,26 +781,6 @@ def memory_summary(runs: list[dict], fits: dict | None) -> dict:
 # ------------------------------------------------------------------------------ main
 
 
-def machine_probe() -> float:
-    """Seconds (the median of three) for a fixed workload of Python and SQLite like the
-    stages' own (hashing ids, inserting them into a B-tree, sorting the rows): printed
-    before and after each build. This box's speed drifts: the same code's stages took
-    1.5x longer at 1M one run than the run 20 minutes before (2026-12-01), so compare runs
-    whose probes agree, or scale them by their probes."""
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        with closing(sqlite3.connect(":memory:")) as db:
-            db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID")
-            db.executemany(
-                "INSERT INTO t VALUES (?, ?)",
-                ((hashlib.sha256(b"%d" % i).hexdigest(), i) for i in range(200_000)),
-            )
-            db.execute("SELECT COUNT(*), SUM(v) FROM (SELECT v FROM t ORDER BY v % 977, k)")
-        times.append(time.perf_counter() - t)
-    return sorted(times)[1]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -919,12 +898,8 @@ def main() -> None:
             else:
                 shutil.rmtree(out, ignore_errors=True)
             subprocess.run(["sync"], check=False)
-            probe = [machine_probe()]
-            print(f"machine probe before: {probe[0]:.2f} s")
             build = build_stages(n, src, out, args, earlier.get(n))
-            probe.append(machine_probe())
-            print(f"machine probe after: {probe[1]:.2f} s")
-            runs.append({"n": n, "collection": asdict(col), "build": build, "probe": probe})
+            runs.append({"n": n, "collection": asdict(col), "build": build})
             if not args.keep and not args.workdir:
                 shutil.rmtree(base)
         report["runs"] = runs
