@@ -27,9 +27,10 @@ wall and CPU time (user + sys of the whole process tree, from ``wait4``), the pe
 the driver and of the largest worker process (the processes' VmHWM, polled every 50 ms
 with psutil) and the size of ``build.sqlite`` after it; then the time of a no-op ``tol
 build`` on the finished build. With ``--from-stage`` and ``--repeat K`` each forced stage
-runs K times in a row and its fastest run counts: on a box whose speed drifts (this one's
-did by up to 1.5x between runs minutes apart), the fastest of a few is the figure that
-repeats.
+runs K times in a row, every run's time is printed and the fastest counts: this box's
+speed drifted by up to 1.5x even between consecutive runs of one stage (2026-12-01: plan
+48.9 then 35.6 s at 1M), which the repeats show but do not remove; compare whole runs of
+the bench in pairs.
 
 With two or more N it extrapolates each stage to ``--target`` images (10M) from the two
 largest N, by the larger of time = a·N^b and a straight line (a fixed cost must not pass
