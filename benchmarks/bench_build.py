@@ -526,7 +526,7 @@ def build_stages(
         run = measured(cmd, log)
         inside = in_stage_seconds(out).get(name)
         walls = [run.wall]
-        for _ in range(args.repeat - 1 if first and run.returncode == 0 else 0):
+        for _ in range(args.repeat - 1 if run.returncode == 0 else 0):
             again = measured(cmd, log)  # forced: the same work on the same database
             walls.append(again.wall)
             if again.returncode != 0 or again.wall < run.wall:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
+
 from treeoflife.taxonomy.candidates import CandidateStore
 from treeoflife.taxonomy.reference import COL, EOL_DH, ITIS, SYNONYM, Candidate, name_key
 
@@ -62,4 +64,18 @@ def test_page_ids_find_their_dh_candidate() -> None:
     assert by_page.get(594996) == mulberry
     assert by_page.get(1) is None
     assert by_page.get(None) is None  # a label without a page id
+    store.close()
+
+
+def test_a_candidate_with_every_field_set_comes_back_equal() -> None:
+    store = CandidateStore((COL,))
+    full = Candidate(
+        BIRD, COL, "4QHKG", how=SYNONYM, common="gannet", page_id=45511, synonym="Sula bassana"
+    )
+    assert all(
+        getattr(full, f.name) != f.default for f in fields(Candidate) if f.default != MISSING
+    )
+    store.add_names(COL, {name_key("Sula bassana", 6): [full]})
+    by_name, _by_page = store.indexes()
+    assert by_name.get(name_key("Sula bassana", 6)) == [full]
     store.close()

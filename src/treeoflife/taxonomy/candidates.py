@@ -17,6 +17,8 @@ from __future__ import annotations
 import marshal
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import fields
+from operator import attrgetter
 
 from treeoflife import builddb
 from treeoflife.taxonomy.lineage import common_key
@@ -26,12 +28,14 @@ from treeoflife.taxonomy.reference import Candidate, NameKey
 CACHE_KIB = 32 * 1024
 
 
+# every field of a Candidate, in its order: a field added to the class is stored too
+_FIELDS = attrgetter(*(f.name for f in fields(Candidate)))
+
+
 def _pack(cand: Candidate) -> bytes:
     """A candidate's fields as one value: SQLite then decodes one column a row, not 13, and
     the candidate is made from it in one call."""
-    return marshal.dumps(
-        (cand.lineage, cand.source, cand.record, cand.how, cand.common, cand.page_id, cand.synonym)
-    )
+    return marshal.dumps(_FIELDS(cand))
 
 
 def _candidate(packed: bytes) -> Candidate:

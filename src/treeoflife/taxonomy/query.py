@@ -9,8 +9,9 @@ from __future__ import annotations
 import marshal
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import islice
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -200,9 +201,12 @@ class StoredQueries:
         self.db.close()
 
 
+# every field of a CleanName, in its order: a field added to the class is stored too
+_PARSED_FIELDS = attrgetter(*(f.name for f in fields(names.CleanName)))
+
+
 def _pack(q: LabelQuery) -> bytes:
-    p = q.parsed
-    parsed = (p.raw, p.kind, p.genus, p.epithet, p.uninomial, p.hybrid, p.note)
+    parsed = _PARSED_FIELDS(q.parsed)
     notes = dict(q.notes) if q.notes else None
     return marshal.dumps(
         (q.label_key, q.source, q.given, notes, q.page_id, q.name, q.common, parsed)

@@ -65,20 +65,14 @@ VERN_WHAT = "a ColDP VernacularName.tsv (tab-separated, with col:taxonID, col:na
 VERN_REQUIRED = ("taxonID", "name", "language")
 ENGLISH = frozenset({"eng", "en", "english"})
 TRUE = frozenset({"true", "t", "1", "yes", "y"})
-_SKIP = -1
+_SKIP = 255  # a uint8, as the columnar pass codes statuses
 
 
 SYNONYM_ROW = 2
 NO_ACCEPTED = "\x00"  # a synonym without parentID: an id no row has, so no lineage
 
 
-_SKIP_CODE = 255  # _SKIP as a uint8 code
 _FIRST_PASS = ("ID", "parentID", "status", "scientificName", "rank")  # ID first: rows with one
-
-
-def _status_code(value: str) -> int:
-    status = _status(value)
-    return _SKIP_CODE if status == _SKIP else status
 
 
 def _status(value: str) -> int:
@@ -104,9 +98,10 @@ def _rows(path: Path, progress: Callable | None) -> Iterator[tuple[int, list[str
             yield n, row, cols
 
 
-def _rank_and_name(row: list[str], cols: dict[str, int]) -> tuple[int, str]:
-    r = rank_code(row[cols["rank"]])
-    name = " ".join(row[cols["scientificName"]].split())
+def _rank_and_name(rank: str, scientific_name: str) -> tuple[int, str]:
+    """(rank code, name) of a usage's rank and name cells; NO_RANK without both."""
+    r = rank_code(rank)
+    name = " ".join(scientific_name.split())
     if r != NO_RANK and name and not is_unknown(name):
         return r, name
     return NO_RANK, ""
@@ -121,7 +116,8 @@ class _FirstPass:
     wanted_ids: dict[int, str] = field(default_factory=dict)  # file row -> ID, wanted rows
     name_rows: dict[NameKey, list[int]] = field(default_factory=dict)
     synonym_of: dict[str, str] = field(default_factory=dict)  # wanted synonym ID -> accepted
-    columnar: bool = False  # read by Arrow: so is the second pass
+    # the header's columns when Arrow read the file (so does the second pass), else None
+    columns: dict[str, int] | None = None
 
 
 def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> BackboneResult:
@@ -138,7 +134,7 @@ def load(path: Path, names: set[NameKey], progress: Callable | None = None) -> B
     name_nodes = {key: [int(canon[n]) for n in ns] for key, ns in first.name_rows.items()}
     wanted = wanted_rows(tree, canon, (i for ns in name_nodes.values() for i in ns))
     if wanted is not None:  # the second pass: names on the wanted lineages
-        for n, name, r in _lineage_names(path, wanted, first.columnar):
+        for n, name, r in _lineage_names(path, wanted, first.columns):
             if r != NO_RANK:
                 tree.name[int(canon[n])] = name
     del canon
@@ -164,7 +160,11 @@ def _row_pass(path: Path, names: set[NameKey], progress: Callable | None) -> _Fi
         usage = row[cols["ID"]].strip()
         parent = row[cols["parentID"]].strip()
         status = _status(row[cols["status"]])
-        r, name = _rank_and_name(row, cols) if status != _SKIP else (NO_RANK, "")
+        r, name = (
+            _rank_and_name(row[cols["rank"]], row[cols["scientificName"]])
+            if status != _SKIP
+            else (NO_RANK, "")
+        )
         if r != NO_RANK and (key := name_key(name, r)) in names:
             first.name_rows.setdefault(key, []).append(n)
             first.wanted_ids[n] = usage
@@ -187,18 +187,18 @@ def _columnar_pass(path: Path, names: set[NameKey]) -> _FirstPass:
     """
     with table(path, REQUIRED, what=WHAT, delimiter="\t", prefix=PREFIX) as (columns, _body):
         pass  # the header, checked as the row-by-row reader checks it
-    first = _FirstPass(columnar=True)
+    first = _FirstPass(columns=columns)
     wanted_names = pa.array(sorted({name for name, _r in names}), pa.string())
     unknown = pa.array(sorted(UNKNOWN_VALUES), pa.string())
     start = 0  # file row number of the batch's first row
     for cols in column_batches(path, columns, _FIRST_PASS, delimiter="\t"):
         usage, parent = cols["ID"], cols["parentID"]
         count = len(usage)
-        status = coded(cols["status"], _status_code)
+        status = coded(cols["status"], _status)
         synonym = status == SYNONYM_ROW
         low = lowered(collapsed(cols["scientificName"]))
         known = ~np.asarray(pc.is_in(low, unknown), dtype=bool)  # "" is an unknown value
-        rank = np.where(known & (status != _SKIP_CODE), coded(cols["rank"], rank_code), NO_RANK)
+        rank = np.where(known & (status != _SKIP), coded(cols["rank"], rank_code), NO_RANK)
         rank = rank.astype(np.uint8)
         # rows whose (name, rank) a label wants, in file order
         hits = np.flatnonzero(np.asarray(pc.is_in(low, wanted_names), dtype=bool))
@@ -232,30 +232,29 @@ def _columnar_pass(path: Path, names: set[NameKey]) -> _FirstPass:
     return first
 
 
-def _lineage_names(path: Path, wanted: bytes, columnar: bool) -> Iterator[tuple[int, str, int]]:
+def _lineage_names(
+    path: Path, wanted: bytes, columns: dict[str, int] | None
+) -> Iterator[tuple[int, str, int]]:
     """(file row, name, rank code) of the wanted rows, in file order; read by Arrow when
-    the first pass was."""
-    if not columnar:
+    the first pass was (``columns``: its header)."""
+    if columns is None:
         for n, row, cols in _rows(path, None):
             if wanted[n]:
-                r, name = _rank_and_name(row, cols)
+                r, name = _rank_and_name(row[cols["rank"]], row[cols["scientificName"]])
                 yield n, name, r
         return
-    with table(path, REQUIRED, what=WHAT, delimiter="\t", prefix=PREFIX) as (columns, _body):
-        pass
     flags = np.frombuffer(wanted, dtype=np.uint8)
     start = 0
     for cols in column_batches(path, columns, ("ID", "scientificName", "rank"), delimiter="\t"):
         count = len(cols["ID"])
         rows = np.flatnonzero(flags[start : start + count])
-        cells = {"scientificName": 0, "rank": 1}
         for i, name, rank in zip(
             rows.tolist(),
             cols["scientificName"].take(rows).to_pylist(),
             cols["rank"].take(rows).to_pylist(),
             strict=True,
         ):
-            r, clean = _rank_and_name([name, rank], cells)
+            r, clean = _rank_and_name(rank, name)
             yield start + i, clean, r
         start += count
 
