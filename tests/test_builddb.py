@@ -13,22 +13,25 @@ from treeoflife.errors import TolError
 
 
 def _as_version(out: Path, version: int) -> None:
-    """Make a new build's database look as version ``version`` left it: samples without
-    the image's record, and a finished scan and plan."""
+    """Make a new build's database look as version ``version`` left it: samples of other
+    columns (5: without the image's record; 6: with the label's ranks), and a finished
+    scan and plan."""
     db = builddb.connect(out, create=True)
     for stage in ("scan", "dedup", "plan", "write", "report"):
         builddb.record_stage(db, stage, f"fp-{stage}", {}, [])
     db.execute("DROP TABLE samples")
-    db.execute("CREATE TABLE samples (split TEXT, shard INTEGER, position INTEGER)")
+    db.execute("CREATE TABLE samples (split TEXT, shard INTEGER, position INTEGER, kingdom TEXT)")
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     db.close()
 
 
-def test_a_version_5_build_gets_samples_again_and_plans_again(tmp_path: Path) -> None:
-    _as_version(tmp_path, 5)
+@pytest.mark.parametrize("version", [5, 6])
+def test_an_older_build_gets_samples_again_and_plans_again(tmp_path: Path, version: int) -> None:
+    _as_version(tmp_path, version)
     db = builddb.connect(tmp_path)
     columns = {r[1] for r in db.execute("PRAGMA table_info(samples)")}
     assert {"license", "source_sha256", "in_train_small"} <= columns
+    assert "kingdom" not in columns  # the label's ranks are taxa's
     for stage in ("scan", "dedup"):  # what came before plan is kept
         assert builddb.stage_fingerprint(db, stage) == f"fp-{stage}"
     for stage in ("plan", "write", "report"):  # plan and every stage after it run again

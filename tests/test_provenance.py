@@ -304,8 +304,8 @@ def test_check_taxa_of_the_build_counts_each_sample_of_the_catalog_once(builds) 
     try:
         relation = (
             "SELECT s.split, s.treeoflife_id, s.label_key, s.source, "
-            + ", ".join(f's."{r}"' for r in RANKS)
-            + ", s.common, s.taxon_status AS status FROM samples s"
+            + ", ".join(f't."{r}"' for r in RANKS)
+            + ", t.common, t.status FROM samples s JOIN taxa t ON t.label_key = s.label_key"
         )
         expected = check_taxa.check_query(db, check_taxa.label_rows(relation))
     finally:

@@ -40,8 +40,7 @@ def _build(out: Path, n: int):
         labels[f"eol:page:{page}"] = (*ranks, f"bird {page}", "resolved", "{}")
         ids = (k, page, None, None, None, None, None)
         rows.append(("train", k // 1000, k % 1000, tid, "eol", f"eol:page:{page}"))
-        rows[-1] += (*ids, *ranks, f"bird {page}", "resolved")
-        rows[-1] += (f"eol:{k}", "a.tar.gz", f"{k}.jpg", "0" * 64, 640, 480, "[]")
+        rows[-1] += (*ids, f"eol:{k}", "a.tar.gz", f"{k}.jpg", "0" * 64, 640, 480, "[]")
     with builddb.transaction(db):
         samples.insert(db, rows)
         db.executemany(
@@ -52,7 +51,8 @@ def _build(out: Path, n: int):
         w = csv.writer(fh)
         w.writerow(CATALOG_COLUMNS)
         for r in rows:
-            w.writerow(["train", r[3], *r[6 : 6 + len(ID_COLUMNS)], *r[13:21]])
+            label = labels[r[5]]
+            w.writerow(["train", r[3], *r[6 : 6 + len(ID_COLUMNS)], *label[: len(RANKS) + 1]])
     assert len(RANKS) == 7
     return db
 

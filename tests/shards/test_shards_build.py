@@ -285,7 +285,8 @@ def test_a_replan_rewrites_only_the_shards_whose_samples_changed(built_copy: Pat
     label's common name changes, so only the shards holding its samples are written again."""
     db = builddb.connect(built_copy)
     label, common = db.execute(
-        "SELECT label_key, common FROM samples WHERE split = 'train' ORDER BY shard, position"
+        "SELECT s.label_key, t.common FROM samples s JOIN taxa t USING (label_key) "
+        "WHERE s.split = 'train' ORDER BY s.shard, s.position"
     ).fetchone()
     touched = {
         (split, shard)
@@ -336,7 +337,7 @@ def test_a_shards_digest_text_is_the_same_wherever_its_rows_are_stored(built_cop
     from treeoflife.shards import planning, samples
 
     db = builddb.connect(built_copy)
-    samples.label_rows(db)
+    samples.label_digests(db)
     (planned, est) = db.execute(
         "SELECT planned, est_bytes FROM shards WHERE split = 'train' AND shard = 0"
     ).fetchone()

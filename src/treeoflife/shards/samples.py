@@ -1,12 +1,14 @@
 """The ``samples`` relation: every planned sample, written once by ``plan``, read by the rest.
 
-``plan`` inserts one row per (split, sample) with what the sample says (source, ids, ranks,
-common, status), what later stages need of its image (locator, small-JPEG digest, source
+``plan`` inserts one row per (split, sample) with what the sample says (source, ids, label),
+what later stages need of its image (locator, small-JPEG digest, source
 size, repair notes) and the image's record (:data:`RECORD`: source bytes and digests,
 license and rights, read where plan joins its candidates, in storage order); ``write`` reads a shard's rows with their JPEG's place in a work file
 to assemble it, ``verify`` the expected keys and digests, ``catalog``, check-taxa and
-``report`` stream rows and SQL aggregates. Per-label provenance stays in ``taxa``; the
-queries that join it, and the work-file location, are written here, once.
+``report`` stream rows and SQL aggregates. What is the same for every sample of a label
+(ranks, common name, status, provenance) stays in ``taxa``, read by label where a stage
+needs it: copied into every sample it made plan's rows ~13 % wider and its insert ~40 %
+slower at 1M. The queries that join it, and the work-file location, are written here, once.
 """
 
 from __future__ import annotations
@@ -35,9 +37,6 @@ FIELDS: tuple[str, ...] = (
     "source",
     "label_key",
     *ID_COLUMNS,
-    *RANKS,
-    "common",
-    "taxon_status",
     "identity_key",
     "container",
     "member",
@@ -47,6 +46,13 @@ FIELDS: tuple[str, ...] = (
     "image_notes",
 )
 _QUOTED = ", ".join(f'"{f}"' for f in FIELDS)
+# what a sample takes from its label's taxa row ``t``, the same for all its samples: the
+# .json member's ranks, common name and status
+LABEL_SQL: dict[str, str] = {
+    **{r: f't."{r}"' for r in RANKS},
+    "common": "t.common",
+    "taxon_status": "t.status",
+}
 # the image's record a sample also carries (builddb's samples table), for catalog,
 # provenance.parquet and report, and how plan's candidate join reads each from encoded e and
 # rights r (a left join: an image without a rights row has an unknown license and empty
@@ -118,15 +124,11 @@ def _encoded(column: str) -> str:
 # {max_samples} samples: plan renumbers a split where the byte limit binds), FIELDS (with
 # the locator and the JPEG's digest), the image's RECORD, its JPEG's place and size. The
 # join walks the ranks in image order, so `images` is read in storage order and each
-# image's encoded row by rowid (builddb's ENCODED_BY_ROWID); rights and the label's row
-# are probed. The rows are then sorted once, by rank (an integer), and written in
+# image's encoded row by rowid (builddb's ENCODED_BY_ROWID); rights are probed. The rows are then sorted once, by rank (an integer), and written in
 # (split, shard, position) order, their storage order. {first}: the rn before each
 # split's first, as SQL over ``c.split``.
 _CANDIDATE_SQL: dict[str, str] = {
     **{f: f"i.{f}" for f in ("treeoflife_id", "source", "label_key", *ID_COLUMNS)},
-    **{r: f't."{r}"' for r in RANKS},
-    "common": "t.common",
-    "taxon_status": "t.status",
     **{f: f"i.{f}" for f in ("identity_key", "container", "member")},
     "image_sha256": _encoded("sha256"),
     "source_width": _encoded("width"),
@@ -150,17 +152,16 @@ INSERT_SAMPLES = (
     "CROSS JOIN images i ON i.rowid = c.image "
     + ENCODED_BY_ROWID
     + " LEFT JOIN rights r ON r.treeoflife_id = i.treeoflife_id "
-    "JOIN temp.label_rows t ON t.label_key = i.label_key "
     "ORDER BY c.rn"
 )
 # everything a shard's bytes depend on, as one text: per sample, in order, a JSON array of
-# its position, FIELDS (with the locator and the JPEG's digest), its label's provenance
-# digest and the JPEG's size, so the text is unambiguous; plan hashes it. One json_array
+# its position, FIELDS (with the locator and the JPEG's digest), its label's digest (of
+# LABEL_SQL and the provenance) and the JPEG's size, so the text is unambiguous; plan hashes it. One json_array
 # call a row is ~4x cheaper in SQLite than quote() of each of the ~30 values joined by ||
 # (3 vs 12 µs a sample; the digest is internal: it only decides whether a done shard is
 # kept). Read back from samples in storage order, the label's digest probed in
-# temp.label_digests (small and narrow: a shallower B-tree than label_rows' wide rows,
-# ~1 µs less a sample at 1M). The same pass sums the shard's estimated bytes (JPEG
+# temp.label_digests (small and narrow: a shallower B-tree than taxa's wide rows, ~1 µs
+# less a sample at 1M). The same pass sums the shard's estimated bytes (JPEG
 # sizes plus an overhead a sample), so plan needs no pass of its own over samples for
 # them when the count cut holds (~0.8 s at 1M: the rows are read whole either way).
 _SHARD_TEXT = (
@@ -180,6 +181,8 @@ _BY_PLACE = "s.split = ? AND s.shard = ? ORDER BY s.position"
 _SHARD_ROWS = (
     "SELECT "
     + ", ".join(f's."{f}"' for f in FIELDS)
+    + ", "
+    + ", ".join(f'{sql} AS "{name}"' for name, sql in LABEL_SQL.items())
     + ", t.provenance, s.jpeg_offset AS offset, s.jpeg_size AS size, "
     "s.image_sha256 AS sha256, u.unit, u.work "
     "FROM samples s JOIN taxa t ON t.label_key = s.label_key "
@@ -194,22 +197,17 @@ _REFRESH_PLACES = (
 )
 
 
-def label_rows(db: sqlite3.Connection) -> None:
-    """temp.label_rows: what CANDIDATES takes of each label in ``taxa`` (ranks, common,
-    status), in one table without rowids, so a sample's label is one B-tree lookup (taxa
-    and a digest table were a lookup and a fetch, and another lookup: ~2 µs a sample); and
-    temp.label_digests: a sha256 of each label's provenance, for the shard digests."""
+def label_digests(db: sqlite3.Connection) -> None:
+    """temp.label_digests: a sha256 of what each label in ``taxa`` gives its samples
+    (LABEL_SQL and the provenance), for the shard digests."""
     db.create_function("tol_sha256", 1, _sha256, deterministic=True)
-    ranks = ", ".join(f'"{r}"' for r in RANKS)
-    db.execute("DROP TABLE IF EXISTS temp.label_rows")
-    db.execute(
-        f"CREATE TEMP TABLE label_rows (label_key TEXT PRIMARY KEY, {ranks}, common, status) "
-        "WITHOUT ROWID"
-    )
-    db.execute(f"INSERT INTO temp.label_rows SELECT label_key, {ranks}, common, status FROM taxa")
+    label = ", ".join((*LABEL_SQL.values(), "t.provenance"))
     db.execute("DROP TABLE IF EXISTS temp.label_digests")
     db.execute("CREATE TEMP TABLE label_digests (label_key TEXT PRIMARY KEY, digest) WITHOUT ROWID")
-    db.execute("INSERT INTO temp.label_digests SELECT label_key, tol_sha256(provenance) FROM taxa")
+    db.execute(
+        "INSERT INTO temp.label_digests "
+        f"SELECT t.label_key, tol_sha256(json_array({label})) FROM taxa t"
+    )
 
 
 def _sha256(text: str) -> str:
@@ -233,7 +231,7 @@ def plan_samples(
     ``member`` (split -> condition on splits ``s``), in ``order`` (over images ``i`` and
     the split ``p.split``), cut every ``max_samples``. First the ranks (narrow rows, sorted
     by the order's key), then the samples' records (read in storage order, sorted by rank).
-    Needs :func:`label_rows` and :func:`exclude`."""
+    Needs :func:`exclude`."""
     splits = " UNION ALL ".join(f"SELECT '{split}' AS split" for split in member)
     cond = "CASE p.split " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in member.items()) + " END"
     db.execute(f"DROP TABLE IF EXISTS {RANK}")

@@ -34,7 +34,7 @@ from treeoflife.columns import CATALOG_COLUMNS, INTEGER_COLUMNS
 from treeoflife.diff import since
 from treeoflife.errors import TolError
 from treeoflife.reports import check_taxa, provenance
-from treeoflife.shards import layout
+from treeoflife.shards import layout, samples
 from treeoflife.stages import BuildContext, Stage
 from treeoflife.taxonomy.ranks import RANKS
 
@@ -57,15 +57,12 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "source_height",
 )
 INT_COLUMNS = INTEGER_COLUMNS | {"position", "source_width", "source_height"}
-# the columns a row takes from its label, the same for every sample of it (samples' ranks,
-# common and status are copies of the label's taxa row, made by plan): arrays made once per
-# label, taken by the label's number (its place in label_key order)
-LABEL_COLUMNS = (*RANKS, "common", "taxon_status", "label_sources", "provenance")
+# the columns a row takes from its label's taxa row, the same for every sample of it:
+# arrays made once per label, taken by the label's number (its place in label_key order)
+LABEL_COLUMNS = (*samples.LABEL_SQL, "label_sources", "provenance")
 _LABEL_SQL = (
     ("label_key", "t.label_key"),
-    *((r, f't."{r}"') for r in RANKS),
-    ("common", "t.common"),
-    ("taxon_status", "t.status"),
+    *samples.LABEL_SQL.items(),
     ("label_sources", provenance.LABEL_SOURCES_SQL),
     ("provenance", "t.provenance"),
 )

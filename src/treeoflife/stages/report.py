@@ -42,29 +42,29 @@ NAME = "report"
 _UNIQUE = each_sample_once("s")
 
 
-# samples per (split, source, label, taxon status), each once
-LabelCounts = Counter[tuple[str, str, str, str]]
+# samples per (split or license, source, label), each once (a train_small row repeats a
+# train sample)
+LabelCounts = Counter[tuple[str, str, str]]
+# a sample's taxon status is its label's (a label without a taxa row, which plan never
+# plans, is unresolved)
+_STATUS = "COALESCE(t.status, 'unresolved')"
 
 
-def _label_counts(db: sqlite3.Connection, counts: LabelCounts | None) -> str:
-    """SQL of the samples per (split, source, label, taxon status), each sample once (a
-    train_small row repeats a train sample) as (split, source, label_key, status, n): the
-    counts the licenses pass
-    made, in a temporary table, or, for a caller that has not made it (on a connection
-    that may be read-only), one grouped pass."""
+def _label_counts(db: sqlite3.Connection, name: str, counts: LabelCounts | None, sql: str) -> str:
+    """A relation of samples per (``name``, source, label_key) as (``name``, source,
+    label_key, n): ``counts`` (counted by the licenses pass) in a temporary table, or, for a
+    caller that has not made the pass (on a connection that may be read-only), ``sql``,
+    one grouped pass over the samples."""
     if counts is None:
-        return (
-            "(SELECT s.split, s.source, s.label_key, s.taxon_status AS status, COUNT(*) AS n "
-            f"FROM samples s WHERE {_UNIQUE} GROUP BY 1, 2, 3, 4)"
-        )
-    db.execute("DROP TABLE IF EXISTS temp.report_label_counts")
-    db.execute("CREATE TEMP TABLE report_label_counts (split, source, label_key, status, n)")
+        return f"({sql})"
+    db.execute(f"DROP TABLE IF EXISTS temp.report_{name}_counts")
+    db.execute(f"CREATE TEMP TABLE report_{name}_counts ({name}, source, label_key, n)")
     with builddb.transaction(db):
         db.executemany(
-            "INSERT INTO temp.report_label_counts VALUES (?, ?, ?, ?, ?)",
+            f"INSERT INTO temp.report_{name}_counts VALUES (?, ?, ?, ?)",
             ((*key, n) for key, n in counts.items()),
         )
-    return "temp.report_label_counts"
+    return f"temp.report_{name}_counts"
 
 
 def _groups(db: sqlite3.Connection, counts: LabelCounts | None) -> tuple[bool, Iterator[tuple]]:
@@ -74,19 +74,23 @@ def _groups(db: sqlite3.Connection, counts: LabelCounts | None) -> tuple[bool, I
     each part ordered by the ranks, so distinct taxa and the treemap's leaves are runs of
     rows; returns whether there is a train split.
 
-    The samples are counted by split, source, label and taxon status (the licenses pass
-    counts them as it goes: no sort of the samples), and each group's ranks and common
-    name are its label's in ``taxa``, where plan copied them from (sorting the samples
-    with their ranks cost ~2.5 µs a sample at 1M); SQLite sorts the groups."""
+    The samples are counted by split, source and label (the licenses pass counts them as
+    it goes: no sort of the samples), and each group's ranks, common name and status are
+    its label's in ``taxa`` (sorting the samples with their ranks cost ~2.5 µs a sample at
+    1M); SQLite sorts the groups."""
     (has_train,) = db.execute(
         "SELECT EXISTS (SELECT 1 FROM samples WHERE split = 'train')"
     ).fetchone()
     counted = "g.split = 'train'" if has_train else "1"
     # a label missing from taxa (plan never makes one) counts with no ranks, never drops
     ranks = ", ".join(f"COALESCE(t.\"{r}\", '')" for r in RANKS)
+    grouped = (
+        "SELECT s.split, s.source, s.label_key, COUNT(*) AS n "
+        f"FROM samples s WHERE {_UNIQUE} GROUP BY 1, 2, 3"
+    )
     rows = db.execute(
         f"SELECT {counted}, g.split, g.source, {ranks}, COALESCE(t.common, '') != '', "
-        f"g.status, g.n FROM {_label_counts(db, counts)} g "
+        f"{_STATUS}, g.n FROM {_label_counts(db, 'split', counts, grouped)} g "
         "LEFT JOIN taxa t ON t.label_key = g.label_key "
         f"ORDER BY {counted} DESC, {ranks}, g.split, g.source"
     )
@@ -184,16 +188,22 @@ UniqueCounts = list[tuple[str, str, str, int]]
 Licensed = Counter[tuple[str, str, str]]  # licensed samples per (license, source, status)
 
 
-def licensed_counts(db: sqlite3.Connection) -> Licensed:
+def licensed_counts(db: sqlite3.Connection, counts: LabelCounts | None = None) -> Licensed:
     """Samples with a known license per (license code, source, taxon status), each sample
-    once: what :func:`write_licenses` tallies as it writes, for a caller with no file to
-    write."""
+    once: from what :func:`write_licenses` tallied per (license, source, label) as it wrote
+    (``counts``), or, for a caller with no file to write, a grouped pass; each label's
+    status read from ``taxa`` once."""
+    grouped = (
+        "SELECT s.license, s.source, s.label_key, COUNT(*) AS n "
+        f"FROM samples s WHERE {_UNIQUE} AND {_LICENSED} GROUP BY 1, 2, 3"
+    )
+    relation = _label_counts(db, "license", counts, grouped)
     return Counter(
         {
             (code, source, status): n
             for code, source, status, n in db.execute(
-                "SELECT s.license, s.source, s.taxon_status, COUNT(*) "
-                f"FROM samples s WHERE {_UNIQUE} AND {_LICENSED} GROUP BY 1, 2, 3",
+                f"SELECT g.license, g.source, {_STATUS}, SUM(g.n) FROM {relation} g "
+                "LEFT JOIN taxa t ON t.label_key = g.label_key GROUP BY 1, 2, 3",
                 {"unknown": licenses.UNKNOWN},
             )
         }
@@ -359,14 +369,14 @@ _PLAIN = csvtext.plain_test("\n")
 # each sample once, a shard at a time in shard order: its split, shard, how many, their
 # plain lines, joined by SQLite as it walks the samples' primary key (split, shard,
 # position), so in position order; and each sample's key for the counts, [source, label,
-# taxon status, license] as a JSON array (which holds no control character, so char(30)
+# license] as a JSON array (which holds no control character, so char(30)
 # separates them whatever the values are), counted as text in Python and decoded once per
 # distinct key. A shard whose plain lines fail the quoting test is rendered again with the
 # quotes (_QUOTED_SHARD): testing each shard's text once in Python costs less than a
 # quoting CASE on every value of every sample in SQL.
 _LICENSE_SHARDS = (
     f"SELECT s.split, s.shard, COUNT(*), group_concat({_license_line(False)}, ''), "
-    "group_concat(json_array(s.source, s.label_key, s.taxon_status, s.license), char(30)) "
+    "group_concat(json_array(s.source, s.label_key, s.license), char(30)) "
     f"FROM samples s WHERE {_UNIQUE} GROUP BY s.split, s.shard ORDER BY s.split, s.shard"
 )
 _QUOTED_SHARD = (
@@ -377,11 +387,13 @@ _QUOTED_SHARD = (
 
 @dataclass
 class Seen:
-    """What the licenses pass counts on its way through the samples: the licensed ones
-    (:func:`licensed_counts`) and every sample per (split, source, label, status), so the stats
-    need no pass of their own (a sort of every sample: ~2.5 µs a sample at 1M)."""
+    """What the licenses pass counts on its way through the samples, per label (a label's
+    status is taxa's, looked up per group afterwards): the licensed ones per (license,
+    source, label), for :func:`licensed_counts`, and every sample per (split, source,
+    label), so the stats need no pass of their own (a sort of every sample: ~2.5 µs a
+    sample at 1M)."""
 
-    licensed: Licensed = field(default_factory=Counter)
+    licensed: LabelCounts = field(default_factory=Counter)
     labels: LabelCounts = field(default_factory=Counter)
 
 
@@ -410,12 +422,10 @@ def write_licenses(db: sqlite3.Connection, dest: Path, seen: Seen | None = None)
         for split, counted in keys.items():
             # the distinct keys decoded in one call (one a key cost ~10 µs at 1M)
             decoded = json.loads("[" + ",".join(counted) + "]")
-            for (source, label_key, status, code), count in zip(
-                decoded, counted.values(), strict=True
-            ):
-                seen.labels[split, source, label_key, status] += count
+            for (source, label_key, code), count in zip(decoded, counted.values(), strict=True):
+                seen.labels[split, source, label_key] += count
                 if code != licenses.UNKNOWN:  # what _LICENSED keeps
-                    seen.licensed[code, source, status] += count
+                    seen.licensed[code, source, label_key] += count
     return written
 
 
@@ -439,7 +449,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     changes = recorded_changes(ctx.db)
     if changes is not None:
         stats["changes"] = changes
-    counts = combined_counts(once, seen.licensed)
+    counts = combined_counts(once, licensed_counts(ctx.db, seen.licensed))
     stats["licenses"] = license_counts(ctx.db, counts)
     stats["by_source_all"] = source_counts(counts)
     stats["limitations"] = limitations(ctx.db, stats["by_kingdom"], counts)
