@@ -337,7 +337,7 @@ def test_a_shards_digest_text_is_the_same_wherever_its_rows_are_stored(built_cop
     from treeoflife.shards import planning, samples
 
     db = builddb.connect(built_copy)
-    samples.label_digests(db)
+    samples.label_rows(db)
     (planned, est) = db.execute(
         "SELECT planned, est_bytes FROM shards WHERE split = 'train' AND shard = 0"
     ).fetchone()

@@ -31,28 +31,23 @@ def each_sample_once(alias: str) -> str:
     return f"{alias}.split != 'train_small'"
 
 
+_IDS = ("treeoflife_id", "source", "label_key", *ID_COLUMNS)
+_PLACE = ("identity_key", "container", "member", "image_sha256")
+_IMAGE = ("source_width", "source_height", "image_notes")
 # what a sample says, in the samples table's column order (after split, shard, position)
-FIELDS: tuple[str, ...] = (
-    "treeoflife_id",
-    "source",
-    "label_key",
-    *ID_COLUMNS,
-    "identity_key",
-    "container",
-    "member",
-    "image_sha256",
-    "source_width",
-    "source_height",
-    "image_notes",
-)
+FIELDS: tuple[str, ...] = (*_IDS, *_PLACE, *_IMAGE)
 _QUOTED = ", ".join(f'"{f}"' for f in FIELDS)
 # what a sample takes from its label's taxa row ``t``, the same for all its samples: the
-# .json member's ranks, common name and status
+# .json member's ranks, common name and status (read from a table with taxa's names)
 LABEL_SQL: dict[str, str] = {
     **{r: f't."{r}"' for r in RANKS},
     "common": "t.common",
     "taxon_status": "t.status",
 }
+# what a sample's shard bytes depend on, in the order of the shard digest's text: schema 6
+# stored the label's columns in samples, between the ids and the locator, and the text is
+# still that one, so a build made before keeps its shards (no byte of them changed)
+DIGESTED: tuple[str, ...] = (*_IDS, *LABEL_SQL, *_PLACE, *_IMAGE)
 # the image's record a sample also carries (builddb's samples table), for catalog,
 # provenance.parquet and report, and how plan's candidate join reads each from encoded e and
 # rights r (a left join: an image without a rights row has an unknown license and empty
@@ -159,17 +154,17 @@ INSERT_SAMPLES = (
 # LABEL_SQL and the provenance) and the JPEG's size, so the text is unambiguous; plan hashes it. One json_array
 # call a row is ~4x cheaper in SQLite than quote() of each of the ~30 values joined by ||
 # (3 vs 12 µs a sample; the digest is internal: it only decides whether a done shard is
-# kept). Read back from samples in storage order, the label's digest probed in
-# temp.label_digests (small and narrow: a shallower B-tree than taxa's wide rows, ~1 µs
-# less a sample at 1M). The same pass sums the shard's estimated bytes (JPEG
+# kept). Read back from samples in storage order, the label's columns and digest probed
+# in temp.label_rows (without taxa's provenance: a shallower B-tree, and one lookup, not
+# a lookup and a fetch; ~0.5 µs a sample more than the digest alone at 1M). The same pass sums the shard's estimated bytes (JPEG
 # sizes plus an overhead a sample), so plan needs no pass of its own over samples for
 # them when the count cut holds (~0.8 s at 1M: the rows are read whole either way).
 _SHARD_TEXT = (
     "SELECT COUNT(*), SUM(jpeg_size) + COUNT(*) * ?, group_concat(text, char(10)) "
     "FROM (SELECT json_array(s.position, "
-    + ", ".join(f's."{f}"' for f in FIELDS)
+    + ", ".join(LABEL_SQL.get(f, f's."{f}"') for f in DIGESTED)
     + ", t.digest, s.jpeg_size) AS text, s.jpeg_size FROM samples s "
-    "JOIN temp.label_digests t ON t.label_key = s.label_key WHERE {where})"
+    "JOIN temp.label_rows t ON t.label_key = s.label_key WHERE {where})"
 )
 # a shard's rows as plan wrote them: a range of rowids in order (read in storage order,
 # no index), the split and shard only checked (the unary + keeps them off the index)
@@ -197,16 +192,17 @@ _REFRESH_PLACES = (
 )
 
 
-def label_digests(db: sqlite3.Connection) -> None:
-    """temp.label_digests: a sha256 of what each label in ``taxa`` gives its samples
-    (LABEL_SQL and the provenance), for the shard digests."""
+def label_rows(db: sqlite3.Connection) -> None:
+    """temp.label_rows: what each label in ``taxa`` gives its samples' shard bytes, for
+    the shard digests: its columns of LABEL_SQL and a sha256 of its provenance."""
     db.create_function("tol_sha256", 1, _sha256, deterministic=True)
-    label = ", ".join((*LABEL_SQL.values(), "t.provenance"))
-    db.execute("DROP TABLE IF EXISTS temp.label_digests")
-    db.execute("CREATE TEMP TABLE label_digests (label_key TEXT PRIMARY KEY, digest) WITHOUT ROWID")
+    names = ", ".join(sql.removeprefix("t.") for sql in LABEL_SQL.values())
+    db.execute("DROP TABLE IF EXISTS temp.label_rows")
     db.execute(
-        "INSERT INTO temp.label_digests "
-        f"SELECT t.label_key, tol_sha256(json_array({label})) FROM taxa t"
+        f"CREATE TEMP TABLE label_rows (label_key TEXT PRIMARY KEY, {names}, digest) WITHOUT ROWID"
+    )
+    db.execute(
+        f"INSERT INTO temp.label_rows SELECT label_key, {names}, tol_sha256(provenance) FROM taxa"
     )
 
 

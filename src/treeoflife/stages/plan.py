@@ -115,7 +115,7 @@ def _plan_split(ctx: BuildContext, split: str, old: dict) -> dict[str, int]:
 def run(ctx: BuildContext) -> dict[str, Any]:
     db = ctx.db
     cfg = ctx.config.shards
-    samples.label_digests(db)
+    samples.label_rows(db)
     samples.exclude(db)
     cols = ("split", "shard", "name", "digest", "status", "samples", "bytes", "sha256")
     old = {
