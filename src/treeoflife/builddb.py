@@ -210,11 +210,11 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 
 -- every planned sample, written once by plan: where it goes (split, shard, position) and
--- what it says (source, ids, ranks, common, status, locator, small-JPEG digest), and its
--- image's record (source bytes, sha256 and perceptual hash from encoded; license and
--- rights from rights). write, verify, catalog, check-taxa and report read it; per-label
--- provenance stays in taxa, joined by label (copying ~1 KB of provenance JSON per sample
--- would be ~10 GB at 10M).
+-- what it says (source, ids, label, locator, small-JPEG digest), and its image's record
+-- (source bytes, sha256 and perceptual hash from encoded; license and rights from
+-- rights). write, verify, catalog, check-taxa and report read it; what is the same for
+-- every sample of a label (ranks, common name, status, ~1 KB of provenance JSON) stays in
+-- taxa, read by label.
 -- A sample is in a split at most once (plan reads splits, keyed by id); a train_small
 -- sample is also a train sample.
 {samples}
