@@ -50,7 +50,9 @@ def test_no_species_is_in_two_splits_and_holdout_taxa_are_in_val(by_taxon: Path)
     # and the dataset follows: no species of val is in train or train_small
     with sqlite3.connect(by_taxon / builddb.DB_NAME) as db:
         seen = defaultdict(set)
-        for split, genus, species in db.execute("SELECT split, genus, species FROM samples"):
+        for split, genus, species in db.execute(
+            "SELECT s.split, t.genus, t.species FROM samples s JOIN taxa t USING (label_key)"
+        ):
             if species:
                 seen[f"{genus} {species}"].add("val" if split == "val" else "train")
     assert all(len(s) == 1 for s in seen.values())
