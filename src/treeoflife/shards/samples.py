@@ -7,8 +7,9 @@ license and rights, read where plan joins its candidates, in storage order); ``w
 to assemble it, ``verify`` the expected keys and digests, ``catalog``, check-taxa and
 ``report`` stream rows and SQL aggregates. What is the same for every sample of a label
 (ranks, common name, status, provenance) stays in ``taxa``, read by label where a stage
-needs it: copied into every sample it made plan's rows ~13 % wider and its insert ~40 %
-slower at 1M. The queries that join it, and the work-file location, are written here, once.
+needs it: copied into every sample, the ranks, common name and status made the rows ~13 %
+wider, and plan's insert took 17.5 s at 1M against 10 s without them. The queries that
+join it, and the work-file location, are written here, once.
 """
 
 from __future__ import annotations
@@ -119,11 +120,12 @@ def _encoded(column: str) -> str:
 # {max_samples} samples: plan renumbers a split where the byte limit binds), FIELDS (with
 # the locator and the JPEG's digest), the image's RECORD, its JPEG's place and size. The
 # join walks the ranks in image order, so `images` is read in storage order and each
-# image's encoded row by rowid (builddb's ENCODED_BY_ROWID); rights are probed. The rows are then sorted once, by rank (an integer), and written in
-# (split, shard, position) order, their storage order. {first}: the rn before each
-# split's first, as SQL over ``c.split``.
+# image's encoded row by rowid (builddb's ENCODED_BY_ROWID); rights are probed. The rows
+# are then sorted once, by rank (an integer), and written in (split, shard, position)
+# order, their storage order. {first}: the rn before each split's first, as SQL over
+# ``c.split``.
 _CANDIDATE_SQL: dict[str, str] = {
-    **{f: f"i.{f}" for f in ("treeoflife_id", "source", "label_key", *ID_COLUMNS)},
+    **{f: f"i.{f}" for f in _IDS},
     **{f: f"i.{f}" for f in ("identity_key", "container", "member")},
     "image_sha256": _encoded("sha256"),
     "source_width": _encoded("width"),
@@ -150,15 +152,16 @@ INSERT_SAMPLES = (
     "ORDER BY c.rn"
 )
 # everything a shard's bytes depend on, as one text: per sample, in order, a JSON array of
-# its position, FIELDS (with the locator and the JPEG's digest), its label's digest (of
-# LABEL_SQL and the provenance) and the JPEG's size, so the text is unambiguous; plan hashes it. One json_array
-# call a row is ~4x cheaper in SQLite than quote() of each of the ~30 values joined by ||
-# (3 vs 12 µs a sample; the digest is internal: it only decides whether a done shard is
-# kept). Read back from samples in storage order, the label's columns and digest probed
-# in temp.label_rows (without taxa's provenance: a shallower B-tree, and one lookup, not
-# a lookup and a fetch; ~0.5 µs a sample more than the digest alone at 1M). The same pass sums the shard's estimated bytes (JPEG
-# sizes plus an overhead a sample), so plan needs no pass of its own over samples for
-# them when the count cut holds (~0.8 s at 1M: the rows are read whole either way).
+# its position, DIGESTED (FIELDS and its label's columns), a digest of its label's
+# provenance and the JPEG's size, so the text is unambiguous; plan hashes it. One
+# json_array call a row is ~4x cheaper in SQLite than quote() of each of the ~30 values
+# joined by || (3 vs 12 µs a sample; the digest is internal: it only decides whether a
+# done shard is kept). Read back from samples in storage order, the label's columns and
+# digest probed in temp.label_rows (without taxa's provenance: a shallower B-tree; ~0.5 µs
+# a sample more than a table of the digest alone at 1M, the price of keeping schema 6's
+# text). The same pass sums the shard's estimated bytes (JPEG sizes plus an overhead a
+# sample), so plan needs no pass of its own over samples for them when the count cut
+# holds (~0.8 s at 1M: the rows are read whole either way).
 _SHARD_TEXT = (
     "SELECT COUNT(*), SUM(jpeg_size) + COUNT(*) * ?, group_concat(text, char(10)) "
     "FROM (SELECT json_array(s.position, "
