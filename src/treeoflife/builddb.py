@@ -44,8 +44,8 @@ SCHEMA_VERSION = 7  # 2: the image pass moved into scan; samples; rejects.unit
 #    relation in shard order; a
 #    version 5 database is migrated by dropping samples (plan's output: plan runs again)
 # 7: samples no longer copies its label's ranks, common name and status (taken from taxa
-#    by label where a stage needs them): rows ~13 % narrower, plan's insert ~40 % faster
-#    at 1M; a version 5 or 6 database is migrated the same way
+#    by label where a stage needs them): rows ~13 % narrower, plan ~15 % faster at 1M; a
+#    version 5 or 6 database is migrated the same way
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

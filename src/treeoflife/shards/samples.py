@@ -8,7 +8,7 @@ to assemble it, ``verify`` the expected keys and digests, ``catalog``, check-tax
 ``report`` stream rows and SQL aggregates. What is the same for every sample of a label
 (ranks, common name, status, provenance) stays in ``taxa``, read by label where a stage
 needs it: copied into every sample, the ranks, common name and status made the rows ~13 %
-wider, and plan's insert took 17.5 s at 1M against 10 s without them. The queries that
+wider, and plan took 20.7-24.8 s at 1M against 18.0-19.2 s without them. The queries that
 join it, and the work-file location, are written here, once.
 """
 
