@@ -30,7 +30,10 @@ build`` on the finished build. With ``--from-stage`` and ``--repeat K`` each for
 runs K times in a row, every run's time is printed and the fastest counts: this box's
 speed drifted by up to 1.5x even between consecutive runs of one stage (2026-12-01: plan
 48.9 then 35.6 s at 1M), which the repeats show but do not remove; compare whole runs of
-the bench in pairs.
+the bench in pairs, or one stage run alone on copies of one build, old and new code
+interleaved. With ``--from-stage`` a database tol did not close (copied, restored, left by
+a killed command) is checked before the first forced stage, not inside it (a resolve at
+1M once read 32.6 s wall against 21.0 s of its own for it).
 
 With two or more N it extrapolates each stage to ``--target`` images (10M) from the two
 largest N, by the larger of time = a·N^b and a straight line (a fixed cost must not pass
@@ -501,6 +504,12 @@ def build_stages(
     logs = out.parent / "logs"
     logs.mkdir(exist_ok=True)
     result: dict = {"stages": [], "failed": None}
+    if first and builddb.needs_check(out / builddb.DB_NAME):
+        # a database changed behind tol's back (copied, restored, left by a killed command)
+        # is checked by the next command that opens it: here, not inside the first stage
+        started = time.monotonic()
+        builddb.close(builddb.connect(out), out, ended_well=True)
+        print(f"database checked before the forced stages: {time.monotonic() - started:.1f} s")
     print(
         f"{'stage':<10} {'via':<12} {'wall s':>8} {'in-stage':>8} {'cpu s':>8} {'cpu/wall':>8} {'µs/img':>8}"
         f" {'driver MiB':>10} {'worker MiB':>10} {'db MiB':>8} {'load':>5}",
