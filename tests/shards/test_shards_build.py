@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
+import sqlite3
 import tarfile
 from pathlib import Path
 
@@ -14,9 +16,11 @@ from shard_helpers import PLANTED, build, shard_files, tol
 
 from treeoflife import builddb
 from treeoflife.captions import sample_texts
+from treeoflife.columns import ID_COLUMNS
 from treeoflife.shards import planning
 from treeoflife.shards.records import member_suffixes
 from treeoflife.stages.catalog import CSV_COLUMNS
+from treeoflife.taxonomy.ranks import RANKS
 
 TOL10M_COLUMNS = [
     "split",
@@ -348,6 +352,57 @@ def test_a_shards_digest_text_is_the_same_wherever_its_rows_are_stored(built_cop
     assert shard[0] == est  # the digest pass sums the shard's estimated bytes as plan cut it
     assert text.count("\n") == planned - 1 and text.startswith("[0,")
     assert samples.shard_text(db, "train", 0, first + 1, planned, overhead) == shard
+    db.close()
+
+
+# the shard digest's text per sample as schema 6 recorded it, when samples stored the
+# label's columns between the ids and the locator: a build made before keeps its shards
+# only while plan still makes this text
+_SCHEMA_6_TEXT = (
+    "treeoflife_id",
+    "source",
+    "label_key",
+    *ID_COLUMNS,
+    *RANKS,
+    "common",
+    "taxon_status",
+    "identity_key",
+    "container",
+    "member",
+    "image_sha256",
+    "source_width",
+    "source_height",
+    "image_notes",
+)
+
+
+def test_each_shards_digest_is_the_one_a_schema_6_build_recorded(built: Path) -> None:
+    """An upgraded build re-plans and keeps every shard whose digest is unchanged: the
+    digest plan records is the sha256 of the image spec and caption, then per sample the
+    JSON array of its position, the schema 6 columns above, a sha256 of its label's
+    provenance and its JPEG's size, a line each."""
+    from treeoflife.config import Config
+
+    db = sqlite3.connect(built / builddb.DB_NAME)
+    db.create_function("sha", 1, lambda t: hashlib.sha256(t.encode()).hexdigest())
+    label = {*RANKS, "common", "taxon_status"}
+    values = ", ".join(
+        ("t.status" if c == "taxon_status" else f't."{c}"') if c in label else f's."{c}"'
+        for c in _SCHEMA_6_TEXT
+    )
+    cfg = Config.from_json(builddb.get_meta(db, "config"))
+    spec = json.dumps([repr(cfg.images), cfg.shards.caption]).encode()
+    shards = db.execute("SELECT split, shard, digest FROM shards").fetchall()
+    assert shards
+    for split, shard, digest in shards:
+        lines = db.execute(
+            f"SELECT json_array(s.position, {values}, sha(t.provenance), s.jpeg_size) "
+            "FROM samples s JOIN taxa t USING (label_key) WHERE s.split = ? AND s.shard = ? "
+            "ORDER BY s.position",
+            (split, shard),
+        ).fetchall()
+        text = "\n".join(line for (line,) in lines)
+        assert hashlib.sha256(spec + text.encode()).hexdigest() == digest, (split, shard)
     db.close()
 
 
