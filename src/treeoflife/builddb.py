@@ -169,11 +169,7 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 
 -- split of each image (split)
-CREATE TABLE IF NOT EXISTS splits (
-    treeoflife_id TEXT PRIMARY KEY,
-    split TEXT NOT NULL              -- train | val ; train_small is a subset, see in_train_small
-    , in_train_small INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
+{splits}
 
 -- resolved seven ranks + common name of each label (resolve)
 CREATE TABLE IF NOT EXISTS taxa (
@@ -238,6 +234,14 @@ CREATE TABLE IF NOT EXISTS shards (
 """
 
 
+# split makes the table anew each run (the last run's is set aside to count what moved)
+SPLITS = """CREATE TABLE IF NOT EXISTS splits (
+    treeoflife_id TEXT PRIMARY KEY,
+    split TEXT NOT NULL              -- train | val ; train_small is a subset, see in_train_small
+    , in_train_small INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;"""
+
+
 def _samples_table() -> str:
     columns = [
         "split TEXT NOT NULL",
@@ -282,7 +286,7 @@ def _samples_table() -> str:
     return "CREATE TABLE IF NOT EXISTS samples (\n    " + ",\n    ".join(columns) + "\n);"
 
 
-SCHEMA = _SCHEMA.replace("{samples}", _samples_table())
+SCHEMA = _SCHEMA.replace("{samples}", _samples_table()).replace("{splits}", SPLITS)
 
 # An image's `encoded` row, read while walking `images` in storage order: scan writes both
 # tables in the same order, so it is almost always the row with the image's rowid (an
