@@ -1,10 +1,12 @@
 """An iterator's items made in a thread of their own, a few ahead of the code that uses them.
 
-A stage that reads rows and writes files does both in C nearly all the time (SQLite or
-the ADBC driver stepping a query, Arrow's kernels, the Parquet writer), and all of them
-let go of Python's lock while they work: run in two threads, reading the next batch
-overlaps writing this one, on the second core of a small machine. The items come out in
-the order the iterator makes them, so what is written does not depend on the threads.
+The image pass's worker inflates archives here while it decodes the images before them;
+the catalog reads its rows here while it writes them. Both sides are C nearly all the
+time (zlib, the JPEG codec; SQLite or the ADBC driver stepping a query, Arrow's kernels,
+the Parquet writer), and all of them let go of Python's lock while they work: in two
+threads, reading the next item overlaps using this one, on the second core of a small
+machine. The items come out in the order the iterator makes them, so what is written does
+not depend on the threads.
 
 Only the thread that made a SQLite connection may use it (Python's ``sqlite3`` refuses
 otherwise), so the iterator must open its own (as :mod:`treeoflife.arrowquery` does) or

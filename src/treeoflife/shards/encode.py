@@ -13,8 +13,8 @@ are images of which taxon is the source adapter's call, made by the driver.
 The worker never touches the database. Work files make shards cheap to assemble in any
 order (``.tar.gz`` sources can only be read front to back); a unit whose work file is gone
 (deleted after verify, or damaged) is simply run again: its output bytes are the same.
-Reading (gzip inflate) runs in a prefetch thread, overlapping the decode: both release the
-GIL.
+Reading (gzip inflate) runs in a thread of its own (:func:`treeoflife.ahead.ahead`),
+overlapping the decode: both release the GIL.
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from treeoflife import atomic
+from treeoflife.ahead import ahead
 from treeoflife.images import CODEC_VERSION, ImageSpec, process_image
 from treeoflife.sources.base import ArchiveError, iter_members, read_file
 
@@ -112,48 +111,6 @@ def _archive(task: UnitTask, broken: list) -> Iterator[Item]:
         broken.append((exc.reason, exc.detail))
 
 
-_END = object()
-
-
-def _prefetch(items: Iterator, depth: int = PREFETCH) -> Iterator:
-    """Run ``items`` in a thread, ``depth`` ahead of the consumer (inflate releases the GIL,
-    so reading overlaps decoding). Exceptions are re-raised in the consumer."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(x) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(x, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for x in items:
-                if not put((x, None)):
-                    return
-            put((_END, None))
-        except BaseException as exc:  # handed to the consumer
-            put((_END, exc))
-
-    t = threading.Thread(target=produce, name="tol-prefetch", daemon=True)
-    t.start()
-    try:
-        while True:
-            x, exc = q.get()
-            if exc is not None:
-                raise exc
-            if x is _END:
-                return
-            yield x
-    finally:
-        stop.set()
-        t.join()
-
-
 def _outcome(member: str, tid: str | None, data: bytes | None, spec: ImageSpec, fh) -> ImageOutcome:
     if data is None:
         return ImageOutcome(
@@ -201,7 +158,7 @@ def encode_unit(task: UnitTask) -> UnitResult:
     tmp = atomic.temp_path(final)
     broken: list[tuple[str, str]] = []
     items = _archive(task, broken) if task.container is not None else _loose(task)
-    reader = _prefetch(items)
+    reader = ahead(items, depth=PREFETCH)
     outcomes = []
     try:
         with atomic.removed_on_failure(tmp), open(tmp, "wb") as fh:
