@@ -213,7 +213,7 @@ def _tables(ctx: BuildContext, schema: pa.Schema, labels: _Labels) -> Iterator[p
     provenance columns, then the label's number), every split in turn, in tables of BATCH
     rows (a table may span two splits: a Parquet row group is a table, whatever its
     splits); each column is made into Arrow once, and every file is written from it. They
-    are made in a thread of their own, a batch or two ahead of the writing (which is
+    are made in a thread of their own, a table ahead of the writing (which is
     Arrow's, Parquet's and the CSV's C code nearly all the time, as the reading is SQLite's
     and Arrow's): at 1M samples the stage took 15.4-17.1 s in one thread, 10.7-10.8 s in two
     (runs interleaved on one build; the same bytes), ~1.9 cores busy while the rows last;
