@@ -796,7 +796,12 @@ def memory_summary(runs: list[dict], fits: dict | None) -> dict:
     out = {"max_peak": peak, "where": where}
     if fits:
         at, stage = max((f["peak_at_target"], k) for k, f in fits["stages"].items())
-        line += f"; at {fits['target']:,} (linear): {at / MIB:,.0f} MiB ({stage}) = {at / MEMORY_TARGET:.2f}× 2 GiB"
+        line += (
+            f"; at {fits['target']:,} (linear): {at / MIB:,.0f} MiB ({stage}) = "
+            f"{at / MEMORY_TARGET:.2f}× 2 GiB, an overestimate: SQLite's caches fill as N grows "
+            "but are capped (256 MiB of pages, a sort, half for temporary tables); "
+            "--rss-growth measures the growth beyond them"
+        )
         out |= {"max_peak_at_target": at, "max_peak_at_target_stage": stage}
     print(line)
     return out
