@@ -31,7 +31,10 @@ runs K times in a row, every run's time is printed and the fastest counts: this 
 speed drifted by up to 1.5x even between consecutive runs of one stage (2026-12-01: plan
 48.9 then 35.6 s at 1M), which the repeats show but do not remove; compare whole runs of
 the bench in pairs, or one stage run alone on copies of one build, old and new code
-interleaved. With ``--from-stage`` a database tol did not close (copied, restored, left by
+interleaved. With ``--interleave`` the sizes take turns a stage at a time (each forced stage
+at N1, N2, N1, N2, ... before the next stage): a stage's time at 10M rests on the
+difference between its times at two sizes, which a drift between them would skew, so
+both are measured minutes apart rather than a whole build apart. With ``--from-stage`` a database tol did not close (copied, restored, left by
 a killed command) is checked before the first forced stage, not inside it (a resolve at
 1M once read 32.6 s wall against 21.0 s of its own for it).
 
@@ -488,115 +491,196 @@ def is_image_stage(name: str, given: set[str] | None) -> bool:
     return name in IMAGE_STAGE_NAMES
 
 
-def build_stages(
-    n: int, src: Path, out: Path, args: argparse.Namespace, earlier: dict | None = None
-) -> dict:
-    """Each stage in its own subprocess, then a no-op ``tol build``. With ``--from-stage``,
-    the stages before it are not run: ``earlier`` (the stage rows of a previous run at this
-    N) stands for them, and each stage from it on is forced."""
-    names = stage_names()
-    first = names.index(args.from_stage) if args.from_stage else 0
-    own = own_commands()
-    common = ["--out", str(out), "--no-progress"]
-    with_workers = {s.name for s in all_stages() if s.uses_workers}  # only those take --workers
-    config = out.parent / "tol.toml"
-    config.write_text(CONFIG)
-    logs = out.parent / "logs"
-    logs.mkdir(exist_ok=True)
-    result: dict = {"stages": [], "failed": None}
-    if first and builddb.needs_check(out / builddb.DB_NAME):
-        # a database changed behind tol's back (copied, restored, left by a killed command)
-        # is checked by the next command that opens it: here, not inside the first stage
-        started = time.monotonic()
-        builddb.close(builddb.connect(out), out, ended_well=True)
-        print(f"database checked before the forced stages: {time.monotonic() - started:.1f} s")
-    print(
-        f"{'stage':<10} {'via':<12} {'wall s':>8} {'in-stage':>8} {'cpu s':>8} {'cpu/wall':>8} {'µs/img':>8}"
-        f" {'driver MiB':>10} {'worker MiB':>10} {'db MiB':>8} {'load':>5}",
-        flush=True,
-    )
-    for i, name in enumerate(names):
-        if i < first:
-            row = {**earlier[name], "via": "earlier run"}
-            result["stages"].append(row)
+class StageRuns:
+    """One N's build, run a stage at a time, each stage its own subprocess, then a no-op
+    ``tol build``. With ``--from-stage``, the stages before it are not run: ``earlier`` (the
+    stage rows of a previous run at this N) stands for them, and each stage from it on is
+    forced, so it can run again; the fastest run of a stage counts."""
+
+    def __init__(
+        self, n: int, src: Path, out: Path, args: argparse.Namespace, earlier: dict | None
+    ) -> None:
+        self.n, self.src, self.out, self.args, self.earlier = n, src, out, args, earlier
+        self.names = stage_names()
+        self.first = self.names.index(args.from_stage) if args.from_stage else 0
+        self.own = own_commands()
+        self.common = ["--out", str(out), "--no-progress"]
+        # only those take --workers
+        self.with_workers = {s.name for s in all_stages() if s.uses_workers}
+        self.config = out.parent / "tol.toml"
+        self.logs = out.parent / "logs"
+        self.result: dict = {"stages": [], "failed": None}
+        self.best: dict[int, tuple[Run, float | None, list[float]]] = {}
+
+    def start(self) -> None:
+        self.config.write_text(CONFIG)
+        self.logs.mkdir(exist_ok=True)
+        if self.first and builddb.needs_check(self.out / builddb.DB_NAME):
+            # a database changed behind tol's back (copied, restored, left by a killed
+            # command) is checked by the next command that opens it: here, not inside the
+            # first stage
+            started = time.monotonic()
+            builddb.close(builddb.connect(self.out), self.out, ended_well=True)
             print(
-                f"{name:<10} {'earlier run':<12} {row['wall']:8.2f} {row['in_stage_seconds'] or 0:8.2f}"
-                f" {row['cpu']:8.2f} {row['cpu'] / row['wall']:8.2f} {row['wall'] / n * 1e6:8.1f}"
+                f"N = {self.n:,}: database checked before the forced stages:"
+                f" {time.monotonic() - started:.1f} s"
+            )
+
+    def stage_indices(self) -> range:
+        return range(len(self.names))
+
+    def command(self, i: int) -> tuple[list[str], str]:
+        name = self.names[i]
+        cmd, via = stage_command(name, self.own)
+        cmd = cmd + self.common
+        cmd += ["--sources", str(self.src), "--config", str(self.config)] if i == 0 else []
+        cmd += ["--workers", str(self.args.workers)] if name in self.with_workers else []
+        cmd += ["--force"] if self.first else []
+        return cmd, via
+
+    def run(self, i: int) -> bool:
+        """Run stage ``i`` once more (the earlier run's figures for a stage before
+        --from-stage); keep the faster of this run and those before. False once it failed."""
+        name = self.names[i]
+        if i < self.first:
+            if not any(r["stage"] == name for r in self.result["stages"]):
+                self.result["stages"].append({**self.earlier[name], "via": "earlier run"})
+            return True
+        cmd, _ = self.command(i)
+        run = measured(cmd, self.logs / f"{i:02d}-{name}.log")
+        inside = in_stage_seconds(self.out).get(name)
+        best, best_inside, walls = self.best.get(i, (run, inside, []))
+        walls.append(run.wall)
+        if run.returncode != 0 or run.wall < best.wall:
+            best, best_inside = run, inside
+        self.best[i] = (best, best_inside, walls)
+        return run.returncode == 0
+
+    def record(self, i: int, prefix: str = "") -> bool:
+        """The row of stage ``i`` (its fastest run), printed after ``prefix``; False if it
+        failed (then the build stops there, its log's last lines printed)."""
+        name = self.names[i]
+        if i < self.first:
+            row = next(r for r in self.result["stages"] if r["stage"] == name)
+            print(
+                f"{prefix}{name:<10} {'earlier run':<12} {row['wall']:8.2f} {row['in_stage_seconds'] or 0:8.2f}"
+                f" {row['cpu']:8.2f} {row['cpu'] / row['wall']:8.2f} {row['wall'] / self.n * 1e6:8.1f}"
                 f" {row['driver_peak'] / MIB:10.0f} {row['worker_peak'] / MIB:10.0f}"
                 f" {row['db_bytes'] / MIB:8.1f} {row['load']:5.1f}",
                 flush=True,
             )
-            continue
-        cmd, via = stage_command(name, own)
-        cmd = cmd + common + (["--sources", str(src), "--config", str(config)] if i == 0 else [])
-        cmd += ["--workers", str(args.workers)] if name in with_workers else []
-        cmd += ["--force"] if first else []
-        log = logs / f"{i:02d}-{name}.log"
-        run = measured(cmd, log)
-        inside = in_stage_seconds(out).get(name)
-        walls = [run.wall]
-        for _ in range(args.repeat - 1 if run.returncode == 0 else 0):
-            again = measured(cmd, log)  # forced: the same work on the same database
-            walls.append(again.wall)
-            if again.returncode != 0 or again.wall < run.wall:
-                run, inside = again, in_stage_seconds(out).get(name)
-            if again.returncode != 0:
-                break
-        row = {"stage": name, "via": via, **asdict(run), "db_bytes": db_size(out)}
+            return True
+        cmd, via = self.command(i)
+        run, inside, walls = self.best[i]
+        row = {"stage": name, "via": via, **asdict(run), "db_bytes": db_size(self.out)}
         row["in_stage_seconds"] = inside
         row["walls"] = walls
-        row["image_stage"] = is_image_stage(name, args.image_stage_set)
-        result["stages"].append(row)
+        row["image_stage"] = is_image_stage(name, self.args.image_stage_set)
+        self.result["stages"].append(row)
         worker = f"{run.worker_peak / MIB:10.0f}" if run.worker_peak else f"{'-':>10}"
-        inside = row["in_stage_seconds"]
         inside = f"{inside:8.2f}" if isinstance(inside, (int, float)) else f"{'?':>8}"
         print(
-            f"{name:<10} {via:<12} {run.wall:8.2f} {inside} {run.cpu:8.2f} {run.cpu / run.wall:8.2f}"
-            f" {run.wall / n * 1e6:8.1f} {run.driver_peak / MIB:10.0f} {worker}"
+            f"{prefix}{name:<10} {via:<12} {run.wall:8.2f} {inside} {run.cpu:8.2f} {run.cpu / run.wall:8.2f}"
+            f" {run.wall / self.n * 1e6:8.1f} {run.driver_peak / MIB:10.0f} {worker}"
             f" {row['db_bytes'] / MIB:8.1f} {run.load:5.1f}"
             + (f"  runs {', '.join(f'{w:.1f}' for w in walls)}" if len(walls) > 1 else ""),
             flush=True,
         )
-        if run.returncode != 0:
-            text = log.read_text(errors="replace").splitlines()
-            result["failed"] = {
-                "stage": name,
-                "returncode": run.returncode,
-                "command": cmd,
-                "log_tail": text[-40:],
-            }
-            print(
-                f"\n{name} FAILED (exit {run.returncode}): {' '.join(cmd)}\n  last lines of {log}:"
-            )
-            print("\n".join("    " + line for line in text[-40:]))
-            return result
-    # a command checks the database when it opens one tol did not close after a command
-    # that ended well (builddb.needs_check): a build resumed after a kill pays this once
-    started = time.monotonic()
-    with closing(sqlite3.connect(f"file:{out / 'build.sqlite'}?mode=ro", uri=True)) as db:
-        db.execute("PRAGMA quick_check(3)").fetchall()
-    result["db_check_seconds"] = time.monotonic() - started
-    print(
-        f"database check on opening (PRAGMA quick_check, paid once by a build resumed after a kill): {result['db_check_seconds']:.2f} s",
-        flush=True,
-    )
-    # twice: the first no-op build after a fresh one may still re-run stages (listed)
-    for attempt in (1, 2):
-        log = logs / f"noop-build-{attempt}.log"
-        noop = measured([*tol_command(), "build", *common, "--workers", str(args.workers)], log)
-        text = log.read_text(errors="replace")
-        reran = [s for s in names if f"{s}: running" in text]
-        result[f"noop_build_{attempt}"] = {**asdict(noop), "stages_rerun": reran}
+        if run.returncode == 0:
+            return True
+        log = self.logs / f"{i:02d}-{name}.log"
+        text = log.read_text(errors="replace").splitlines()
+        self.result["failed"] = {
+            "stage": name,
+            "returncode": run.returncode,
+            "command": cmd,
+            "log_tail": text[-40:],
+        }
+        print(f"\n{name} FAILED (exit {run.returncode}): {' '.join(cmd)}\n  last lines of {log}:")
+        print("\n".join("    " + line for line in text[-40:]))
+        return False
+
+    def finish(self) -> dict:
+        """The database check a resumed build pays, two no-op builds, and --one-build and
+        --rss-growth when asked."""
+        out, args, common, logs = self.out, self.args, self.common, self.logs
+        # a command checks the database when it opens one tol did not close after a command
+        # that ended well (builddb.needs_check): a build resumed after a kill pays this once
+        started = time.monotonic()
+        with closing(sqlite3.connect(f"file:{out / 'build.sqlite'}?mode=ro", uri=True)) as db:
+            db.execute("PRAGMA quick_check(3)").fetchall()
+        self.result["db_check_seconds"] = time.monotonic() - started
         print(
-            f"no-op tol build #{attempt}: {noop.wall:.2f} s wall, {noop.cpu:.2f} s cpu"
-            f" (exit {noop.returncode}); stages re-run: {', '.join(reran) or 'none'}",
+            f"database check on opening (PRAGMA quick_check, paid once by a build resumed after a kill): {self.result['db_check_seconds']:.2f} s",
             flush=True,
         )
-    if args.one_build:
-        result["one_build"] = one_build(n, out, args, result["stages"], common, logs)
-    if args.rss_growth:
-        result["capped_build"] = capped_build(out, args, common, logs)
-    return result
+        # twice: the first no-op build after a fresh one may still re-run stages (listed)
+        for attempt in (1, 2):
+            log = logs / f"noop-build-{attempt}.log"
+            noop = measured([*tol_command(), "build", *common, "--workers", str(args.workers)], log)
+            text = log.read_text(errors="replace")
+            reran = [s for s in self.names if f"{s}: running" in text]
+            self.result[f"noop_build_{attempt}"] = {**asdict(noop), "stages_rerun": reran}
+            print(
+                f"no-op tol build #{attempt}: {noop.wall:.2f} s wall, {noop.cpu:.2f} s cpu"
+                f" (exit {noop.returncode}); stages re-run: {', '.join(reran) or 'none'}",
+                flush=True,
+            )
+        if args.one_build:
+            self.result["one_build"] = one_build(
+                self.n, out, args, self.result["stages"], common, logs
+            )
+        if args.rss_growth:
+            self.result["capped_build"] = capped_build(out, args, common, logs)
+        return self.result
+
+
+def print_header(first: str = "") -> None:
+    print(
+        (f"{first:>10} " if first else "")
+        + f"{'stage':<10} {'via':<12} {'wall s':>8} {'in-stage':>8} {'cpu s':>8} {'cpu/wall':>8} {'µs/img':>8}"
+        f" {'driver MiB':>10} {'worker MiB':>10} {'db MiB':>8} {'load':>5}",
+        flush=True,
+    )
+
+
+def build_stages(
+    n: int, src: Path, out: Path, args: argparse.Namespace, earlier: dict | None = None
+) -> dict:
+    """One N's build (:class:`StageRuns`), each forced stage ``--repeat`` times in a row."""
+    runs = StageRuns(n, src, out, args, earlier)
+    runs.start()
+    print_header()
+    for i in runs.stage_indices():
+        for _ in range(args.repeat):
+            if not runs.run(i):
+                break
+        if not runs.record(i):
+            return runs.result
+    return runs.finish()
+
+
+def build_interleaved(builds: list[StageRuns], repeat: int) -> None:
+    """Every N's build a stage at a time, the sizes taking turns: each forced stage runs at
+    every N, ``repeat`` times over (N1, N2, N1, N2, ...), before the next stage. A stage's
+    time at 10M comes from the difference between its times at two sizes, so both are
+    measured minutes apart at most, not a whole build apart: this box's speed drifts by up
+    to 1.5x over tens of minutes, and a drift between the two sizes' runs goes straight
+    into the slope. A build whose stage failed stops there; the others go on."""
+    for b in builds:
+        b.start()
+    print_header("N")
+    for i in builds[0].stage_indices():
+        live = [b for b in builds if not b.result["failed"]]
+        going = live
+        for _ in range(repeat):
+            going = [b for b in going if b.run(i)]
+        for b in live:
+            b.record(i, prefix=f"{b.n:>10,} ")
+    for b in builds:
+        if not b.result["failed"]:
+            print(f"\nN = {b.n:,}:")
+            b.finish()
 
 
 def build_from(args: argparse.Namespace, common: list[str]) -> tuple[str, list[str]]:
@@ -869,6 +953,13 @@ def main() -> None:
         " between runs minutes apart",
     )
     ap.add_argument(
+        "--interleave",
+        action="store_true",
+        help="with --from-stage: run each forced stage at every N in turn (N1, N2, N1, N2 with"
+        " --repeat 2) before the next stage, so the two sizes a slope comes from are measured"
+        " minutes apart, not a whole build apart",
+    )
+    ap.add_argument(
         "--one-build",
         action="store_true",
         help="after the stage-by-stage run, run the same stages again as one `tol build`"
@@ -890,6 +981,8 @@ def main() -> None:
     earlier: dict[int, dict] = {}
     if args.repeat < 1 or (args.repeat > 1 and not args.from_stage):
         ap.error("--repeat needs --from-stage (only forced stages can run again) and K >= 1")
+    if args.interleave and not (args.from_stage and len(set(args.sizes)) >= 2):
+        ap.error("--interleave needs --from-stage (builds that exist) and two sizes or more")
     if args.from_stage:
         if not (args.workdir and args.earlier):
             ap.error("--from-stage needs --workdir (the builds) and --earlier (their figures)")
@@ -912,6 +1005,7 @@ def main() -> None:
         print(f"references: DH taxon.tab {dh_rows:,} rows ({time.monotonic() - t0:.0f} s)")
         report["dh_rows"] = dh_rows
         runs = []
+        turns: list[StageRuns] = []  # --interleave
         for n in args.sizes:
             base = work / f"n{n}-seed{args.seed}"
             src, out = base / "sources", base / "out"
@@ -938,10 +1032,17 @@ def main() -> None:
             else:
                 shutil.rmtree(out, ignore_errors=True)
             subprocess.run(["sync"], check=False)
+            if args.interleave:  # built below, the sizes taking turns
+                turns.append(StageRuns(n, src, out, args, earlier.get(n)))
+                runs.append({"n": n, "collection": asdict(col), "build": turns[-1].result})
+                continue
             build = build_stages(n, src, out, args, earlier.get(n))
             runs.append({"n": n, "collection": asdict(col), "build": build})
             if not args.keep and not args.workdir:
                 shutil.rmtree(base)
+        if turns:
+            print(f"\nN = {', '.join(f'{b.n:,}' for b in turns)}, taking turns stage by stage:")
+            build_interleaved(turns, args.repeat)
         report["runs"] = runs
         ok = [r for r in runs if not r["build"]["failed"]]
         fits = extrapolate(runs, args.target) if len({r["n"] for r in ok}) >= 2 else None
