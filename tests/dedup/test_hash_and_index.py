@@ -78,6 +78,23 @@ def test_the_index_finds_exactly_the_near_pairs_all_pairs_would() -> None:
         assert d.max() <= t
 
 
+def test_the_tables_searched_in_threads_give_the_same_pairs_in_the_same_order() -> None:
+    """The stage searches two tables at once; the pairs, their distances and their order
+    are those of one table after another (and all pairs would find the same)."""
+    rng = np.random.default_rng(11)
+    h = rng.integers(0, 2**63, size=3000, dtype=np.int64).view(np.uint64)
+    for i in range(0, 1000, 2):
+        flips = rng.choice(64, size=1 + i % 6, replace=False)
+        h[i + 1] = h[i] ^ np.uint64(sum(1 << int(f) for f in flips))
+    h = np.unique(h)
+    one = index.near_pairs(h, 5)
+    assert len(one[0]) >= 400
+    for threads in (2, 3):
+        many = index.near_pairs(h, 5, threads)
+        assert all(np.array_equal(x, y) for x, y in zip(one, many, strict=True))
+    assert set(zip(one[0].tolist(), one[1].tolist(), strict=True)) == _brute(h, 5)
+
+
 def test_clusters_are_transitive_and_named_by_their_smallest_index() -> None:
     h = np.array([0b1111, 0b0111, 0b0011, 1 << 40, 0b0001 | 1 << 50], dtype=np.uint64)
     # 0-1-2 chain by one bit each (0 and 2 are two bits apart); 3 and 4 alone at threshold 1

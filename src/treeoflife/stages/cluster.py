@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,10 @@ from treeoflife.stages.scan import in_order
 
 NAME = "cluster"
 FETCH = 100_000
+# near-duplicate tables searched at once (threads; numpy's work lets go of Python's lock):
+# the second core halves the search (~100 s at 10M hashes alone, its pairs per table
+# growing faster than N), and each more holds ~37 bytes a hash (~370 MB at 10M)
+NEAR_THREADS = 2
 
 
 def _eval_files(ctx: BuildContext) -> list[evalsets.EvalFile]:
@@ -220,6 +225,7 @@ def run(ctx: BuildContext) -> dict[str, Any]:
         cfg.threshold,
         np.concatenate([src_has, eval_has]),
         _same_files(db, (src_rows, src_has), (eval_rows, eval_has)),
+        threads=min(NEAR_THREADS, ctx.workers, os.cpu_count() or 1),
     )
     del src_hash, eval_hash, src_has, eval_has
     with builddb.transaction(db):
