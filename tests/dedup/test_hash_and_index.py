@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from treeoflife.dedup import index
 from treeoflife.dedup.phash import THRESHOLD
@@ -93,6 +94,23 @@ def test_the_tables_searched_in_threads_give_the_same_pairs_in_the_same_order() 
         many = index.near_pairs(h, 5, threads)
         assert all(np.array_equal(x, y) for x, y in zip(one, many, strict=True))
     assert set(zip(one[0].tolist(), one[1].tolist(), strict=True)) == _brute(h, 5)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.05, 1.0])
+def test_groups_compared_over_slices_or_at_gathered_positions_give_the_same_pairs(
+    monkeypatch: pytest.MonkeyPatch, share: float
+) -> None:
+    """A table compares an offset over whole slices while many positions have a partner
+    there (index.DENSE_SHARE), then at the positions that do: always one way (0, 1) or
+    switching between them (0.05), the near pairs are exactly all pairs' (hashes crowded
+    into few values of 16 bits, so a table's groups are large)."""
+    monkeypatch.setattr(index, "DENSE_SHARE", share)
+    rng = np.random.default_rng(13)
+    h = rng.integers(0, 2**16, size=2000, dtype=np.int64).view(np.uint64)
+    h = np.unique(h * np.uint64(0x0001_0001_0001_0001) ^ np.uint64(0xF0F0))
+    a, b, d = index.near_pairs(h, 6)
+    assert set(zip(a.tolist(), b.tolist(), strict=True)) == _brute(h, 6)
+    assert (d == np.bitwise_count(h[a] ^ h[b])).all()
 
 
 def test_clusters_are_transitive_and_named_by_their_smallest_index() -> None:
