@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from treeoflife import atomic
@@ -525,6 +526,12 @@ def set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
 def stage_fingerprint(db: sqlite3.Connection, stage: str) -> str | None:
     row = db.execute("SELECT fingerprint FROM stages WHERE stage=?", (stage,)).fetchone()
     return row[0] if row else None
+
+
+def stage_summary(db: sqlite3.Connection, stage: str) -> dict[str, Any] | None:
+    """What the stage recorded of its last run (its summary), or None if it has none."""
+    row = db.execute("SELECT summary FROM stages WHERE stage=?", (stage,)).fetchone()
+    return json.loads(row[0]) if row else None
 
 
 def record_stage(

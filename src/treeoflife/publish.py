@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import json
 import os
 import shutil
 import sqlite3
@@ -88,9 +87,7 @@ def _check_licenses(out: Path, db: sqlite3.Connection, config: Config) -> None:
             f"[filters] exclude_unknown_license is set, but {unknown} samples of {out} have no "
             "known license; run `tol build` again so the filter drops them"
         )
-    summary = json.loads(
-        db.execute("SELECT summary FROM stages WHERE stage = 'report'").fetchone()[0]
-    )
+    summary = builddb.stage_summary(db, "report") or {}
     if summary.get("unknown_license") != unknown:
         raise TolError(
             f"the card of {out} counts {summary.get('unknown_license')} samples without a known "

@@ -77,7 +77,7 @@ def sources(root: Path) -> Path:
     folder = root / "inat21/train" / INAT
     folder.mkdir(parents=True)
     (folder / "0a1b2c3d-same.jpg").write_bytes(same["resized_50"])
-    generic = [("same.jpg", same["quality_60"], "Morus bassanus")]
+    generic = [("same.jpg", same["quality_60"], "Sula leucogaster")]  # a second species
     generic.append(("eval-source.jpg", copies(EVAL)["original"], "Corvus corax"))
     generic.append(("held-copy.jpg", copies(HELD)["quality_60"], "Morus bassanus"))
     generic += [(f"other{s}.jpg", copies(s)["original"], "Corvus corax") for s in OTHERS]
@@ -209,6 +209,17 @@ def test_catalog_shards_sizes_and_reports_agree(built) -> None:
     card = (out / "README.md").read_text()
     assert "`duplicate` (dropped) | 3" in card and "`eval_duplicate` (dropped) | 2" in card
     assert "| eval set `evalset`: images matched | 1 |" in card
+    # clusters whose images carry two species (genus and species; a genus alone names
+    # none): the stage's log, the stats and the card say one count, by one rule
+    species: dict[str, set[str]] = {}
+    for r in report:
+        if r["species"] and " " in r["species"]:
+            species.setdefault(r["cluster"], set()).add(r["species"])
+    disagree = sum(len(names) > 1 for names in species.values())
+    (summary,) = query(out, "SELECT summary FROM stages WHERE stage = 'dedup'")
+    assert disagree >= 1
+    assert stats["label_disagreement"] == json.loads(summary[0])["label_disagreement"] == disagree
+    assert f"| clusters whose images carry different species | {disagree} |" in card
 
 
 def test_one_and_two_workers_build_the_same_bytes(built, tmp_path: Path) -> None:

@@ -134,11 +134,7 @@ def run_stages(
         forced = force or (from_stage is not None and order.index(stage.name) >= from_index)
         if recorded == fp and not changed and not forced:
             ctx.log(f"{stage.name}: up to date, nothing to do")
-            summaries[stage.name] = json.loads(
-                ctx.db.execute(
-                    "SELECT summary FROM stages WHERE stage=?", (stage.name,)
-                ).fetchone()[0]
-            )
+            summaries[stage.name] = builddb.stage_summary(ctx.db, stage.name) or {}
             previous = fp
             continue
         later = order[order.index(stage.name) :]

@@ -15,7 +15,9 @@ out only when every copy is). Streams ``clusters`` a cluster at a time:
 Records ``duplicates`` (plan leaves those images out) and their rejects, and writes
 ``reports/duplicates.parquet``: one row per image of a cluster. A cluster whose images
 carry different species is counted as a ``label_disagreement`` (with examples in the
-summary): the same photo under two names is a labelling problem.
+summary; the report and the card say this count): the same photo under two names is a
+labelling problem. Only images whose label has a species count: a genus-only label does
+not disagree with a species of its genus.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ _MEMBERS = (
     "SELECT c.cluster, c.member, c.is_eval, c.phash, "
     "h.treeoflife_id IS NOT NULL AS held, "
     "COALESCE(t.genus, '') || ' ' || COALESCE(t.species, '') AS species, "
-    f"({_KNOWN}) AS known, COALESCE(t.common, '') != '' AS common "
+    f"({_KNOWN}) AS known, COALESCE(t.common, '') != '' AS common, "
+    "COALESCE(t.species, '') != '' AS has_species "
     "FROM clusters c LEFT JOIN images i ON i.treeoflife_id = c.member AND c.is_eval = 0 "
     "LEFT JOIN taxa t ON t.label_key = i.label_key "
     "LEFT JOIN holdout h ON h.treeoflife_id = c.member "
@@ -113,7 +116,9 @@ def run(ctx: BuildContext) -> dict[str, Any]:
                 tally["clusters"] += 1
                 decided = list(_decide(members))
                 held = {m[1] for m in members if m[4]}
-                labels = {r[6] for r in decided if r[6]}
+                # the species names (a genus-only label names none: it does not
+                # disagree with the species of its genus)
+                labels = {m[5].strip() for m in members if m[8]}
                 if len(labels) > 1:
                     disagree += 1
                     if len(examples) < EXAMPLES:
@@ -177,8 +182,9 @@ def run(ctx: BuildContext) -> dict[str, Any]:
 
 def counts(db: Any) -> dict[str, Any]:
     """What the report and the card say of duplicates: clusters of identical files and of
-    near duplicates, images dropped by reason, eval matches per eval set, clusters whose
-    images carry different species. SQL aggregates over the recorded relations."""
+    near duplicates, images dropped by reason, eval matches per eval set (SQL aggregates
+    over the recorded relations), and the clusters whose images carry different species
+    (as this stage counted them)."""
     exact, near = db.execute(
         "SELECT COALESCE(SUM(same), 0), COALESCE(SUM(1 - same), 0) FROM ("
         "SELECT COUNT(DISTINCT sha256) = 1 AS same FROM clusters GROUP BY cluster)"
@@ -190,11 +196,9 @@ def counts(db: Any) -> dict[str, Any]:
             "JOIN eval_files f ON f.path = v.file GROUP BY 1 ORDER BY 1"
         )
     )
-    (disagree,) = db.execute(
-        "SELECT COUNT(*) FROM (SELECT c.cluster FROM clusters c "
-        "JOIN images i ON i.treeoflife_id = c.member JOIN taxa t ON t.label_key = i.label_key "
-        "WHERE t.species != '' GROUP BY c.cluster HAVING COUNT(DISTINCT t.genus || ' ' || t.species) > 1)"
-    ).fetchone()
+    # the dedup stage's own count, by its rule, recorded before report runs (a stage runs
+    # only after the one before it, and forgetting one forgets those after it)
+    disagree = (builddb.stage_summary(db, NAME) or {}).get("label_disagreement", 0)
     return {
         "exact_clusters": exact,
         "near_clusters": near,

@@ -173,8 +173,8 @@ def reject_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
 def recorded_changes(db: sqlite3.Connection) -> dict[str, Any] | None:
     """What changed since the last build, as the catalog stage recorded it (``[report]
     changes``), or None."""
-    row = db.execute("SELECT summary FROM stages WHERE stage = 'catalog'").fetchone()
-    return json.loads(row[0]).get("changes") if row else None
+    summary = builddb.stage_summary(db, "catalog")
+    return summary.get("changes") if summary else None
 
 
 # Each sample's rights are its own columns (plan copies them from ``rights``, an image
