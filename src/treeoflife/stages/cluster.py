@@ -33,8 +33,8 @@ from treeoflife.stages.scan import in_order
 NAME = "cluster"
 FETCH = 100_000
 # near-duplicate tables searched at once (threads; numpy's work lets go of Python's lock):
-# the second core halves the search (~100 s at 10M hashes alone, its pairs per table
-# growing faster than N), and each more holds ~37 bytes a hash (~370 MB at 10M)
+# the second core halves the search (10M uniform hashes: 64-69 -> 36 s; its pairs per
+# table grow faster than N), and each thread more holds ~45 bytes a hash (~450 MB at 10M)
 NEAR_THREADS = 2
 
 
