@@ -6,6 +6,16 @@ driver (``adbc-driver-sqlite``, Apache Arrow's) steps the statement and fills Ar
 buffers itself, ~3x faster end to end. It opens its own read-only connection to the file,
 which sees what the build committed.
 
+That driver carries its own copy of SQLite (3.53, linked in; Python's ``sqlite3`` uses the
+system's), and two copies in one process do not see each other's POSIX locks: a new
+connection of one may take itself for the first on the file and reset the write-ahead
+log's shared-memory index while the other is reading through it. So a query here never
+runs while a statement of the stage's own connection runs: catalog reads here in a thread
+while its main thread only writes files. Report's source fingerprints, tried in a thread
+beside its licenses pass (2026-12-01), crashed the process with a bus error in each of
+three parallel test runs (it passed once alone); they run between the stage's own
+statements.
+
 The driver infers each column's type from the values of the first batch: a column whose
 first batch is all NULL comes out as int64, and a string in a later batch is then an
 error. So the query is led by one row of typed values (0 for an integer, '' for a string,
