@@ -301,3 +301,28 @@ def test_a_killed_eval_hashing_resumes_to_the_same_bytes(built, tmp_path: Path) 
         assert query(out, "SELECT COUNT(*) FROM rejects WHERE reason = 'eval_duplicate'") == [(3,)]
     finally:
         (src / "evalset" / "test-0002.jpg").unlink()
+
+
+def test_a_genus_alone_does_not_disagree_with_a_species_of_its_genus(built, tmp_path: Path) -> None:
+    """The cluster of the photo found four times holds Morus bassanus and Sula
+    leucogaster, a disagreement; with the second label cut to its genus (Sula), it names
+    no species and the cluster agrees."""
+    from treeoflife.config import Config
+    from treeoflife.stages import BuildContext, dedup
+
+    _, out = built
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    db = builddb.connect(copy)
+    ctx = BuildContext(
+        out=copy, config=Config.from_json(builddb.get_meta(db, "config")), db=db, log=print
+    )
+    before = dedup.run(ctx)["label_disagreement"]
+    (changed,) = db.execute(
+        "UPDATE taxa SET species = '' WHERE genus = 'Sula' AND species != '' RETURNING label_key"
+    ).fetchall()
+    assert changed
+    after = dedup.run(ctx)
+    db.close()
+    assert before >= 1 and after["label_disagreement"] == before - 1
+    assert all("Sula leucogaster" not in e["species"] for e in after["label_disagreement_examples"])
