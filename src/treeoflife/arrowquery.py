@@ -77,3 +77,26 @@ def batches(
                 batch, first = batch.slice(1), False
             if batch.num_rows:
                 yield batch.cast(schema) if batch.schema != schema else batch
+
+
+# more rows than any table of the build holds: the whole result in one batch
+_ALL_ROWS = 1 << 30  # the driver takes less than a C int's largest
+
+
+def columns(
+    path: Path,
+    columns: Sequence[tuple[str, str, pa.DataType]],
+    rest: str,
+    order_by: Sequence[str],
+    params: Sequence[object] = (),
+) -> dict[str, pa.Array]:
+    """The whole result of :func:`batches` as one array per column, to be held: read as one
+    batch, each column is the driver's own buffers. Batches made into one would be copied,
+    twice their size at the peak (catalog's labels at 2M bench images: 136 MB of columns,
+    +329 MB of RSS at the peak from 50K-row batches, +183 MB from one)."""
+    read = list(batches(path, columns, rest, order_by, params, _ALL_ROWS))
+    schema = pa.schema([(name, kind) for name, _, kind in columns])
+    if len(read) == 1:
+        return dict(zip(schema.names, read[0].columns, strict=True))
+    table = pa.Table.from_batches(read, schema)  # none (no rows), or the driver's own cut
+    return {name: table.column(name).combine_chunks() for name in schema.names}

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlite3 import Connection
 from typing import Any
 
-from treeoflife import builddb
+from treeoflife import builddb, memory
 from treeoflife.config import Config
 from treeoflife.errors import TolError
 
@@ -146,6 +146,7 @@ def run_stages(
             summary = stage.run(ctx)
         finally:
             builddb.drop_scratch(ctx.db)
+            memory.give_back(ctx.db)  # the next stage starts from what this one kept, not freed
         if stage.repairs_inputs:
             fp = fingerprint(stage, ctx, previous)
         # the stage's time includes hashing what it wrote (gigabytes of catalog at 10M)

@@ -122,10 +122,9 @@ class _Labels:
         # read by arrowquery: made into Arrow from Python tuples, the labels' rows left
         # ~5 KB a label of freed memory the process kept (400 MiB at 56K labels)
         columns = [(name, sql, pa.string()) for name, sql in _LABEL_SQL]
-        rows = arrowquery.batches(path, columns, "FROM taxa t", ("label_key",), (), 50_000)
-        table = pa.Table.from_batches(rows, pa.schema([(n, t) for n, _, t in columns]))
-        self.keys = table.column("label_key").combine_chunks()
-        self.columns = {name: table.column(name).combine_chunks() for name in LABEL_COLUMNS}
+        found = arrowquery.columns(path, columns, "FROM taxa t", ("label_key",))
+        self.keys = found["label_key"]
+        self.columns = {name: found[name] for name in LABEL_COLUMNS}
         self.stored_common = common = self.columns["common"]
         missing = pc.equal(common, "")
         lineages = zip(*(self.columns[r].filter(missing).to_pylist() for r in RANKS), strict=True)
@@ -153,11 +152,10 @@ def _split_tables(
     (Arrow made in C, not Python tuples) on its own connection to the database at
     ``path``: this runs in a thread of its own (:func:`treeoflife.ahead.ahead`)."""
     shard_columns = [("shard", "shard", pa.int64()), ("name", "name", pa.string())]
-    found = arrowquery.batches(
+    split_shards = arrowquery.columns(
         path, shard_columns, "FROM shards WHERE split = ?", ("shard",), (split,)
     )
-    split_shards = pa.Table.from_batches(found, pa.schema([(n, t) for n, _, t in shard_columns]))
-    shards, names = (split_shards.column(c).combine_chunks() for c in ("shard", "name"))
+    shards, names = split_shards["shard"], split_shards["name"]
     with_own = split in provenance.SPLITS  # train_small rows: nulls, provenance skips them
     types = {f.name: f.type for f in schema} | {"shard": pa.int64()}
     columns = [(c, f"s.{c}", types[c]) for c in FETCHED] + (own if with_own else [])
