@@ -96,15 +96,17 @@ def test_the_tables_searched_in_threads_give_the_same_pairs_in_the_same_order() 
     assert set(zip(one[0].tolist(), one[1].tolist(), strict=True)) == _brute(h, 5)
 
 
-@pytest.mark.parametrize("share", [0.0, 0.05, 1.0])
+@pytest.mark.parametrize(("share", "stride"), [(0.0, 1 << 20), (0.05, 7), (1.0, 7), (1.0, 1 << 20)])
 def test_groups_compared_over_slices_or_at_gathered_positions_give_the_same_pairs(
-    monkeypatch: pytest.MonkeyPatch, share: float
+    monkeypatch: pytest.MonkeyPatch, share: float, stride: int
 ) -> None:
     """A table compares an offset over whole slices while many positions have a partner
     there (index.DENSE_SHARE), then at the positions that do: always one way (0, 1) or
     switching between them (0.05), the near pairs are exactly all pairs' (hashes crowded
-    into few values of 16 bits, so a table's groups are large)."""
+    into few values of 16 bits, so a table's groups are large). A slice's distances are
+    taken a stride at a time: cut into strides of 7 hashes, the pairs are the same."""
     monkeypatch.setattr(index, "DENSE_SHARE", share)
+    monkeypatch.setattr(index, "STRIDE", stride)
     rng = np.random.default_rng(13)
     h = rng.integers(0, 2**16, size=2000, dtype=np.int64).view(np.uint64)
     h = np.unique(h * np.uint64(0x0001_0001_0001_0001) ^ np.uint64(0xF0F0))

@@ -138,8 +138,14 @@ def _sorted_table(
         packed <<= np.uint64(index_bits)
         packed |= positions
         packed.sort()
-        order = (packed & np.uint64((1 << index_bits) - 1)).astype(np.intp)
-        return (packed >> np.uint64(index_bits)).astype(key.dtype), order
+        # unpacked straight into the narrow arrays (``out``, no 8-byte temporaries): with
+        # two tables at once each byte a hash here is ~20 MB at 10M hashes
+        order = np.empty(n, dtype=np.uint32 if index_bits <= 32 else np.intp)
+        np.bitwise_and(packed, np.uint64((1 << index_bits) - 1), out=order, casting="unsafe")
+        packed >>= np.uint64(index_bits)
+        keys = np.empty(n, dtype=key.dtype)
+        np.copyto(keys, packed, casting="unsafe")
+        return keys, order
     order = np.argsort(key, kind="stable")
     return key[order], order
 
@@ -150,6 +156,21 @@ def _sorted_table(
 # of the positions have a partner at d = 1, 33 % at 2, 15 % at 3: the slices took a
 # table's comparisons from ~0.47 to ~0.17 s there; at 1M (11 %) nothing changes
 DENSE_SHARE = 0.125
+STRIDE = 1 << 20  # hashes a slice's distances are taken over at a time (an 8 MB temporary)
+
+
+def _offset_distances(hs: np.ndarray, d: int) -> np.ndarray:
+    """Bits apart of hs[p] and hs[p + d] for every p, as bytes: the xor is taken a stride
+    at a time, not as one array of 8 bytes a hash."""
+    n = len(hs) - d
+    out = np.empty(max(n, 0), dtype=np.uint8)
+    buf = np.empty(min(max(n, 0), STRIDE), dtype=np.uint64)
+    for start in range(0, n, STRIDE):
+        stop = min(start + STRIDE, n)
+        part = buf[: stop - start]
+        np.bitwise_xor(hs[start + d : stop + d], hs[start:stop], out=part)
+        out[start:stop] = np.bitwise_count(part)
+    return out
 
 
 def _near_in_groups(
@@ -168,7 +189,7 @@ def _near_in_groups(
     run = keys[1:] == keys[:-1]  # run[p]: keys[p] == keys[p + d], for d = 1
     d = 1
     while len(run) and np.count_nonzero(run) > DENSE_SHARE * n:
-        dist = np.bitwise_count(hs[d:] ^ hs[:-d])
+        dist = _offset_distances(hs, d)
         near = np.flatnonzero(run & (dist <= threshold))
         if len(near):
             yield near, d, dist[near]
@@ -247,7 +268,7 @@ def near_pairs(
     # a pair agreeing on several block choices is found once per table
     pair = a.astype(np.uint64) << np.uint64(32) | b.astype(np.uint64)
     _, first = np.unique(pair, return_index=True)
-    return a[first], b[first], d[first]
+    return a[first].astype(np.intp), b[first].astype(np.intp), d[first]
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -284,16 +305,23 @@ def clusters(
     a hash (all, by default); ``threads`` search :func:`near_pairs`' tables at once."""
     n = len(hashes)
     idx = np.arange(n, dtype=np.int64) if has_hash is None else np.flatnonzero(has_hash)
-    h = np.ascontiguousarray(hashes, dtype=np.uint64)[idx]
+    h = np.ascontiguousarray(hashes, dtype=np.uint64)
+    if len(idx) < n:  # (a copy of them all would be 8 bytes an item more)
+        h = h[idx]
     uniq, inverse = np.unique(h, return_inverse=True)
     del h
     first = np.full(len(uniq), np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first, inverse, idx)  # each distinct hash's first item
     rep = first[inverse]
-    twin = rep != idx
+    twin = np.flatnonzero(rep != idx)
+    edges_a = [idx[twin]]
+    edges_b = [rep[twin]]
+    # the near search holds the most: what the twins' edges needed goes first
+    del inverse, rep, twin, idx
     a, b, _ = near_pairs(uniq, threshold, threads)
-    edges_a = [idx[twin], first[a]]
-    edges_b = [rep[twin], first[b]]
+    del uniq
+    edges_a.append(first[a])
+    edges_b.append(first[b])
     if same is not None:
         edges_a.append(np.asarray(same[0], dtype=np.int64))
         edges_b.append(np.asarray(same[1], dtype=np.int64))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from treeoflife import builddb, distribute
+from treeoflife import builddb, distribute, memory
 from treeoflife.dedup import evalsets, index
 from treeoflife.faults import Fault
 from treeoflife.stages import BuildContext, Stage
@@ -220,14 +220,20 @@ def run(ctx: BuildContext) -> dict[str, Any]:
     evals = refresh_eval_hashes(ctx)
     src_rows, src_hash, src_has = _column_arrays(db, _SOURCE_HASHES)
     eval_rows, eval_hash, eval_has = _column_arrays(db, _EVAL_HASHES)
+    same = _same_files(db, (src_rows, src_has), (eval_rows, eval_has))
+    hashes = index.as_unsigned(np.concatenate([src_hash, eval_hash]))
+    has_hash = np.concatenate([src_has, eval_has])
+    del src_hash, eval_hash, src_has, eval_has
+    # the page cache is full of `encoded` (256 MiB at 10M): emptied, the search has it
+    memory.shrink_cache(db)
     labels = index.clusters(
-        index.as_unsigned(np.concatenate([src_hash, eval_hash])),
+        hashes,
         cfg.threshold,
-        np.concatenate([src_has, eval_has]),
-        _same_files(db, (src_rows, src_has), (eval_rows, eval_has)),
+        has_hash,
+        same,
         threads=min(NEAR_THREADS, ctx.workers, os.cpu_count() or 1),
     )
-    del src_hash, eval_hash, src_has, eval_has
+    del hashes, has_hash
     with builddb.transaction(db):
         db.execute("DELETE FROM clusters")
         _record(ctx, src_rows, eval_rows, labels)
