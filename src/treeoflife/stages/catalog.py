@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from treeoflife import arrowquery, atomic, builddb, csvtext
+from treeoflife import arrowquery, atomic, builddb, csvtext, memory
 from treeoflife.ahead import ahead
 from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, INTEGER_COLUMNS
@@ -218,6 +218,9 @@ def _tables(ctx: BuildContext, schema: pa.Schema, labels: _Labels) -> Iterator[p
     one table waits at most (the reading is the faster side), ~50-90 MB more at the peak."""
     kept = provenance.kept_reasons(ctx.db)
     own = provenance.own_columns(ctx.db)
+    # the stage's connection rests while the rows are read on the driver's own: the pages
+    # kept_reasons read (up to the cache's 256 MiB) would sit beside every batch
+    memory.shrink_cache(ctx.db)
     path = ctx.out / builddb.DB_NAME
     splits = (
         table
