@@ -53,7 +53,9 @@ stage left on the connection shows only there (split's temporary tables once mad
 14x slower at 1M). With ``--rss-growth`` it runs them once more as one build with SQLite's
 caches cut to 1 MiB (``TOL_SQLITE_CACHE_MIB``): the peak RSS of that process grows with
 N by what is not SQLite's (whose caches the setting fixes whatever N), so a straight line
-through it plus the caches' bound is the peak a build reaches at 10M. Figures only, no
+through it plus the caches' bound is the peak a build reaches at 10M; that build runs
+through ``stage_peaks.py``, which reads each stage's own peak, and the line is drawn per
+stage too (the build's two peaks may be two different stages'). Figures only, no
 assertions; ``--json PATH`` writes them all.
 
 The work directory is a new one under /tmp, removed at the end unless ``--keep``;
@@ -86,6 +88,7 @@ import numpy as np
 import psutil
 from PIL import Image
 
+import stage_peaks
 from bench_resolve import generate as generate_references
 from treeoflife import builddb, cli
 from treeoflife.sample.bioscan import BIOSCAN_KEYS
@@ -701,16 +704,21 @@ def build_from(args: argparse.Namespace, common: list[str]) -> tuple[str, list[s
 def capped_build(out: Path, args: argparse.Namespace, common: list[str], logs: Path) -> dict:
     """The same stages as one ``tol build --from`` with SQLite's caches cut to 1 MiB
     (TOL_SQLITE_CACHE_MIB): the peak RSS without the caches, whose size the page-cache
-    setting fixes whatever N (builddb.cache_mib), so its growth is what grows with N."""
+    setting fixes whatever N (builddb.cache_mib), so its growth is what grows with N. Run
+    through :mod:`stage_peaks`, which reads each stage's own peak in the process."""
     start, cmd = build_from(args, common)
-    run = measured(cmd, logs / "capped-build.log", env={"TOL_SQLITE_CACHE_MIB": "1"})
+    cmd = [sys.executable, str(Path(stage_peaks.__file__)), *cmd[len(tol_command()) :]]
+    log = logs / "capped-build.log"
+    run = measured(cmd, log, env={"TOL_SQLITE_CACHE_MIB": "1"})
+    peaks = stage_peaks.parse(log.read_text(errors="replace"))
     print(
         f"tol build --from {start} with SQLite's caches at 1 MiB (exit {run.returncode}):"
         f" {run.wall:.1f} s wall, driver peak {run.driver_peak / MIB:.0f} MiB,"
-        f" largest worker {run.worker_peak / MIB:.0f} MiB",
+        f" largest worker {run.worker_peak / MIB:.0f} MiB; each stage's own peak: "
+        + ", ".join(f"{name} {peak / MIB:.0f}" for name, peak in peaks.items()),
         flush=True,
     )
-    return asdict(run)
+    return asdict(run) | {"stage_peaks": peaks}
 
 
 def one_build(
@@ -866,7 +874,38 @@ def extrapolate(runs: list[dict], target: int) -> dict:
             f" largest worker {rows['worker_peak'] / MIB:,.0f} MiB"
             f" = {max(rows.values()) / MEMORY_TARGET:.2f}× 2 GiB"
         )
+        out["capped_stage_peaks_at_target"] = capped_stage_lines(capped, n1, n2, target, caches)
     return out
+
+
+def capped_stage_lines(
+    capped: list[dict], n1: int, n2: int, target: int, caches: int
+) -> dict[str, float]:
+    """Each stage's own peak in the capped builds (:mod:`stage_peaks`), drawn to ``target``
+    by a straight line, plus the caches' bound: the build's line joins whichever stage
+    peaked at each N, and the stage with the steepest line may not be the one that peaked
+    at either."""
+    first, second = (c.get("stage_peaks") or {} for c in capped)
+    lines = {
+        name: second[name] + (second[name] - first[name]) / (n2 - n1) * (target - n2) + caches
+        for name in second
+        if name in first
+    }
+    if not lines:
+        return lines
+    print(f"each stage's own peak in those builds, a line to {target:,} plus the caches' bound:")
+    print(f"{'stage':<10} {f'{n1:,}':>11} {f'{n2:,}':>11} {'MiB/M':>7} {f'at {target:,}':>13}")
+    for name, at in lines.items():
+        slope = (second[name] - first[name]) / (n2 - n1) * 1_000_000
+        print(
+            f"{name:<10} {first[name] / MIB:11,.0f} {second[name] / MIB:11,.0f}"
+            f" {slope / MIB:7,.0f} {at / MIB:13,.0f}"
+        )
+    name = max(lines, key=lines.__getitem__)
+    print(
+        f"largest: {name}, {lines[name] / MIB:,.0f} MiB = {lines[name] / MEMORY_TARGET:.2f}× 2 GiB"
+    )
+    return lines
 
 
 def memory_summary(runs: list[dict], fits: dict | None) -> dict:

@@ -1,0 +1,60 @@
+"""``tol ARGS`` with each stage's own peak RSS printed (``STAGE_PEAK <stage> <KiB>``).
+
+One ``tol build`` runs every stage in one process, so the process's peak says which size
+was largest but not which stage reached it, and a line through two builds' peaks may join
+one stage's peak at the smaller N to another's at the larger. Here the kernel's high-water
+mark (``VmHWM``) is reset as each stage starts (Linux: ``5`` written to
+``/proc/self/clear_refs``), so what it reads when the stage ends is that stage's peak, on
+top of whatever the stages before it left. ``bench_build --rss-growth`` runs its build
+through this and draws a line per stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+from treeoflife import cli, stages
+
+PREFIX = "STAGE_PEAK"
+
+
+def _high_water_kib() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_high_water() -> None:
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
+def _measured(stage: stages.Stage) -> stages.Stage:
+    def run(ctx: stages.BuildContext) -> dict[str, Any]:
+        _reset_high_water()
+        try:
+            return stage.run(ctx)
+        finally:
+            print(f"{PREFIX} {stage.name} {_high_water_kib()}", file=sys.stderr, flush=True)
+
+    return dataclasses.replace(stage, run=run)
+
+
+def parse(text: str) -> dict[str, int]:
+    """Each stage's peak in bytes, from the output of a run of this module."""
+    peaks: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith(PREFIX + " "):
+            _, name, kib = line.split()
+            peaks[name] = max(peaks.get(name, 0), int(kib) * 1024)
+    return peaks
+
+
+if __name__ == "__main__":
+    registry = stages.all_stages
+    stages.all_stages = lambda: [_measured(s) for s in registry()]
+    sys.exit(cli.main(sys.argv[1:]))
