@@ -7,9 +7,9 @@ Arrow's pool keeps its pages, and SQLite's page cache stays full. In one ``tol b
 next stage then starts on top of what the last one left: at 2M bench images cluster left
 ~100 MB of free heap, split ~90 MB more, and the build's peak was not its largest stage's
 but the stages' stacked leftovers (and objects in reference cycles wait for Python's
-collector, which need not run before the next stage allocates). Handing them back after each stage makes a build's peak
-its largest stage's (``run_stages`` calls this; a stage holding large arrays beside a full
-page cache calls :func:`shrink_cache` itself).
+collector, which need not run before the next stage allocates). Handing them back after
+each stage makes a build's peak its largest stage's (``run_stages`` calls this; a stage
+holding large arrays beside a full page cache calls :func:`shrink_cache` itself).
 """
 
 from __future__ import annotations
