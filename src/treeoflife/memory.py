@@ -14,8 +14,8 @@ holding large arrays beside a full page cache calls :func:`shrink_cache` itself)
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import ctypes.util
 import gc
 import sqlite3
 import sys
@@ -23,13 +23,11 @@ import sys
 
 def _malloc_trim() -> None:
     """glibc's ``malloc_trim(0)``: free heap pages go back to the system (nothing elsewhere)."""
-    name = ctypes.util.find_library("c")
     try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
+        trim = ctypes.CDLL(None).malloc_trim  # the process's own symbols: libc's among them
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
         return
-    if trim is not None:
-        trim(0)
+    trim(0)
 
 
 def shrink_cache(db: sqlite3.Connection) -> None:
@@ -41,7 +39,10 @@ def give_back(db: sqlite3.Connection) -> None:
     """After a stage: its garbage in reference cycles (~45 MB after resolve at 1M bench
     images), the page cache, Arrow's unused pages and malloc's free heap."""
     gc.collect()
-    shrink_cache(db)
+    # after a stage that failed the connection may be unusable: its own error is the one
+    # the user must see, not this one's
+    with contextlib.suppress(sqlite3.Error):
+        shrink_cache(db)
     arrow = sys.modules.get("pyarrow")  # only if a stage used it: importing it costs ~0.1 s
     if arrow is not None:
         arrow.default_memory_pool().release_unused()
