@@ -56,3 +56,24 @@ def test_an_order_key_not_selected_is_refused(tmp_path: Path) -> None:
     _table(path, [(1, "a", 1)])
     with pytest.raises(ValueError):
         list(arrowquery.batches(path, COLUMNS[1:], "FROM t", ("k",)))
+
+
+def test_columns_hold_the_whole_result_in_the_query_order_typed_as_asked(tmp_path: Path) -> None:
+    """catalog holds its labels through ``columns``: every row, in order, one array a
+    column (no chunks to copy), typed as asked even for a column that is all NULL; no rows
+    give empty arrays of those types."""
+    path = tmp_path / "db.sqlite"
+    rows = [(k, f"name {k}" if k % 3 else None, None) for k in range(5_000)]
+    _table(path, rows[::-1])
+    got = arrowquery.columns(path, COLUMNS, "FROM t", ("k",))
+    assert list(got) == ["k", "name", "n"]
+    assert all(isinstance(a, pa.Array) for a in got.values())
+    assert got["k"].to_pylist() == list(range(5_000))
+    assert got["name"].to_pylist() == [r[1] for r in rows]
+    assert got["n"].type == pa.int64() and got["n"].null_count == 5_000
+    none = arrowquery.columns(path, COLUMNS, "FROM t WHERE k < 0", ("k",))
+    assert {k: (len(a), a.type) for k, a in none.items()} == {
+        "k": (0, pa.int64()),
+        "name": (0, pa.string()),
+        "n": (0, pa.int64()),
+    }
