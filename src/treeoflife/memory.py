@@ -25,7 +25,7 @@ def _malloc_trim() -> None:
     """glibc's ``malloc_trim(0)``: free heap pages go back to the system (nothing elsewhere)."""
     try:
         trim = ctypes.CDLL(None).malloc_trim  # the process's own symbols: libc's among them
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl, Windows): none
         return
     trim(0)
 
