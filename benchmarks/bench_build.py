@@ -686,12 +686,15 @@ def build_interleaved(builds: list[StageRuns], repeat: int) -> None:
             b.finish()
 
 
-def build_from(args: argparse.Namespace, common: list[str]) -> tuple[str, list[str]]:
+def build_from(
+    args: argparse.Namespace, common: list[str], program: list[str] | None = None
+) -> tuple[str, list[str]]:
     """The first measured stage (--from-stage, or the first after scan) and the one
-    ``tol build --from`` command that runs it and every stage after it."""
+    ``tol build --from`` command that runs it and every stage after it (through
+    ``program``, tol's command line by default)."""
     start = args.from_stage or stage_names()[1]
     return start, [
-        *tol_command(),
+        *(program or tol_command()),
         "build",
         *common,
         "--workers",
@@ -706,8 +709,7 @@ def capped_build(out: Path, args: argparse.Namespace, common: list[str], logs: P
     (TOL_SQLITE_CACHE_MIB): the peak RSS without the caches, whose size the page-cache
     setting fixes whatever N (builddb.cache_mib), so its growth is what grows with N. Run
     through :mod:`stage_peaks`, which reads each stage's own peak in the process."""
-    start, cmd = build_from(args, common)
-    cmd = [sys.executable, str(Path(stage_peaks.__file__)), *cmd[len(tol_command()) :]]
+    start, cmd = build_from(args, common, [sys.executable, str(Path(stage_peaks.__file__))])
     log = logs / "capped-build.log"
     run = measured(cmd, log, env={"TOL_SQLITE_CACHE_MIB": "1"})
     peaks = stage_peaks.parse(log.read_text(errors="replace"))

@@ -33,8 +33,9 @@ from treeoflife.stages.scan import in_order
 NAME = "cluster"
 FETCH = 100_000
 # near-duplicate tables searched at once (threads; numpy's work lets go of Python's lock):
-# the second core halves the search (10M uniform hashes: 64-69 -> 36 s; its pairs per
-# table grow faster than N), and each thread more holds ~45 bytes a hash (~450 MB at 10M)
+# the second core nearly halves the search (10M uniform hashes: 30.6 -> 17.3 s; its pairs
+# per table grow faster than N), and each thread more holds ~25 bytes a hash (881 -> 1,135
+# MiB peak at 10M)
 NEAR_THREADS = 2
 
 
