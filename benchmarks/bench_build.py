@@ -712,15 +712,18 @@ def capped_build(out: Path, args: argparse.Namespace, common: list[str], logs: P
     start, cmd = build_from(args, common, [sys.executable, str(Path(stage_peaks.__file__))])
     log = logs / "capped-build.log"
     run = measured(cmd, log, env={"TOL_SQLITE_CACHE_MIB": "1"})
-    peaks = stage_peaks.parse(log.read_text(errors="replace"))
+    text = log.read_text(errors="replace")
+    peaks, starts = stage_peaks.parse(text), stage_peaks.parse(text, stage_peaks.START)
     print(
         f"tol build --from {start} with SQLite's caches at 1 MiB (exit {run.returncode}):"
         f" {run.wall:.1f} s wall, driver peak {run.driver_peak / MIB:.0f} MiB,"
         f" largest worker {run.worker_peak / MIB:.0f} MiB; each stage's own peak: "
-        + ", ".join(f"{name} {peak / MIB:.0f}" for name, peak in peaks.items()),
+        + ", ".join(f"{name} {peak / MIB:.0f}" for name, peak in peaks.items())
+        + "; the RSS each started on: "
+        + ", ".join(f"{name} {rss / MIB:.0f}" for name, rss in starts.items()),
         flush=True,
     )
-    return asdict(run) | {"stage_peaks": peaks}
+    return asdict(run) | {"stage_peaks": peaks, "stage_starts": starts}
 
 
 def one_build(
@@ -895,13 +898,19 @@ def capped_stage_lines(
     }
     if not lines:
         return lines
-    print(f"each stage's own peak in those builds, a line to {target:,} plus the caches' bound:")
-    print(f"{'stage':<10} {f'{n1:,}':>11} {f'{n2:,}':>11} {'MiB/M':>7} {f'at {target:,}':>13}")
+    starts = [c.get("stage_starts") or {} for c in capped]
+    print(f"each stage's own peak in those builds, a line to {target:,} plus the caches' bound")
+    print("(and the RSS it started on: what the stages before it left)")
+    print(
+        f"{'stage':<10} {f'{n1:,}':>11} {f'{n2:,}':>11} {'MiB/M':>7} {f'at {target:,}':>13}"
+        f" {'started on':>13}"
+    )
     for name, at in lines.items():
         slope = (second[name] - first[name]) / (n2 - n1) * 1_000_000
+        began = " / ".join(f"{s[name] / MIB:,.0f}" for s in starts if name in s)
         print(
             f"{name:<10} {first[name] / MIB:11,.0f} {second[name] / MIB:11,.0f}"
-            f" {slope / MIB:7,.0f} {at / MIB:13,.0f}"
+            f" {slope / MIB:7,.0f} {at / MIB:13,.0f} {began:>13}"
         )
     name = max(lines, key=lines.__getitem__)
     print(

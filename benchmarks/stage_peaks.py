@@ -5,7 +5,8 @@ was largest but not which stage reached it, and a line through two builds' peaks
 one stage's peak at the smaller N to another's at the larger. Here the kernel's high-water
 mark (``VmHWM``) is reset as each stage starts (Linux: ``5`` written to
 ``/proc/self/clear_refs``), so what it reads when the stage ends is that stage's peak, on
-top of whatever the stages before it left. ``bench_build --rss-growth`` runs its build
+top of whatever the stages before it left; that is printed too, as the RSS the stage
+started on (``STAGE_START <stage> <KiB>``). ``bench_build --rss-growth`` runs its build
 through this and draws a line per stage.
 """
 
@@ -18,12 +19,13 @@ from typing import Any
 from treeoflife import cli, stages
 
 PREFIX = "STAGE_PEAK"
+START = "STAGE_START"
 
 
-def _high_water_kib() -> int:
+def _status_kib(field: str) -> int:
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -35,20 +37,22 @@ def _reset_high_water() -> None:
 
 def _measured(stage: stages.Stage) -> stages.Stage:
     def run(ctx: stages.BuildContext) -> dict[str, Any]:
+        print(f"{START} {stage.name} {_status_kib('VmRSS')}", file=sys.stderr, flush=True)
         _reset_high_water()
         try:
             return stage.run(ctx)
         finally:
-            print(f"{PREFIX} {stage.name} {_high_water_kib()}", file=sys.stderr, flush=True)
+            print(f"{PREFIX} {stage.name} {_status_kib('VmHWM')}", file=sys.stderr, flush=True)
 
     return dataclasses.replace(stage, run=run)
 
 
-def parse(text: str) -> dict[str, int]:
-    """Each stage's peak in bytes, from the output of a run of this module."""
+def parse(text: str, prefix: str = PREFIX) -> dict[str, int]:
+    """Each stage's peak in bytes (or with ``prefix=START``, the RSS it started on), from
+    the output of a run of this module."""
     peaks: dict[str, int] = {}
     for line in text.splitlines():
-        if line.startswith(PREFIX + " "):
+        if line.startswith(prefix + " "):
             _, name, kib = line.split()
             peaks[name] = max(peaks.get(name, 0), int(kib) * 1024)
     return peaks

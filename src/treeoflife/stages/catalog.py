@@ -10,7 +10,8 @@ written from the same rows: one cursor reads ``samples`` alone, in its storage o
 batch is made into Arrow once, and the three files are written from it. What a row takes
 from elsewhere is looked up in Arrow, not joined in SQL (a probe by a text key costs a row
 more than reading it): its label's columns (ranks, common, status, reference sets, the
-~1 KB provenance JSON) are taken by the label's number from arrays made once per label,
+~1 KB provenance JSON, held each record once: :mod:`treeoflife.packedtext`) are taken by
+the label's number from arrays made once per label,
 its shard's name from the split's few shards, its kept reasons by a binary search of the
 kept items. The check-taxa report counts each label's images in the same batches and is
 kept as ``reports/check-taxa.json``.
@@ -34,6 +35,7 @@ from treeoflife.captions import common_name
 from treeoflife.columns import CATALOG_COLUMNS, INTEGER_COLUMNS
 from treeoflife.diff import since
 from treeoflife.errors import TolError
+from treeoflife.packedtext import PackedStrings
 from treeoflife.reports import check_taxa, provenance
 from treeoflife.shards import layout, samples
 from treeoflife.stages import BuildContext, Stage
@@ -61,15 +63,19 @@ INT_COLUMNS = INTEGER_COLUMNS | {"position", "source_width", "source_height"}
 # the columns a row takes from its label's taxa row, the same for every sample of it:
 # arrays made once per label, taken by the label's number (its place in label_key order)
 LABEL_COLUMNS = (*samples.LABEL_SQL, "label_sources", "provenance")
+_KEY = ("label_key", "t.label_key", pa.string())
+_PROVENANCE = ("provenance", "t.provenance", pa.string())
 _LABEL_SQL = (
     ("label_key", "t.label_key"),
     *samples.LABEL_SQL.items(),
     ("label_sources", provenance.LABEL_SOURCES_SQL),
-    ("provenance", "t.provenance"),
 )
 # what the query reads of a sample's own row: every column but the split and the label's
 # (shard is its number there, named from ``shards``)
 FETCHED = tuple(c for c in CSV_COLUMNS[1:] + EXTRA_COLUMNS if c not in LABEL_COLUMNS)
+# where a label's provenance JSON (resolve: rank -> {how, record, source}, keys sorted) is
+# cut to hold each record once (treeoflife.packedtext): its ranks mostly name one record
+PROVENANCE_CUTS = ('"record": ', ', "source": ')
 BATCH = 10_000  # rows a parquet row group holds: the driver holds one batch
 LABEL_CHUNK = 50_000  # labels check-taxa's rows are made of at a time
 
@@ -124,12 +130,21 @@ class _Labels:
         columns = [(name, sql, pa.string()) for name, sql in _LABEL_SQL]
         found = arrowquery.columns(path, columns, "FROM taxa t", ("label_key",))
         self.keys = found["label_key"]
-        self.columns = {name: found[name] for name in LABEL_COLUMNS}
+        self.columns: dict[str, pa.Array | PackedStrings] = {
+            name: found[name] for name in LABEL_COLUMNS if name in found
+        }
         self.stored_common = common = self.columns["common"]
         missing = pc.equal(common, "")
         lineages = zip(*(self.columns[r].filter(missing).to_pylist() for r in RANKS), strict=True)
         names = [common_name(dict(zip(RANKS, lineage, strict=True)), "") for lineage in lineages]
         self.columns["common"] = pc.replace_with_mask(common, missing, pa.array(names, pa.string()))
+        # ~1 KB a label as read (0.65 GB at 560K labels), held in a quarter of that, read
+        # a chunk of labels at a time (taxa is stored in label_key order: a second walk)
+        read = arrowquery.batches(
+            path, [_KEY, _PROVENANCE], "FROM taxa t", ("label_key",), (), LABEL_CHUNK
+        )
+        chunks = (batch.column("provenance") for batch in read)
+        self.columns["provenance"] = PackedStrings(chunks, PROVENANCE_CUTS, pa.string())
 
     def numbers(self, label_keys: pa.Array) -> pa.Array:
         """Each row's label number, looked up once per distinct label of the batch."""
