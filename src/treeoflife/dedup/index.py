@@ -130,7 +130,9 @@ def _sorted_table(
     key: np.ndarray, bits: int, positions: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sorted keys, the indices in that order); one packed sort when key and index fit.
-    ``positions`` is ``arange(len(key))`` as uint64, made once for every table."""
+    ``positions`` is ``arange(len(key))``, made once for every table (uint32 while the
+    hashes are fewer than 2³²: 4 bytes a hash, widened a buffer at a time as they are or-ed
+    in)."""
     n = len(key)
     index_bits = max(1, int(n - 1).bit_length())
     if bits + index_bits <= 64:
@@ -262,7 +264,7 @@ def near_pairs(
     ranges = _block_ranges(blocks)
     h = spread_bits(h, blocks)
     values = _block_values(h, ranges)
-    positions = np.arange(len(h), dtype=np.uint64)
+    positions = np.arange(len(h), dtype=np.uint32 if len(h) <= 1 << 32 else np.uint64)
     tables = itertools.combinations(range(blocks), blocks - threshold)
 
     def pairs(chosen: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
