@@ -37,7 +37,8 @@ def shrink_cache(db: sqlite3.Connection) -> None:
 
 def give_back(db: sqlite3.Connection) -> None:
     """After a stage: its garbage in reference cycles (~45 MB after resolve at 1M bench
-    images), the page cache, Arrow's unused pages and malloc's free heap."""
+    images), the page cache (its clean pages: the temporary database's stay, see
+    :func:`treeoflife.builddb.drop_scratch`), Arrow's unused pages and malloc's free heap."""
     gc.collect()
     # after a stage that failed the connection may be unusable: its own error is the one
     # the user must see, not this one's
