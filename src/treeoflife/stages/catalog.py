@@ -77,7 +77,7 @@ FETCHED = tuple(c for c in CSV_COLUMNS[1:] + EXTRA_COLUMNS if c not in LABEL_COL
 # cut to hold each record once (treeoflife.packedtext): its ranks mostly name one record
 PROVENANCE_CUTS = ('"record": ', ', "source": ')
 BATCH = 10_000  # rows a parquet row group holds: the driver holds one batch
-LABEL_CHUNK = 50_000  # labels check-taxa's rows are made of at a time
+LABEL_CHUNK = 50_000  # labels made into check-taxa's rows, or packed, at a time
 
 
 # columns whose every value is its sample's own: Parquet's dictionary would hold all of
@@ -138,8 +138,8 @@ class _Labels:
         lineages = zip(*(self.columns[r].filter(missing).to_pylist() for r in RANKS), strict=True)
         names = [common_name(dict(zip(RANKS, lineage, strict=True)), "") for lineage in lineages]
         self.columns["common"] = pc.replace_with_mask(common, missing, pa.array(names, pa.string()))
-        # ~1 KB a label as read (0.65 GB at 560K labels), held in a quarter of that, read
-        # a chunk of labels at a time (taxa is stored in label_key order: a second walk)
+        # ~1 KB a label as read (0.65 GB at 560K labels), held in a quarter of that: read
+        # again, a chunk of labels at a time, not beside the other columns as one batch
         read = arrowquery.batches(
             path, [_KEY, _PROVENANCE], "FROM taxa t", ("label_key",), (), LABEL_CHUNK
         )
