@@ -107,6 +107,7 @@ def run_stages(
     """Run the named stages (all, by default) in build order; skip those up to date, except
     with ``force`` or from ``from_stage`` on."""
     stages = all_stages()
+    memory.one_heap()  # before any stage starts a thread
     order = [s.name for s in stages]
     wanted = set(names or order)
     unknown = wanted - set(order)
