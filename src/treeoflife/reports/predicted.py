@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -112,16 +113,25 @@ def writing(out: Path, db: Any) -> Iterator[Catalog]:
     label's columns rendered in ``temp.label_tails`` for :data:`TAIL`; on leaving, publish
     it and reports/class-index.json. Call it outside a transaction (it makes its own)."""
     taxa, no_taxon = label_tails(db)
-    path = Path(out) / PREDICTED
-    tmp = atomic.temp_path(path)
-    with atomic.removed_on_failure(tmp), tmp.open("w", newline="", encoding="utf-8") as fh:
-        fh.write(render(PREDICTED_COLUMNS) + EOL)
-        yield Catalog(path, fh, no_taxon, db)
-        fh.flush()
-        os.fsync(fh.fileno())
+    path, index = Path(out) / PREDICTED, Path(out) / "reports" / "class-index.json"
+    tmp, index_tmp = atomic.temp_path(path), atomic.temp_path(index)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.removed_on_failure(tmp, index_tmp):
+        # the class index goes to its file before the pass, not held through it: a tuple
+        # of seven strings a distinct taxon (~0.6 KB each, ~60 MB at 2M bench images)
+        with open(index_tmp, "wb") as ih:
+            ih.write(class_index_json(taxa).encode("utf-8"))
+            ih.flush()
+            os.fsync(ih.fileno())
+        del taxa
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            fh.write(render(PREDICTED_COLUMNS) + EOL)
+            yield Catalog(path, fh, no_taxon, db)
+            fh.flush()
+            os.fsync(fh.fileno())
     db.execute("DROP TABLE temp.label_tails")
     atomic.publish(tmp, path)
-    atomic.write_text(Path(out) / "reports" / "class-index.json", class_index_json(taxa))
+    atomic.publish(index_tmp, index)
 
 
 def check(out: Path, db: Any, split_images: str) -> None:
@@ -158,7 +168,8 @@ class LabelTally:
         # a dict keeps the last value given for a key: fed in reverse, each label's first
         earliest = dict(zip(reversed(labels), reversed(rows), strict=True))
         for key in earliest.keys() - self.first.keys():
-            self.first[key] = (earliest[key][0], earliest[key][source])
+            # a source's name once, not once a label (a few sources, 560K labels at 10M)
+            self.first[key] = (earliest[key][0], sys.intern(earliest[key][source]))
 
 
 def check_tally(out: Path, db: Any, tally: LabelTally) -> None:
