@@ -90,14 +90,21 @@ def _final_name(tmp: Path) -> str:
     return tmp.name[1:].removesuffix(TMP_SUFFIX).rsplit(".", 1)[0]
 
 
-def write_bytes(final: Path, data: bytes) -> None:
+def written_temp(final: Path, data: bytes) -> Path:
+    """``final``'s temporary holding ``data``, fsynced but not yet published: for a writer
+    that publishes it with other files (removed if the writing fails)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(final)
+    with removed_on_failure(tmp, needed=len(data)), open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return tmp
+
+
+def write_bytes(final: Path, data: bytes) -> None:
+    tmp = written_temp(final, data)
     with removed_on_failure(tmp, needed=len(data)):
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         publish(tmp, final)
 
 

@@ -115,14 +115,10 @@ def writing(out: Path, db: Any) -> Iterator[Catalog]:
     taxa, no_taxon = label_tails(db)
     path, index = Path(out) / PREDICTED, Path(out) / "reports" / "class-index.json"
     tmp, index_tmp = atomic.temp_path(path), atomic.temp_path(index)
-    index.parent.mkdir(parents=True, exist_ok=True)
     with atomic.removed_on_failure(tmp, index_tmp):
         # the class index goes to its file before the pass, not held through it: a tuple
         # of seven strings a distinct taxon (~0.6 KB each, ~60 MB at 2M bench images)
-        with open(index_tmp, "wb") as ih:
-            ih.write(class_index_json(taxa).encode("utf-8"))
-            ih.flush()
-            os.fsync(ih.fileno())
+        atomic.written_temp(index, class_index_json(taxa).encode("utf-8"))
         del taxa
         with tmp.open("w", newline="", encoding="utf-8") as fh:
             fh.write(render(PREDICTED_COLUMNS) + EOL)
