@@ -4,8 +4,9 @@
 ``bench_build.py`` measures every stage at two sizes and draws a line to 10M; a line from
 1M and 2M multiplies the noise of two runs by eight, and cannot show a cost that only
 appears at scale (glibc maps arrays above its mmap threshold, a page cache outgrown).
-A real 10M build costs ~50 minutes of codec work in the image pass and ~120 GB of shards
-(twelve tar members of 512-byte blocks a sample), so this measures the rest at 10M:
+A real 10M build costs ~50 minutes of codec work in the image pass and ~160 GB of shards
+(the bench's 64×48 pictures: 16 GB at 1M, twelve tar members of 512-byte blocks a
+sample), so this measures the rest at 10M:
 
 - the collection is ``bench_build``'s at N, in the same layouts and with the same names,
   species (N/20, Zipf counts), sources, duplicates and holdout lists, only the image files
