@@ -249,3 +249,45 @@ def test_scan_of_metadata_that_is_not_a_list_is_one_clear_sentence(
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("tol: error: ") and "BIOSCAN_Insect_Dataset_metadata" in err[-1]
     assert "Traceback" not in "\n".join(err)
+
+
+def units_of(out: Path) -> list[tuple[int, int]]:
+    """Per unit of the image pass: its images, and the folders they are in."""
+    with sqlite3.connect(out / "build.sqlite") as db:
+        return db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT rtrim(i.member, replace(i.member, '/', ''))) "
+            "FROM encoded e JOIN images i USING (treeoflife_id) GROUP BY e.unit ORDER BY 1"
+        ).fetchall()
+
+
+@pytest.mark.parametrize(("batch", "units"), [(256, [10, 10, 10]), (4, [2, 2, 2] + [4] * 6)])
+def test_files_the_metadata_lists_part_after_part_are_read_in_units_of_one_part(
+    tmp_path: Path, monkeypatch, batch: int, units: list[int]
+) -> None:
+    # BIOSCAN-1M's list goes from part to part at every record: a unit a file would be a
+    # task, a work file and two commits per image
+    monkeypatch.setattr("treeoflife.shards.encode.LOOSE_BATCH", batch)
+    src = write_bioscan(tmp_path / "src", [record(i) for i in range(30)])
+    assert scan(src, tmp_path / "out") == 0
+    found = units_of(tmp_path / "out")
+    assert [n for n, _ in found] == units
+    assert {folders for _, folders in found} == {1}
+    with sqlite3.connect(tmp_path / "out/build.sqlite") as db:
+        # images are recorded in the order of their encoded rows (plan joins them by rowid)
+        same = db.execute(
+            "SELECT COUNT(*) FROM images i JOIN encoded e ON e.rowid = i.rowid "
+            "WHERE e.treeoflife_id = i.treeoflife_id"
+        ).fetchone()[0]
+    assert same == 30
+
+
+def test_more_folders_filling_than_are_held_still_read_every_file_once(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr("treeoflife.stages.scan.OPEN_FOLDERS", 2)
+    src = write_bioscan(tmp_path / "src", [record(i) for i in range(30)])
+    assert scan(src, tmp_path / "out") == 0
+    found = units_of(tmp_path / "out")
+    assert sum(n for n, _ in found) == 30 and {f for _, f in found} == {1}
+    keys, rejects = scanned(tmp_path / "out")
+    assert keys == {key(i) for i in range(30)} and not rejects

@@ -42,6 +42,10 @@ from treeoflife.stages import BuildContext, Stage, file_signature
 
 NAME = "scan"
 BATCH = 10_000
+# folders whose unit is still filling: more than BIOSCAN-1M's 113 parts, so the parts its
+# metadata interleaves each fill their units; a source whose folders come one after
+# another (iNat21) holds at most this many folders' files (<= LOOSE_BATCH each) at a time
+OPEN_FOLDERS = 128
 _INSERT_IMAGE = (
     "INSERT OR IGNORE INTO images (treeoflife_id, identity_key, source, container, member, label_key, size_bytes, "
     + ", ".join(ID_COLUMNS)
@@ -167,9 +171,15 @@ class _Pass:
         self.seq += 1
         return task
 
-    def _loose_unit(self, group: list[ImageRecord]) -> Iterator[UnitTask]:
-        if not group:
-            return
+    def _loose_unit(
+        self, group: list[ImageRecord], pending: list[ImageRecord]
+    ) -> Iterator[UnitTask]:
+        # the images are recorded in the order their units are handed out, which is the order
+        # their `encoded` rows are written: plan finds an image's row by its rowid
+        # (builddb.ENCODED_BY_ROWID)
+        pending.extend(group)
+        if len(pending) >= BATCH:
+            record_images(self.ctx, pending, self.counts)
         content = tuple((r.treeoflife_id, r.member, r.size_bytes, r.mtime_ns) for r in group)
         unit = encode.unit_id(self.spec, None, content)
         self.current.add(unit)
@@ -181,7 +191,10 @@ class _Pass:
         pending: list[ImageRecord] = []
         archives: list[Archive] = []
         for adapter in ADAPTERS:
-            group: list[ImageRecord] = []
+            # a unit is LOOSE_BATCH files of one folder, whatever order the source lists them
+            # in: BIOSCAN-1M's metadata goes from part to part at every record, which cut
+            # one unit (a task, a work file, two commits) per image
+            filling: dict[str, list[ImageRecord]] = {}  # by folder, least recently added first
             for item in adapter.scan(self.ctx.config):
                 if isinstance(item, Archive):
                     bad_name = name_not_utf8(item.container)
@@ -192,18 +205,17 @@ class _Pass:
                 elif isinstance(item, ScanReject):
                     builddb.add_reject(self.ctx.db, item.item, NAME, item.reason, item.detail)
                 else:
-                    pending.append(item)
-                    if len(pending) >= BATCH:
-                        record_images(self.ctx, pending, self.counts)
                     folder = item.member.rpartition("/")[0]
-                    if group and (
-                        group[-1].member.rpartition("/")[0] != folder
-                        or len(group) >= encode.LOOSE_BATCH
-                    ):
-                        yield from self._loose_unit(group)
-                        group = []
+                    group = filling.pop(folder, [])
                     group.append(item)
-            yield from self._loose_unit(group)
+                    if len(group) >= encode.LOOSE_BATCH:
+                        yield from self._loose_unit(group, pending)
+                        continue
+                    filling[folder] = group
+                    if len(filling) > OPEN_FOLDERS:
+                        yield from self._loose_unit(filling.pop(next(iter(filling))), pending)
+            for group in filling.values():
+                yield from self._loose_unit(group, pending)
         record_images(self.ctx, pending, self.counts)
         yield from self._archive_units(archives)
 
