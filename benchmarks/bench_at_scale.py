@@ -161,18 +161,26 @@ def main() -> None:
         print(text[-3000:])
         raise SystemExit(f"the build failed (exit {run.returncode}); log: {logs / 'build.log'}")
     peaks, starts = stage_peaks.parse(text), stage_peaks.parse(text, stage_peaks.START)
+    cpu_ms = stage_peaks.parse(text, stage_peaks.CPU, unit=1)
     seconds = bench_build.in_stage_seconds(out)
     noop = bench_build.measured([*child, "build", *common], logs / "noop.log")
 
-    print(f"\n{'stage':<9} {'own s':>8} {'started on MiB':>15} {'peak MiB':>9}")
+    print(f"\n{'stage':<9} {'own s':>8} {'cpu s':>8} {'started on MiB':>15} {'peak MiB':>9}")
     rows = []
     for name, peak in peaks.items():
         note = " (stood in)" if name in STOOD_IN else " (codec stood in)" if name == "scan" else ""
+        cpu = cpu_ms.get(name, 0) / 1000
         rows.append(
-            {"stage": name, "seconds": seconds.get(name), "start": starts.get(name), "peak": peak}
+            {
+                "stage": name,
+                "seconds": seconds.get(name),
+                "cpu": cpu,
+                "start": starts.get(name),
+                "peak": peak,
+            }
         )
         print(
-            f"{name:<9} {seconds.get(name) or 0:8.1f} {starts.get(name, 0) / MIB:15.0f}"
+            f"{name:<9} {seconds.get(name) or 0:8.1f} {cpu:8.1f} {starts.get(name, 0) / MIB:15.0f}"
             f" {peak / MIB:9.0f}{note}"
         )
     measured_rows = [r for r in rows if r["stage"] not in NOT_MEASURED]

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 from typing import Any
 
 from treeoflife import cli, stages
 
 PREFIX = "STAGE_PEAK"
 START = "STAGE_START"
+CPU = "STAGE_CPU_MS"  # the stage's CPU time (user + system, this process's threads)
 
 
 def _status_kib(field: str) -> int:
@@ -39,22 +41,25 @@ def _measured(stage: stages.Stage) -> stages.Stage:
     def run(ctx: stages.BuildContext) -> dict[str, Any]:
         print(f"{START} {stage.name} {_status_kib('VmRSS')}", file=sys.stderr, flush=True)
         _reset_high_water()
+        cpu = time.process_time()
         try:
             return stage.run(ctx)
         finally:
             print(f"{PREFIX} {stage.name} {_status_kib('VmHWM')}", file=sys.stderr, flush=True)
+            ms = round((time.process_time() - cpu) * 1000)
+            print(f"{CPU} {stage.name} {ms}", file=sys.stderr, flush=True)
 
     return dataclasses.replace(stage, run=run)
 
 
-def parse(text: str, prefix: str = PREFIX) -> dict[str, int]:
-    """Each stage's peak in bytes (or with ``prefix=START``, the RSS it started on), from
-    the output of a run of this module."""
+def parse(text: str, prefix: str = PREFIX, unit: int = 1024) -> dict[str, int]:
+    """Each stage's peak in bytes (with ``prefix=START``, the RSS it started on; with
+    ``CPU`` and ``unit=1``, its CPU milliseconds), from the output of a run of this module."""
     peaks: dict[str, int] = {}
     for line in text.splitlines():
         if line.startswith(prefix + " "):
             _, name, kib = line.split()
-            peaks[name] = max(peaks.get(name, 0), int(kib) * 1024)
+            peaks[name] = max(peaks.get(name, 0), int(kib) * unit)
     return peaks
 
 
