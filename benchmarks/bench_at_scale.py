@@ -52,16 +52,8 @@ class Placeholders(bench_build.Jpegs):
     there): the names and their order are the same as a real collection's, the pictures
     are never decoded."""
 
-    def next(self) -> bytes:
-        self.made += 1
-        if self.recent and self.rng.random() < self.duplicates:
-            return self.recent[int(self.rng.integers(len(self.recent)))]
-        data = b"\xff\xd8\xff\xe0" + self.rng.bytes(44)
-        if len(self.recent) < self.RECENT:
-            self.recent.append(data)
-        else:
-            self.recent[self.made % self.RECENT] = data
-        return data
+    def picture(self) -> bytes:
+        return b"\xff\xd8\xff\xe0" + self.rng.bytes(44)
 
 
 def _recorded_shards(stage: object) -> object:
@@ -93,16 +85,13 @@ def run_build(tol_args: list[str]) -> int:
     """In the build's own process: the codec, write and verify stood in, each stage's peak
     printed (stage_peaks), then ``tol`` with ``tol_args``."""
     import standin_codec
-    from treeoflife import cli, stages
+    from treeoflife import cli
 
     standin_codec.install()
-    registry = stages.all_stages
     standins = {"write": _recorded_shards, "verify": _verified}
-
-    def measured_stages() -> list:
-        return [stage_peaks._measured(standins.get(s.name, lambda x: x)(s)) for s in registry()]
-
-    stages.all_stages = measured_stages
+    stage_peaks.install(
+        lambda stage: standins[stage.name](stage) if stage.name in standins else stage
+    )
     return cli.main(tol_args)
 
 

@@ -153,11 +153,14 @@ class Jpegs:
         self.recent: list[bytes] = []
         self.made = 0
 
+    def picture(self) -> bytes:
+        return encode_picture(self.rng)
+
     def next(self) -> bytes:
         self.made += 1
         if self.recent and self.rng.random() < self.duplicates:
             return self.recent[int(self.rng.integers(len(self.recent)))]
-        data = encode_picture(self.rng)
+        data = self.picture()
         if len(self.recent) < self.RECENT:
             self.recent.append(data)
         else:
